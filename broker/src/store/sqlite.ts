@@ -1,0 +1,238 @@
+// The embedded default store: one SQLite file in WAL mode, zero setup. Samples are keyed by a small
+// series table so the per-sample row stays three numbers, which matters on an SD card.
+
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type {
+  DeviceStatePayload,
+  EventPayload,
+  GatewayHealthPayload,
+  GatewayStatePayload,
+  TelemetryPayload,
+} from '@pantau/contract';
+import type {
+  DeviceRecord,
+  EventRecord,
+  HistoryQuery,
+  HistorySeries,
+  IngestResult,
+  SiteRecord,
+  Store,
+} from './types.js';
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS series (
+  id INTEGER PRIMARY KEY,
+  site TEXT NOT NULL, device TEXT NOT NULL, metric TEXT NOT NULL, labels TEXT NOT NULL,
+  UNIQUE (site, device, metric, labels)
+);
+CREATE TABLE IF NOT EXISTS samples (
+  series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
+  PRIMARY KEY (series_id, ts)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS batches (
+  site TEXT NOT NULL, seq INTEGER NOT NULL, device TEXT NOT NULL,
+  received_at INTEGER NOT NULL, backfill INTEGER NOT NULL, samples INTEGER NOT NULL,
+  PRIMARY KEY (site, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sites (
+  site TEXT PRIMARY KEY, state TEXT, health TEXT, last_heard INTEGER
+);
+CREATE TABLE IF NOT EXISTS devices (
+  site TEXT NOT NULL, device TEXT NOT NULL, state TEXT NOT NULL, received_at INTEGER NOT NULL,
+  PRIMARY KEY (site, device)
+);
+CREATE TABLE IF NOT EXISTS events (
+  site TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, body TEXT NOT NULL,
+  received_at INTEGER NOT NULL, PRIMARY KEY (site, seq)
+);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+`;
+
+/** Labels as a canonical string, so {a,b} and {b,a} are one series. */
+export function labelsKey(labels: Record<string, string> | undefined): string {
+  if (!labels) return '';
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${labels[k]}`)
+    .join(',');
+}
+
+function parseLabels(key: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!key) return out;
+  for (const part of key.split(',')) {
+    const i = part.indexOf('=');
+    out[part.slice(0, i)] = part.slice(i + 1);
+  }
+  return out;
+}
+
+export interface SqliteStoreOptions {
+  path: string;
+  readonly?: boolean;
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly seriesIds = new Map<string, number>();
+
+  constructor(opts: SqliteStoreOptions) {
+    if (!opts.readonly) mkdirSync(dirname(opts.path), { recursive: true });
+    this.db = new Database(opts.path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+    if (!opts.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      // NORMAL in WAL mode survives process crashes; a power cut may lose the last commits,
+      // which the site boxes resend because their outbox keeps what was not acknowledged.
+      this.db.pragma('synchronous = NORMAL');
+      this.db.exec(SCHEMA);
+      this.db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+    }
+    this.db.pragma('busy_timeout = 5000');
+  }
+
+  private seriesId(site: string, device: string, metric: string, labels: string): number {
+    const key = `${site}\u0000${device}\u0000${metric}\u0000${labels}`;
+    const hit = this.seriesIds.get(key);
+    if (hit !== undefined) return hit;
+    this.db
+      .prepare('INSERT OR IGNORE INTO series (site, device, metric, labels) VALUES (?, ?, ?, ?)')
+      .run(site, device, metric, labels);
+    const row = this.db
+      .prepare('SELECT id FROM series WHERE site = ? AND device = ? AND metric = ? AND labels = ?')
+      .get(site, device, metric, labels) as { id: number };
+    this.seriesIds.set(key, row.id);
+    return row.id;
+  }
+
+  async ingestTelemetry(site: string, p: TelemetryPayload, receivedAt: number): Promise<IngestResult> {
+    const insertBatch = this.db.prepare(
+      'INSERT OR IGNORE INTO batches (site, seq, device, received_at, backfill, samples) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    // A device re-read in the same millisecond keeps the later value rather than failing the batch.
+    const insertSample = this.db.prepare('INSERT OR REPLACE INTO samples (series_id, ts, value) VALUES (?, ?, ?)');
+    const tx = this.db.transaction((): IngestResult => {
+      let n = 0;
+      for (const r of p.readings) n += Object.keys(r.values).length;
+      const res = insertBatch.run(site, p.seq, p.device, receivedAt, p.backfill ? 1 : 0, n);
+      if (res.changes === 0) return { accepted: false, samples: 0 };
+      let samples = 0;
+      for (const r of p.readings) {
+        const lk = labelsKey(r.labels);
+        for (const [metric, value] of Object.entries(r.values)) {
+          if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+          insertSample.run(this.seriesId(site, p.device, metric, lk), r.ts, value);
+          samples++;
+        }
+      }
+      return { accepted: true, samples };
+    });
+    return tx();
+  }
+
+  async putGatewayState(site: string, payload: GatewayStatePayload, receivedAt: number): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO sites (site, state, last_heard) VALUES (?, ?, ?)
+         ON CONFLICT (site) DO UPDATE SET state = excluded.state, last_heard = excluded.last_heard`,
+      )
+      .run(site, JSON.stringify(payload), receivedAt);
+  }
+
+  async putGatewayHealth(site: string, payload: GatewayHealthPayload, receivedAt: number): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO sites (site, health, last_heard) VALUES (?, ?, ?)
+         ON CONFLICT (site) DO UPDATE SET health = excluded.health, last_heard = excluded.last_heard`,
+      )
+      .run(site, JSON.stringify(payload), receivedAt);
+  }
+
+  async putDeviceState(site: string, payload: DeviceStatePayload, receivedAt: number): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO devices (site, device, state, received_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (site, device) DO UPDATE SET state = excluded.state, received_at = excluded.received_at`,
+      )
+      .run(site, payload.device, JSON.stringify(payload), receivedAt);
+  }
+
+  async putEvent(site: string, payload: EventPayload, receivedAt: number): Promise<void> {
+    this.db
+      .prepare('INSERT OR IGNORE INTO events (site, seq, ts, body, received_at) VALUES (?, ?, ?, ?, ?)')
+      .run(site, payload.seq, payload.ts, JSON.stringify(payload), receivedAt);
+  }
+
+  async listSites(): Promise<SiteRecord[]> {
+    const rows = this.db.prepare('SELECT site, state, health, last_heard FROM sites ORDER BY site').all() as Array<{
+      site: string;
+      state: string | null;
+      health: string | null;
+      last_heard: number | null;
+    }>;
+    return rows.map((r) => ({
+      site: r.site,
+      state: r.state ? JSON.parse(r.state) : null,
+      health: r.health ? JSON.parse(r.health) : null,
+      last_heard: r.last_heard,
+    }));
+  }
+
+  async listDevices(site?: string): Promise<DeviceRecord[]> {
+    const rows = (
+      site === undefined
+        ? this.db.prepare('SELECT site, device, state, received_at FROM devices ORDER BY site, device').all()
+        : this.db
+            .prepare('SELECT site, device, state, received_at FROM devices WHERE site = ? ORDER BY device')
+            .all(site)
+    ) as Array<{ site: string; device: string; state: string; received_at: number }>;
+    return rows.map((r) => ({ site: r.site, device: r.device, state: JSON.parse(r.state), received_at: r.received_at }));
+  }
+
+  async listEvents(q: { site?: string; since?: number; limit?: number }): Promise<EventRecord[]> {
+    const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
+    const rows = this.db
+      .prepare(
+        `SELECT site, body FROM events WHERE (@site IS NULL OR site = @site) AND ts >= @since
+         ORDER BY ts DESC LIMIT @limit`,
+      )
+      .all({ site: q.site ?? null, since: q.since ?? 0, limit }) as Array<{ site: string; body: string }>;
+    return rows.map((r) => ({ ...(JSON.parse(r.body) as EventPayload), site: r.site }));
+  }
+
+  async history(q: HistoryQuery): Promise<HistorySeries[]> {
+    const series = this.db
+      .prepare('SELECT id, labels FROM series WHERE site = ? AND device = ? AND metric = ?')
+      .all(q.site, q.device, q.metric) as Array<{ id: number; labels: string }>;
+    const wanted = q.labels ? labelsKey(q.labels) : undefined;
+    const out: HistorySeries[] = [];
+    const maxPoints = q.maxPoints ?? 0;
+    const count = this.db.prepare('SELECT count(*) AS n FROM samples WHERE series_id = ? AND ts BETWEEN ? AND ?');
+    const raw = this.db.prepare('SELECT ts, value FROM samples WHERE series_id = ? AND ts BETWEEN ? AND ? ORDER BY ts');
+    const bucketed = this.db.prepare(
+      `SELECT min(ts) AS ts, avg(value) AS value FROM samples WHERE series_id = @id AND ts BETWEEN @from AND @to
+       GROUP BY CAST((ts - @from) / @width AS INTEGER) ORDER BY 1`,
+    );
+    for (const s of series) {
+      if (wanted !== undefined && s.labels !== wanted) continue;
+      const { n } = count.get(s.id, q.from, q.to) as { n: number };
+      if (n === 0) continue;
+      const rows = (
+        maxPoints > 0 && n > maxPoints
+          ? bucketed.all({ id: s.id, from: q.from, to: q.to, width: Math.ceil((q.to - q.from + 1) / maxPoints) })
+          : raw.all(s.id, q.from, q.to)
+      ) as Array<{ ts: number; value: number }>;
+      out.push({ labels: parseLabels(s.labels), points: rows.map((r) => [r.ts, r.value]) });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

@@ -1,0 +1,66 @@
+import type {
+  DeviceStatePayload,
+  EventPayload,
+  GatewayHealthPayload,
+  GatewayStatePayload,
+  MetricName,
+  TelemetryPayload,
+} from '@pantau/contract';
+
+/** A site box as the central last heard of it. */
+export interface SiteRecord {
+  site: string;
+  state: GatewayStatePayload | null;
+  health: GatewayHealthPayload | null;
+  /** When the central last received anything from this site box. */
+  last_heard: number | null;
+}
+
+export interface DeviceRecord {
+  site: string;
+  device: string;
+  state: DeviceStatePayload;
+  received_at: number;
+}
+
+export interface EventRecord extends EventPayload {
+  site: string;
+}
+
+export interface HistoryQuery {
+  site: string;
+  device: string;
+  metric: MetricName;
+  from: number;
+  to: number;
+  /** Only the series with exactly these labels (e.g. { iface: 'eth0' }); all series when absent. */
+  labels?: Record<string, string>;
+  /** Average into at most this many buckets per series; raw points when the range has fewer. */
+  maxPoints?: number;
+}
+
+export interface HistorySeries {
+  labels: Record<string, string>;
+  points: Array<[ts: number, value: number]>;
+}
+
+export interface IngestResult {
+  /** False when this (site, seq) was already stored: a replay after a lost acknowledgement. */
+  accepted: boolean;
+  samples: number;
+}
+
+/** The central's telemetry store: embedded SQLite by default, InfluxDB when configured. */
+export interface Store {
+  readonly kind: string;
+  ingestTelemetry(site: string, payload: TelemetryPayload, receivedAt: number): Promise<IngestResult>;
+  putGatewayState(site: string, payload: GatewayStatePayload, receivedAt: number): Promise<void>;
+  putGatewayHealth(site: string, payload: GatewayHealthPayload, receivedAt: number): Promise<void>;
+  putDeviceState(site: string, payload: DeviceStatePayload, receivedAt: number): Promise<void>;
+  putEvent(site: string, payload: EventPayload, receivedAt: number): Promise<void>;
+  listSites(): Promise<SiteRecord[]>;
+  listDevices(site?: string): Promise<DeviceRecord[]>;
+  listEvents(q: { site?: string; since?: number; limit?: number }): Promise<EventRecord[]>;
+  history(q: HistoryQuery): Promise<HistorySeries[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,27 @@
+import type { DeviceKind, Reading } from '@pantau/contract';
+
+/** What a device said about itself, beyond numbers. */
+export interface DeviceIdentity {
+  vendor?: string;
+  model?: string;
+  firmware?: string;
+  /** e.g. "airmax", "net-snmp" */
+  profile?: string;
+  sysDescr?: string;
+  sysObjectID?: string;
+}
+
+/** Something worth an event that only the collector can see (it holds the previous reading). */
+export interface CollectorObservation {
+  type: 'device_rebooted' | 'link_flap';
+  message: { id: string; en: string };
+  data?: Record<string, unknown>;
+}
+
+/** The typed result of one poll of one device. */
+export interface CollectorResult {
+  kind: DeviceKind;
+  readings: Reading[];
+  identity?: DeviceIdentity;
+  observations: CollectorObservation[];
+}

@@ -1,0 +1,62 @@
+// Metric names of contract v1. The unit is part of the name, so a number read off the wire can never
+// be taken for the wrong unit; this table adds the human label (id + en) the dashboard shows.
+
+export interface MetricInfo {
+  unit: string;
+  /** Bahasa Indonesia label first, English second. */
+  id: string;
+  en: string;
+  /** gauge: read as is; rate: per second, derived from two counter readings; counter: monotonic total. */
+  kind: 'gauge' | 'rate' | 'counter';
+}
+
+export const METRICS = {
+  // every device
+  uptime_s: { unit: 's', id: 'Waktu hidup', en: 'Uptime', kind: 'gauge' },
+  cpu_pct: { unit: '%', id: 'Beban CPU', en: 'CPU load', kind: 'gauge' },
+  temperature_c: { unit: '°C', id: 'Suhu', en: 'Temperature', kind: 'gauge' },
+  // reachability (ICMP bursts)
+  latency_ms: { unit: 'ms', id: 'Latensi', en: 'Latency', kind: 'gauge' },
+  latency_min_ms: { unit: 'ms', id: 'Latensi min', en: 'Latency min', kind: 'gauge' },
+  latency_max_ms: { unit: 'ms', id: 'Latensi maks', en: 'Latency max', kind: 'gauge' },
+  jitter_ms: { unit: 'ms', id: 'Jitter', en: 'Jitter', kind: 'gauge' },
+  loss_pct: { unit: '%', id: 'Paket hilang', en: 'Packet loss', kind: 'gauge' },
+  // radio, vendor-neutral
+  frequency_mhz: { unit: 'MHz', id: 'Frekuensi', en: 'Frequency', kind: 'gauge' },
+  tx_power_dbm: { unit: 'dBm', id: 'Daya pancar', en: 'Tx power', kind: 'gauge' },
+  rx_power_dbm: { unit: 'dBm', id: 'Daya terima', en: 'Rx power', kind: 'gauge' },
+  rssi_raw: { unit: '', id: 'RSSI (skala vendor)', en: 'RSSI (vendor scale)', kind: 'gauge' },
+  noise_floor_dbm: { unit: 'dBm', id: 'Derau latar', en: 'Noise floor', kind: 'gauge' },
+  snr_db: { unit: 'dB', id: 'SNR', en: 'SNR', kind: 'gauge' },
+  ccq_pct: { unit: '%', id: 'CCQ', en: 'CCQ', kind: 'gauge' },
+  quality_pct: { unit: '%', id: 'Kualitas airMAX', en: 'airMAX quality', kind: 'gauge' },
+  capacity_pct: { unit: '%', id: 'Kapasitas airMAX', en: 'airMAX capacity', kind: 'gauge' },
+  airtime_pct: { unit: '%', id: 'Airtime', en: 'Airtime', kind: 'gauge' },
+  rate_tx_bps: { unit: 'bit/s', id: 'Laju kirim radio', en: 'Radio tx rate', kind: 'gauge' },
+  rate_rx_bps: { unit: 'bit/s', id: 'Laju terima radio', en: 'Radio rx rate', kind: 'gauge' },
+  capacity_tx_bps: { unit: 'bit/s', id: 'Kapasitas kirim', en: 'Tx capacity', kind: 'gauge' },
+  capacity_rx_bps: { unit: 'bit/s', id: 'Kapasitas terima', en: 'Rx capacity', kind: 'gauge' },
+  distance_m: { unit: 'm', id: 'Jarak', en: 'Distance', kind: 'gauge' },
+  stations_count: { unit: '', id: 'Jumlah stasiun', en: 'Stations', kind: 'gauge' },
+  link_uptime_s: { unit: 's', id: 'Lama tautan tersambung', en: 'Link uptime', kind: 'gauge' },
+  // interfaces (IF-MIB), labelled with the interface name
+  if_in_bps: { unit: 'bit/s', id: 'Trafik masuk', en: 'Traffic in', kind: 'rate' },
+  if_out_bps: { unit: 'bit/s', id: 'Trafik keluar', en: 'Traffic out', kind: 'rate' },
+  if_oper_up: { unit: 'bool', id: 'Antarmuka aktif', en: 'Interface up', kind: 'gauge' },
+  if_speed_bps: { unit: 'bit/s', id: 'Kecepatan antarmuka', en: 'Interface speed', kind: 'gauge' },
+  // site box itself
+  load1: { unit: '', id: 'Beban 1 menit', en: 'Load (1 min)', kind: 'gauge' },
+  mem_rss_bytes: { unit: 'B', id: 'Memori proses', en: 'Process memory', kind: 'gauge' },
+  outbox_depth: { unit: '', id: 'Antrean kirim', en: 'Outbox backlog', kind: 'gauge' },
+  clock_offset_s: { unit: 's', id: 'Selisih jam', en: 'Clock offset', kind: 'gauge' },
+  // cameras, power (filled in by later collectors)
+  fps: { unit: 'fps', id: 'Frame per detik', en: 'Frames per second', kind: 'gauge' },
+  bitrate_bps: { unit: 'bit/s', id: 'Bitrate', en: 'Bitrate', kind: 'gauge' },
+  battery_pct: { unit: '%', id: 'Baterai', en: 'Battery', kind: 'gauge' },
+} as const satisfies Record<string, MetricInfo>;
+
+export type MetricName = keyof typeof METRICS;
+
+export function isMetricName(s: string): s is MetricName {
+  return Object.hasOwn(METRICS, s);
+}

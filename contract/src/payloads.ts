@@ -1,0 +1,182 @@
+// Payloads of contract v1. All timestamps are milliseconds since the Unix epoch, UTC.
+// Every payload carries `v: 1` so a central can refuse a payload from a future contract cleanly.
+
+import type { MetricName } from './metrics.js';
+
+export const CONTRACT_VERSION = 1 as const;
+
+export type Status = 'ok' | 'degraded' | 'down' | 'unknown';
+export const STATUSES: readonly Status[] = ['ok', 'degraded', 'down', 'unknown'];
+
+/** One reason behind a status: a stable code plus plain-language text in Bahasa Indonesia and English. */
+export interface Reason {
+  code: string;
+  id: string;
+  en: string;
+}
+
+export type DeviceKind = 'radio' | 'camera' | 'terminal' | 'power' | 'host';
+
+/** How the site box knows the time: an unsynchronised clock makes every timestamp suspect. */
+export interface ClockStatus {
+  synced: boolean;
+  /** e.g. "ntp", "rtc", "none" */
+  source: string;
+}
+
+/** `…/gateway/state`, retained. `offline` is the MQTT last will. */
+export interface GatewayStatePayload {
+  v: 1;
+  state: 'online' | 'offline';
+  ts: number;
+  site: string;
+  version?: string;
+  /** When this daemon process started. */
+  started_at?: number;
+  uptime_s?: number;
+  outbox_depth?: number;
+  clock?: ClockStatus;
+  /** Human place name of the site, e.g. "RSUD Latemmamala". */
+  name?: string;
+}
+
+export interface PollStats {
+  ok: number;
+  failed: number;
+  timeouts: number;
+  /** Devices currently being backed off because they did not answer. */
+  backing_off: number;
+}
+
+/** `…/gateway/health`, periodic, not retained. */
+export interface GatewayHealthPayload {
+  v: 1;
+  ts: number;
+  uptime_s: number;
+  load1: number;
+  mem_rss_bytes: number;
+  mem_free_bytes: number;
+  polls: PollStats;
+  outbox: { depth: number; oldest_ts: number | null };
+  dropped: number;
+  seq: number;
+}
+
+/** `…/{device}/state`, retained. The key figures let a late dashboard draw a table without history. */
+export interface DeviceStatePayload {
+  v: 1;
+  ts: number;
+  device: string;
+  kind: DeviceKind;
+  /** Place name given by the installer, e.g. "Pemancar RSUD → SCC". */
+  name?: string;
+  address: string;
+  status: Status;
+  reasons: Reason[];
+  /** Last time the device answered; null if it never did since the gateway started. */
+  last_seen: number | null;
+  /** Poll interval: a value older than 3 intervals is stale. */
+  interval_s: number;
+  /** Latest value of each key figure with the time it was read. */
+  figures: Partial<Record<MetricName, { value: number; ts: number }>>;
+  vendor?: string;
+  model?: string;
+  firmware?: string;
+}
+
+/** One reading: metrics read together at one instant, optionally scoped by labels (interface, chain). */
+export interface Reading {
+  ts: number;
+  values: Partial<Record<MetricName, number>>;
+  labels?: Record<string, string>;
+}
+
+/** `…/{device}/telemetry`, QoS 1. */
+export interface TelemetryPayload {
+  v: 1;
+  /** Per-gateway sequence number, strictly increasing across restarts: lets the central prove nothing was lost. */
+  seq: number;
+  device: string;
+  /** True when the batch is replayed from the outbox after an outage. */
+  backfill: boolean;
+  readings: Reading[];
+}
+
+export type EventType =
+  | 'gateway_started'
+  | 'device_rebooted'
+  | 'device_unreachable'
+  | 'device_reachable'
+  | 'link_flap'
+  | 'camera_frozen'
+  | 'clock_drift'
+  | 'power_lost'
+  | 'power_restored';
+
+/** `…/events`, QoS 1. */
+export interface EventPayload {
+  v: 1;
+  seq: number;
+  ts: number;
+  type: EventType;
+  device?: string;
+  severity: 'info' | 'warning' | 'critical';
+  message: { id: string; en: string };
+  data?: Record<string, unknown>;
+  backfill?: boolean;
+}
+
+/** `…/request/{op}`: central → site. The answer echoes `id` on `…/response/{op}`. */
+export interface RequestPayload {
+  v: 1;
+  id: string;
+  ts: number;
+  args?: Record<string, unknown>;
+}
+
+export interface ResponsePayload {
+  v: 1;
+  id: string;
+  ts: number;
+  ok: boolean;
+  result?: unknown;
+  error?: { code: string; message: string };
+}
+
+export type Payload =
+  | GatewayStatePayload
+  | GatewayHealthPayload
+  | DeviceStatePayload
+  | TelemetryPayload
+  | EventPayload
+  | RequestPayload
+  | ResponsePayload;
+
+export function encode(p: Payload): Buffer {
+  return Buffer.from(JSON.stringify(p));
+}
+
+export class PayloadError extends Error {
+  override name = 'PayloadError';
+}
+
+/** Parses a payload body into an object of contract v1; throws PayloadError with a reason otherwise. */
+export function decode(body: Buffer | string): Record<string, unknown> & { v: 1 } {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+  } catch {
+    throw new PayloadError('payload is not JSON');
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new PayloadError('payload is not an object');
+  const v = (obj as { v?: unknown }).v;
+  if (v !== CONTRACT_VERSION) throw new PayloadError(`unsupported contract version ${JSON.stringify(v)}`);
+  return obj as Record<string, unknown> & { v: 1 };
+}
+
+/** A stale value is older than this many poll intervals. */
+export const STALE_AFTER_INTERVALS = 3;
+
+export function isStale(ts: number | null, intervalS: number, now: number): boolean {
+  return ts === null || now - ts > STALE_AFTER_INTERVALS * intervalS * 1000;
+}
