@@ -9,6 +9,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@pantau\/contract$/, replacement: here('./contract/src/index.ts') },
+      { find: /^@pantau\/config$/, replacement: here('./config/src/index.ts') },
       { find: /^@pantau\/collectors\/(.*)$/, replacement: here('./collectors/$1/index.ts') },
       { find: /^@pantau\/broker\/store$/, replacement: here('./broker/src/store/index.ts') },
       { find: /^@pantau\/broker$/, replacement: here('./broker/src/index.ts') },
@@ -17,7 +18,7 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['contract/src/**/*.test.ts', 'collectors/**/*.test.ts', 'gateway/src/**/*.test.ts', 'broker/src/**/*.test.ts', 'dashboard/src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['contract/src/**/*.test.ts', 'config/src/**/*.test.ts', 'collectors/**/*.test.ts', 'gateway/src/**/*.test.ts', 'broker/src/**/*.test.ts', 'dashboard/src/**/*.test.ts', 'test/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
