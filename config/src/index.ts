@@ -211,3 +211,5 @@ export function duplicateIds(items: ReadonlyArray<{ id: string }>, listPath: Con
   });
   return out;
 }
+
+export * from './secrets.js';
