@@ -1,0 +1,169 @@
+// End to end through real processes: simulated radio → gateway → broker → SQLite store → dashboard API.
+// Also the availability promises: kill -9 of the gateway shows `offline` by last will, and a broker
+// restart brings the gateway back `online` without restarting the gateway.
+
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '@pantau/broker/store';
+import { startSimulatedAgent, type SimulatedAgent } from '@pantau/collectors/snmp/simulator';
+import { type Daemon, freePort, ROOT, requireBinary, runDaemon, tempDir, waitFor } from './support/procs.js';
+
+const RECORDING = join(ROOT, 'test/fixtures/snmp/airos/device.snmprec');
+
+interface ApiSite {
+  site: string;
+  state: string;
+  last_heard: number | null;
+}
+interface ApiDevice {
+  site: string;
+  device: string;
+  state: { status: string; figures: Record<string, { value: number; ts: number }> };
+}
+
+describe('end to end: one site box, the central and the dashboard', () => {
+  const dir = tempDir('e2e');
+  let agent: SimulatedAgent;
+  let mqttPort: number;
+  let httpPort: number;
+  let broker: Daemon;
+  let gateway: Daemon;
+  let dashboard: Daemon;
+  let cookie = '';
+  const centralYaml = join(dir.path, 'central.yaml');
+  const siteYaml = join(dir.path, 'site.yaml');
+
+  const api = async <T>(path: string): Promise<T> => {
+    const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, { headers: { cookie } });
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+  const siteState = async () => (await api<ApiSite[]>('/api/sites')).find((s) => s.site === 'rsud');
+
+  beforeAll(async () => {
+    requireBinary('/usr/bin/ping', 'apt-get install -y iputils-ping');
+    agent = await startSimulatedAgent({
+      recording: RECORDING,
+      port: 0,
+      scenarios: [{ kind: 'counters', bitRateIn: 8_000_000, bitRateOut: 2_000_000 }],
+    });
+    mqttPort = await freePort();
+    httpPort = await freePort();
+    const node = process.execPath;
+    const cred = join(dir.path, 'credentials.yaml');
+    execFileSync(node, [join(ROOT, 'broker/dist/cli.js'), 'credentials', 'add-gateway', '--file', cred, '--site', 'rsud', '--password', 'gw-secret-1']);
+    execFileSync(node, [join(ROOT, 'broker/dist/cli.js'), 'credentials', 'add-reader', '--file', cred, '--username', 'dashboard', '--password', 'dash-secret-1']);
+    execFileSync(node, [join(ROOT, 'dashboard/dist/cli.js'), 'users', 'add', '--file', join(dir.path, 'users.yaml'), '--username', 'admin', '--role', 'admin', '--password', 'admin-secret-1']);
+    writeFileSync(join(dir.path, 'gateway.pw'), 'gw-secret-1\n');
+    writeFileSync(join(dir.path, 'dashboard.pw'), 'dash-secret-1\n');
+    writeFileSync(
+      centralYaml,
+      `mqtt:\n  host: 127.0.0.1\n  port: ${mqttPort}\ncredentials_file: credentials.yaml\nstore: { kind: sqlite, path: central.db }\nlog_level: warn\n`,
+    );
+    writeFileSync(
+      join(dir.path, 'dashboard.yaml'),
+      `http: { host: 127.0.0.1, port: ${httpPort} }\nmqtt: { url: "mqtt://127.0.0.1:${mqttPort}", username: dashboard, password_file: dashboard.pw }\nstore: { kind: sqlite, path: central.db }\nusers_file: users.yaml\nlog_level: warn\n`,
+    );
+    writeFileSync(
+      siteYaml,
+      `site: { id: rsud, name: "RSUD Latemmamala" }
+mqtt:
+  urls: ["mqtt://127.0.0.1:${mqttPort}"]
+  username: gw-rsud
+  password_file: gateway.pw
+  keepalive_s: 5
+state_dir: gw-state
+log_level: warn
+defaults: { interval_s: 1, timeout_ms: 800, retries: 0 }
+health_interval_s: 2
+devices:
+  - id: ptp-scc
+    name: "Pemancar RSUD → SCC"
+    kind: radio
+    address: 127.0.0.1
+    snmp: { version: 2c, community: public, port: ${agent.port} }
+    ping: { enabled: true, count: 3 }
+`,
+    );
+    broker = runDaemon('broker', ['--config', centralYaml]);
+    dashboard = runDaemon('dashboard', ['--config', join(dir.path, 'dashboard.yaml')]);
+    gateway = runDaemon('gateway', ['run', '--config', siteYaml]);
+    await waitFor('dashboard up', async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, 20_000);
+    const login = await fetch(`http://127.0.0.1:${httpPort}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: 'admin-secret-1' }),
+    });
+    expect(login.status).toBe(200);
+    cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    expect(cookie).toMatch(/^pantau_sid=/);
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([gateway?.stop('SIGKILL'), dashboard?.stop(), broker?.stop()]);
+    await agent?.close();
+    dir.remove();
+  });
+
+  it('shows the radio reading in the dashboard API, with history', async () => {
+    const dev = await waitFor(
+      'device state with figures',
+      async () => {
+        const devices = await api<ApiDevice[]>('/api/devices?site=rsud');
+        const d = devices.find((x) => x.device === 'ptp-scc');
+        return d?.state.figures.if_in_bps && d.state.figures.latency_ms ? d : undefined;
+      },
+      30_000,
+    );
+    // The values in the airMAX recording, carried unchanged through MQTT and the store.
+    expect(dev.state.figures.rx_power_dbm?.value).toBe(-69);
+    expect(dev.state.figures.ccq_pct?.value).toBe(92);
+    expect(dev.state.figures.snr_db?.value).toBe(34);
+    // Simulated traffic is 8 Mbit/s in; a rate from counters polled over loopback must be close.
+    expect(dev.state.figures.if_in_bps?.value).toBeGreaterThan(6_000_000);
+    expect(dev.state.figures.if_in_bps?.value).toBeLessThan(10_000_000);
+    expect(dev.state.figures.latency_ms?.value).toBeGreaterThanOrEqual(0);
+
+    const now = Date.now();
+    const hist = await api<Array<{ labels: Record<string, string>; points: Array<[number, number]> }>>(
+      `/api/history?site=rsud&device=ptp-scc&metric=rx_power_dbm&from=${now - 600_000}&to=${now + 1000}`,
+    );
+    expect(hist[0]?.points.length).toBeGreaterThan(0);
+    expect(hist[0]?.points.every(([, v]) => v === -69)).toBe(true);
+    expect((await siteState())?.state).toBe('online');
+  });
+
+  it('marks the site box offline by last will when it is killed with -9', async () => {
+    await gateway.stop('SIGKILL');
+    await waitFor('offline by last will', async () => (await siteState())?.state === 'offline', 20_000);
+    gateway = runDaemon('gateway', ['run', '--config', siteYaml]);
+    await waitFor('online again', async () => (await siteState())?.state === 'online', 20_000);
+  });
+
+  it('comes back online after a broker restart without a gateway restart', async () => {
+    const gatewayPid = gateway.proc.pid;
+    await broker.stop();
+    const restartedAt = Date.now();
+    broker = runDaemon('broker', ['--config', centralYaml]);
+    // The birth message carries the time it was composed: one newer than the restart proves re-publication.
+    const store = openStore({ kind: 'sqlite', path: join(dir.path, 'central.db') }, { readonly: true });
+    try {
+      const birth = await waitFor(
+        'birth re-published after the broker restart',
+        async () => {
+          const s = (await store.listSites()).find((x) => x.site === 'rsud')?.state;
+          return s && s.state === 'online' && s.ts > restartedAt ? s : undefined;
+        },
+        30_000,
+      );
+      expect(birth.state).toBe('online');
+    } finally {
+      await store.close();
+    }
+    await waitFor('dashboard shows online', async () => (await siteState())?.state === 'online', 10_000);
+    expect(gateway.proc.pid).toBe(gatewayPid);
+    expect(gateway.proc.exitCode).toBeNull();
+  });
+});
