@@ -1,0 +1,3 @@
+export { type SimulatedAgent, type SimulatedAgentOptions, startSimulatedAgent } from './agent.js';
+export { fadeDepth, type Scenario } from './scenarios.js';
+export { loadRecording, parseSnmprec, parseSnmpwalk, type Varbind } from '../snmprec.js';
