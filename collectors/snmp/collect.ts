@@ -1,0 +1,318 @@
+// One SNMP poll of one device: the system group, IF-MIB traffic, and the vendor profile's radio
+// figures. The caller keeps `SnmpMemory` between polls; it is what turns counters into rates and
+// uptime going backwards into a reboot.
+
+import type { MetricName, Reading } from '@pantau/contract';
+import { CollectorError } from '../common/errors.js';
+import type { CollectorObservation, CollectorResult, DeviceIdentity } from '../common/types.js';
+
+import { PROFILES } from './profiles/index.js';
+import type { Profile, TableSource } from './profiles/types.js';
+import { isException, type SnmpSession, type SnmpVar } from './session.js';
+
+const SYS = {
+  descr: '1.3.6.1.2.1.1.1.0',
+  objectId: '1.3.6.1.2.1.1.2.0',
+  upTime: '1.3.6.1.2.1.1.3.0',
+  name: '1.3.6.1.2.1.1.5.0',
+};
+const IF = {
+  descr: '1.3.6.1.2.1.2.2.1.2',
+  type: '1.3.6.1.2.1.2.2.1.3',
+  speed: '1.3.6.1.2.1.2.2.1.5',
+  oper: '1.3.6.1.2.1.2.2.1.8',
+  in32: '1.3.6.1.2.1.2.2.1.10',
+  out32: '1.3.6.1.2.1.2.2.1.16',
+  name: '1.3.6.1.2.1.31.1.1.1.1',
+  in64: '1.3.6.1.2.1.31.1.1.1.6',
+  out64: '1.3.6.1.2.1.31.1.1.1.10',
+  highSpeed: '1.3.6.1.2.1.31.1.1.1.15',
+};
+const TWO_32 = 2n ** 32n;
+const TWO_64 = 2n ** 64n;
+/** TimeTicks wrap after 2^32 centiseconds (≈ 497 days): a wrap is not a reboot. */
+const TICKS_WRAP_S = 2 ** 32 / 100;
+/** Interface names and types rarely change: re-read them every this many polls. */
+const IF_META_EVERY = 20;
+
+interface InterfaceMeta {
+  name: string;
+  type: number;
+  speedBps: number | null;
+}
+
+interface CounterSample {
+  ts: number;
+  in64: bigint | null;
+  out64: bigint | null;
+  in32: bigint | null;
+  out32: bigint | null;
+}
+
+export interface SnmpMemory {
+  profile: Profile | null | undefined;
+  identity: DeviceIdentity;
+  uptimeS: number | null;
+  polls: number;
+  interfaces: Map<number, InterfaceMeta>;
+  counters: Map<number, CounterSample>;
+  /** Connection time of each station, to see a reset (a link flap). */
+  connected: Map<string, number>;
+}
+
+export function newSnmpMemory(): SnmpMemory {
+  return {
+    profile: undefined,
+    identity: {},
+    uptimeS: null,
+    polls: 0,
+    interfaces: new Map(),
+    counters: new Map(),
+    connected: new Map(),
+  };
+}
+
+function num(v: SnmpVar | undefined): number | null {
+  if (!v || isException(v)) return null;
+  if (typeof v.value === 'number') return v.value;
+  if (typeof v.value === 'bigint') return Number(v.value);
+  // Some vendors put numbers inside OctetStrings.
+  if (Buffer.isBuffer(v.value) || typeof v.value === 'string') {
+    const n = Number(v.value.toString().trim());
+    return v.value.length > 0 && Number.isFinite(n) ? n : null;
+  }
+  return null;
+}
+
+function big(v: SnmpVar | undefined): bigint | null {
+  if (!v || isException(v)) return null;
+  if (typeof v.value === 'bigint') return v.value;
+  if (typeof v.value === 'number') return BigInt(Math.trunc(v.value));
+  return null;
+}
+
+function text(v: SnmpVar | undefined): string | undefined {
+  if (!v || isException(v) || v.value === null) return undefined;
+  return Buffer.isBuffer(v.value) ? v.value.toString('utf8').replace(/\0+$/, '') : String(v.value);
+}
+
+function formatUptime(s: number): string {
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return `${d > 0 ? `${d}d ` : ''}${h}:${String(m).padStart(2, '0')}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
+}
+
+/** Whether uptime going from `prev` to `now` means a restart (and not a TimeTicks wrap). */
+export function isReboot(prevS: number, nowS: number): boolean {
+  if (nowS >= prevS) return false;
+  const nearWrap = prevS > TICKS_WRAP_S - 3600 && nowS < 3600;
+  return !nearWrap;
+}
+
+/** Per-second rate between two counter readings; null when it cannot be trusted. */
+export function counterRate(prev: bigint, cur: bigint, wrap: bigint, seconds: number): number | null {
+  if (seconds <= 0) return null;
+  let delta = cur - prev;
+  if (delta < 0n) {
+    // One wrap is plausible for a 32-bit counter; a bigger jump back is a reset.
+    delta += wrap;
+    if (wrap === TWO_64 || delta > wrap / 2n) return null;
+  }
+  return Number(delta) / seconds;
+}
+
+async function detectProfile(session: SnmpSession, sysObjectId: string): Promise<Profile | null> {
+  for (const p of PROFILES) {
+    if (!p.detect.sysObjectId.some((prefix) => sysObjectId === prefix || sysObjectId.startsWith(`${prefix}.`))) continue;
+    const probe = await session.walkColumns([p.detect.subtree]).catch(() => null);
+    if (probe && (probe.get(p.detect.subtree)?.length ?? 0) > 0) return p;
+  }
+  return null;
+}
+
+function scaled(raw: number | null, src: { scale?: number; noValue?: number[] }): number | null {
+  if (raw === null || src.noValue?.includes(raw)) return null;
+  const v = raw * (src.scale ?? 1);
+  return Number.isFinite(v) ? Math.round(v * 1e6) / 1e6 : null;
+}
+
+function indexLabel(t: TableSource, index: number[]): string {
+  if (t.index.from === 'mac6') return index.slice(-6).map((b) => b.toString(16).padStart(2, '0')).join(':');
+  return String(index[index.length - 1]);
+}
+
+async function readProfile(
+  session: SnmpSession,
+  p: Profile,
+  mem: SnmpMemory,
+  ts: number,
+  observations: CollectorObservation[],
+): Promise<Reading[]> {
+  const scalars = await session.get(p.scalars.map((s) => s.oid));
+  const values: Partial<Record<MetricName, number>> = {};
+  p.scalars.forEach((s, i) => {
+    const v = scaled(num(scalars[i]), s);
+    if (v !== null) values[s.metric] = v;
+  });
+  if (p.deriveSnr && values.rx_power_dbm !== undefined && values.noise_floor_dbm !== undefined)
+    values.snr_db = values.rx_power_dbm - values.noise_floor_dbm;
+  const readings: Reading[] = [{ ts, values }];
+
+  for (const t of p.tables) {
+    const cols = t.columns.map((c) => `${t.entry}.${c.column}`);
+    const data = await session.walkColumns(cols);
+    const rows = new Map<string, Partial<Record<MetricName, number>>>();
+    t.columns.forEach((c, ci) => {
+      const prefixLen = t.entry.split('.').length + 1;
+      for (const v of data.get(cols[ci]!) ?? []) {
+        const label = indexLabel(t, v.oid.slice(prefixLen));
+        const raw = num(v);
+        const value = c.ticks ? (raw === null ? null : raw / 100) : scaled(raw, c);
+        if (value === null) continue;
+        const row = rows.get(label) ?? {};
+        row[c.metric] = value;
+        rows.set(label, row);
+        if (t.connectedSinceColumn === c.column) {
+          const key = `${t.entry}/${label}`;
+          const prev = mem.connected.get(key);
+          if (prev !== undefined && value < prev) {
+            observations.push({
+              type: 'link_flap',
+              message: {
+                id: `Tautan ${label} tersambung ulang (tersambung ${formatUptime(value)})`,
+                en: `Link to ${label} reconnected (connected for ${formatUptime(value)})`,
+              },
+              data: { [t.index.label]: label, previous_connected_s: prev, connected_s: value },
+            });
+          }
+          mem.connected.set(key, value);
+        }
+      }
+    });
+    for (const [label, row] of rows) readings.push({ ts, values: row, labels: { [t.index.label]: label } });
+  }
+
+  if (mem.identity.model === undefined && (p.identity.modelColumn || p.identity.firmwareColumn)) {
+    const cols = [p.identity.modelColumn, p.identity.firmwareColumn].filter((c): c is string => !!c);
+    const data = await session.walkColumns(cols);
+    const model = p.identity.modelColumn ? text(data.get(p.identity.modelColumn)?.[0]) : undefined;
+    let firmware = p.identity.firmwareColumn ? text(data.get(p.identity.firmwareColumn)?.[0]) : undefined;
+    const m = firmware && p.identity.firmwarePattern?.exec(firmware);
+    if (m?.[1]) firmware = m[1];
+    mem.identity = { ...mem.identity, model: model ?? '', ...(firmware ? { firmware } : {}) };
+  }
+  return readings;
+}
+
+async function readInterfaces(session: SnmpSession, mem: SnmpMemory, ts: number, rebooted: boolean): Promise<Reading[]> {
+  if (mem.interfaces.size === 0 || rebooted || mem.polls % IF_META_EVERY === 0) {
+    const meta = await session.walkColumns([IF.descr, IF.type, IF.speed, IF.name, IF.highSpeed]);
+    const byIndex = (col: string) => new Map((meta.get(col) ?? []).map((v) => [v.oid[v.oid.length - 1]!, v]));
+    const descr = byIndex(IF.descr);
+    const type = byIndex(IF.type);
+    const speed = byIndex(IF.speed);
+    const name = byIndex(IF.name);
+    const high = byIndex(IF.highSpeed);
+    mem.interfaces.clear();
+    for (const [i, d] of descr) {
+      const hs = num(high.get(i));
+      const s32 = num(speed.get(i));
+      // ifHighSpeed is Mbit/s, but some radios put bit/s in it: a value above 10^6 cannot be Mbit/s.
+      const speedBps = hs !== null && hs > 0 ? (hs > 1_000_000 ? hs : hs * 1_000_000) : s32 !== null && s32 > 0 ? s32 : null;
+      mem.interfaces.set(i, { name: text(name.get(i)) || text(d) || `if${i}`, type: num(type.get(i)) ?? 0, speedBps });
+    }
+  }
+  if (mem.interfaces.size === 0) return [];
+  const cols = await session.walkColumns([IF.oper, IF.in32, IF.out32, IF.in64, IF.out64]);
+  const byIndex = (col: string) => new Map((cols.get(col) ?? []).map((v) => [v.oid[v.oid.length - 1]!, v]));
+  const oper = byIndex(IF.oper);
+  const in32 = byIndex(IF.in32);
+  const out32 = byIndex(IF.out32);
+  const in64 = byIndex(IF.in64);
+  const out64 = byIndex(IF.out64);
+  const readings: Reading[] = [];
+  for (const [i, meta] of mem.interfaces) {
+    const cur: CounterSample = { ts, in64: big(in64.get(i)), out64: big(out64.get(i)), in32: big(in32.get(i)), out32: big(out32.get(i)) };
+    const values: Partial<Record<MetricName, number>> = {};
+    const o = num(oper.get(i));
+    if (o !== null) values.if_oper_up = o === 1 ? 1 : 0;
+    if (meta.speedBps !== null) values.if_speed_bps = meta.speedBps;
+    const prev = mem.counters.get(i);
+    if (prev && !rebooted) {
+      const secs = (ts - prev.ts) / 1000;
+      const rate = (p64: bigint | null, c64: bigint | null, p32: bigint | null, c32: bigint | null): number | null => {
+        // HC counters win, unless they sit at 0 while the 32-bit counter moves (a known firmware bug).
+        const hcStuck = c64 === 0n && p64 === 0n && c32 !== null && p32 !== null && c32 !== p32;
+        if (c64 !== null && p64 !== null && !hcStuck) return counterRate(p64, c64, TWO_64, secs);
+        if (c32 !== null && p32 !== null) return counterRate(p32, c32, TWO_32, secs);
+        return null;
+      };
+      const rin = rate(prev.in64, cur.in64, prev.in32, cur.in32);
+      const rout = rate(prev.out64, cur.out64, prev.out32, cur.out32);
+      if (rin !== null) values.if_in_bps = Math.round(rin * 8);
+      if (rout !== null) values.if_out_bps = Math.round(rout * 8);
+    }
+    mem.counters.set(i, cur);
+    readings.push({ ts, values, labels: { iface: meta.name } });
+  }
+  return readings;
+}
+
+/** Polls one device once. Throws CollectorError when the device cannot be read at all. */
+export async function collectSnmp(
+  session: SnmpSession,
+  memory: SnmpMemory,
+  opts: { now?: () => number } = {},
+): Promise<CollectorResult> {
+  const now = opts.now ?? Date.now;
+  const sys = await session.get([SYS.descr, SYS.objectId, SYS.upTime, SYS.name]);
+  const ts = now();
+  const upTicks = num(sys[2]);
+  if (upTicks === null) throw new CollectorError('malformed', 'device answered without sysUpTime');
+  const uptimeS = upTicks / 100;
+  const observations: CollectorObservation[] = [];
+  const rebooted = memory.uptimeS !== null && isReboot(memory.uptimeS, uptimeS);
+  if (rebooted) {
+    observations.push({
+      type: 'device_rebooted',
+      message: {
+        id: `Perangkat menyala ulang (uptime kembali ke ${formatUptime(uptimeS)})`,
+        en: `Device rebooted (uptime back to ${formatUptime(uptimeS)})`,
+      },
+      data: { previous_uptime_s: memory.uptimeS, uptime_s: uptimeS },
+    });
+    memory.profile = undefined;
+    memory.counters.clear();
+    memory.connected.clear();
+  }
+  memory.uptimeS = uptimeS;
+
+  const sysObjectId = sys[1] && !isException(sys[1]) ? String(sys[1].value).replace(/^\./, '') : '';
+  if (memory.profile === undefined) {
+    memory.profile = await detectProfile(session, sysObjectId);
+    memory.identity = {
+      ...(memory.profile ? { vendor: memory.profile.vendor, profile: memory.profile.id } : { profile: 'host' }),
+      sysObjectID: sysObjectId,
+    };
+  }
+  const sysDescr = text(sys[0]);
+  if (sysDescr !== undefined) memory.identity.sysDescr = sysDescr;
+
+  const readings: Reading[] = [{ ts, values: { uptime_s: uptimeS } }];
+  if (memory.profile) {
+    const profileReadings = await readProfile(session, memory.profile, memory, ts, observations);
+    Object.assign(readings[0]!.values, profileReadings[0]!.values);
+    readings.push(...profileReadings.slice(1));
+  }
+  readings.push(...(await readInterfaces(session, memory, ts, rebooted)));
+  memory.polls++;
+  return {
+    kind: memory.profile?.kind ?? 'host',
+    readings,
+    identity: { ...memory.identity },
+    observations,
+  };
+}
+
+

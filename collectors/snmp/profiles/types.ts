@@ -1,0 +1,54 @@
+// Vendor profiles are data: where a vendor keeps each number and how to scale it. A small generic
+// evaluator (evaluate.ts) reads any profile, so adding a vendor means adding a table, not code.
+
+import type { DeviceKind, MetricName } from '@pantau/contract';
+
+export interface MetricSource {
+  metric: MetricName;
+  /** Multiply the raw value by this (0.1 for tenths, 1000 for kbit/s → bit/s). */
+  scale?: number;
+  /** Raw values that mean "no reading" on this vendor (unused chains read 0 or −99). */
+  noValue?: number[];
+}
+
+export interface ScalarSource extends MetricSource {
+  oid: string;
+}
+
+/** How a table row's index becomes labels: the last arc, or the last six arcs as a MAC address. */
+export type IndexLabel = { label: string; from: 'last' } | { label: string; from: 'mac6' };
+
+export interface TableSource {
+  /** Entry OID; a cell is `${entry}.${column}.${index}`. */
+  entry: string;
+  index: IndexLabel;
+  columns: Array<MetricSource & { column: number; ticks?: boolean }>;
+  /** A column of TimeTicks since the peer connected: going backwards means the link flapped. */
+  connectedSinceColumn?: number;
+}
+
+export interface IdentitySource {
+  /** Column whose first value is the model name. */
+  modelColumn?: string;
+  firmwareColumn?: string;
+  /** Removes a vendor prefix from the firmware string, e.g. "XC.qca955x.v8.5.1" → "8.5.1". */
+  firmwarePattern?: RegExp;
+}
+
+export interface Profile {
+  id: string;
+  vendor: string;
+  family: string;
+  kind: DeviceKind;
+  detect: {
+    /** sysObjectID must start with one of these (dotted, no leading dot). */
+    sysObjectId: string[];
+    /** And this subtree must answer: sysObjectID alone cannot tell airMAX from airFiber. */
+    subtree: string;
+  };
+  scalars: ScalarSource[];
+  tables: TableSource[];
+  identity: IdentitySource;
+  /** SNR derived as rx power − noise floor when the vendor does not report it. */
+  deriveSnr?: boolean;
+}
