@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+// pantau-broker: run the central broker, check its config, manage site-box and reader accounts.
+
+import { parseArgs } from 'node:util';
+import { ConfigError, EXIT_CONFIG, generateSecret } from '@pantau/config';
+import { loadBrokerConfig } from './config.js';
+import { addGateway, addReader, loadCredentials, removeAccount } from './credentials.js';
+import { startBroker } from './broker.js';
+
+const USAGE = `pantau-broker --config central.yaml             run the central broker
+pantau-broker check-config FILE                  validate central.yaml
+pantau-broker credentials add-gateway --file F --site S [--username U] [--password P]
+pantau-broker credentials add-reader  --file F --username U [--password P]
+pantau-broker credentials remove      --file F --username U
+pantau-broker credentials list        --file F
+`;
+
+const out = (s: string) => process.stdout.write(`${s}\n`);
+const fail = (s: string, code = 1): never => {
+  process.stderr.write(`${s}\n`);
+  process.exit(code);
+};
+
+async function credentials(argv: string[]): Promise<void> {
+  const [action, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: { file: { type: 'string' }, site: { type: 'string' }, username: { type: 'string' }, password: { type: 'string' } },
+  });
+  const file = values.file ?? fail('--file is required');
+  const generated = values.password === undefined;
+  const password = values.password ?? generateSecret();
+  switch (action) {
+    case 'add-gateway': {
+      const site = values.site ?? fail('--site is required');
+      if (!/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/.test(site)) fail(`--site "${site}" must be a lowercase id (a-z, 0-9, -)`);
+      const username = values.username ?? `gw-${site}`;
+      await addGateway(file, site, username, password);
+      out(`added site box account ${username} for site ${site}`);
+      if (generated) out(`password (shown once, put it in the site box's password_file): ${password}`);
+      return;
+    }
+    case 'add-reader': {
+      const username = values.username ?? fail('--username is required');
+      await addReader(file, username, password);
+      out(`added read-only account ${username}`);
+      if (generated) out(`password (shown once): ${password}`);
+      return;
+    }
+    case 'remove': {
+      const username = values.username ?? fail('--username is required');
+      if (!removeAccount(file, username)) fail(`no account "${username}" in ${file}`);
+      out(`removed ${username}`);
+      return;
+    }
+    case 'list': {
+      const c = loadCredentials(file);
+      for (const g of c.gateways) out(`gateway  ${g.username}  site=${g.site}`);
+      for (const r of c.readers) out(`reader   ${r.username}`);
+      return;
+    }
+    default:
+      fail(USAGE);
+  }
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'credentials') return credentials(argv.slice(1));
+  if (argv[0] === 'check-config') {
+    const file = argv[1] ?? fail(USAGE);
+    loadBrokerConfig(file);
+    out(`OK: ${file}`);
+    return;
+  }
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, help: { type: 'boolean' } } });
+  if (values.help || !values.config) fail(USAGE, values.help ? 0 : 1);
+  const cfg = loadBrokerConfig(values.config!);
+  loadCredentials(cfg.credentials_file);
+  const broker = await startBroker(cfg);
+  const stop = () => void broker.close().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((e: unknown) => {
+  if (e instanceof ConfigError) fail(e.message, EXIT_CONFIG);
+  fail(`pantau-broker: ${e instanceof Error ? e.message : String(e)}`);
+});

@@ -1,0 +1,38 @@
+// central.yaml: what the broker listens on, where accounts and readings live.
+
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { loadConfig } from '@pantau/config';
+import { type Static, Type } from '@sinclair/typebox';
+
+export const BrokerConfigSchema = Type.Object(
+  {
+    mqtt: Type.Object(
+      {
+        host: Type.String({ format: 'host', default: '127.0.0.1' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883 }),
+        ws_port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+        max_packet_bytes: Type.Integer({ minimum: 1024, maximum: 268435455, default: 262144 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    credentials_file: Type.String({ minLength: 1 }),
+    store: Type.Object(
+      { kind: Type.Literal('sqlite', { default: 'sqlite' }), path: Type.String({ minLength: 1 }) },
+      { additionalProperties: false },
+    ),
+    log_level: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace')], {
+      default: 'info',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export type BrokerConfig = Static<typeof BrokerConfigSchema>;
+
+/** Loads central.yaml; relative paths resolve against the file's folder. */
+export function loadBrokerConfig(file: string): BrokerConfig {
+  const cfg = loadConfig(file, BrokerConfigSchema);
+  const base = dirname(resolve(file));
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  return { ...cfg, credentials_file: abs(cfg.credentials_file), store: { ...cfg.store, path: abs(cfg.store.path) } };
+}
