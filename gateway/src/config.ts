@@ -1,0 +1,128 @@
+// site.yaml: who this site box is, where the central is, and which devices it watches.
+
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { isDeviceId } from '@pantau/contract';
+import { ConfigError, duplicateIds, loadConfig, type SemanticIssue } from '@pantau/config';
+import { type Static, Type } from '@sinclair/typebox';
+
+const Level = Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((l) => Type.Literal(l)), { default: 'info' });
+
+const SnmpSchema = Type.Object(
+  {
+    version: Type.Union([Type.Literal('1'), Type.Literal('2c'), Type.Literal('3')], { default: '2c' }),
+    community: Type.Optional(Type.String({ minLength: 1 })),
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 161 }),
+    v3: Type.Optional(
+      Type.Object(
+        {
+          user: Type.String({ minLength: 1 }),
+          level: Type.Union([Type.Literal('noAuthNoPriv'), Type.Literal('authNoPriv'), Type.Literal('authPriv')]),
+          auth_protocol: Type.Optional(Type.Union([Type.Literal('md5'), Type.Literal('sha'), Type.Literal('sha224'), Type.Literal('sha256'), Type.Literal('sha384'), Type.Literal('sha512')])),
+          auth_key: Type.Optional(Type.String({ minLength: 8 })),
+          priv_protocol: Type.Optional(Type.Union([Type.Literal('des'), Type.Literal('aes'), Type.Literal('aes256b'), Type.Literal('aes256r')])),
+          priv_key: Type.Optional(Type.String({ minLength: 8 })),
+          context: Type.Optional(Type.String()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    max_repetitions: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+const DeviceSchema = Type.Object(
+  {
+    id: Type.String({ format: 'slug' }),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 120 })),
+    kind: Type.Union([Type.Literal('radio'), Type.Literal('host')], { default: 'radio' }),
+    address: Type.String({ format: 'host' }),
+    interval_s: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+    timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 60000 })),
+    snmp: Type.Optional(SnmpSchema),
+    ping: Type.Optional(
+      Type.Object(
+        { enabled: Type.Boolean({ default: true }), count: Type.Integer({ minimum: 1, maximum: 20, default: 5 }) },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const GatewayConfigSchema = Type.Object(
+  {
+    site: Type.Object(
+      { id: Type.String({ format: 'slug' }), name: Type.Optional(Type.String({ minLength: 1, maxLength: 120 })) },
+      { additionalProperties: false },
+    ),
+    mqtt: Type.Object(
+      {
+        urls: Type.Array(Type.String({ format: 'mqtt-url' }), { minItems: 1 }),
+        username: Type.String({ minLength: 1 }),
+        password: Type.Optional(Type.String({ minLength: 1 })),
+        password_file: Type.Optional(Type.String({ minLength: 1 })),
+        keepalive_s: Type.Integer({ minimum: 5, maximum: 3600, default: 30 }),
+      },
+      { additionalProperties: false },
+    ),
+    state_dir: Type.String({ minLength: 1, default: '/var/lib/pantau/gateway' }),
+    log_level: Level,
+    defaults: Type.Object(
+      {
+        interval_s: Type.Integer({ minimum: 1, maximum: 86400, default: 30 }),
+        timeout_ms: Type.Integer({ minimum: 100, maximum: 60000, default: 2000 }),
+        retries: Type.Integer({ minimum: 0, maximum: 5, default: 1 }),
+        jitter_pct: Type.Number({ minimum: 0, maximum: 50, default: 10 }),
+        max_backoff_s: Type.Integer({ minimum: 1, maximum: 86400, default: 600 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    concurrency: Type.Object(
+      {
+        snmp: Type.Integer({ minimum: 1, maximum: 256, default: 16 }),
+        ping: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    health_interval_s: Type.Integer({ minimum: 1, maximum: 3600, default: 60 }),
+    devices: Type.Array(DeviceSchema, { default: [] }),
+  },
+  { additionalProperties: false },
+);
+
+export type GatewayConfig = Static<typeof GatewayConfigSchema> & { password: string; file: string };
+export type DeviceConfig = Static<typeof DeviceSchema>;
+
+function semantic(c: Static<typeof GatewayConfigSchema>): SemanticIssue[] {
+  const issues = duplicateIds(c.devices, ['devices'], 'device id');
+  c.devices.forEach((d, i) => {
+    if (!isDeviceId(d.id)) issues.push({ path: ['devices', i, 'id'], message: `"${d.id}" is reserved for the site's own topics` });
+    const s = d.snmp;
+    if (s?.version === '3' && !s.v3) issues.push({ path: ['devices', i, 'snmp'], message: 'SNMP version 3 needs a v3 block (user, level, keys)' });
+    if (s?.v3 && s.v3.level !== 'noAuthNoPriv' && !s.v3.auth_key) issues.push({ path: ['devices', i, 'snmp', 'v3'], message: `level ${s.v3.level} needs auth_key` });
+    if (s?.v3?.level === 'authPriv' && !s.v3.priv_key) issues.push({ path: ['devices', i, 'snmp', 'v3'], message: 'level authPriv needs priv_key' });
+  });
+  if (!c.mqtt.password && !c.mqtt.password_file) issues.push({ path: ['mqtt'], message: 'needs password_file (or password)' });
+  return issues;
+}
+
+/** Loads site.yaml; relative paths resolve against its folder; the MQTT password is read from its file. */
+export function loadGatewayConfig(file: string): GatewayConfig {
+  const cfg = loadConfig(file, GatewayConfigSchema, { check: semantic });
+  const base = dirname(resolve(file));
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  let password = cfg.mqtt.password ?? '';
+  if (cfg.mqtt.password_file) {
+    const pf = abs(cfg.mqtt.password_file);
+    try {
+      password = readFileSync(pf, 'utf8').trim();
+    } catch (e) {
+      throw new ConfigError(file, [
+        { file, line: 0, column: 0, field: 'mqtt.password_file', message: `cannot read ${pf}: ${(e as NodeJS.ErrnoException).code}` },
+      ]);
+    }
+  }
+  return { ...cfg, state_dir: abs(cfg.state_dir), password, file: resolve(file) };
+}

@@ -1,0 +1,327 @@
+// The site box daemon: schedules the collectors, judges each device's health, and hands readings,
+// states and events to the publisher.
+
+import { execFile } from 'node:child_process';
+import { freemem, hostname, loadavg } from 'node:os';
+import type { ClockStatus, DeviceStatePayload, GatewayStatePayload, EventPayload, MetricName, Reading, Reason, Status } from '@pantau/contract';
+import { topics } from '@pantau/contract';
+import { type CollectorError, type CollectorObservation, type CollectorResult } from '@pantau/collectors/common';
+import { pingBurst, pingReading } from '@pantau/collectors/ping';
+import { collectSnmp, newSnmpMemory, SnmpSession, type SnmpMemory } from '@pantau/collectors/snmp';
+import pino, { type Logger } from 'pino';
+import type { DeviceConfig, GatewayConfig } from './config.js';
+import { DEFAULT_RULES, evaluateRules, REACHABILITY, worst } from './health/rules.js';
+import { Publisher } from './publisher.js';
+import { Scheduler } from './scheduler.js';
+import { SequenceCounter } from './sequence.js';
+import { VERSION } from './version.js';
+
+/** Figures a device state carries so a dashboard can draw its row without history. */
+const KEY_FIGURES: MetricName[] = [
+  'rx_power_dbm',
+  'snr_db',
+  'noise_floor_dbm',
+  'ccq_pct',
+  'capacity_pct',
+  'capacity_tx_bps',
+  'capacity_rx_bps',
+  'rate_tx_bps',
+  'rate_rx_bps',
+  'frequency_mhz',
+  'stations_count',
+  'uptime_s',
+  'latency_ms',
+  'loss_pct',
+  'if_in_bps',
+  'if_out_bps',
+];
+
+interface DeviceRuntime {
+  cfg: DeviceConfig;
+  log: Logger;
+  session: SnmpSession | null;
+  memory: SnmpMemory;
+  kind: CollectorResult['kind'];
+  identity: CollectorResult['identity'];
+  figures: Partial<Record<MetricName, { value: number; ts: number }>>;
+  lastSeen: number | null;
+  snmpError: CollectorError | null;
+  snmpPolled: boolean;
+  pingPolled: boolean;
+  activeRules: Set<string>;
+  status: Status;
+}
+
+export interface RunningGateway {
+  stop(): Promise<void>;
+  stats(): { polls: ReturnType<Scheduler['stats']>; seq: number; outbox: number; connected: boolean };
+}
+
+function readClock(): Promise<ClockStatus> {
+  return new Promise((resolve) => {
+    execFile('timedatectl', ['show', '-p', 'NTPSynchronized', '--value'], { timeout: 2000 }, (err, out) => {
+      if (err) return resolve({ synced: false, source: 'unknown' });
+      resolve({ synced: out.trim() === 'yes', source: 'ntp' });
+    });
+  });
+}
+
+/** Traffic figures come from the radio interface if we can tell which, else the busiest non-loopback one. */
+function pickInterface(readings: Reading[]): Reading | undefined {
+  const ifs = readings.filter((r) => r.labels?.iface !== undefined && r.labels.iface !== 'lo');
+  const radio = ifs.find((r) => /^(ath|wlan|wifi|radio|wl)/i.test(r.labels!.iface!) && r.values.if_in_bps !== undefined);
+  if (radio) return radio;
+  let best: Reading | undefined;
+  for (const r of ifs) {
+    const t = (r.values.if_in_bps ?? -1) + (r.values.if_out_bps ?? -1);
+    if (t >= 0 && (!best || t > (best.values.if_in_bps ?? 0) + (best.values.if_out_bps ?? 0))) best = r;
+  }
+  return best;
+}
+
+export async function startGateway(cfg: GatewayConfig, opts: { logger?: Logger } = {}): Promise<RunningGateway> {
+  const site = cfg.site.id;
+  const log = (opts.logger ?? pino({ level: cfg.log_level, base: { service: 'pantau-gateway' } })).child({ site });
+  const startedAt = Date.now();
+  const seq = new SequenceCounter(cfg.state_dir);
+  let clock: ClockStatus = { synced: false, source: 'unknown' };
+
+  const publisher: Publisher = new Publisher({
+    site,
+    urls: cfg.mqtt.urls,
+    username: cfg.mqtt.username,
+    password: cfg.password,
+    keepaliveS: cfg.mqtt.keepalive_s,
+    clientId: `pantau-gw-${site}-${hostname()}`.slice(0, 64),
+    log,
+    birth: (): GatewayStatePayload => ({
+      v: 1,
+      state: 'online',
+      ts: Date.now(),
+      site,
+      version: VERSION,
+      started_at: startedAt,
+      uptime_s: Math.round((Date.now() - startedAt) / 1000),
+      outbox_depth: publisher.outbox.depth,
+      clock,
+      ...(cfg.site.name ? { name: cfg.site.name } : {}),
+    }),
+  });
+
+  const event = (type: EventPayload['type'], severity: EventPayload['severity'], message: EventPayload['message'], device?: string, data?: Record<string, unknown>) => {
+    const ts = Date.now();
+    const e: EventPayload = { v: 1, seq: seq.take(), ts, type, severity, message, ...(device ? { device } : {}), ...(data ? { data } : {}) };
+    publisher.publish(topics.events(site), e, ts);
+    log.info({ device, event: type }, message.en);
+  };
+
+  const devices = new Map<string, DeviceRuntime>();
+  for (const d of cfg.devices) {
+    const timeoutMs = d.timeout_ms ?? cfg.defaults.timeout_ms;
+    const s = d.snmp;
+    devices.set(d.id, {
+      cfg: d,
+      log: log.child({ device: d.id }),
+      session: s
+        ? new SnmpSession({
+            address: d.address,
+            port: s.port,
+            version: s.version,
+            community: s.community ?? 'public',
+            timeoutMs,
+            retries: cfg.defaults.retries,
+            ...(s.max_repetitions ? { maxRepetitions: s.max_repetitions } : {}),
+            ...(s.v3
+              ? {
+                  v3: {
+                    user: s.v3.user,
+                    level: s.v3.level,
+                    ...(s.v3.auth_protocol ? { authProtocol: s.v3.auth_protocol } : {}),
+                    ...(s.v3.auth_key ? { authKey: s.v3.auth_key } : {}),
+                    ...(s.v3.priv_protocol ? { privProtocol: s.v3.priv_protocol } : {}),
+                    ...(s.v3.priv_key ? { privKey: s.v3.priv_key } : {}),
+                    ...(s.v3.context ? { context: s.v3.context } : {}),
+                  },
+                }
+              : {}),
+          })
+        : null,
+      memory: newSnmpMemory(),
+      kind: d.kind,
+      identity: {},
+      figures: {},
+      lastSeen: null,
+      snmpError: null,
+      snmpPolled: false,
+      pingPolled: false,
+      activeRules: new Set(),
+      status: 'unknown',
+    });
+  }
+
+  const judge = (dev: DeviceRuntime): { status: Status; reasons: Reason[] } => {
+    const d = dev.cfg;
+    const pinged = d.ping?.enabled !== false && dev.pingPolled;
+    const pingDead = pinged && dev.figures.loss_pct?.value === 100;
+    if (!dev.snmpPolled && !dev.pingPolled) return { status: 'unknown', reasons: [] };
+    const current: Partial<Record<MetricName, number>> = {};
+    for (const [k, f] of Object.entries(dev.figures)) current[k as MetricName] = f.value;
+    if (dev.session && dev.snmpError) {
+      const e = dev.snmpError;
+      if (e.kind === 'timeout' || e.kind === 'unreachable') {
+        if (!pinged || pingDead) return { status: 'down', reasons: [{ ...REACHABILITY.silent }] };
+        return { status: 'degraded', reasons: [{ ...REACHABILITY.snmpSilent }] };
+      }
+      const r = e.kind === 'auth' ? REACHABILITY.snmpAuth : REACHABILITY.snmpMalformed;
+      const rest = evaluateRules(DEFAULT_RULES, { loss_pct: current.loss_pct ?? 0 }, dev.activeRules);
+      return { status: worst('degraded', rest.status), reasons: [{ ...r }, ...rest.reasons] };
+    }
+    if (!dev.session && pingDead) return { status: 'down', reasons: [{ ...REACHABILITY.silent }] };
+    return evaluateRules(DEFAULT_RULES, current, dev.activeRules);
+  };
+
+  const publishState = (dev: DeviceRuntime) => {
+    const { status, reasons } = judge(dev);
+    const prev = dev.status;
+    dev.status = status;
+    if (status === 'down' && prev !== 'down')
+      event('device_unreachable', 'critical', { id: `${dev.cfg.name ?? dev.cfg.id}: perangkat terputus`, en: `${dev.cfg.name ?? dev.cfg.id}: device unreachable` }, dev.cfg.id);
+    if (prev === 'down' && status !== 'down')
+      event('device_reachable', 'info', { id: `${dev.cfg.name ?? dev.cfg.id}: perangkat terhubung kembali`, en: `${dev.cfg.name ?? dev.cfg.id}: device reachable again` }, dev.cfg.id);
+    const interval = dev.cfg.interval_s ?? cfg.defaults.interval_s;
+    const state: DeviceStatePayload = {
+      v: 1,
+      ts: Date.now(),
+      device: dev.cfg.id,
+      kind: dev.kind,
+      ...(dev.cfg.name ? { name: dev.cfg.name } : {}),
+      address: dev.cfg.address,
+      status,
+      reasons,
+      last_seen: dev.lastSeen,
+      interval_s: interval,
+      figures: dev.figures,
+      ...(dev.identity?.vendor ? { vendor: dev.identity.vendor } : {}),
+      ...(dev.identity?.model ? { model: dev.identity.model } : {}),
+      ...(dev.identity?.firmware ? { firmware: dev.identity.firmware } : {}),
+    };
+    publisher.publishRetained(topics.deviceState(site, dev.cfg.id), state);
+  };
+
+  const record = (dev: DeviceRuntime, readings: Reading[], figuresFrom: Reading[]) => {
+    for (const r of figuresFrom) for (const [k, v] of Object.entries(r.values)) if (KEY_FIGURES.includes(k as MetricName)) dev.figures[k as MetricName] = { value: v, ts: r.ts };
+    publisher.publish(topics.deviceTelemetry(site, dev.cfg.id), { v: 1, seq: seq.take(), device: dev.cfg.id, backfill: false, readings }, readings[0]?.ts ?? Date.now());
+  };
+
+  const observe = (dev: DeviceRuntime, o: CollectorObservation) =>
+    event(o.type, o.type === 'device_rebooted' ? 'warning' : 'info', { id: `${dev.cfg.name ?? dev.cfg.id}: ${o.message.id}`, en: `${dev.cfg.name ?? dev.cfg.id}: ${o.message.en}` }, dev.cfg.id, o.data);
+
+  const scheduler = new Scheduler({
+    concurrency: { snmp: cfg.concurrency.snmp, ping: cfg.concurrency.ping },
+    jitterPct: cfg.defaults.jitter_pct,
+    maxBackoffMs: cfg.defaults.max_backoff_s * 1000,
+  });
+
+  for (const dev of devices.values()) {
+    const d = dev.cfg;
+    const intervalMs = (d.interval_s ?? cfg.defaults.interval_s) * 1000;
+    const timeoutMs = d.timeout_ms ?? cfg.defaults.timeout_ms;
+    if (dev.session) {
+      const session = dev.session;
+      scheduler.add({
+        key: `snmp:${d.id}`,
+        protocol: 'snmp',
+        intervalMs,
+        // A poll is several requests, each with its own timeout and retries.
+        timeoutMs: timeoutMs * (cfg.defaults.retries + 1) * 8 + 1000,
+        run: async () => {
+          const r = await collectSnmp(session, dev.memory);
+          dev.kind = d.kind === 'host' ? 'host' : r.kind === 'host' ? d.kind : r.kind;
+          dev.identity = r.identity;
+          dev.lastSeen = Date.now();
+          dev.snmpError = null;
+          dev.snmpPolled = true;
+          const traffic = pickInterface(r.readings);
+          const trafficFigures: Reading = { ts: traffic?.ts ?? 0, values: {} };
+          if (traffic?.values.if_in_bps !== undefined) trafficFigures.values.if_in_bps = traffic.values.if_in_bps;
+          if (traffic?.values.if_out_bps !== undefined) trafficFigures.values.if_out_bps = traffic.values.if_out_bps;
+          record(dev, r.readings, [r.readings[0]!, trafficFigures]);
+          for (const o of r.observations) observe(dev, o);
+          publishState(dev);
+        },
+        onFailure: (e) => {
+          dev.snmpPolled = true;
+          if (dev.snmpError?.kind !== e.kind) dev.log.warn({ kind: e.kind, err: e.message }, 'SNMP poll failed');
+          dev.snmpError = e;
+          publishState(dev);
+        },
+      });
+    }
+    if (d.ping?.enabled !== false && d.ping !== undefined) {
+      const count = d.ping.count;
+      scheduler.add({
+        key: `ping:${d.id}`,
+        protocol: 'ping',
+        intervalMs,
+        timeoutMs: count * 200 + timeoutMs + 3000,
+        run: async () => {
+          const res = await pingBurst(d.address, { count, intervalMs: 200, timeoutMs });
+          const reading = pingReading(res, Date.now());
+          dev.pingPolled = true;
+          if (res.received > 0) dev.lastSeen = Math.max(dev.lastSeen ?? 0, reading.ts);
+          // Latency figures must not linger from before a total loss.
+          if (res.received === 0) {
+            delete dev.figures.latency_ms;
+          }
+          record(dev, [reading], [reading]);
+          publishState(dev);
+        },
+        onFailure: (e) => {
+          dev.log.warn({ kind: e.kind, err: e.message }, 'ping failed');
+        },
+      });
+    }
+  }
+
+  const healthTimer = setInterval(() => {
+    const ps = scheduler.stats();
+    const mem = process.memoryUsage();
+    publisher.publish(
+      topics.gatewayHealth(site),
+      {
+        v: 1,
+        ts: Date.now(),
+        uptime_s: Math.round((Date.now() - startedAt) / 1000),
+        load1: loadavg()[0] ?? 0,
+        mem_rss_bytes: mem.rss,
+        mem_free_bytes: freemem(),
+        polls: { ok: ps.ok, failed: ps.failed, timeouts: ps.timeouts, backing_off: ps.backing_off },
+        outbox: { depth: publisher.outbox.depth, oldest_ts: publisher.outbox.oldestTs },
+        dropped: publisher.outbox.dropped,
+        seq: seq.current,
+      },
+      Date.now(),
+      0,
+    );
+  }, cfg.health_interval_s * 1000);
+
+  clock = await readClock();
+  publisher.start();
+  event('gateway_started', 'info', { id: `Gateway lokasi ${cfg.site.name ?? site} menyala (versi ${VERSION})`, en: `Site box ${cfg.site.name ?? site} started (version ${VERSION})` }, undefined, {
+    version: VERSION,
+    devices: devices.size,
+    clock,
+  });
+  scheduler.start();
+  log.info({ devices: devices.size, version: VERSION }, 'site box running');
+
+  return {
+    stats: () => ({ polls: scheduler.stats(), seq: seq.current, outbox: publisher.outbox.depth, connected: publisher.connected }),
+    stop: async () => {
+      scheduler.stop();
+      clearInterval(healthTimer);
+      await publisher.stop();
+      for (const dev of devices.values()) dev.session?.close();
+    },
+  };
+}
