@@ -1,0 +1,253 @@
+// The dashboard's HTTP side: login, the JSON API, server-sent events and the static page.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import fastifyCookie from '@fastify/cookie';
+import fastifyStatic from '@fastify/static';
+import { isMetricName, isStale, METRICS, type MetricName } from '@pantau/contract';
+import { type DeviceRecord, openStore, type SiteRecord, type Store } from '@pantau/broker/store';
+import { type Static, Type } from '@sinclair/typebox';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import pino, { type Logger } from 'pino';
+import type { DashboardConfig } from './config.js';
+import { LiveFeed } from './live.js';
+import { LoginBrake, type Session, Sessions } from './sessions.js';
+import { verifyUser } from './users.js';
+
+const COOKIE = 'pantau_sid';
+const PUBLIC_DIR = join(import.meta.dirname, '..', 'public');
+/** A site box that has said nothing for this long is shown as not heard from, even if its last word was "online". */
+const SITE_SILENT_MS = 180_000;
+const MAX_RANGE_MS = 400 * 86400_000;
+
+export interface RunningDashboard {
+  port: number;
+  close(): Promise<void>;
+}
+
+const LoginBody = Type.Object(
+  { username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 256 }) },
+  { additionalProperties: false },
+);
+const Slug = Type.String({ pattern: '^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$' });
+const DevicesQuery = Type.Object({ site: Type.Optional(Slug) }, { additionalProperties: false });
+const HistoryQuery = Type.Object(
+  {
+    site: Slug,
+    device: Slug,
+    metric: Type.String({ minLength: 1, maxLength: 64 }),
+    from: Type.Integer({ minimum: 0 }),
+    to: Type.Integer({ minimum: 0 }),
+    labels: Type.Optional(Type.String({ pattern: '^[a-z_]+:[^,]+(,[a-z_]+:[^,]+)*$', maxLength: 200 })),
+    max_points: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }),
+  },
+  { additionalProperties: false },
+);
+const EventsQuery = Type.Object(
+  { site: Type.Optional(Slug), since: Type.Optional(Type.Integer({ minimum: 0 })), limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }) },
+  { additionalProperties: false },
+);
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    session: Session | null;
+  }
+}
+
+function siteView(s: SiteRecord, now: number) {
+  const st = s.state;
+  const silent = s.last_heard === null || now - s.last_heard > SITE_SILENT_MS;
+  return {
+    site: s.site,
+    name: st?.name ?? s.site,
+    state: st?.state ?? 'unknown',
+    last_heard: s.last_heard,
+    age_s: s.last_heard === null ? null : Math.max(0, Math.round((now - s.last_heard) / 1000)),
+    silent,
+    since: st?.ts ?? null,
+    version: st?.version ?? null,
+    uptime_s: st?.uptime_s ?? null,
+    outbox_depth: s.health?.outbox.depth ?? st?.outbox_depth ?? null,
+    clock: st?.clock ?? null,
+    health: s.health,
+  };
+}
+
+function deviceView(d: DeviceRecord, now: number) {
+  const st = d.state;
+  const figures: Record<string, { value: number; ts: number; age_s: number; stale: boolean }> = {};
+  for (const [k, f] of Object.entries(st.figures ?? {})) {
+    if (!f) continue;
+    figures[k] = { value: f.value, ts: f.ts, age_s: Math.max(0, Math.round((now - f.ts) / 1000)), stale: isStale(f.ts, st.interval_s, now) };
+  }
+  return {
+    site: d.site,
+    device: d.device,
+    name: st.name ?? d.device,
+    kind: st.kind,
+    status: st.status,
+    reasons: st.reasons,
+    last_seen: st.last_seen,
+    last_seen_age_s: st.last_seen === null ? null : Math.max(0, Math.round((now - st.last_seen) / 1000)),
+    // The state itself goes stale when the site box stops reporting (a silent site is not "ok").
+    stale: isStale(st.ts, st.interval_s, now),
+    interval_s: st.interval_s,
+    vendor: st.vendor ?? null,
+    model: st.model ?? null,
+    firmware: st.firmware ?? null,
+    figures,
+    state: st,
+  };
+}
+
+export async function startDashboard(cfg: DashboardConfig, opts: { logger?: Logger } = {}): Promise<RunningDashboard> {
+  const log = opts.logger ?? pino({ level: cfg.log_level, base: { service: 'pantau-dashboard' } });
+  const sessions = new Sessions();
+  const brake = new LoginBrake();
+  const live = new LiveFeed({ url: cfg.mqtt.url, username: cfg.mqtt.username, password: cfg.mqttPassword, log });
+  live.start();
+
+  // The broker creates the store; until it exists the dashboard answers with empty lists.
+  let store: Store | null = null;
+  const getStore = (): Store | null => {
+    if (!store && existsSync(cfg.store.path)) {
+      try {
+        store = openStore(cfg.store, { readonly: true });
+      } catch (e) {
+        log.warn({ err: (e as Error).message }, 'store not readable yet');
+      }
+    }
+    return store;
+  };
+
+  const app = Fastify({
+    // Request lines at info would drown the journal on a busy control-room screen; errors still log.
+    loggerInstance: log.child({ component: 'http' }, { level: 'warn' }),
+    bodyLimit: 16 * 1024,
+    forceCloseConnections: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
+  });
+  await app.register(fastifyCookie);
+  app.decorateRequest('session', null);
+
+  app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number; validationContext?: string }, _req, reply) => {
+    if (err.validation) {
+      return reply.code(400).send({ error: 'bad_request', message: `${err.validationContext ?? 'input'}: ${err.message}` });
+    }
+    const code = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (code === 500) log.error({ err: err.message }, 'request failed');
+    return reply.code(code).send({ error: code === 500 ? 'internal' : 'bad_request', message: code === 500 ? 'internal error' : err.message });
+  });
+
+  // Every /api route but login needs a session. Cookies are SameSite=Strict and state-changing
+  // routes accept only JSON bodies, which a cross-site form cannot send: that is the CSRF defence
+  // until user management adds explicit tokens.
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    req.session = sessions.get(req.cookies[COOKIE]);
+    if (!req.url.startsWith('/api/') || req.url.startsWith('/api/login')) return;
+    if (!req.session) return reply.code(401).send({ error: 'unauthorized', message: 'login required / silakan masuk' });
+  });
+
+  app.post<{ Body: Static<typeof LoginBody> }>('/api/login', { schema: { body: LoginBody } }, async (req, reply) => {
+    const { username, password } = req.body;
+    const wait = brake.blockedFor(username, req.ip);
+    if (wait > 0) {
+      reply.header('retry-after', String(wait));
+      return reply.code(429).send({ error: 'too_many_attempts', message: `too many failed logins; try again in ${wait} s / terlalu banyak percobaan, coba lagi dalam ${wait} detik` });
+    }
+    const user = await verifyUser(cfg.users_file, username, password);
+    if (!user) {
+      brake.fail(username, req.ip);
+      log.warn({ audit: 'login_failed', username, ip: req.ip }, 'login failed');
+      return reply.code(401).send({ error: 'unauthorized', message: 'wrong username or password / nama pengguna atau kata sandi salah' });
+    }
+    brake.succeed(username, req.ip);
+    const s = sessions.create(user.username, user.role);
+    log.info({ audit: 'login', username, ip: req.ip }, 'login');
+    reply.setCookie(COOKIE, s.id, { httpOnly: true, sameSite: 'strict', path: '/', secure: cfg.http.secure_cookies, maxAge: 12 * 3600 });
+    return { username: user.username, role: user.role };
+  });
+
+  app.post('/api/logout', async (req, reply) => {
+    sessions.destroy(req.cookies[COOKIE]);
+    reply.clearCookie(COOKIE, { path: '/' });
+    return { ok: true };
+  });
+
+  app.get('/api/me', async (req) => ({ username: req.session!.username, role: req.session!.role, language: cfg.language, timezone: cfg.timezone }));
+
+  app.get('/api/metrics', async () => METRICS);
+
+  app.get('/api/sites', async () => {
+    const now = Date.now();
+    return ((await getStore()?.listSites()) ?? []).map((s) => siteView(s, now));
+  });
+
+  app.get<{ Querystring: Static<typeof DevicesQuery> }>('/api/devices', { schema: { querystring: DevicesQuery } }, async (req) => {
+    const now = Date.now();
+    return ((await getStore()?.listDevices(req.query.site)) ?? []).map((d) => deviceView(d, now));
+  });
+
+  app.get<{ Params: { site: string; device: string } }>(
+    '/api/devices/:site/:device',
+    { schema: { params: Type.Object({ site: Slug, device: Slug }) } },
+    async (req, reply) => {
+      const d = ((await getStore()?.listDevices(req.params.site)) ?? []).find((x) => x.device === req.params.device);
+      if (!d) return reply.code(404).send({ error: 'not_found', message: `no device ${req.params.site}/${req.params.device}` });
+      return deviceView(d, Date.now());
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof HistoryQuery> }>('/api/history', { schema: { querystring: HistoryQuery } }, async (req, reply) => {
+    const q = req.query;
+    if (!isMetricName(q.metric)) return reply.code(400).send({ error: 'bad_request', message: `metric: unknown metric "${q.metric}"` });
+    if (q.from >= q.to) return reply.code(400).send({ error: 'bad_request', message: 'from: must be before to' });
+    if (q.to - q.from > MAX_RANGE_MS) return reply.code(400).send({ error: 'bad_request', message: 'to: range longer than 400 days' });
+    const labels = q.labels ? Object.fromEntries(q.labels.split(',').map((p) => p.split(':', 2) as [string, string])) : undefined;
+    return (
+      (await getStore()?.history({
+        site: q.site,
+        device: q.device,
+        metric: q.metric as MetricName,
+        from: q.from,
+        to: q.to,
+        maxPoints: q.max_points,
+        ...(labels ? { labels } : {}),
+      })) ?? []
+    );
+  });
+
+  app.get<{ Querystring: Static<typeof EventsQuery> }>('/api/events', { schema: { querystring: EventsQuery } }, async (req) => {
+    const q = req.query;
+    return (await getStore()?.listEvents({ limit: q.limit, ...(q.site ? { site: q.site } : {}), ...(q.since !== undefined ? { since: q.since } : {}) })) ?? [];
+  });
+
+  app.get('/api/stream', (req, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write(`event: hello\ndata: ${JSON.stringify({ server_time: Date.now() })}\n\n`);
+    const off = live.subscribe((e) => res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`));
+    const beat = setInterval(() => res.write(`: keep-alive ${Date.now()}\n\n`), 15_000);
+    req.raw.on('close', () => {
+      clearInterval(beat);
+      off();
+    });
+  });
+
+  app.get('/healthz', async () => ({ ok: true, mqtt: live.connected, store: getStore() !== null, server_time: Date.now() }));
+
+  await app.register(fastifyStatic, { root: PUBLIC_DIR, index: 'index.html', wildcard: false });
+
+  await app.listen({ host: cfg.http.host, port: cfg.http.port });
+  const port = (app.server.address() as { port: number }).port;
+  log.info({ port }, 'dashboard listening');
+  return {
+    port,
+    close: async () => {
+      await live.stop();
+      await app.close();
+      await store?.close();
+    },
+  };
+}
