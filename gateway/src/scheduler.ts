@@ -55,6 +55,8 @@ interface JobState {
   job: Job;
   timer: NodeJS.Timeout | null;
   running: boolean;
+  /** The device read itself, which may outlive its timeout: the next poll waits for it. */
+  inner: Promise<void> | null;
   failures: number;
 }
 
@@ -83,7 +85,7 @@ export class Scheduler {
 
   add(job: Job): void {
     if (this.jobs.has(job.key)) throw new Error(`job ${job.key} already scheduled`);
-    const st: JobState = { job, timer: null, running: false, failures: 0 };
+    const st: JobState = { job, timer: null, running: false, inner: null, failures: 0 };
     this.jobs.set(job.key, st);
     // The first poll lands anywhere in the first interval so 200 devices do not fire at once.
     if (this.started) this.arm(st, this.random() * job.intervalMs);
@@ -119,7 +121,8 @@ export class Scheduler {
 
   private async fire(st: JobState): Promise<void> {
     st.timer = null;
-    if (st.running) return; // never overlap polls of one device
+    // Never overlap polls of one device, even when the previous one outlived its timeout.
+    if (st.running || st.inner) return this.arm(st, st.job.intervalMs);
     st.running = true;
     const sem = this.sem(st.job.protocol);
     await sem.acquire();
@@ -132,7 +135,13 @@ export class Scheduler {
           reject(new CollectorError('timeout', `no answer within ${st.job.timeoutMs} ms`));
         }, st.job.timeoutMs);
       });
-      await Promise.race([st.job.run(ctrl.signal), timeout]);
+      const inner = st.job.run(ctrl.signal);
+      st.inner = inner;
+      inner.then(
+        () => (st.inner = null),
+        () => (st.inner = null),
+      );
+      await Promise.race([inner, timeout]);
       st.failures = 0;
       this.counts.ok++;
     } catch (e) {

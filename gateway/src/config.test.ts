@@ -1,0 +1,87 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '@pantau/config';
+import { loadGatewayConfig } from './config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pantau-gwcfg-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const GOOD = `site: { id: rsud, name: "RSUD Latemmamala" }
+mqtt:
+  urls: [mqtt://10.10.0.1:1883]
+  username: gw-rsud
+  password: rahasia
+devices:
+  - id: ptp-scc
+    address: 10.10.1.2
+    snmp: { version: 2c, community: public }
+  - id: cam-1
+    kind: host
+    address: kamera-1.pemda.local
+`;
+
+function write(name: string, text: string): string {
+  const f = join(dir, name);
+  writeFileSync(f, text);
+  return f;
+}
+
+function issuesOf(text: string): string[] {
+  const f = write('site.yaml', text);
+  try {
+    loadGatewayConfig(f);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.issues.map((i) => `${i.line}:${i.field}: ${i.message}`);
+    throw e;
+  }
+  return [];
+}
+
+describe('site.yaml validation', () => {
+  it('accepts a good file and fills defaults', () => {
+    const cfg = loadGatewayConfig(write('good.yaml', GOOD));
+    expect(cfg.defaults.interval_s).toBe(30);
+    expect(cfg.devices[0]?.snmp?.port).toBe(161);
+    expect(cfg.password).toBe('rahasia');
+  });
+
+  it('an unknown key names its line and field', () => {
+    expect(issuesOf(GOOD.replace('    address: 10.10.1.2', '    adress: 10.10.1.2'))).toEqual([
+      '7:devices[0].address: is required but missing',
+      '8:devices[0].adress: unknown key (check the spelling)',
+    ]);
+  });
+
+  it('a wrong type names its line and field', () => {
+    expect(issuesOf(`${GOOD}defaults: { interval_s: "sepuluh" }\n`)).toEqual(['13:defaults.interval_s: must be an integer']);
+  });
+
+  it('a duplicate device id names the repeat', () => {
+    expect(issuesOf(GOOD.replace('  - id: cam-1', '  - id: ptp-scc'))).toEqual([
+      '10:devices[1].id: duplicate device id "ptp-scc" (first used at devices[0])',
+    ]);
+  });
+
+  it('a bad address names its line and field', () => {
+    expect(issuesOf(GOOD.replace('10.10.1.2', '10.10.1.256'))).toEqual(['8:devices[0].address: is not a valid IP address or host name']);
+  });
+
+  it('a reserved device id is refused', () => {
+    expect(issuesOf(GOOD.replace('  - id: cam-1', '  - id: gateway'))).toEqual(['10:devices[1].id: "gateway" is reserved for the site\'s own topics']);
+  });
+
+  it('the CLI prints file:line: field: reason and exits 2', () => {
+    const cli = join(import.meta.dirname, '..', 'dist', 'cli.js');
+    if (!existsSync(cli)) throw new Error(`${cli} missing: run npm run build`);
+    const bad = write('bad.yaml', GOOD.replace('10.10.1.2', 'not an address'));
+    const r = spawnSync(process.execPath, [cli, 'check-config', bad], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe(`${bad}:8:14: devices[0].address: is not a valid IP address or host name`);
+    const run = spawnSync(process.execPath, [cli, 'run', '--config', bad], { encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(execFileSync(process.execPath, [cli, 'check-config', write('ok.yaml', GOOD)], { encoding: 'utf8' })).toMatch(/^OK: .*2 devices/);
+  });
+});
