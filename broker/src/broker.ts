@@ -96,7 +96,8 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
       if (d.ok) return done(null, sub);
       denied++;
       log.warn({ audit: 'acl_denied', action: 'subscribe', username: account?.username, client: client.id, topic: sub.topic, reason: d.reason }, 'subscribe denied');
-      done(new Error(d.reason));
+      // A null subscription is answered with SUBACK 0x80 (failure); an error would drop the connection.
+      done(null, null);
     },
   });
 
