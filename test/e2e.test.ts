@@ -135,6 +135,20 @@ devices:
     expect((await siteState())?.state).toBe('online');
   });
 
+  it('streams live updates to the page as server-sent events', async () => {
+    const ctrl = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${httpPort}/api/stream`, { headers: { cookie }, signal: ctrl.signal });
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const reader = res.body!.getReader();
+    let text = '';
+    await waitFor('a device-state event', async () => {
+      const { value } = await reader.read();
+      text += new TextDecoder().decode(value);
+      return text.includes('event: device-state') && text.includes('"device":"ptp-scc"');
+    }, 15_000, 0);
+    ctrl.abort();
+  });
+
   it('marks the site box offline by last will when it is killed with -9', async () => {
     await gateway.stop('SIGKILL');
     await waitFor('offline by last will', async () => (await siteState())?.state === 'offline', 20_000);
