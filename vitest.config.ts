@@ -18,7 +18,15 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['contract/src/**/*.test.ts', 'config/src/**/*.test.ts', 'collectors/**/*.test.ts', 'gateway/src/**/*.test.ts', 'broker/src/**/*.test.ts', 'dashboard/src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: [
+      'contract/src/**/*.test.ts',
+      'config/src/**/*.test.ts',
+      'collectors/**/*.test.ts',
+      'gateway/src/**/*.test.ts',
+      'broker/src/**/*.test.ts',
+      'dashboard/src/**/*.test.ts',
+      'test/**/*.test.ts',
+    ],
     exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

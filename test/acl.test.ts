@@ -3,10 +3,10 @@
 import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addGateway, addReader, type RunningBroker, startBroker } from '@pantau/broker';
 import { openStore } from '@pantau/broker/store';
 import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireBinary, tempDir, waitFor } from './support/procs.js';
 
 const run = promisify(execFile);
@@ -18,8 +18,15 @@ describe('broker ACL against a foreign MQTT client', () => {
   let broker: RunningBroker;
   let port: number;
   const telemetry = (seq: number, device = 'ptp-scc') =>
-    JSON.stringify({ v: 1, seq, device, backfill: false, readings: [{ ts: Date.now(), values: { rx_power_dbm: -61 } }] });
-  const pub = (args: string[]) => run(PUB, ['-h', '127.0.0.1', '-p', String(port), '-q', '1', ...args], { timeout: 10_000 });
+    JSON.stringify({
+      v: 1,
+      seq,
+      device,
+      backfill: false,
+      readings: [{ ts: Date.now(), values: { rx_power_dbm: -61 } }],
+    });
+  const pub = (args: string[]) =>
+    run(PUB, ['-h', '127.0.0.1', '-p', String(port), '-q', '1', ...args], { timeout: 10_000 });
 
   beforeAll(async () => {
     requireBinary(PUB, 'apt-get install -y mosquitto-clients');
@@ -28,7 +35,12 @@ describe('broker ACL against a foreign MQTT client', () => {
     await addGateway(cred, 'damkar', 'gw-damkar', 'gw-damkar-pass');
     await addReader(cred, 'dashboard', 'dash-pass-1');
     broker = await startBroker(
-      { mqtt: { host: '127.0.0.1', port: 0, max_packet_bytes: 4096 }, credentials_file: cred, store: { kind: 'sqlite', path: join(dir.path, 'central.db') }, log_level: 'silent' as 'fatal' },
+      {
+        mqtt: { host: '127.0.0.1', port: 0, max_packet_bytes: 4096 },
+        credentials_file: cred,
+        store: { kind: 'sqlite', path: join(dir.path, 'central.db') },
+        log_level: 'silent' as 'fatal',
+      },
       { logger: pino({ level: 'silent' }) },
     );
     port = broker.port;
@@ -39,60 +51,171 @@ describe('broker ACL against a foreign MQTT client', () => {
   });
 
   it('refuses a wrong password', async () => {
-    const r = await pub(['-u', 'gw-rsud', '-P', 'wrong', '-t', 'pantau/v1/rsud/events', '-m', '{}']).catch((e: { code: number; stderr: string }) => e);
+    const r = await pub(['-u', 'gw-rsud', '-P', 'wrong', '-t', 'pantau/v1/rsud/events', '-m', '{}']).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     expect((r as { code: number }).code).not.toBe(0);
     expect((r as { stderr: string }).stderr).toMatch(/not authori[sz]ed|bad user name or password/i);
   });
 
   it('refuses an anonymous client', async () => {
-    const r = await pub(['-t', 'pantau/v1/rsud/events', '-m', '{}']).catch((e: { code: number; stderr: string }) => e);
+    const r = await pub(['-t', 'pantau/v1/rsud/events', '-m', '{}']).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     expect((r as { code: number }).code).not.toBe(0);
     expect((r as { stderr: string }).stderr).toMatch(/not authori[sz]ed/i);
   });
 
   it("a site box cannot publish into another site's topics; its own are ingested", async () => {
     // A reader watching everything must never see the forged message.
-    const sub = spawn(SUB, ['-h', '127.0.0.1', '-p', String(port), '-u', 'dashboard', '-P', 'dash-pass-1', '-t', 'pantau/v1/#', '-v']);
+    const sub = spawn(SUB, [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-u',
+      'dashboard',
+      '-P',
+      'dash-pass-1',
+      '-t',
+      'pantau/v1/#',
+      '-v',
+    ]);
     let seen = '';
     sub.stdout.on('data', (d: Buffer) => {
       seen += d.toString();
     });
     await new Promise((r) => setTimeout(r, 500));
-    await pub(['-u', 'gw-rsud', '-P', 'gw-rsud-pass', '-t', 'pantau/v1/damkar/ptp-scc/telemetry', '-m', telemetry(1)]).catch(() => undefined);
-    await pub(['-u', 'gw-rsud', '-P', 'gw-rsud-pass', '-t', 'pantau/v1/rsud/ptp-scc/telemetry', '-m', telemetry(2)]);
-    await waitFor('own-site message delivered', () => seen.includes('pantau/v1/rsud/ptp-scc/telemetry'), 5000);
+    await pub([
+      '-u',
+      'gw-rsud',
+      '-P',
+      'gw-rsud-pass',
+      '-t',
+      'pantau/v1/damkar/ptp-scc/telemetry',
+      '-m',
+      telemetry(1),
+    ]).catch(() => undefined);
+    await pub([
+      '-u',
+      'gw-rsud',
+      '-P',
+      'gw-rsud-pass',
+      '-t',
+      'pantau/v1/rsud/ptp-scc/telemetry',
+      '-m',
+      telemetry(2),
+    ]);
+    await waitFor(
+      'own-site message delivered',
+      () => seen.includes('pantau/v1/rsud/ptp-scc/telemetry'),
+      5000,
+    );
     sub.kill();
     expect(seen).not.toContain('pantau/v1/damkar');
     const store = openStore({ kind: 'sqlite', path: join(dir.path, 'central.db') }, { readonly: true });
     const now = Date.now();
-    expect(await store.history({ site: 'damkar', device: 'ptp-scc', metric: 'rx_power_dbm', from: 0, to: now + 1000 })).toEqual([]);
-    expect((await store.history({ site: 'rsud', device: 'ptp-scc', metric: 'rx_power_dbm', from: 0, to: now + 1000 }))[0]?.points.length).toBe(1);
+    expect(
+      await store.history({
+        site: 'damkar',
+        device: 'ptp-scc',
+        metric: 'rx_power_dbm',
+        from: 0,
+        to: now + 1000,
+      }),
+    ).toEqual([]);
+    expect(
+      (
+        await store.history({
+          site: 'rsud',
+          device: 'ptp-scc',
+          metric: 'rx_power_dbm',
+          from: 0,
+          to: now + 1000,
+        })
+      )[0]?.points.length,
+    ).toBe(1);
     await store.close();
     expect(broker.stats().denied).toBeGreaterThanOrEqual(1);
   });
 
   it('a site box may not pose as the central, and a reader may not publish', async () => {
     const before = broker.stats().denied;
-    await pub(['-u', 'gw-rsud', '-P', 'gw-rsud-pass', '-t', 'pantau/v1/rsud/request/restart', '-m', '{}']).catch(() => undefined);
-    await pub(['-u', 'dashboard', '-P', 'dash-pass-1', '-t', 'pantau/v1/rsud/events', '-m', '{}']).catch(() => undefined);
+    await pub([
+      '-u',
+      'gw-rsud',
+      '-P',
+      'gw-rsud-pass',
+      '-t',
+      'pantau/v1/rsud/request/restart',
+      '-m',
+      '{}',
+    ]).catch(() => undefined);
+    await pub(['-u', 'dashboard', '-P', 'dash-pass-1', '-t', 'pantau/v1/rsud/events', '-m', '{}']).catch(
+      () => undefined,
+    );
     await waitFor('two denials', () => broker.stats().denied >= before + 2, 5000);
   });
 
   it('a site box may subscribe only to its own requests', async () => {
     const before = broker.stats().denied;
-    const r = await run(SUB, ['-h', '127.0.0.1', '-p', String(port), '-u', 'gw-rsud', '-P', 'gw-rsud-pass', '-t', 'pantau/v1/damkar/#', '-C', '1', '-W', '2'], { timeout: 10_000 }).catch(
-      (e: { stderr: string; stdout: string }) => e,
-    );
+    const r = await run(
+      SUB,
+      [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-u',
+        'gw-rsud',
+        '-P',
+        'gw-rsud-pass',
+        '-t',
+        'pantau/v1/damkar/#',
+        '-C',
+        '1',
+        '-W',
+        '2',
+      ],
+      { timeout: 10_000 },
+    ).catch((e: { stderr: string; stdout: string }) => e);
     expect(`${(r as { stderr: string }).stderr}`).toMatch(/denied/i);
     expect(broker.stats().denied).toBe(before + 1);
   });
 
   it('a malformed payload is rejected and counted, and the broker stays up', async () => {
     const before = broker.stats().rejected;
-    await pub(['-u', 'gw-rsud', '-P', 'gw-rsud-pass', '-t', 'pantau/v1/rsud/ptp-scc/telemetry', '-m', '{"v":1,"seq":"x"}']);
-    await pub(['-u', 'gw-rsud', '-P', 'gw-rsud-pass', '-t', 'pantau/v1/rsud/ptp-scc/telemetry', '-m', 'not json']);
+    await pub([
+      '-u',
+      'gw-rsud',
+      '-P',
+      'gw-rsud-pass',
+      '-t',
+      'pantau/v1/rsud/ptp-scc/telemetry',
+      '-m',
+      '{"v":1,"seq":"x"}',
+    ]);
+    await pub([
+      '-u',
+      'gw-rsud',
+      '-P',
+      'gw-rsud-pass',
+      '-t',
+      'pantau/v1/rsud/ptp-scc/telemetry',
+      '-m',
+      'not json',
+    ]);
     await waitFor('rejections counted', () => broker.stats().rejected >= before + 2, 5000);
-    await pub(['-u', 'gw-rsud', '-P', 'gw-rsud-pass', '-t', 'pantau/v1/rsud/ptp-scc/telemetry', '-m', telemetry(3)]);
+    await pub([
+      '-u',
+      'gw-rsud',
+      '-P',
+      'gw-rsud-pass',
+      '-t',
+      'pantau/v1/rsud/ptp-scc/telemetry',
+      '-m',
+      telemetry(3),
+    ]);
     await waitFor('good batch after bad ones', () => broker.stats().batches >= 2, 5000);
   });
 });

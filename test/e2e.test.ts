@@ -5,9 +5,9 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '@pantau/broker/store';
-import { startSimulatedAgent, type SimulatedAgent } from '@pantau/collectors/snmp/simulator';
+import { type SimulatedAgent, startSimulatedAgent } from '@pantau/collectors/snmp/simulator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Daemon, freePort, ROOT, requireBinary, runDaemon, tempDir, waitFor } from './support/procs.js';
 
 const RECORDING = join(ROOT, 'test/fixtures/snmp/airos/device.snmprec');
@@ -53,9 +53,41 @@ describe('end to end: one site box, the central and the dashboard', () => {
     httpPort = await freePort();
     const node = process.execPath;
     const cred = join(dir.path, 'credentials.yaml');
-    execFileSync(node, [join(ROOT, 'broker/dist/cli.js'), 'credentials', 'add-gateway', '--file', cred, '--site', 'rsud', '--password', 'gw-secret-1']);
-    execFileSync(node, [join(ROOT, 'broker/dist/cli.js'), 'credentials', 'add-reader', '--file', cred, '--username', 'dashboard', '--password', 'dash-secret-1']);
-    execFileSync(node, [join(ROOT, 'dashboard/dist/cli.js'), 'users', 'add', '--file', join(dir.path, 'users.yaml'), '--username', 'admin', '--role', 'admin', '--password', 'admin-secret-1']);
+    execFileSync(node, [
+      join(ROOT, 'broker/dist/cli.js'),
+      'credentials',
+      'add-gateway',
+      '--file',
+      cred,
+      '--site',
+      'rsud',
+      '--password',
+      'gw-secret-1',
+    ]);
+    execFileSync(node, [
+      join(ROOT, 'broker/dist/cli.js'),
+      'credentials',
+      'add-reader',
+      '--file',
+      cred,
+      '--username',
+      'dashboard',
+      '--password',
+      'dash-secret-1',
+    ]);
+    execFileSync(node, [
+      join(ROOT, 'dashboard/dist/cli.js'),
+      'users',
+      'add',
+      '--file',
+      join(dir.path, 'users.yaml'),
+      '--username',
+      'admin',
+      '--role',
+      'admin',
+      '--password',
+      'admin-secret-1',
+    ]);
     writeFileSync(join(dir.path, 'gateway.pw'), 'gw-secret-1\n');
     writeFileSync(join(dir.path, 'dashboard.pw'), 'dash-secret-1\n');
     writeFileSync(
@@ -90,7 +122,11 @@ devices:
     broker = runDaemon('broker', ['--config', centralYaml]);
     dashboard = runDaemon('dashboard', ['--config', join(dir.path, 'dashboard.yaml')]);
     gateway = runDaemon('gateway', ['run', '--config', siteYaml]);
-    await waitFor('dashboard up', async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok, 20_000);
+    await waitFor(
+      'dashboard up',
+      async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok,
+      20_000,
+    );
     const login = await fetch(`http://127.0.0.1:${httpPort}/api/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -137,15 +173,23 @@ devices:
 
   it('streams live updates to the page as server-sent events', async () => {
     const ctrl = new AbortController();
-    const res = await fetch(`http://127.0.0.1:${httpPort}/api/stream`, { headers: { cookie }, signal: ctrl.signal });
+    const res = await fetch(`http://127.0.0.1:${httpPort}/api/stream`, {
+      headers: { cookie },
+      signal: ctrl.signal,
+    });
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
     const reader = res.body!.getReader();
     let text = '';
-    await waitFor('a device-state event', async () => {
-      const { value } = await reader.read();
-      text += new TextDecoder().decode(value);
-      return text.includes('event: device-state') && text.includes('"device":"ptp-scc"');
-    }, 15_000, 0);
+    await waitFor(
+      'a device-state event',
+      async () => {
+        const { value } = await reader.read();
+        text += new TextDecoder().decode(value);
+        return text.includes('event: device-state') && text.includes('"device":"ptp-scc"');
+      },
+      15_000,
+      0,
+    );
     ctrl.abort();
   });
 

@@ -3,12 +3,12 @@
 // turns `offline` by its last will.
 
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { promisify } from 'node:util';
 import { type SimulatedAgent, startSimulatedAgent } from '@pantau/collectors/snmp/simulator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Daemon, freePort, ROOT, requireBinary, runDaemon, tempDir, waitFor } from './support/procs.js';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
@@ -25,7 +25,20 @@ describe('site box against a real mosquitto broker', () => {
   const startMosquitto = async () => {
     mosquitto = spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });
     await waitFor('mosquitto listening', () =>
-      run('/usr/bin/mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-u', 'reader', '-P', 'reader-pass', '-t', 'probe/x', '-m', '1']).then(
+      run('/usr/bin/mosquitto_pub', [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-u',
+        'reader',
+        '-P',
+        'reader-pass',
+        '-t',
+        'probe/x',
+        '-m',
+        '1',
+      ]).then(
         () => true,
         () => false,
       ),
@@ -40,8 +53,25 @@ describe('site box against a real mosquitto broker', () => {
 
   /** Messages a fresh subscriber gets within `ms` (retained ones first). Async: the simulator lives in this process. */
   const snapshot = async (filter: string, ms: number, count?: number): Promise<string[]> => {
-    const args = ['-h', '127.0.0.1', '-p', String(port), '-u', 'reader', '-P', 'reader-pass', '-t', filter, '-v', '-W', String(Math.max(1, Math.ceil(ms / 1000)))];
-    const { stdout } = await run('/usr/bin/mosquitto_sub', count ? [...args, '-C', String(count)] : args).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
+    const args = [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-u',
+      'reader',
+      '-P',
+      'reader-pass',
+      '-t',
+      filter,
+      '-v',
+      '-W',
+      String(Math.max(1, Math.ceil(ms / 1000))),
+    ];
+    const { stdout } = await run(
+      '/usr/bin/mosquitto_sub',
+      count ? [...args, '-C', String(count)] : args,
+    ).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
     return stdout.trim().split('\n').filter(Boolean);
   };
 
@@ -53,9 +83,16 @@ describe('site box against a real mosquitto broker', () => {
     execFileSync('/usr/bin/mosquitto_passwd', ['-b', '-c', pw, 'gw-rsud', 'gw-pass-1']);
     execFileSync('/usr/bin/mosquitto_passwd', ['-b', pw, 'reader', 'reader-pass']);
     // Run as ourselves: as root, mosquitto would switch to its own user, who cannot read our temp dir.
-    writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous false\npassword_file ${pw}\npersistence false\nuser ${userInfo().username}\n`);
+    writeFileSync(
+      conf,
+      `listener ${port} 127.0.0.1\nallow_anonymous false\npassword_file ${pw}\npersistence false\nuser ${userInfo().username}\n`,
+    );
     await startMosquitto();
-    agent = await startSimulatedAgent({ recording: join(ROOT, 'test/fixtures/snmp/airos/device.snmprec'), port: 0, scenarios: [{ kind: 'counters', bitRateIn: 1e6, bitRateOut: 1e6 }] });
+    agent = await startSimulatedAgent({
+      recording: join(ROOT, 'test/fixtures/snmp/airos/device.snmprec'),
+      port: 0,
+      scenarios: [{ kind: 'counters', bitRateIn: 1e6, bitRateOut: 1e6 }],
+    });
     writeFileSync(join(dir.path, 'gw.pw'), 'gw-pass-1');
     writeFileSync(
       join(dir.path, 'site.yaml'),
@@ -73,11 +110,17 @@ describe('site box against a real mosquitto broker', () => {
   });
 
   it('publishes retained states and telemetry with increasing sequence numbers', async () => {
-    await waitFor('device state retained', async () => (await snapshot('pantau/v1/rsud/+/state', 500)).some((l) => l.includes('"rx_power_dbm"')), 15_000);
+    await waitFor(
+      'device state retained',
+      async () => (await snapshot('pantau/v1/rsud/+/state', 500)).some((l) => l.includes('"rx_power_dbm"')),
+      15_000,
+    );
     const retained = await snapshot('pantau/v1/rsud/#', 500);
     expect(retained.find((l) => l.startsWith('pantau/v1/rsud/gateway/state '))).toContain('"state":"online"');
     const live = await snapshot('pantau/v1/rsud/ptp-scc/telemetry', 10_000, 3);
-    const seqs = live.map((l) => JSON.parse(l.slice(l.indexOf(' ') + 1)) as { seq: number }).map((p) => p.seq);
+    const seqs = live
+      .map((l) => JSON.parse(l.slice(l.indexOf(' ') + 1)) as { seq: number })
+      .map((p) => p.seq);
     expect(seqs.length).toBeGreaterThanOrEqual(2);
     for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!);
   });
@@ -87,7 +130,8 @@ describe('site box against a real mosquitto broker', () => {
     await startMosquitto(); // persistence off: every retained message is gone
     await waitFor(
       'online again',
-      async () => (await snapshot('pantau/v1/rsud/gateway/state', 300)).some((l) => l.includes('"state":"online"')),
+      async () =>
+        (await snapshot('pantau/v1/rsud/gateway/state', 300)).some((l) => l.includes('"state":"online"')),
       20_000,
     );
     expect(gateway.proc.exitCode).toBeNull();
@@ -97,6 +141,11 @@ describe('site box against a real mosquitto broker', () => {
 
   it('is marked offline by its last will when killed with -9', async () => {
     await gateway.stop('SIGKILL');
-    await waitFor('offline by will', async () => (await snapshot('pantau/v1/rsud/gateway/state', 300)).some((l) => l.includes('"state":"offline"')), 20_000);
+    await waitFor(
+      'offline by will',
+      async () =>
+        (await snapshot('pantau/v1/rsud/gateway/state', 300)).some((l) => l.includes('"state":"offline"')),
+      20_000,
+    );
   });
 });

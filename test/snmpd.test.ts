@@ -2,12 +2,12 @@
 // rates over v2c and v3 (SHA + AES), and the errors a wrong community or key must give.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCollectorError } from '@pantau/collectors/common';
 import { collectSnmp, newSnmpMemory, SnmpSession, type SnmpTarget } from '@pantau/collectors/snmp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireBinary, tempDir, waitFor } from './support/procs.js';
 
 const SNMPD = '/usr/sbin/snmpd';
@@ -26,8 +26,23 @@ describe('SNMP collector against a real snmpd', () => {
   const dir = tempDir('snmpd');
   let snmpd: ChildProcess;
   let port: number;
-  const target = (over: Partial<SnmpTarget>): SnmpTarget => ({ address: '127.0.0.1', port, version: '2c', community: 'pantau-ro', timeoutMs: 1000, retries: 0, ...over });
-  const v3 = { user: 'pantau', level: 'authPriv' as const, authProtocol: 'sha' as const, authKey: 'rahasia-auth-1', privProtocol: 'aes' as const, privKey: 'rahasia-priv-1' };
+  const target = (over: Partial<SnmpTarget>): SnmpTarget => ({
+    address: '127.0.0.1',
+    port,
+    version: '2c',
+    community: 'pantau-ro',
+    timeoutMs: 1000,
+    retries: 0,
+    ...over,
+  });
+  const v3 = {
+    user: 'pantau',
+    level: 'authPriv' as const,
+    authProtocol: 'sha' as const,
+    authKey: 'rahasia-auth-1',
+    privProtocol: 'aes' as const,
+    privKey: 'rahasia-priv-1',
+  };
 
   beforeAll(async () => {
     requireBinary(SNMPD, 'apt-get install -y snmpd');
@@ -43,18 +58,27 @@ describe('SNMP collector against a real snmpd', () => {
         '',
       ].join('\n'),
     );
-    snmpd = spawn(SNMPD, ['-f', '-Lo', '-C', '-c', conf, '-p', join(dir.path, 'snmpd.pid'), `udp:127.0.0.1:${port}`], {
-      env: { ...process.env, SNMP_PERSISTENT_DIR: join(dir.path, 'persist'), MIBS: '' },
-      stdio: 'ignore',
-    });
-    await waitFor('snmpd answering', async () => {
-      const s = new SnmpSession(target({ timeoutMs: 300 }));
-      try {
-        return (await s.get(['1.3.6.1.2.1.1.3.0'])).length === 1;
-      } finally {
-        s.close();
-      }
-    }, 20_000, 300);
+    snmpd = spawn(
+      SNMPD,
+      ['-f', '-Lo', '-C', '-c', conf, '-p', join(dir.path, 'snmpd.pid'), `udp:127.0.0.1:${port}`],
+      {
+        env: { ...process.env, SNMP_PERSISTENT_DIR: join(dir.path, 'persist'), MIBS: '' },
+        stdio: 'ignore',
+      },
+    );
+    await waitFor(
+      'snmpd answering',
+      async () => {
+        const s = new SnmpSession(target({ timeoutMs: 300 }));
+        try {
+          return (await s.get(['1.3.6.1.2.1.1.3.0'])).length === 1;
+        } finally {
+          s.close();
+        }
+      },
+      20_000,
+      300,
+    );
   }, 30_000);
 
   afterAll(async () => {

@@ -8,12 +8,19 @@ export type Decision = { ok: true } | { ok: false; reason: string };
 
 const RETAINED_KINDS = new Set(['gateway-state', 'device-state']);
 
-export function mayPublish(a: Account, topic: string, retain: boolean, bytes: number, maxBytes: number): Decision {
+export function mayPublish(
+  a: Account,
+  topic: string,
+  retain: boolean,
+  bytes: number,
+  maxBytes: number,
+): Decision {
   if (bytes > maxBytes) return { ok: false, reason: `payload of ${bytes} bytes exceeds ${maxBytes}` };
   if (a.role !== 'gateway') return { ok: false, reason: 'read-only account' };
   const t = parseTopic(topic);
   if (!t) return { ok: false, reason: 'not a contract v1 topic' };
-  if (t.site !== a.site) return { ok: false, reason: `site box of "${a.site}" may not publish for "${t.site}"` };
+  if (t.site !== a.site)
+    return { ok: false, reason: `site box of "${a.site}" may not publish for "${t.site}"` };
   if (t.kind === 'request') return { ok: false, reason: 'requests come from the central only' };
   if (retain && !RETAINED_KINDS.has(t.kind)) return { ok: false, reason: `${t.kind} may not be retained` };
   return { ok: true };
@@ -21,7 +28,9 @@ export function mayPublish(a: Account, topic: string, retain: boolean, bytes: nu
 
 export function maySubscribe(a: Account, filter: string): Decision {
   if (a.role === 'reader') {
-    return filter.startsWith(`${TOPIC_ROOT}/`) ? { ok: true } : { ok: false, reason: `readers see ${TOPIC_ROOT}/# only` };
+    return filter.startsWith(`${TOPIC_ROOT}/`)
+      ? { ok: true }
+      : { ok: false, reason: `readers see ${TOPIC_ROOT}/# only` };
   }
   // A site box listens for the central's requests to it, nothing else.
   const own = `${TOPIC_ROOT}/${a.site}/request/`;

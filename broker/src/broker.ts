@@ -63,14 +63,20 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     authenticate: (client, username, password, done) => {
       if (!username || !password) {
         authFailures++;
-        log.warn({ audit: 'auth_failed', client: client.id, remote: remote(client), reason: 'anonymous' }, 'refused an anonymous client');
+        log.warn(
+          { audit: 'auth_failed', client: client.id, remote: remote(client), reason: 'anonymous' },
+          'refused an anonymous client',
+        );
         return done(authError(NOT_AUTHORIZED, 'anonymous clients are not allowed'), false);
       }
       auth.check(username, password).then(
         (account) => {
           if (!account) {
             authFailures++;
-            log.warn({ audit: 'auth_failed', username, client: client.id, remote: remote(client) }, 'wrong username or password');
+            log.warn(
+              { audit: 'auth_failed', username, client: client.id, remote: remote(client) },
+              'wrong username or password',
+            );
             return done(authError(BAD_CREDENTIALS, 'bad username or password'), false);
           }
           accounts.set(client, account);
@@ -87,15 +93,37 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
         : ({ ok: false, reason: 'not authenticated' } as const);
       if (d.ok) return done(null);
       denied++;
-      log.warn({ audit: 'acl_denied', action: 'publish', username: account?.username, client: client.id, topic: packet.topic, reason: d.reason }, 'publish denied');
+      log.warn(
+        {
+          audit: 'acl_denied',
+          action: 'publish',
+          username: account?.username,
+          client: client.id,
+          topic: packet.topic,
+          reason: d.reason,
+        },
+        'publish denied',
+      );
       done(new Error(d.reason));
     },
     authorizeSubscribe: (client, sub, done) => {
       const account = accounts.get(client);
-      const d = account ? maySubscribe(account, sub.topic) : ({ ok: false, reason: 'not authenticated' } as const);
+      const d = account
+        ? maySubscribe(account, sub.topic)
+        : ({ ok: false, reason: 'not authenticated' } as const);
       if (d.ok) return done(null, sub);
       denied++;
-      log.warn({ audit: 'acl_denied', action: 'subscribe', username: account?.username, client: client.id, topic: sub.topic, reason: d.reason }, 'subscribe denied');
+      log.warn(
+        {
+          audit: 'acl_denied',
+          action: 'subscribe',
+          username: account?.username,
+          client: client.id,
+          topic: sub.topic,
+          reason: d.reason,
+        },
+        'subscribe denied',
+      );
       // A null subscription is answered with SUBACK 0x80 (failure); an error would drop the connection.
       done(null, null);
     },
@@ -105,9 +133,16 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
   aedes.on('client', (client) => {
     const account = accounts.get(client);
     const will = (client as unknown as { will?: { topic: string; retain: boolean; payload: Buffer } }).will;
-    if (account && will && !mayPublish(account, will.topic, will.retain, will.payload.length, cfg.mqtt.max_packet_bytes).ok) {
+    if (
+      account &&
+      will &&
+      !mayPublish(account, will.topic, will.retain, will.payload.length, cfg.mqtt.max_packet_bytes).ok
+    ) {
       denied++;
-      log.warn({ audit: 'acl_denied', action: 'will', username: account.username, topic: will.topic }, 'last will outside the account fence dropped');
+      log.warn(
+        { audit: 'acl_denied', action: 'will', username: account.username, topic: will.topic },
+        'last will outside the account fence dropped',
+      );
       (client as unknown as { will?: unknown }).will = undefined;
     }
   });
@@ -117,7 +152,9 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     void ingest.ingest(packet.topic, packet.payload as Buffer);
     void client;
   });
-  aedes.on('clientError', (client, err) => log.debug({ client: client.id, err: err.message }, 'client error'));
+  aedes.on('clientError', (client, err) =>
+    log.debug({ client: client.id, err: err.message }, 'client error'),
+  );
 
   const tcp: Server = createServer((socket) => aedes.handle(socket));
   await new Promise<void>((resolve, reject) => {
@@ -129,7 +166,11 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
   let wss: WebSocketServer | null = null;
   let wsPort: number | null = null;
   if (cfg.mqtt.ws_port !== undefined) {
-    const server = new WebSocketServer({ host: cfg.mqtt.host, port: cfg.mqtt.ws_port, maxPayload: cfg.mqtt.max_packet_bytes + 1024 });
+    const server = new WebSocketServer({
+      host: cfg.mqtt.host,
+      port: cfg.mqtt.ws_port,
+      maxPayload: cfg.mqtt.max_packet_bytes + 1024,
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.once('listening', () => resolve());

@@ -3,9 +3,9 @@
 
 import { parseArgs } from 'node:util';
 import { ConfigError, EXIT_CONFIG, generateSecret } from '@pantau/config';
+import { startBroker } from './broker.js';
 import { loadBrokerConfig } from './config.js';
 import { addGateway, addReader, loadCredentials, removeAccount } from './credentials.js';
-import { startBroker } from './broker.js';
 
 const USAGE = `pantau-broker --config central.yaml             run the central broker
 pantau-broker check-config FILE                  validate central.yaml
@@ -25,7 +25,12 @@ async function credentials(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
   const { values } = parseArgs({
     args: rest,
-    options: { file: { type: 'string' }, site: { type: 'string' }, username: { type: 'string' }, password: { type: 'string' } },
+    options: {
+      file: { type: 'string' },
+      site: { type: 'string' },
+      username: { type: 'string' },
+      password: { type: 'string' },
+    },
   });
   const file = values.file ?? fail('--file is required');
   const generated = values.password === undefined;
@@ -33,7 +38,8 @@ async function credentials(argv: string[]): Promise<void> {
   switch (action) {
     case 'add-gateway': {
       const site = values.site ?? fail('--site is required');
-      if (!/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/.test(site)) fail(`--site "${site}" must be a lowercase id (a-z, 0-9, -)`);
+      if (!/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/.test(site))
+        fail(`--site "${site}" must be a lowercase id (a-z, 0-9, -)`);
       const username = values.username ?? `gw-${site}`;
       await addGateway(file, site, username, password);
       out(`added site box account ${username} for site ${site}`);
@@ -73,7 +79,10 @@ async function main(): Promise<void> {
     out(`OK: ${file}`);
     return;
   }
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string' }, help: { type: 'boolean' } },
+  });
   if (values.help || !values.config) fail(USAGE, values.help ? 0 : 1);
   const cfg = loadBrokerConfig(values.config!);
   loadCredentials(cfg.credentials_file);

@@ -20,9 +20,19 @@ export const BrokerConfigSchema = Type.Object(
       { kind: Type.Literal('sqlite', { default: 'sqlite' }), path: Type.String({ minLength: 1 }) },
       { additionalProperties: false },
     ),
-    log_level: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace')], {
-      default: 'info',
-    }),
+    log_level: Type.Union(
+      [
+        Type.Literal('fatal'),
+        Type.Literal('error'),
+        Type.Literal('warn'),
+        Type.Literal('info'),
+        Type.Literal('debug'),
+        Type.Literal('trace'),
+      ],
+      {
+        default: 'info',
+      },
+    ),
   },
   { additionalProperties: false },
 );
@@ -34,5 +44,9 @@ export function loadBrokerConfig(file: string): BrokerConfig {
   const cfg = loadConfig(file, BrokerConfigSchema);
   const base = dirname(resolve(file));
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
-  return { ...cfg, credentials_file: abs(cfg.credentials_file), store: { ...cfg.store, path: abs(cfg.store.path) } };
+  return {
+    ...cfg,
+    credentials_file: abs(cfg.credentials_file),
+    store: { ...cfg.store, path: abs(cfg.store.path) },
+  };
 }

@@ -11,18 +11,33 @@ const Hash = Type.String({ pattern: '^scrypt\\$' });
 export const CredentialsSchema = Type.Object(
   {
     gateways: Type.Array(
-      Type.Object({ site: Type.String({ format: 'slug' }), username: Type.String({ minLength: 1 }), password_hash: Hash }, { additionalProperties: false }),
+      Type.Object(
+        {
+          site: Type.String({ format: 'slug' }),
+          username: Type.String({ minLength: 1 }),
+          password_hash: Hash,
+        },
+        { additionalProperties: false },
+      ),
       { default: [] },
     ),
-    readers: Type.Array(Type.Object({ username: Type.String({ minLength: 1 }), password_hash: Hash }, { additionalProperties: false }), {
-      default: [],
-    }),
+    readers: Type.Array(
+      Type.Object(
+        { username: Type.String({ minLength: 1 }), password_hash: Hash },
+        { additionalProperties: false },
+      ),
+      {
+        default: [],
+      },
+    ),
   },
   { additionalProperties: false },
 );
 export type Credentials = Static<typeof CredentialsSchema>;
 
-export type Account = { role: 'gateway'; username: string; site: string } | { role: 'reader'; username: string };
+export type Account =
+  | { role: 'gateway'; username: string; site: string }
+  | { role: 'reader'; username: string };
 
 export function loadCredentials(file: string): Credentials {
   if (!existsSync(file)) return { gateways: [], readers: [] };
@@ -38,22 +53,33 @@ export function loadCredentials(file: string): Credentials {
 
 export function saveCredentials(file: string, c: Credentials): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `# Pantau broker accounts: scrypt hashes only. Edit with "pantau-broker credentials".\n${stringify(c)}`, {
-    mode: 0o600,
-  });
+  writeFileSync(
+    tmp,
+    `# Pantau broker accounts: scrypt hashes only. Edit with "pantau-broker credentials".\n${stringify(c)}`,
+    {
+      mode: 0o600,
+    },
+  );
   renameSync(tmp, file);
 }
 
-export async function addGateway(file: string, site: string, username: string, password: string): Promise<void> {
+export async function addGateway(
+  file: string,
+  site: string,
+  username: string,
+  password: string,
+): Promise<void> {
   const c = loadCredentials(file);
-  if ([...c.gateways, ...c.readers].some((a) => a.username === username)) throw new Error(`account "${username}" already exists`);
+  if ([...c.gateways, ...c.readers].some((a) => a.username === username))
+    throw new Error(`account "${username}" already exists`);
   c.gateways.push({ site, username, password_hash: await hashSecret(password) });
   saveCredentials(file, c);
 }
 
 export async function addReader(file: string, username: string, password: string): Promise<void> {
   const c = loadCredentials(file);
-  if ([...c.gateways, ...c.readers].some((a) => a.username === username)) throw new Error(`account "${username}" already exists`);
+  if ([...c.gateways, ...c.readers].some((a) => a.username === username))
+    throw new Error(`account "${username}" already exists`);
   c.readers.push({ username, password_hash: await hashSecret(password) });
   saveCredentials(file, c);
 }
@@ -79,8 +105,13 @@ export class Authenticator {
 
   replace(c: Credentials): void {
     const next = new Map<string, { account: Account; hash: string }>();
-    for (const g of c.gateways) next.set(g.username, { account: { role: 'gateway', username: g.username, site: g.site }, hash: g.password_hash });
-    for (const r of c.readers) next.set(r.username, { account: { role: 'reader', username: r.username }, hash: r.password_hash });
+    for (const g of c.gateways)
+      next.set(g.username, {
+        account: { role: 'gateway', username: g.username, site: g.site },
+        hash: g.password_hash,
+      });
+    for (const r of c.readers)
+      next.set(r.username, { account: { role: 'reader', username: r.username }, hash: r.password_hash });
     this.accounts = next;
     this.verified.clear();
   }

@@ -1,3 +1,3 @@
-export { type BrokerConfig, loadBrokerConfig } from './config.js';
 export { type RunningBroker, startBroker } from './broker.js';
+export { type BrokerConfig, loadBrokerConfig } from './config.js';
 export { addGateway, addReader, loadCredentials, removeAccount } from './credentials.js';

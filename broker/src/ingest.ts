@@ -2,8 +2,8 @@
 // never stored and never fatal: one broken site box must not take the central down.
 
 import {
-  decode,
   type DeviceStatePayload,
+  decode,
   type EventPayload,
   type GatewayHealthPayload,
   type GatewayStatePayload,
@@ -25,7 +25,8 @@ export interface IngestStats {
 
 class Malformed extends Error {}
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 const isTs = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
 function need(cond: unknown, what: string): asserts cond {
@@ -43,7 +44,11 @@ function checkTelemetry(p: Record<string, unknown>, device: string): TelemetryPa
       need(isMetricName(k), `unknown metric "${k}"`);
       need(typeof v === 'number' && Number.isFinite(v), `metric ${k} is not a number`);
     }
-    if (r.labels !== undefined) need(isObj(r.labels) && Object.values(r.labels).every((x) => typeof x === 'string'), 'labels must be strings');
+    if (r.labels !== undefined)
+      need(
+        isObj(r.labels) && Object.values(r.labels).every((x) => typeof x === 'string'),
+        'labels must be strings',
+      );
   }
   return p as unknown as TelemetryPayload;
 }
@@ -70,7 +75,11 @@ export function createIngest(store: Store, log: Logger) {
           need(p.state === 'online' || p.state === 'offline', 'state must be online or offline');
           need(isTs(p.ts), 'ts missing');
           need(p.site === undefined || p.site === t.site, 'site does not match the topic');
-          await store.putGatewayState(t.site, { ...(p as unknown as GatewayStatePayload), site: t.site }, receivedAt);
+          await store.putGatewayState(
+            t.site,
+            { ...(p as unknown as GatewayStatePayload), site: t.site },
+            receivedAt,
+          );
           stats.states++;
           return;
         case 'gateway-health':
@@ -79,12 +88,18 @@ export function createIngest(store: Store, log: Logger) {
           return;
         case 'device-state':
           need(p.device === t.device, 'device does not match the topic');
-          need(isTs(p.ts) && typeof p.status === 'string' && Array.isArray(p.reasons) && isObj(p.figures), 'incomplete device state');
+          need(
+            isTs(p.ts) && typeof p.status === 'string' && Array.isArray(p.reasons) && isObj(p.figures),
+            'incomplete device state',
+          );
           await store.putDeviceState(t.site, p as unknown as DeviceStatePayload, receivedAt);
           stats.states++;
           return;
         case 'events':
-          need(Number.isSafeInteger(p.seq) && isTs(p.ts) && typeof p.type === 'string', 'event needs seq, ts and type');
+          need(
+            Number.isSafeInteger(p.seq) && isTs(p.ts) && typeof p.type === 'string',
+            'event needs seq, ts and type',
+          );
           await store.putEvent(t.site, p as unknown as EventPayload, receivedAt);
           stats.events++;
           return;

@@ -43,7 +43,16 @@ export function parsePing(output: string, count: number): PingResult {
   const received = rtts.length;
   const loss = sent > 0 ? round(((sent - received) / sent) * 100) : 100;
   if (received === 0) {
-    return { sent, received, loss_pct: 100, latency_ms: null, latency_min_ms: null, latency_max_ms: null, jitter_ms: null, rtts_ms: [] };
+    return {
+      sent,
+      received,
+      loss_pct: 100,
+      latency_ms: null,
+      latency_min_ms: null,
+      latency_max_ms: null,
+      jitter_ms: null,
+      rtts_ms: [],
+    };
   }
   let jitter = 0;
   for (let i = 1; i < rtts.length; i++) jitter += Math.abs(rtts[i]! - rtts[i - 1]!);
@@ -64,7 +73,10 @@ export function pingBurst(address: string, opts: Partial<PingOptions> = {}): Pro
   const intervalMs = Math.max(opts.intervalMs ?? 200, 200); // below 200 ms iputils wants root
   const timeoutMs = opts.timeoutMs ?? 1000;
   const bin = PING_PATHS.find((p) => existsSync(p));
-  if (!bin) return Promise.reject(new CollectorError('unsupported', 'ping is not installed: apt-get install -y iputils-ping'));
+  if (!bin)
+    return Promise.reject(
+      new CollectorError('unsupported', 'ping is not installed: apt-get install -y iputils-ping'),
+    );
   const args = [
     ...(isIP(address) === 6 ? ['-6'] : []),
     '-n',
@@ -99,7 +111,9 @@ export function pingBurst(address: string, opts: Partial<PingOptions> = {}): Pro
       if (code === 2 && !out.includes('packets transmitted')) {
         const msg = err.trim() || out.trim();
         if (/Operation not permitted|permission/i.test(msg))
-          return reject(new CollectorError('unsupported', `ping needs CAP_NET_RAW or net.ipv4.ping_group_range: ${msg}`));
+          return reject(
+            new CollectorError('unsupported', `ping needs CAP_NET_RAW or net.ipv4.ping_group_range: ${msg}`),
+          );
         return reject(new CollectorError('unreachable', `ping ${address}: ${msg}`));
       }
       resolve(parsePing(out, count));

@@ -26,7 +26,14 @@ const V6 = `PING ::1(::1) 56 data bytes
 describe('ping output', () => {
   it('counts partial loss, ignores duplicates, computes jitter', () => {
     const r = parsePing(PARTIAL, 5);
-    expect(r).toMatchObject({ sent: 5, received: 3, loss_pct: 40, latency_min_ms: 2.1, latency_max_ms: 4.1, rtts_ms: [2.1, 4.1, 3.1] });
+    expect(r).toMatchObject({
+      sent: 5,
+      received: 3,
+      loss_pct: 40,
+      latency_min_ms: 2.1,
+      latency_max_ms: 4.1,
+      rtts_ms: [2.1, 4.1, 3.1],
+    });
     expect(r.latency_ms).toBeCloseTo(3.1, 6);
     expect(r.jitter_ms).toBeCloseTo(1.5, 6);
   });

@@ -3,8 +3,8 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Reading } from '@pantau/contract';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectSnmp, newSnmpMemory, SnmpSession } from './index.js';
 import { type SimulatedAgent, startSimulatedAgent } from './simulator/index.js';
 
@@ -30,12 +30,20 @@ const CLASS_TO_METRIC: Record<string, { metric: string; toTheirs: number }> = {
   distance: { metric: 'distance_m', toTheirs: 1 / 1000 }, // LibreNMS shows km
 };
 
-function metricFor(w: Expected['wireless'][number]): { metric: string; toTheirs: number; labels?: Record<string, string> } {
-  if (w.class === 'rate') return { metric: w.oid.endsWith('.5.1.9.1') ? 'rate_tx_bps' : 'rate_rx_bps', toTheirs: 1 };
-  if (w.class === 'power') return { metric: w.oid.endsWith('.1.1.6.1') ? 'tx_power_dbm' : 'rx_power_dbm', toTheirs: 1 };
+function metricFor(w: Expected['wireless'][number]): {
+  metric: string;
+  toTheirs: number;
+  labels?: Record<string, string>;
+} {
+  if (w.class === 'rate')
+    return { metric: w.oid.endsWith('.5.1.9.1') ? 'rate_tx_bps' : 'rate_rx_bps', toTheirs: 1 };
+  if (w.class === 'power')
+    return { metric: w.oid.endsWith('.1.1.6.1') ? 'tx_power_dbm' : 'rx_power_dbm', toTheirs: 1 };
   if (w.class === 'rssi') {
     const chain = /\.2\.1\.2\.1\.(\d+)$/.exec(w.oid)?.[1];
-    return chain ? { metric: 'rssi_raw', toTheirs: 1, labels: { chain } } : { metric: 'rssi_raw', toTheirs: 1 };
+    return chain
+      ? { metric: 'rssi_raw', toTheirs: 1, labels: { chain } }
+      : { metric: 'rssi_raw', toTheirs: 1 };
   }
   const m = CLASS_TO_METRIC[w.class];
   if (!m) throw new Error(`no mapping for LibreNMS class ${w.class}`);
@@ -43,7 +51,9 @@ function metricFor(w: Expected['wireless'][number]): { metric: string; toTheirs:
 }
 
 function find(readings: Reading[], metric: string, labels?: Record<string, string>): number | undefined {
-  const r = readings.find((x) => JSON.stringify(x.labels ?? {}) === JSON.stringify(labels ?? {}) && metric in x.values);
+  const r = readings.find(
+    (x) => JSON.stringify(x.labels ?? {}) === JSON.stringify(labels ?? {}) && metric in x.values,
+  );
   return r?.values[metric as keyof Reading['values']];
 }
 
@@ -54,7 +64,14 @@ describe('Ubiquiti airMAX recording decodes to the LibreNMS values', () => {
   let identity: Record<string, unknown> = {};
   beforeAll(async () => {
     agent = await startSimulatedAgent({ recording: join(DIR, 'device.snmprec'), port: 0 });
-    const session = new SnmpSession({ address: '127.0.0.1', port: agent.port, version: '2c', community: 'public', timeoutMs: 1000, retries: 0 });
+    const session = new SnmpSession({
+      address: '127.0.0.1',
+      port: agent.port,
+      version: '2c',
+      community: 'public',
+      timeoutMs: 1000,
+      retries: 0,
+    });
     const r = await collectSnmp(session, newSnmpMemory());
     session.close();
     readings = r.readings;
@@ -81,6 +98,11 @@ describe('Ubiquiti airMAX recording decodes to the LibreNMS values', () => {
   });
 
   it('identity: vendor, model, firmware', () => {
-    expect(identity).toMatchObject({ vendor: expected.vendor, model: expected.model, firmware: expected.version, profile: 'airmax' });
+    expect(identity).toMatchObject({
+      vendor: expected.vendor,
+      model: expected.model,
+      firmware: expected.version,
+      profile: 'airmax',
+    });
   });
 });

@@ -124,7 +124,10 @@ export function counterRate(prev: bigint, cur: bigint, wrap: bigint, seconds: nu
 
 async function detectProfile(session: SnmpSession, sysObjectId: string): Promise<Profile | null> {
   for (const p of PROFILES) {
-    if (!p.detect.sysObjectId.some((prefix) => sysObjectId === prefix || sysObjectId.startsWith(`${prefix}.`))) continue;
+    if (
+      !p.detect.sysObjectId.some((prefix) => sysObjectId === prefix || sysObjectId.startsWith(`${prefix}.`))
+    )
+      continue;
     const probe = await session.walkColumns([p.detect.subtree]).catch(() => null);
     if (probe && (probe.get(p.detect.subtree)?.length ?? 0) > 0) return p;
   }
@@ -138,7 +141,11 @@ function scaled(raw: number | null, src: { scale?: number; noValue?: number[] })
 }
 
 function indexLabel(t: TableSource, index: number[]): string {
-  if (t.index.from === 'mac6') return index.slice(-6).map((b) => b.toString(16).padStart(2, '0')).join(':');
+  if (t.index.from === 'mac6')
+    return index
+      .slice(-6)
+      .map((b) => b.toString(16).padStart(2, '0'))
+      .join(':');
   return String(index[index.length - 1]);
 }
 
@@ -205,7 +212,12 @@ async function readProfile(
   return readings;
 }
 
-async function readInterfaces(session: SnmpSession, mem: SnmpMemory, ts: number, rebooted: boolean): Promise<Reading[]> {
+async function readInterfaces(
+  session: SnmpSession,
+  mem: SnmpMemory,
+  ts: number,
+  rebooted: boolean,
+): Promise<Reading[]> {
   if (mem.interfaces.size === 0 || rebooted || mem.polls % IF_META_EVERY === 0) {
     const meta = await session.walkColumns([IF.descr, IF.type, IF.speed, IF.name, IF.highSpeed]);
     const byIndex = (col: string) => new Map((meta.get(col) ?? []).map((v) => [v.oid[v.oid.length - 1]!, v]));
@@ -219,8 +231,13 @@ async function readInterfaces(session: SnmpSession, mem: SnmpMemory, ts: number,
       const hs = num(high.get(i));
       const s32 = num(speed.get(i));
       // ifHighSpeed is Mbit/s, but some radios put bit/s in it: a value above 10^6 cannot be Mbit/s.
-      const speedBps = hs !== null && hs > 0 ? (hs > 1_000_000 ? hs : hs * 1_000_000) : s32 !== null && s32 > 0 ? s32 : null;
-      mem.interfaces.set(i, { name: text(name.get(i)) || text(d) || `if${i}`, type: num(type.get(i)) ?? 0, speedBps });
+      const speedBps =
+        hs !== null && hs > 0 ? (hs > 1_000_000 ? hs : hs * 1_000_000) : s32 !== null && s32 > 0 ? s32 : null;
+      mem.interfaces.set(i, {
+        name: text(name.get(i)) || text(d) || `if${i}`,
+        type: num(type.get(i)) ?? 0,
+        speedBps,
+      });
     }
   }
   if (mem.interfaces.size === 0) return [];
@@ -233,7 +250,13 @@ async function readInterfaces(session: SnmpSession, mem: SnmpMemory, ts: number,
   const out64 = byIndex(IF.out64);
   const readings: Reading[] = [];
   for (const [i, meta] of mem.interfaces) {
-    const cur: CounterSample = { ts, in64: big(in64.get(i)), out64: big(out64.get(i)), in32: big(in32.get(i)), out32: big(out32.get(i)) };
+    const cur: CounterSample = {
+      ts,
+      in64: big(in64.get(i)),
+      out64: big(out64.get(i)),
+      in32: big(in32.get(i)),
+      out32: big(out32.get(i)),
+    };
     const values: Partial<Record<MetricName, number>> = {};
     const o = num(oper.get(i));
     if (o !== null) values.if_oper_up = o === 1 ? 1 : 0;
@@ -241,7 +264,12 @@ async function readInterfaces(session: SnmpSession, mem: SnmpMemory, ts: number,
     const prev = mem.counters.get(i);
     if (prev && !rebooted) {
       const secs = (ts - prev.ts) / 1000;
-      const rate = (p64: bigint | null, c64: bigint | null, p32: bigint | null, c32: bigint | null): number | null => {
+      const rate = (
+        p64: bigint | null,
+        c64: bigint | null,
+        p32: bigint | null,
+        c32: bigint | null,
+      ): number | null => {
         // HC counters win, unless they sit at 0 while the 32-bit counter moves (a known firmware bug).
         const hcStuck = c64 === 0n && p64 === 0n && c32 !== null && p32 !== null && c32 !== p32;
         if (c64 !== null && p64 !== null && !hcStuck) return counterRate(p64, c64, TWO_64, secs);
@@ -292,7 +320,9 @@ export async function collectSnmp(
   if (memory.profile === undefined) {
     memory.profile = await detectProfile(session, sysObjectId);
     memory.identity = {
-      ...(memory.profile ? { vendor: memory.profile.vendor, profile: memory.profile.id } : { profile: 'host' }),
+      ...(memory.profile
+        ? { vendor: memory.profile.vendor, profile: memory.profile.id }
+        : { profile: 'host' }),
       sysObjectID: sysObjectId,
     };
   }
@@ -314,5 +344,3 @@ export async function collectSnmp(
     observations,
   };
 }
-
-

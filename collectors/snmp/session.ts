@@ -60,10 +60,16 @@ function convert(vb: NetSnmpVarbind): SnmpVar {
 
 function mapError(e: Error, target: SnmpTarget): CollectorError {
   const where = `${target.address}:${target.port}`;
-  if (e instanceof snmp.RequestTimedOutError) return new CollectorError('timeout', `no SNMP answer from ${where}`, { cause: e });
+  if (e instanceof snmp.RequestTimedOutError)
+    return new CollectorError('timeout', `no SNMP answer from ${where}`, { cause: e });
   if (e instanceof snmp.ResponseInvalidError) {
-    if (e.code === snmp.ResponseInvalidCode.EAuthFailure || e.code === snmp.ResponseInvalidCode.ENotInTimeWindow)
-      return new CollectorError('auth', `SNMPv3 authentication refused by ${where}: ${e.message}`, { cause: e });
+    if (
+      e.code === snmp.ResponseInvalidCode.EAuthFailure ||
+      e.code === snmp.ResponseInvalidCode.ENotInTimeWindow
+    )
+      return new CollectorError('auth', `SNMPv3 authentication refused by ${where}: ${e.message}`, {
+        cause: e,
+      });
     if (e.code === snmp.ResponseInvalidCode.ECommunityNoMatch)
       return new CollectorError('auth', `community refused by ${where}`, { cause: e });
     return new CollectorError('malformed', `invalid SNMP reply from ${where}: ${e.message}`, { cause: e });
@@ -71,7 +77,8 @@ function mapError(e: Error, target: SnmpTarget): CollectorError {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH')
     return new CollectorError('unreachable', `${where} unreachable (${code})`, { cause: e });
-  if (e instanceof snmp.RequestFailedError) return new CollectorError('malformed', `${where} failed the request: ${e.message}`, { cause: e });
+  if (e instanceof snmp.RequestFailedError)
+    return new CollectorError('malformed', `${where} failed the request: ${e.message}`, { cause: e });
   return new CollectorError('malformed', `SNMP error from ${where}: ${e.message}`, { cause: e });
 }
 
@@ -146,11 +153,13 @@ export class SnmpSession {
   /** One column group per requested OID: GETBULK on v2c/v3, GETNEXT (one row) on v1. */
   private async nextRows(oids: string[], maxRep: number): Promise<SnmpVar[][]> {
     if (this.target.version === '1') {
-      const vbs = await this.request<NetSnmpVarbind[]>((s, cb) => s.getNext(oids, cb)).catch((e: CollectorError) => {
-        // v1 signals the end of the MIB as noSuchName; treat it as the end of these columns.
-        if (e.kind === 'malformed') return [] as NetSnmpVarbind[];
-        throw e;
-      });
+      const vbs = await this.request<NetSnmpVarbind[]>((s, cb) => s.getNext(oids, cb)).catch(
+        (e: CollectorError) => {
+          // v1 signals the end of the MIB as noSuchName; treat it as the end of these columns.
+          if (e.kind === 'malformed') return [] as NetSnmpVarbind[];
+          throw e;
+        },
+      );
       return oids.map((_, i) => (vbs[i] ? this.convertAll([vbs[i]]) : []));
     }
     const groups = await this.request<NetSnmpVarbind[][]>((s, cb) =>
@@ -166,7 +175,11 @@ export class SnmpSession {
   async walkColumns(columns: readonly string[]): Promise<Map<string, SnmpVar[]>> {
     const roots = columns.map(parseOid);
     const out = new Map<string, SnmpVar[]>(columns.map((c) => [c, []]));
-    let cursor: Array<{ root: Oid; key: string; at: string }> = roots.map((r, i) => ({ root: r, key: columns[i]!, at: oidString(r) }));
+    let cursor: Array<{ root: Oid; key: string; at: string }> = roots.map((r, i) => ({
+      root: r,
+      key: columns[i]!,
+      at: oidString(r),
+    }));
     const maxRep = this.target.maxRepetitions ?? 20;
     for (let guard = 0; cursor.length > 0 && guard < 10_000; guard++) {
       const groups = await this.nextRows(

@@ -24,7 +24,8 @@ const NUMERIC_TAGS: Record<string, number> = {
 
 function ipBytes(s: string, where: string): Buffer {
   const parts = s.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !(p >= 0 && p <= 255))) throw new Error(`${where}: bad IpAddress "${s}"`);
+  if (parts.length !== 4 || parts.some((p) => !(p >= 0 && p <= 255)))
+    throw new Error(`${where}: bad IpAddress "${s}"`);
   return Buffer.from(parts);
 }
 
@@ -44,7 +45,12 @@ export function parseSnmprec(text: string, source = 'snmprec'): Varbind[] {
     else if (type === '4') out.push({ oid, tag: Tag.OctetString, value: Buffer.from(raw, 'utf8') });
     else if (type === '4x') out.push({ oid, tag: Tag.OctetString, value: Buffer.from(raw, 'hex') });
     else if (type === '6') out.push({ oid, tag: Tag.OID, value: parseOid(raw) });
-    else if (type === '64') out.push({ oid, tag: Tag.IpAddress, value: /^[0-9a-f]{8}$/i.test(raw) ? Buffer.from(raw, 'hex') : ipBytes(raw, where) });
+    else if (type === '64')
+      out.push({
+        oid,
+        tag: Tag.IpAddress,
+        value: /^[0-9a-f]{8}$/i.test(raw) ? Buffer.from(raw, 'hex') : ipBytes(raw, where),
+      });
     else if (type === '64x') out.push({ oid, tag: Tag.IpAddress, value: Buffer.from(raw, 'hex') });
     else if (type === '5') out.push({ oid, tag: Tag.Null, value: Buffer.alloc(0) });
     else throw new Error(`${where}: unsupported snmprec type "${type}"`);

@@ -1,13 +1,13 @@
 // Counters into rates over real UDP against the simulator, with one clock for both sides.
 
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading } from '@pantau/contract';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Tag } from './ber.js';
 import { collectSnmp, counterRate, isReboot, newSnmpMemory, SnmpSession } from './index.js';
+import { parseOid } from './oid.js';
 import { type Scenario, type SimulatedAgent, startSimulatedAgent } from './simulator/index.js';
 import { loadRecording, type Varbind } from './snmprec.js';
-import { parseOid } from './oid.js';
 
 const AIROS = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'snmp', 'airos', 'device.snmprec');
 
@@ -20,7 +20,14 @@ afterEach(async () => {
 async function pollsAt(recording: string | Varbind[], scenarios: Scenario[], times: number[]) {
   let t = 0;
   agent = await startSimulatedAgent({ recording, port: 0, scenarios, now: () => t });
-  const session = new SnmpSession({ address: '127.0.0.1', port: agent.port, version: '2c', community: 'public', timeoutMs: 1000, retries: 0 });
+  const session = new SnmpSession({
+    address: '127.0.0.1',
+    port: agent.port,
+    version: '2c',
+    community: 'public',
+    timeoutMs: 1000,
+    retries: 0,
+  });
   const mem = newSnmpMemory();
   const out = [];
   for (const at of times) {
@@ -31,11 +38,16 @@ async function pollsAt(recording: string | Varbind[], scenarios: Scenario[], tim
   return out;
 }
 
-const iface = (readings: Reading[], name: string) => readings.find((r) => r.labels?.iface === name)?.values ?? {};
+const iface = (readings: Reading[], name: string) =>
+  readings.find((r) => r.labels?.iface === name)?.values ?? {};
 
 describe('interface rates', () => {
   it('64-bit counters give the simulated bit rate, and no rate on the first poll', async () => {
-    const [a, b] = await pollsAt(AIROS, [{ kind: 'counters', bitRateIn: 80e6, bitRateOut: 20e6 }], [0, 10_000]);
+    const [a, b] = await pollsAt(
+      AIROS,
+      [{ kind: 'counters', bitRateIn: 80e6, bitRateOut: 20e6 }],
+      [0, 10_000],
+    );
     expect(iface(a!.readings, 'ath0').if_in_bps).toBeUndefined();
     expect(iface(b!.readings, 'ath0').if_in_bps).toBe(80e6);
     expect(iface(b!.readings, 'ath0').if_out_bps).toBe(20e6);
@@ -60,16 +72,30 @@ describe('interface rates', () => {
   });
 
   it('a reboot is reported once, gives no rate across it, and rates resume after', async () => {
-    const polls = await pollsAt(AIROS, [{ kind: 'counters', bitRateIn: 8e6, bitRateOut: 8e6 }, { kind: 'reboot', atMs: 15_000 }], [0, 10_000, 20_000, 30_000]);
+    const polls = await pollsAt(
+      AIROS,
+      [
+        { kind: 'counters', bitRateIn: 8e6, bitRateOut: 8e6 },
+        { kind: 'reboot', atMs: 15_000 },
+      ],
+      [0, 10_000, 20_000, 30_000],
+    );
     expect(polls.map((p) => p.observations.map((o) => o.type))).toEqual([[], [], ['device_rebooted'], []]);
     expect(polls[2]!.readings[0]!.values.uptime_s).toBe(5);
     expect(iface(polls[2]!.readings, 'ath0').if_in_bps).toBeUndefined();
     expect(iface(polls[3]!.readings, 'ath0').if_in_bps).toBe(8e6);
-    for (const p of polls) for (const r of p.readings) for (const v of [r.values.if_in_bps, r.values.if_out_bps]) if (v !== undefined) expect(v).toBeGreaterThanOrEqual(0);
+    for (const p of polls)
+      for (const r of p.readings)
+        for (const v of [r.values.if_in_bps, r.values.if_out_bps])
+          if (v !== undefined) expect(v).toBeGreaterThanOrEqual(0);
   });
 
   it('rain fades rx power and SNR while the noise floor stays', async () => {
-    const polls = await pollsAt(AIROS, [{ kind: 'fade', startMs: 0, durationMs: 60_000, depthDb: 12 }], [0, 30_000, 60_000]);
+    const polls = await pollsAt(
+      AIROS,
+      [{ kind: 'fade', startMs: 0, durationMs: 60_000, depthDb: 12 }],
+      [0, 30_000, 60_000],
+    );
     const v = polls.map((p) => p.readings[0]!.values);
     expect(v.map((x) => x.rx_power_dbm)).toEqual([-69, -75, -81]);
     expect(v.map((x) => x.snr_db)).toEqual([34, 28, 22]);

@@ -7,7 +7,10 @@ const Schema = Type.Object(
     site: Type.String({ format: 'slug' }),
     interval_s: Type.Integer({ minimum: 1, default: 30 }),
     devices: Type.Array(
-      Type.Object({ id: Type.String({ format: 'slug' }), address: Type.String({ format: 'host' }) }, { additionalProperties: false }),
+      Type.Object(
+        { id: Type.String({ format: 'slug' }), address: Type.String({ format: 'host' }) },
+        { additionalProperties: false },
+      ),
     ),
   },
   { additionalProperties: false },
@@ -15,7 +18,9 @@ const Schema = Type.Object(
 
 function issues(text: string) {
   try {
-    parseConfig(text, 'site.yaml', Schema, { check: (v) => duplicateIds(v.devices, ['devices'], 'device id') });
+    parseConfig(text, 'site.yaml', Schema, {
+      check: (v) => duplicateIds(v.devices, ['devices'], 'device id'),
+    });
   } catch (e) {
     if (e instanceof ConfigError) return e.issues.map((i) => `${i.line}:${i.field}: ${i.message}`);
     throw e;
@@ -25,7 +30,11 @@ function issues(text: string) {
 
 describe('config loader', () => {
   it('applies defaults to a good file', () => {
-    expect(parseConfig('site: rsud\ndevices: []\n', 'x.yaml', Schema)).toEqual({ site: 'rsud', interval_s: 30, devices: [] });
+    expect(parseConfig('site: rsud\ndevices: []\n', 'x.yaml', Schema)).toEqual({
+      site: 'rsud',
+      interval_s: 30,
+      devices: [],
+    });
   });
   it('names line and field of an unknown key', () => {
     expect(issues('site: rsud\ndevices:\n  - id: a\n    adress: 10.0.0.1\n')).toEqual([
@@ -34,7 +43,9 @@ describe('config loader', () => {
     ]);
   });
   it('names a wrong type', () => {
-    expect(issues('site: rsud\ninterval_s: "ten"\ndevices: []\n')).toEqual(['2:interval_s: must be an integer']);
+    expect(issues('site: rsud\ninterval_s: "ten"\ndevices: []\n')).toEqual([
+      '2:interval_s: must be an integer',
+    ]);
   });
   it('names a bad address', () => {
     expect(issues('site: rsud\ndevices:\n  - id: a\n    address: 192.168.1.300\n')).toEqual([

@@ -44,7 +44,8 @@ export function fieldName(path: ConfigPath): string {
   return out;
 }
 
-const HOSTNAME = /^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /** An IP address or a DNS host name: what a device or broker address may be. */
 export function isHostAddress(s: string): boolean {
@@ -60,13 +61,19 @@ function makeAjv(): Ajv {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false });
   addFormats(ajv);
   ajv.addFormat('host', { type: 'string', validate: isHostAddress });
-  ajv.addFormat('slug', { type: 'string', validate: (s: string) => /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/.test(s) });
+  ajv.addFormat('slug', {
+    type: 'string',
+    validate: (s: string) => /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/.test(s),
+  });
   ajv.addFormat('mqtt-url', {
     type: 'string',
     validate: (s: string) => {
       try {
         const u = new URL(s);
-        return ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'tls:'].includes(u.protocol) && isHostAddress(u.hostname.replace(/^\[|\]$/g, ''));
+        return (
+          ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'tls:'].includes(u.protocol) &&
+          isHostAddress(u.hostname.replace(/^\[|\]$/g, ''))
+        );
       } catch {
         return false;
       }
@@ -78,7 +85,12 @@ function makeAjv(): Ajv {
 const ajv = makeAjv();
 
 /** Returns where a path lives in the document; for a missing node, the nearest existing parent. */
-function locate(doc: ReturnType<typeof parseDocument>, lc: LineCounter, path: ConfigPath, key = false): { line: number; column: number } {
+function locate(
+  doc: ReturnType<typeof parseDocument>,
+  lc: LineCounter,
+  path: ConfigPath,
+  key = false,
+): { line: number; column: number } {
   let node: Node | null = doc.contents as Node | null;
   let at: number | undefined = node?.range?.[0];
   for (const seg of path) {
@@ -109,21 +121,28 @@ function describe(e: ErrorObject): { path: ConfigPath; message: string; key?: bo
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'additionalProperties':
-      return { path: [...path, String(p.additionalProperty)], message: 'unknown key (check the spelling)', key: true };
+      return {
+        path: [...path, String(p.additionalProperty)],
+        message: 'unknown key (check the spelling)',
+        key: true,
+      };
     case 'required':
       return { path: [...path, String(p.missingProperty)], message: 'is required but missing' };
-    case 'type':
-      {
+    case 'type': {
       const t = String(p.type).replace(',', ' or ');
       return { path, message: `must be ${/^[aeiou]/.test(t) ? 'an' : 'a'} ${t}` };
     }
     case 'format':
       if (p.format === 'host') return { path, message: 'is not a valid IP address or host name' };
-      if (p.format === 'slug') return { path, message: 'must be a lowercase id: a-z, 0-9 and -, like "rsud-latemmamala"' };
+      if (p.format === 'slug')
+        return { path, message: 'must be a lowercase id: a-z, 0-9 and -, like "rsud-latemmamala"' };
       if (p.format === 'mqtt-url') return { path, message: 'must be a URL like mqtts://10.0.0.1:8883' };
       return { path, message: `must be a valid ${String(p.format)}` };
     case 'enum':
-      return { path, message: `must be one of: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
+      return {
+        path,
+        message: `must be one of: ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+      };
     case 'const':
       return { path, message: `must be ${JSON.stringify(p.allowedValue)}` };
     case 'minimum':
@@ -147,7 +166,12 @@ export interface LoadOptions<T> {
 }
 
 /** Parses YAML text against a schema; throws ConfigError naming file, line and field. */
-export function parseConfig<S extends TSchema>(text: string, file: string, schema: S, opts: LoadOptions<Static<S>> = {}): Static<S> {
+export function parseConfig<S extends TSchema>(
+  text: string,
+  file: string,
+  schema: S,
+  opts: LoadOptions<Static<S>> = {},
+): Static<S> {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -155,7 +179,13 @@ export function parseConfig<S extends TSchema>(text: string, file: string, schem
       file,
       doc.errors.map((e) => {
         const pos = lc.linePos(e.pos[0]);
-        return { file, line: pos.line, column: pos.col, field: '', message: `YAML syntax: ${e.message.split('\n')[0]}` };
+        return {
+          file,
+          line: pos.line,
+          column: pos.col,
+          field: '',
+          message: `YAML syntax: ${e.message.split('\n')[0]}`,
+        };
       }),
     );
   }
@@ -180,34 +210,57 @@ export function parseConfig<S extends TSchema>(text: string, file: string, schem
   if (semantic.length > 0) {
     throw new ConfigError(
       file,
-      semantic.map((s) => ({ file, ...locate(doc, lc, s.path), field: fieldName(s.path), message: s.message })),
+      semantic.map((s) => ({
+        file,
+        ...locate(doc, lc, s.path),
+        field: fieldName(s.path),
+        message: s.message,
+      })),
     );
   }
   return value as Static<S>;
 }
 
 /** Reads and parses a config file; a missing or unreadable file is a ConfigError too. */
-export function loadConfig<S extends TSchema>(file: string, schema: S, opts: LoadOptions<Static<S>> = {}): Static<S> {
+export function loadConfig<S extends TSchema>(
+  file: string,
+  schema: S,
+  opts: LoadOptions<Static<S>> = {},
+): Static<S> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ConfigError(file, [
-      { file, line: 0, column: 0, field: '', message: code === 'ENOENT' ? 'file not found' : `cannot read: ${code}` },
+      {
+        file,
+        line: 0,
+        column: 0,
+        field: '',
+        message: code === 'ENOENT' ? 'file not found' : `cannot read: ${code}`,
+      },
     ]);
   }
   return parseConfig(text, file, schema, opts);
 }
 
 /** Reports ids that occur more than once in a list, pointing at each repeat. */
-export function duplicateIds(items: ReadonlyArray<{ id: string }>, listPath: ConfigPath, what = 'id'): SemanticIssue[] {
+export function duplicateIds(
+  items: ReadonlyArray<{ id: string }>,
+  listPath: ConfigPath,
+  what = 'id',
+): SemanticIssue[] {
   const first = new Map<string, number>();
   const out: SemanticIssue[] = [];
   items.forEach((item, i) => {
     const prev = first.get(item.id);
     if (prev === undefined) first.set(item.id, i);
-    else out.push({ path: [...listPath, i, 'id'], message: `duplicate ${what} "${item.id}" (first used at ${fieldName([...listPath, prev])})` });
+    else
+      out.push({
+        path: [...listPath, i, 'id'],
+        message: `duplicate ${what} "${item.id}" (first used at ${fieldName([...listPath, prev])})`,
+      });
   });
   return out;
 }

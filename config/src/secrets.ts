@@ -1,7 +1,7 @@
 // Hashed secrets for every credential file Pantau keeps (broker accounts, dashboard users).
 // scrypt from node:crypto: memory-hard, and no native addon to build on a Raspberry Pi.
 
-import { randomBytes, scrypt as scryptCb, type ScryptOptions, timingSafeEqual } from 'node:crypto';
+import { randomBytes, type ScryptOptions, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 
 const scrypt = (pw: string, salt: Buffer, len: number, opts: ScryptOptions) =>
   new Promise<Buffer>((resolve, reject) =>

@@ -1,3 +1,3 @@
-export * from './topics.js';
 export * from './metrics.js';
 export * from './payloads.js';
+export * from './topics.js';

@@ -168,7 +168,8 @@ export function decode(body: Buffer | string): Record<string, unknown> & { v: 1 
   } catch {
     throw new PayloadError('payload is not JSON');
   }
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new PayloadError('payload is not an object');
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
+    throw new PayloadError('payload is not an object');
   const v = (obj as { v?: unknown }).v;
   if (v !== CONTRACT_VERSION) throw new PayloadError(`unsupported contract version ${JSON.stringify(v)}`);
   return obj as Record<string, unknown> & { v: 1 };

@@ -16,12 +16,26 @@ describe('topics', () => {
       device: 'cam-1',
     });
     expect(parseTopic(topics.events('rsud'))).toEqual({ kind: 'events', site: 'rsud' });
-    expect(parseTopic(topics.request('rsud', 'probe'))).toEqual({ kind: 'request', site: 'rsud', op: 'probe' });
-    expect(parseTopic(topics.response('rsud', 'probe'))).toEqual({ kind: 'response', site: 'rsud', op: 'probe' });
+    expect(parseTopic(topics.request('rsud', 'probe'))).toEqual({
+      kind: 'request',
+      site: 'rsud',
+      op: 'probe',
+    });
+    expect(parseTopic(topics.response('rsud', 'probe'))).toEqual({
+      kind: 'response',
+      site: 'rsud',
+      op: 'probe',
+    });
   });
 
   it('refuses topics outside the contract', () => {
-    for (const t of ['pantau/v2/rsud/events', 'pantau/v1/RSUD/events', 'pantau/v1/rsud/gateway/x', 'pantau/v1/rsud/a/b/c', 'x']) {
+    for (const t of [
+      'pantau/v2/rsud/events',
+      'pantau/v1/RSUD/events',
+      'pantau/v1/rsud/gateway/x',
+      'pantau/v1/rsud/a/b/c',
+      'x',
+    ]) {
       expect(parseTopic(t)).toBeNull();
     }
   });

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, EXIT_CONFIG, generateSecret } from '@pantau/config';
 import { loadDashboardConfig } from './config.js';
 import { startDashboard } from './server.js';
-import { addUser, loadUsers, removeUser, ROLES, type Role, setPassword } from './users.js';
+import { addUser, loadUsers, ROLES, type Role, removeUser, setPassword } from './users.js';
 
 const USAGE = `pantau-dashboard --config dashboard.yaml        run the dashboard
 pantau-dashboard check-config FILE                validate dashboard.yaml
@@ -23,7 +23,15 @@ const fail = (s: string, code = 1): never => {
 
 async function users(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
-  const { values } = parseArgs({ args: rest, options: { file: { type: 'string' }, username: { type: 'string' }, role: { type: 'string' }, password: { type: 'string' } } });
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      file: { type: 'string' },
+      username: { type: 'string' },
+      role: { type: 'string' },
+      password: { type: 'string' },
+    },
+  });
   const file = values.file ?? fail('--file is required');
   const generated = values.password === undefined;
   const password = values.password ?? generateSecret(12);
@@ -67,7 +75,10 @@ async function main(): Promise<void> {
     out(`OK: ${file}`);
     return;
   }
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, help: { type: 'boolean' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string' }, help: { type: 'boolean' } },
+  });
   if (values.help || !values.config) fail(USAGE, values.help ? 0 : 1);
   const d = await startDashboard(loadDashboardConfig(values.config!));
   const stop = () => void d.close().then(() => process.exit(0));

@@ -24,13 +24,26 @@ export const DashboardConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    store: Type.Object({ kind: Type.Literal('sqlite', { default: 'sqlite' }), path: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+    store: Type.Object(
+      { kind: Type.Literal('sqlite', { default: 'sqlite' }), path: Type.String({ minLength: 1 }) },
+      { additionalProperties: false },
+    ),
     users_file: Type.String({ minLength: 1 }),
     language: Type.Union([Type.Literal('id'), Type.Literal('en')], { default: 'id' }),
     timezone: Type.String({ minLength: 1, default: 'Asia/Makassar' }),
-    log_level: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace')], {
-      default: 'info',
-    }),
+    log_level: Type.Union(
+      [
+        Type.Literal('fatal'),
+        Type.Literal('error'),
+        Type.Literal('warn'),
+        Type.Literal('info'),
+        Type.Literal('debug'),
+        Type.Literal('trace'),
+      ],
+      {
+        default: 'info',
+      },
+    ),
   },
   { additionalProperties: false },
 );
@@ -41,11 +54,15 @@ export function loadDashboardConfig(file: string): DashboardConfig {
   const cfg = loadConfig(file, DashboardConfigSchema, {
     check: (c) => {
       const issues = [];
-      if (!c.mqtt.password && !c.mqtt.password_file) issues.push({ path: ['mqtt'], message: 'needs password_file (or password)' });
+      if (!c.mqtt.password && !c.mqtt.password_file)
+        issues.push({ path: ['mqtt'], message: 'needs password_file (or password)' });
       try {
         new Intl.DateTimeFormat('en', { timeZone: c.timezone });
       } catch {
-        issues.push({ path: ['timezone'], message: `unknown time zone "${c.timezone}" (e.g. Asia/Makassar for WITA, Asia/Jakarta for WIB)` });
+        issues.push({
+          path: ['timezone'],
+          message: `unknown time zone "${c.timezone}" (e.g. Asia/Makassar for WITA, Asia/Jakarta for WIB)`,
+        });
       }
       return issues;
     },
@@ -58,9 +75,20 @@ export function loadDashboardConfig(file: string): DashboardConfig {
       mqttPassword = readFileSync(abs(cfg.mqtt.password_file), 'utf8').trim();
     } catch (e) {
       throw new ConfigError(file, [
-        { file, line: 0, column: 0, field: 'mqtt.password_file', message: `cannot read ${abs(cfg.mqtt.password_file)}: ${(e as NodeJS.ErrnoException).code}` },
+        {
+          file,
+          line: 0,
+          column: 0,
+          field: 'mqtt.password_file',
+          message: `cannot read ${abs(cfg.mqtt.password_file)}: ${(e as NodeJS.ErrnoException).code}`,
+        },
       ]);
     }
   }
-  return { ...cfg, store: { ...cfg.store, path: abs(cfg.store.path) }, users_file: abs(cfg.users_file), mqttPassword };
+  return {
+    ...cfg,
+    store: { ...cfg.store, path: abs(cfg.store.path) },
+    users_file: abs(cfg.users_file),
+    mqttPassword,
+  };
 }

@@ -16,9 +16,7 @@ export class LiveFeed {
   private client: MqttClient | null = null;
   private readonly listeners = new Set<(e: LiveEvent) => void>();
 
-  constructor(
-    private readonly o: { url: string; username: string; password: string; log: Logger },
-  ) {}
+  constructor(private readonly o: { url: string; username: string; password: string; log: Logger }) {}
 
   get connected(): boolean {
     return this.client?.connected ?? false;
@@ -50,8 +48,10 @@ export class LiveFeed {
       let e: LiveEvent | null = null;
       if (t.kind === 'gateway-state') e = { type: 'gateway-state', site: t.site, payload };
       else if (t.kind === 'gateway-health') e = { type: 'gateway-health', site: t.site, payload };
-      else if (t.kind === 'device-state') e = { type: 'device-state', site: t.site, device: t.device, payload };
-      else if (t.kind === 'device-telemetry') e = { type: 'telemetry', site: t.site, device: t.device, payload };
+      else if (t.kind === 'device-state')
+        e = { type: 'device-state', site: t.site, device: t.device, payload };
+      else if (t.kind === 'device-telemetry')
+        e = { type: 'telemetry', site: t.site, device: t.device, payload };
       else if (t.kind === 'events') e = { type: 'event', site: t.site, payload };
       if (e) for (const l of this.listeners) l(e);
     });

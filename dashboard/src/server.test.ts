@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '@pantau/broker/store';
 import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/support/procs.js';
 import type { DashboardConfig } from './config.js';
 import { type RunningDashboard, startDashboard } from './server.js';
@@ -19,7 +19,11 @@ describe('dashboard API', () => {
     await addUser(users, 'admin', 'admin', 'admin-pass-1');
     await addUser(users, 'victim', 'operator', 'victim-pass-1');
     const store = openStore({ kind: 'sqlite', path: join(dir.path, 'central.db') });
-    await store.putGatewayState('rsud', { v: 1, state: 'online', ts: now - 5000, site: 'rsud', name: 'RSUD Latemmamala' }, now - 5000);
+    await store.putGatewayState(
+      'rsud',
+      { v: 1, state: 'online', ts: now - 5000, site: 'rsud', name: 'RSUD Latemmamala' },
+      now - 5000,
+    );
     await store.putDeviceState(
       'rsud',
       {
@@ -34,11 +38,27 @@ describe('dashboard API', () => {
         last_seen: now - 1000,
         interval_s: 10,
         // rx power read just now; latency last read 5 minutes ago: stale.
-        figures: { rx_power_dbm: { value: -61, ts: now - 1000 }, latency_ms: { value: 3, ts: now - 300_000 } },
+        figures: {
+          rx_power_dbm: { value: -61, ts: now - 1000 },
+          latency_ms: { value: 3, ts: now - 300_000 },
+        },
       },
       now,
     );
-    await store.ingestTelemetry('rsud', { v: 1, seq: 1, device: 'ptp-scc', backfill: false, readings: [{ ts: now - 2000, values: { rx_power_dbm: -62 } }, { ts: now - 1000, values: { rx_power_dbm: -61 } }] }, now);
+    await store.ingestTelemetry(
+      'rsud',
+      {
+        v: 1,
+        seq: 1,
+        device: 'ptp-scc',
+        backfill: false,
+        readings: [
+          { ts: now - 2000, values: { rx_power_dbm: -62 } },
+          { ts: now - 1000, values: { rx_power_dbm: -61 } },
+        ],
+      },
+      now,
+    );
     await store.close();
     const cfg: DashboardConfig = {
       http: { host: '127.0.0.1', port: 0, secure_cookies: false },
@@ -59,7 +79,11 @@ describe('dashboard API', () => {
   });
 
   const login = (username: string, password: string) =>
-    fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+    fetch(`${base}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password }),
+    });
   const get = (path: string) => fetch(`${base}${path}`, { headers: { cookie } });
 
   it('needs a login for the API but serves the page and health', async () => {
@@ -85,13 +109,24 @@ describe('dashboard API', () => {
     expect(set).toMatch(/HttpOnly/);
     expect(set).toMatch(/SameSite=Strict/);
     cookie = set.split(';')[0]!;
-    expect(await (await get('/api/me')).json()).toMatchObject({ username: 'admin', role: 'admin', language: 'id' });
+    expect(await (await get('/api/me')).json()).toMatchObject({
+      username: 'admin',
+      role: 'admin',
+      language: 'id',
+    });
   });
 
   it('shows sites and devices with the age of every value, stale ones flagged', async () => {
-    const sites = (await (await get('/api/sites')).json()) as Array<{ site: string; state: string; name: string }>;
+    const sites = (await (await get('/api/sites')).json()) as Array<{
+      site: string;
+      state: string;
+      name: string;
+    }>;
     expect(sites).toMatchObject([{ site: 'rsud', state: 'online', name: 'RSUD Latemmamala' }]);
-    const devs = (await (await get('/api/devices?site=rsud')).json()) as Array<{ figures: Record<string, { value: number; age_s: number; stale: boolean }>; stale: boolean }>;
+    const devs = (await (await get('/api/devices?site=rsud')).json()) as Array<{
+      figures: Record<string, { value: number; age_s: number; stale: boolean }>;
+      stale: boolean;
+    }>;
     expect(devs[0]!.figures.rx_power_dbm).toMatchObject({ value: -61, stale: false });
     expect(devs[0]!.figures.latency_ms).toMatchObject({ value: 3, stale: true });
     expect(devs[0]!.figures.latency_ms!.age_s).toBeGreaterThanOrEqual(299);
@@ -100,8 +135,18 @@ describe('dashboard API', () => {
   });
 
   it('answers history and refuses bad queries with the field named', async () => {
-    const ok = await get(`/api/history?site=rsud&device=ptp-scc&metric=rx_power_dbm&from=${now - 60_000}&to=${now}`);
-    expect(await ok.json()).toEqual([{ labels: {}, points: [[now - 2000, -62], [now - 1000, -61]] }]);
+    const ok = await get(
+      `/api/history?site=rsud&device=ptp-scc&metric=rx_power_dbm&from=${now - 60_000}&to=${now}`,
+    );
+    expect(await ok.json()).toEqual([
+      {
+        labels: {},
+        points: [
+          [now - 2000, -62],
+          [now - 1000, -61],
+        ],
+      },
+    ]);
     const cases: Array<[string, RegExp]> = [
       [`site=rsud&device=ptp-scc&metric=rx_power_watts&from=0&to=10`, /metric/],
       [`site=rsud&device=ptp-scc&metric=rx_power_dbm&from=10&to=5`, /from/],
@@ -119,7 +164,11 @@ describe('dashboard API', () => {
   });
 
   it('a bad login body is a 400 with a reason', async () => {
-    const r = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"a"}' });
+    const r = await fetch(`${base}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"username":"a"}',
+    });
     expect(r.status).toBe(400);
     expect(((await r.json()) as { message: string }).message).toMatch(/password/);
   });

@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
-import { isMetricName, isStale, METRICS, type MetricName } from '@pantau/contract';
 import { type DeviceRecord, openStore, type SiteRecord, type Store } from '@pantau/broker/store';
+import { isMetricName, isStale, METRICS, type MetricName } from '@pantau/contract';
 import { type Static, Type } from '@sinclair/typebox';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -26,7 +26,10 @@ export interface RunningDashboard {
 }
 
 const LoginBody = Type.Object(
-  { username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 256 }) },
+  {
+    username: Type.String({ minLength: 1, maxLength: 64 }),
+    password: Type.String({ minLength: 1, maxLength: 256 }),
+  },
   { additionalProperties: false },
 );
 const Slug = Type.String({ pattern: '^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$' });
@@ -44,7 +47,11 @@ const HistoryQuery = Type.Object(
   { additionalProperties: false },
 );
 const EventsQuery = Type.Object(
-  { site: Type.Optional(Slug), since: Type.Optional(Type.Integer({ minimum: 0 })), limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }) },
+  {
+    site: Type.Optional(Slug),
+    since: Type.Optional(Type.Integer({ minimum: 0 })),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  },
   { additionalProperties: false },
 );
 
@@ -78,7 +85,12 @@ function deviceView(d: DeviceRecord, now: number) {
   const figures: Record<string, { value: number; ts: number; age_s: number; stale: boolean }> = {};
   for (const [k, f] of Object.entries(st.figures ?? {})) {
     if (!f) continue;
-    figures[k] = { value: f.value, ts: f.ts, age_s: Math.max(0, Math.round((now - f.ts) / 1000)), stale: isStale(f.ts, st.interval_s, now) };
+    figures[k] = {
+      value: f.value,
+      ts: f.ts,
+      age_s: Math.max(0, Math.round((now - f.ts) / 1000)),
+      stale: isStale(f.ts, st.interval_s, now),
+    };
   }
   return {
     site: d.site,
@@ -100,11 +112,19 @@ function deviceView(d: DeviceRecord, now: number) {
   };
 }
 
-export async function startDashboard(cfg: DashboardConfig, opts: { logger?: Logger } = {}): Promise<RunningDashboard> {
+export async function startDashboard(
+  cfg: DashboardConfig,
+  opts: { logger?: Logger } = {},
+): Promise<RunningDashboard> {
   const log = opts.logger ?? pino({ level: cfg.log_level, base: { service: 'pantau-dashboard' } });
   const sessions = new Sessions();
   const brake = new LoginBrake();
-  const live = new LiveFeed({ url: cfg.mqtt.url, username: cfg.mqtt.username, password: cfg.mqttPassword, log });
+  const live = new LiveFeed({
+    url: cfg.mqtt.url,
+    username: cfg.mqtt.username,
+    password: cfg.mqttPassword,
+    log,
+  });
   live.start();
 
   // The broker creates the store; until it exists the dashboard answers with empty lists.
@@ -125,19 +145,28 @@ export async function startDashboard(cfg: DashboardConfig, opts: { logger?: Logg
     loggerInstance: log.child({ component: 'http' }, { level: 'warn' }),
     bodyLimit: 16 * 1024,
     forceCloseConnections: true,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false },
+    },
   });
   await app.register(fastifyCookie);
   app.decorateRequest('session', null);
 
-  app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number; validationContext?: string }, _req, reply) => {
-    if (err.validation) {
-      return reply.code(400).send({ error: 'bad_request', message: `${err.validationContext ?? 'input'}: ${err.message}` });
-    }
-    const code = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (code === 500) log.error({ err: err.message }, 'request failed');
-    return reply.code(code).send({ error: code === 500 ? 'internal' : 'bad_request', message: code === 500 ? 'internal error' : err.message });
-  });
+  app.setErrorHandler(
+    (err: Error & { validation?: unknown; statusCode?: number; validationContext?: string }, _req, reply) => {
+      if (err.validation) {
+        return reply
+          .code(400)
+          .send({ error: 'bad_request', message: `${err.validationContext ?? 'input'}: ${err.message}` });
+      }
+      const code = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+      if (code === 500) log.error({ err: err.message }, 'request failed');
+      return reply.code(code).send({
+        error: code === 500 ? 'internal' : 'bad_request',
+        message: code === 500 ? 'internal error' : err.message,
+      });
+    },
+  );
 
   // Every /api route but login needs a session. Cookies are SameSite=Strict and state-changing
   // routes accept only JSON bodies, which a cross-site form cannot send: that is the CSRF defence
@@ -145,28 +174,45 @@ export async function startDashboard(cfg: DashboardConfig, opts: { logger?: Logg
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     req.session = sessions.get(req.cookies[COOKIE]);
     if (!req.url.startsWith('/api/') || req.url.startsWith('/api/login')) return;
-    if (!req.session) return reply.code(401).send({ error: 'unauthorized', message: 'login required / silakan masuk' });
+    if (!req.session)
+      return reply.code(401).send({ error: 'unauthorized', message: 'login required / silakan masuk' });
   });
 
-  app.post<{ Body: Static<typeof LoginBody> }>('/api/login', { schema: { body: LoginBody } }, async (req, reply) => {
-    const { username, password } = req.body;
-    const wait = brake.blockedFor(username, req.ip);
-    if (wait > 0) {
-      reply.header('retry-after', String(wait));
-      return reply.code(429).send({ error: 'too_many_attempts', message: `too many failed logins; try again in ${wait} s / terlalu banyak percobaan, coba lagi dalam ${wait} detik` });
-    }
-    const user = await verifyUser(cfg.users_file, username, password);
-    if (!user) {
-      brake.fail(username, req.ip);
-      log.warn({ audit: 'login_failed', username, ip: req.ip }, 'login failed');
-      return reply.code(401).send({ error: 'unauthorized', message: 'wrong username or password / nama pengguna atau kata sandi salah' });
-    }
-    brake.succeed(username, req.ip);
-    const s = sessions.create(user.username, user.role);
-    log.info({ audit: 'login', username, ip: req.ip }, 'login');
-    reply.setCookie(COOKIE, s.id, { httpOnly: true, sameSite: 'strict', path: '/', secure: cfg.http.secure_cookies, maxAge: 12 * 3600 });
-    return { username: user.username, role: user.role };
-  });
+  app.post<{ Body: Static<typeof LoginBody> }>(
+    '/api/login',
+    { schema: { body: LoginBody } },
+    async (req, reply) => {
+      const { username, password } = req.body;
+      const wait = brake.blockedFor(username, req.ip);
+      if (wait > 0) {
+        reply.header('retry-after', String(wait));
+        return reply.code(429).send({
+          error: 'too_many_attempts',
+          message: `too many failed logins; try again in ${wait} s / terlalu banyak percobaan, coba lagi dalam ${wait} detik`,
+        });
+      }
+      const user = await verifyUser(cfg.users_file, username, password);
+      if (!user) {
+        brake.fail(username, req.ip);
+        log.warn({ audit: 'login_failed', username, ip: req.ip }, 'login failed');
+        return reply.code(401).send({
+          error: 'unauthorized',
+          message: 'wrong username or password / nama pengguna atau kata sandi salah',
+        });
+      }
+      brake.succeed(username, req.ip);
+      const s = sessions.create(user.username, user.role);
+      log.info({ audit: 'login', username, ip: req.ip }, 'login');
+      reply.setCookie(COOKIE, s.id, {
+        httpOnly: true,
+        sameSite: 'strict',
+        path: '/',
+        secure: cfg.http.secure_cookies,
+        maxAge: 12 * 3600,
+      });
+      return { username: user.username, role: user.role };
+    },
+  );
 
   app.post('/api/logout', async (req, reply) => {
     sessions.destroy(req.cookies[COOKIE]);
@@ -174,7 +220,12 @@ export async function startDashboard(cfg: DashboardConfig, opts: { logger?: Logg
     return { ok: true };
   });
 
-  app.get('/api/me', async (req) => ({ username: req.session!.username, role: req.session!.role, language: cfg.language, timezone: cfg.timezone }));
+  app.get('/api/me', async (req) => ({
+    username: req.session!.username,
+    role: req.session!.role,
+    language: cfg.language,
+    timezone: cfg.timezone,
+  }));
 
   app.get('/api/metrics', async () => METRICS);
 
@@ -183,49 +234,84 @@ export async function startDashboard(cfg: DashboardConfig, opts: { logger?: Logg
     return ((await getStore()?.listSites()) ?? []).map((s) => siteView(s, now));
   });
 
-  app.get<{ Querystring: Static<typeof DevicesQuery> }>('/api/devices', { schema: { querystring: DevicesQuery } }, async (req) => {
-    const now = Date.now();
-    return ((await getStore()?.listDevices(req.query.site)) ?? []).map((d) => deviceView(d, now));
-  });
+  app.get<{ Querystring: Static<typeof DevicesQuery> }>(
+    '/api/devices',
+    { schema: { querystring: DevicesQuery } },
+    async (req) => {
+      const now = Date.now();
+      return ((await getStore()?.listDevices(req.query.site)) ?? []).map((d) => deviceView(d, now));
+    },
+  );
 
   app.get<{ Params: { site: string; device: string } }>(
     '/api/devices/:site/:device',
     { schema: { params: Type.Object({ site: Slug, device: Slug }) } },
     async (req, reply) => {
-      const d = ((await getStore()?.listDevices(req.params.site)) ?? []).find((x) => x.device === req.params.device);
-      if (!d) return reply.code(404).send({ error: 'not_found', message: `no device ${req.params.site}/${req.params.device}` });
+      const d = ((await getStore()?.listDevices(req.params.site)) ?? []).find(
+        (x) => x.device === req.params.device,
+      );
+      if (!d)
+        return reply
+          .code(404)
+          .send({ error: 'not_found', message: `no device ${req.params.site}/${req.params.device}` });
       return deviceView(d, Date.now());
     },
   );
 
-  app.get<{ Querystring: Static<typeof HistoryQuery> }>('/api/history', { schema: { querystring: HistoryQuery } }, async (req, reply) => {
-    const q = req.query;
-    if (!isMetricName(q.metric)) return reply.code(400).send({ error: 'bad_request', message: `metric: unknown metric "${q.metric}"` });
-    if (q.from >= q.to) return reply.code(400).send({ error: 'bad_request', message: 'from: must be before to' });
-    if (q.to - q.from > MAX_RANGE_MS) return reply.code(400).send({ error: 'bad_request', message: 'to: range longer than 400 days' });
-    const labels = q.labels ? Object.fromEntries(q.labels.split(',').map((p) => p.split(':', 2) as [string, string])) : undefined;
-    return (
-      (await getStore()?.history({
-        site: q.site,
-        device: q.device,
-        metric: q.metric as MetricName,
-        from: q.from,
-        to: q.to,
-        maxPoints: q.max_points,
-        ...(labels ? { labels } : {}),
-      })) ?? []
-    );
-  });
+  app.get<{ Querystring: Static<typeof HistoryQuery> }>(
+    '/api/history',
+    { schema: { querystring: HistoryQuery } },
+    async (req, reply) => {
+      const q = req.query;
+      if (!isMetricName(q.metric))
+        return reply
+          .code(400)
+          .send({ error: 'bad_request', message: `metric: unknown metric "${q.metric}"` });
+      if (q.from >= q.to)
+        return reply.code(400).send({ error: 'bad_request', message: 'from: must be before to' });
+      if (q.to - q.from > MAX_RANGE_MS)
+        return reply.code(400).send({ error: 'bad_request', message: 'to: range longer than 400 days' });
+      const labels = q.labels
+        ? Object.fromEntries(q.labels.split(',').map((p) => p.split(':', 2) as [string, string]))
+        : undefined;
+      return (
+        (await getStore()?.history({
+          site: q.site,
+          device: q.device,
+          metric: q.metric as MetricName,
+          from: q.from,
+          to: q.to,
+          maxPoints: q.max_points,
+          ...(labels ? { labels } : {}),
+        })) ?? []
+      );
+    },
+  );
 
-  app.get<{ Querystring: Static<typeof EventsQuery> }>('/api/events', { schema: { querystring: EventsQuery } }, async (req) => {
-    const q = req.query;
-    return (await getStore()?.listEvents({ limit: q.limit, ...(q.site ? { site: q.site } : {}), ...(q.since !== undefined ? { since: q.since } : {}) })) ?? [];
-  });
+  app.get<{ Querystring: Static<typeof EventsQuery> }>(
+    '/api/events',
+    { schema: { querystring: EventsQuery } },
+    async (req) => {
+      const q = req.query;
+      return (
+        (await getStore()?.listEvents({
+          limit: q.limit,
+          ...(q.site ? { site: q.site } : {}),
+          ...(q.since !== undefined ? { since: q.since } : {}),
+        })) ?? []
+      );
+    },
+  );
 
   app.get('/api/stream', (req, reply) => {
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
     res.write(`event: hello\ndata: ${JSON.stringify({ server_time: Date.now() })}\n\n`);
     const off = live.subscribe((e) => res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`));
     const beat = setInterval(() => res.write(`: keep-alive ${Date.now()}\n\n`), 15_000);
@@ -235,7 +321,12 @@ export async function startDashboard(cfg: DashboardConfig, opts: { logger?: Logg
     });
   });
 
-  app.get('/healthz', async () => ({ ok: true, mqtt: live.connected, store: getStore() !== null, server_time: Date.now() }));
+  app.get('/healthz', async () => ({
+    ok: true,
+    mqtt: live.connected,
+    store: getStore() !== null,
+    server_time: Date.now(),
+  }));
 
   await app.register(fastifyStatic, { root: PUBLIC_DIR, index: 'index.html', wildcard: false });
 

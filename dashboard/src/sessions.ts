@@ -18,7 +18,13 @@ export class Sessions {
 
   create(username: string, role: Role): Session {
     const now = Date.now();
-    const s: Session = { id: randomBytes(32).toString('base64url'), username, role, created: now, lastSeen: now };
+    const s: Session = {
+      id: randomBytes(32).toString('base64url'),
+      username,
+      role,
+      created: now,
+      lastSeen: now,
+    };
     this.byId.set(s.id, s);
     return s;
   }

@@ -29,12 +29,23 @@ export type User = UsersFile['users'][number];
 
 export function loadUsers(file: string): UsersFile {
   if (!existsSync(file)) return { users: [] };
-  return loadConfig(file, UsersSchema, { check: (u) => duplicateIds(u.users.map((x) => ({ id: x.username })), ['users'], 'username') });
+  return loadConfig(file, UsersSchema, {
+    check: (u) =>
+      duplicateIds(
+        u.users.map((x) => ({ id: x.username })),
+        ['users'],
+        'username',
+      ),
+  });
 }
 
 function save(file: string, u: UsersFile): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `# Pantau dashboard users: scrypt hashes only. Edit with "pantau-dashboard users".\n${stringify(u)}`, { mode: 0o600 });
+  writeFileSync(
+    tmp,
+    `# Pantau dashboard users: scrypt hashes only. Edit with "pantau-dashboard users".\n${stringify(u)}`,
+    { mode: 0o600 },
+  );
   renameSync(tmp, file);
 }
 
@@ -67,7 +78,9 @@ export function removeUser(file: string, username: string): boolean {
 export async function verifyUser(file: string, username: string, password: string): Promise<User | null> {
   const user = loadUsers(file).users.find((x) => x.username === username);
   // Hash anyway when the user is unknown so timing does not reveal which usernames exist.
-  const hash = user?.password_hash ?? 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+  const hash =
+    user?.password_hash ??
+    'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
   const ok = await verifySecret(password, hash);
   return ok && user ? user : null;
 }

@@ -100,7 +100,14 @@ function esc(s: string): string {
 function age(ts: number | null): string {
   if (ts === null) return t('never');
   const s = Math.max(0, Math.round((now() - ts) / 1000));
-  const txt = s < 60 ? `${s} ${lang === 'id' ? 'dtk' : 's'}` : s < 3600 ? `${Math.floor(s / 60)} ${lang === 'id' ? 'mnt' : 'min'}` : s < 86400 ? `${Math.floor(s / 3600)} ${lang === 'id' ? 'jam' : 'h'}` : `${Math.floor(s / 86400)} ${lang === 'id' ? 'hari' : 'd'}`;
+  const txt =
+    s < 60
+      ? `${s} ${lang === 'id' ? 'dtk' : 's'}`
+      : s < 3600
+        ? `${Math.floor(s / 60)} ${lang === 'id' ? 'mnt' : 'min'}`
+        : s < 86400
+          ? `${Math.floor(s / 3600)} ${lang === 'id' ? 'jam' : 'h'}`
+          : `${Math.floor(s / 86400)} ${lang === 'id' ? 'hari' : 'd'}`;
   return `${txt} ${t('ago')}`;
 }
 
@@ -142,7 +149,9 @@ function renderSites(): void {
 }
 
 function renderLinks(): void {
-  const list = [...devices.values()].sort((a, b) => a.site.localeCompare(b.site) || a.name.localeCompare(b.name));
+  const list = [...devices.values()].sort(
+    (a, b) => a.site.localeCompare(b.site) || a.name.localeCompare(b.name),
+  );
   const body = list.map((d) => {
     const status = d.stale ? 'unknown' : d.status;
     const reasons = d.reasons.map((r) => (lang === 'id' ? r.id : r.en)).join('; ');
@@ -159,14 +168,22 @@ function renderLinks(): void {
       ${cell(d, t('col_loss'), ['loss_pct'], (v) => n(v, '%'))}
     </tr>`;
   });
-  $('#links tbody').innerHTML = body.join('') || `<tr><td colspan="9" class="muted">${t('no_devices')}</td></tr>`;
+  $('#links tbody').innerHTML =
+    body.join('') || `<tr><td colspan="9" class="muted">${t('no_devices')}</td></tr>`;
 }
 
 function renderEvents(): void {
-  const fmt = new Intl.DateTimeFormat(lang === 'id' ? 'id-ID' : 'en-GB', { timeZone: timezone, dateStyle: 'short', timeStyle: 'medium' });
+  const fmt = new Intl.DateTimeFormat(lang === 'id' ? 'id-ID' : 'en-GB', {
+    timeZone: timezone,
+    dateStyle: 'short',
+    timeStyle: 'medium',
+  });
   $('#events').innerHTML = events
     .slice(0, 20)
-    .map((e) => `<li class="${esc(e.severity)}"><span class="muted">${fmt.format(e.ts)} · ${esc(sites.get(e.site)?.name ?? e.site)}</span><br>${esc(lang === 'id' ? e.message.id : e.message.en)}</li>`)
+    .map(
+      (e) =>
+        `<li class="${esc(e.severity)}"><span class="muted">${fmt.format(e.ts)} · ${esc(sites.get(e.site)?.name ?? e.site)}</span><br>${esc(lang === 'id' ? e.message.id : e.message.en)}</li>`,
+    )
     .join('');
 }
 
@@ -175,7 +192,8 @@ function renderSummary(): void {
   const d = [...devices.values()];
   const sOk = s.filter((x) => x.state === 'online' && !x.silent).length;
   const dOk = d.filter((x) => x.status === 'ok' && !x.stale).length;
-  $('#summary').textContent = `${t('summary_sites').replace('{a}', String(sOk)).replace('{n}', String(s.length))} · ${t('summary_links').replace('{a}', String(dOk)).replace('{n}', String(d.length))}`;
+  $('#summary').textContent =
+    `${t('summary_sites').replace('{a}', String(sOk)).replace('{n}', String(s.length))} · ${t('summary_links').replace('{a}', String(dOk)).replace('{n}', String(d.length))}`;
 }
 
 function render(): void {
@@ -197,7 +215,11 @@ async function api<T>(path: string, init?: RequestInit): Promise<T> {
 }
 
 async function loadAll(): Promise<void> {
-  const [s, d, e] = await Promise.all([api<SiteRow[]>('/api/sites'), api<DeviceRow[]>('/api/devices'), api<EventRow[]>('/api/events?limit=50')]);
+  const [s, d, e] = await Promise.all([
+    api<SiteRow[]>('/api/sites'),
+    api<DeviceRow[]>('/api/devices'),
+    api<EventRow[]>('/api/events?limit=50'),
+  ]);
   sites.clear();
   for (const x of s) sites.set(x.site, x);
   devices.clear();
@@ -215,7 +237,8 @@ function connectLive(): void {
     refresh = window.setTimeout(() => void loadAll().catch(() => {}), 300);
   };
   es.addEventListener('hello', (m) => {
-    skewMs = (JSON.parse((m as MessageEvent<string>).data) as { server_time: number }).server_time - Date.now();
+    skewMs =
+      (JSON.parse((m as MessageEvent<string>).data) as { server_time: number }).server_time - Date.now();
     $('#conn').textContent = t('live');
   });
   for (const type of ['gateway-state', 'device-state', 'event']) es.addEventListener(type, soon);
@@ -265,7 +288,8 @@ $<HTMLFormElement>('#login-form').addEventListener('submit', async (ev) => {
   });
   if (!res.ok) {
     const body = (await res.json().catch(() => ({}))) as { message?: string };
-    $('#login-error').textContent = res.status === 401 ? t('wrong_login') : (body.message ?? String(res.status));
+    $('#login-error').textContent =
+      res.status === 401 ? t('wrong_login') : (body.message ?? String(res.status));
     return;
   }
   await start();

@@ -2,8 +2,8 @@
 // pantau-gateway: run the site box, check its config, or read one device now.
 
 import { parseArgs } from 'node:util';
-import { ConfigError, EXIT_CONFIG } from '@pantau/config';
 import { collectSnmp, newSnmpMemory, SnmpSession } from '@pantau/collectors/snmp';
+import { ConfigError, EXIT_CONFIG } from '@pantau/config';
 import { loadGatewayConfig } from './config.js';
 import { startGateway } from './daemon.js';
 
@@ -32,7 +32,8 @@ async function probe(argv: string[]): Promise<void> {
     },
   });
   const address = values.address ?? fail('--address is required');
-  if (values.version !== '1' && values.version !== '2c') fail('--version must be 1 or 2c (use a site.yaml device for v3)');
+  if (values.version !== '1' && values.version !== '2c')
+    fail('--version must be 1 or 2c (use a site.yaml device for v3)');
   const session = new SnmpSession({
     address,
     port: Number(values.port),
@@ -45,8 +46,11 @@ async function probe(argv: string[]): Promise<void> {
     const r = await collectSnmp(session, newSnmpMemory());
     if (values.json) out(JSON.stringify(r, null, 2));
     else {
-      out(`${r.identity?.vendor ?? 'unknown vendor'} ${r.identity?.model ?? ''} ${r.identity?.firmware ?? ''} (${r.identity?.profile})`);
-      for (const rd of r.readings) out(`${rd.labels ? JSON.stringify(rd.labels) : '(device)'} ${JSON.stringify(rd.values)}`);
+      out(
+        `${r.identity?.vendor ?? 'unknown vendor'} ${r.identity?.model ?? ''} ${r.identity?.firmware ?? ''} (${r.identity?.profile})`,
+      );
+      for (const rd of r.readings)
+        out(`${rd.labels ? JSON.stringify(rd.labels) : '(device)'} ${JSON.stringify(rd.values)}`);
     }
   } finally {
     session.close();

@@ -2,8 +2,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '@pantau/config';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from './config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pantau-gwcfg-'));
@@ -56,7 +56,9 @@ describe('site.yaml validation', () => {
   });
 
   it('a wrong type names its line and field', () => {
-    expect(issuesOf(`${GOOD}defaults: { interval_s: "sepuluh" }\n`)).toEqual(['13:defaults.interval_s: must be an integer']);
+    expect(issuesOf(`${GOOD}defaults: { interval_s: "sepuluh" }\n`)).toEqual([
+      '13:defaults.interval_s: must be an integer',
+    ]);
   });
 
   it('a duplicate device id names the repeat', () => {
@@ -66,11 +68,15 @@ describe('site.yaml validation', () => {
   });
 
   it('a bad address names its line and field', () => {
-    expect(issuesOf(GOOD.replace('10.10.1.2', '10.10.1.256'))).toEqual(['8:devices[0].address: is not a valid IP address or host name']);
+    expect(issuesOf(GOOD.replace('10.10.1.2', '10.10.1.256'))).toEqual([
+      '8:devices[0].address: is not a valid IP address or host name',
+    ]);
   });
 
   it('a reserved device id is refused', () => {
-    expect(issuesOf(GOOD.replace('  - id: cam-1', '  - id: gateway'))).toEqual(['10:devices[1].id: "gateway" is reserved for the site\'s own topics']);
+    expect(issuesOf(GOOD.replace('  - id: cam-1', '  - id: gateway'))).toEqual([
+      '10:devices[1].id: "gateway" is reserved for the site\'s own topics',
+    ]);
   });
 
   it('the CLI prints file:line: field: reason and exits 2', () => {
@@ -82,6 +88,8 @@ describe('site.yaml validation', () => {
     expect(r.stderr.trim()).toBe(`${bad}:8:14: devices[0].address: is not a valid IP address or host name`);
     const run = spawnSync(process.execPath, [cli, 'run', '--config', bad], { encoding: 'utf8' });
     expect(run.status).toBe(2);
-    expect(execFileSync(process.execPath, [cli, 'check-config', write('ok.yaml', GOOD)], { encoding: 'utf8' })).toMatch(/^OK: .*2 devices/);
+    expect(
+      execFileSync(process.execPath, [cli, 'check-config', write('ok.yaml', GOOD)], { encoding: 'utf8' }),
+    ).toMatch(/^OK: .*2 devices/);
   });
 });

@@ -2,11 +2,14 @@
 
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { isDeviceId } from '@pantau/contract';
 import { ConfigError, duplicateIds, loadConfig, type SemanticIssue } from '@pantau/config';
+import { isDeviceId } from '@pantau/contract';
 import { type Static, Type } from '@sinclair/typebox';
 
-const Level = Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((l) => Type.Literal(l)), { default: 'info' });
+const Level = Type.Union(
+  ['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((l) => Type.Literal(l)),
+  { default: 'info' },
+);
 
 const SnmpSchema = Type.Object(
   {
@@ -17,10 +20,30 @@ const SnmpSchema = Type.Object(
       Type.Object(
         {
           user: Type.String({ minLength: 1 }),
-          level: Type.Union([Type.Literal('noAuthNoPriv'), Type.Literal('authNoPriv'), Type.Literal('authPriv')]),
-          auth_protocol: Type.Optional(Type.Union([Type.Literal('md5'), Type.Literal('sha'), Type.Literal('sha224'), Type.Literal('sha256'), Type.Literal('sha384'), Type.Literal('sha512')])),
+          level: Type.Union([
+            Type.Literal('noAuthNoPriv'),
+            Type.Literal('authNoPriv'),
+            Type.Literal('authPriv'),
+          ]),
+          auth_protocol: Type.Optional(
+            Type.Union([
+              Type.Literal('md5'),
+              Type.Literal('sha'),
+              Type.Literal('sha224'),
+              Type.Literal('sha256'),
+              Type.Literal('sha384'),
+              Type.Literal('sha512'),
+            ]),
+          ),
           auth_key: Type.Optional(Type.String({ minLength: 8 })),
-          priv_protocol: Type.Optional(Type.Union([Type.Literal('des'), Type.Literal('aes'), Type.Literal('aes256b'), Type.Literal('aes256r')])),
+          priv_protocol: Type.Optional(
+            Type.Union([
+              Type.Literal('des'),
+              Type.Literal('aes'),
+              Type.Literal('aes256b'),
+              Type.Literal('aes256r'),
+            ]),
+          ),
           priv_key: Type.Optional(Type.String({ minLength: 8 })),
           context: Type.Optional(Type.String()),
         },
@@ -43,7 +66,10 @@ const DeviceSchema = Type.Object(
     snmp: Type.Optional(SnmpSchema),
     ping: Type.Optional(
       Type.Object(
-        { enabled: Type.Boolean({ default: true }), count: Type.Integer({ minimum: 1, maximum: 20, default: 5 }) },
+        {
+          enabled: Type.Boolean({ default: true }),
+          count: Type.Integer({ minimum: 1, maximum: 20, default: 5 }),
+        },
         { additionalProperties: false },
       ),
     ),
@@ -54,7 +80,10 @@ const DeviceSchema = Type.Object(
 export const GatewayConfigSchema = Type.Object(
   {
     site: Type.Object(
-      { id: Type.String({ format: 'slug' }), name: Type.Optional(Type.String({ minLength: 1, maxLength: 120 })) },
+      {
+        id: Type.String({ format: 'slug' }),
+        name: Type.Optional(Type.String({ minLength: 1, maxLength: 120 })),
+      },
       { additionalProperties: false },
     ),
     mqtt: Type.Object(
@@ -98,13 +127,21 @@ export type DeviceConfig = Static<typeof DeviceSchema>;
 function semantic(c: Static<typeof GatewayConfigSchema>): SemanticIssue[] {
   const issues = duplicateIds(c.devices, ['devices'], 'device id');
   c.devices.forEach((d, i) => {
-    if (!isDeviceId(d.id)) issues.push({ path: ['devices', i, 'id'], message: `"${d.id}" is reserved for the site's own topics` });
+    if (!isDeviceId(d.id))
+      issues.push({ path: ['devices', i, 'id'], message: `"${d.id}" is reserved for the site's own topics` });
     const s = d.snmp;
-    if (s?.version === '3' && !s.v3) issues.push({ path: ['devices', i, 'snmp'], message: 'SNMP version 3 needs a v3 block (user, level, keys)' });
-    if (s?.v3 && s.v3.level !== 'noAuthNoPriv' && !s.v3.auth_key) issues.push({ path: ['devices', i, 'snmp', 'v3'], message: `level ${s.v3.level} needs auth_key` });
-    if (s?.v3?.level === 'authPriv' && !s.v3.priv_key) issues.push({ path: ['devices', i, 'snmp', 'v3'], message: 'level authPriv needs priv_key' });
+    if (s?.version === '3' && !s.v3)
+      issues.push({
+        path: ['devices', i, 'snmp'],
+        message: 'SNMP version 3 needs a v3 block (user, level, keys)',
+      });
+    if (s?.v3 && s.v3.level !== 'noAuthNoPriv' && !s.v3.auth_key)
+      issues.push({ path: ['devices', i, 'snmp', 'v3'], message: `level ${s.v3.level} needs auth_key` });
+    if (s?.v3?.level === 'authPriv' && !s.v3.priv_key)
+      issues.push({ path: ['devices', i, 'snmp', 'v3'], message: 'level authPriv needs priv_key' });
   });
-  if (!c.mqtt.password && !c.mqtt.password_file) issues.push({ path: ['mqtt'], message: 'needs password_file (or password)' });
+  if (!c.mqtt.password && !c.mqtt.password_file)
+    issues.push({ path: ['mqtt'], message: 'needs password_file (or password)' });
   return issues;
 }
 
@@ -120,7 +157,13 @@ export function loadGatewayConfig(file: string): GatewayConfig {
       password = readFileSync(pf, 'utf8').trim();
     } catch (e) {
       throw new ConfigError(file, [
-        { file, line: 0, column: 0, field: 'mqtt.password_file', message: `cannot read ${pf}: ${(e as NodeJS.ErrnoException).code}` },
+        {
+          file,
+          line: 0,
+          column: 0,
+          field: 'mqtt.password_file',
+          message: `cannot read ${pf}: ${(e as NodeJS.ErrnoException).code}`,
+        },
       ]);
     }
   }

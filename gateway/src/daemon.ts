@@ -3,11 +3,20 @@
 
 import { execFile } from 'node:child_process';
 import { freemem, hostname, loadavg } from 'node:os';
-import type { ClockStatus, DeviceStatePayload, GatewayStatePayload, EventPayload, MetricName, Reading, Reason, Status } from '@pantau/contract';
-import { topics } from '@pantau/contract';
-import { type CollectorError, type CollectorObservation, type CollectorResult } from '@pantau/collectors/common';
+import type { CollectorError, CollectorObservation, CollectorResult } from '@pantau/collectors/common';
 import { pingBurst, pingReading } from '@pantau/collectors/ping';
-import { collectSnmp, newSnmpMemory, SnmpSession, type SnmpMemory } from '@pantau/collectors/snmp';
+import { collectSnmp, newSnmpMemory, type SnmpMemory, SnmpSession } from '@pantau/collectors/snmp';
+import type {
+  ClockStatus,
+  DeviceStatePayload,
+  EventPayload,
+  GatewayStatePayload,
+  MetricName,
+  Reading,
+  Reason,
+  Status,
+} from '@pantau/contract';
+import { topics } from '@pantau/contract';
 import pino, { type Logger } from 'pino';
 import type { DeviceConfig, GatewayConfig } from './config.js';
 import { DEFAULT_RULES, evaluateRules, REACHABILITY, worst } from './health/rules.js';
@@ -69,7 +78,9 @@ function readClock(): Promise<ClockStatus> {
 /** Traffic figures come from the radio interface if we can tell which, else the busiest non-loopback one. */
 function pickInterface(readings: Reading[]): Reading | undefined {
   const ifs = readings.filter((r) => r.labels?.iface !== undefined && r.labels.iface !== 'lo');
-  const radio = ifs.find((r) => /^(ath|wlan|wifi|radio|wl)/i.test(r.labels!.iface!) && r.values.if_in_bps !== undefined);
+  const radio = ifs.find(
+    (r) => /^(ath|wlan|wifi|radio|wl)/i.test(r.labels!.iface!) && r.values.if_in_bps !== undefined,
+  );
   if (radio) return radio;
   let best: Reading | undefined;
   for (const r of ifs) {
@@ -79,9 +90,14 @@ function pickInterface(readings: Reading[]): Reading | undefined {
   return best;
 }
 
-export async function startGateway(cfg: GatewayConfig, opts: { logger?: Logger } = {}): Promise<RunningGateway> {
+export async function startGateway(
+  cfg: GatewayConfig,
+  opts: { logger?: Logger } = {},
+): Promise<RunningGateway> {
   const site = cfg.site.id;
-  const log = (opts.logger ?? pino({ level: cfg.log_level, base: { service: 'pantau-gateway' } })).child({ site });
+  const log = (opts.logger ?? pino({ level: cfg.log_level, base: { service: 'pantau-gateway' } })).child({
+    site,
+  });
   const startedAt = Date.now();
   const seq = new SequenceCounter(cfg.state_dir);
   let clock: ClockStatus = { synced: false, source: 'unknown' };
@@ -108,9 +124,24 @@ export async function startGateway(cfg: GatewayConfig, opts: { logger?: Logger }
     }),
   });
 
-  const event = (type: EventPayload['type'], severity: EventPayload['severity'], message: EventPayload['message'], device?: string, data?: Record<string, unknown>) => {
+  const event = (
+    type: EventPayload['type'],
+    severity: EventPayload['severity'],
+    message: EventPayload['message'],
+    device?: string,
+    data?: Record<string, unknown>,
+  ) => {
     const ts = Date.now();
-    const e: EventPayload = { v: 1, seq: seq.take(), ts, type, severity, message, ...(device ? { device } : {}), ...(data ? { data } : {}) };
+    const e: EventPayload = {
+      v: 1,
+      seq: seq.take(),
+      ts,
+      type,
+      severity,
+      message,
+      ...(device ? { device } : {}),
+      ...(data ? { data } : {}),
+    };
     publisher.publish(topics.events(site), e, ts);
     log.info({ device, event: type }, message.en);
   };
@@ -185,9 +216,25 @@ export async function startGateway(cfg: GatewayConfig, opts: { logger?: Logger }
     const prev = dev.status;
     dev.status = status;
     if (status === 'down' && prev !== 'down')
-      event('device_unreachable', 'critical', { id: `${dev.cfg.name ?? dev.cfg.id}: perangkat terputus`, en: `${dev.cfg.name ?? dev.cfg.id}: device unreachable` }, dev.cfg.id);
+      event(
+        'device_unreachable',
+        'critical',
+        {
+          id: `${dev.cfg.name ?? dev.cfg.id}: perangkat terputus`,
+          en: `${dev.cfg.name ?? dev.cfg.id}: device unreachable`,
+        },
+        dev.cfg.id,
+      );
     if (prev === 'down' && status !== 'down')
-      event('device_reachable', 'info', { id: `${dev.cfg.name ?? dev.cfg.id}: perangkat terhubung kembali`, en: `${dev.cfg.name ?? dev.cfg.id}: device reachable again` }, dev.cfg.id);
+      event(
+        'device_reachable',
+        'info',
+        {
+          id: `${dev.cfg.name ?? dev.cfg.id}: perangkat terhubung kembali`,
+          en: `${dev.cfg.name ?? dev.cfg.id}: device reachable again`,
+        },
+        dev.cfg.id,
+      );
     const interval = dev.cfg.interval_s ?? cfg.defaults.interval_s;
     const state: DeviceStatePayload = {
       v: 1,
@@ -209,12 +256,27 @@ export async function startGateway(cfg: GatewayConfig, opts: { logger?: Logger }
   };
 
   const record = (dev: DeviceRuntime, readings: Reading[], figuresFrom: Reading[]) => {
-    for (const r of figuresFrom) for (const [k, v] of Object.entries(r.values)) if (KEY_FIGURES.includes(k as MetricName)) dev.figures[k as MetricName] = { value: v, ts: r.ts };
-    publisher.publish(topics.deviceTelemetry(site, dev.cfg.id), { v: 1, seq: seq.take(), device: dev.cfg.id, backfill: false, readings }, readings[0]?.ts ?? Date.now());
+    for (const r of figuresFrom)
+      for (const [k, v] of Object.entries(r.values))
+        if (KEY_FIGURES.includes(k as MetricName)) dev.figures[k as MetricName] = { value: v, ts: r.ts };
+    publisher.publish(
+      topics.deviceTelemetry(site, dev.cfg.id),
+      { v: 1, seq: seq.take(), device: dev.cfg.id, backfill: false, readings },
+      readings[0]?.ts ?? Date.now(),
+    );
   };
 
   const observe = (dev: DeviceRuntime, o: CollectorObservation) =>
-    event(o.type, o.type === 'device_rebooted' ? 'warning' : 'info', { id: `${dev.cfg.name ?? dev.cfg.id}: ${o.message.id}`, en: `${dev.cfg.name ?? dev.cfg.id}: ${o.message.en}` }, dev.cfg.id, o.data);
+    event(
+      o.type,
+      o.type === 'device_rebooted' ? 'warning' : 'info',
+      {
+        id: `${dev.cfg.name ?? dev.cfg.id}: ${o.message.id}`,
+        en: `${dev.cfg.name ?? dev.cfg.id}: ${o.message.en}`,
+      },
+      dev.cfg.id,
+      o.data,
+    );
 
   const scheduler = new Scheduler({
     concurrency: { snmp: cfg.concurrency.snmp, ping: cfg.concurrency.ping },
@@ -243,15 +305,18 @@ export async function startGateway(cfg: GatewayConfig, opts: { logger?: Logger }
           dev.snmpPolled = true;
           const traffic = pickInterface(r.readings);
           const trafficFigures: Reading = { ts: traffic?.ts ?? 0, values: {} };
-          if (traffic?.values.if_in_bps !== undefined) trafficFigures.values.if_in_bps = traffic.values.if_in_bps;
-          if (traffic?.values.if_out_bps !== undefined) trafficFigures.values.if_out_bps = traffic.values.if_out_bps;
+          if (traffic?.values.if_in_bps !== undefined)
+            trafficFigures.values.if_in_bps = traffic.values.if_in_bps;
+          if (traffic?.values.if_out_bps !== undefined)
+            trafficFigures.values.if_out_bps = traffic.values.if_out_bps;
           record(dev, r.readings, [r.readings[0]!, trafficFigures]);
           for (const o of r.observations) observe(dev, o);
           publishState(dev);
         },
         onFailure: (e) => {
           dev.snmpPolled = true;
-          if (dev.snmpError?.kind !== e.kind) dev.log.warn({ kind: e.kind, err: e.message }, 'SNMP poll failed');
+          if (dev.snmpError?.kind !== e.kind)
+            dev.log.warn({ kind: e.kind, err: e.message }, 'SNMP poll failed');
           dev.snmpError = e;
           publishState(dev);
         },
@@ -307,16 +372,30 @@ export async function startGateway(cfg: GatewayConfig, opts: { logger?: Logger }
 
   clock = await readClock();
   publisher.start();
-  event('gateway_started', 'info', { id: `Gateway lokasi ${cfg.site.name ?? site} menyala (versi ${VERSION})`, en: `Site box ${cfg.site.name ?? site} started (version ${VERSION})` }, undefined, {
-    version: VERSION,
-    devices: devices.size,
-    clock,
-  });
+  event(
+    'gateway_started',
+    'info',
+    {
+      id: `Gateway lokasi ${cfg.site.name ?? site} menyala (versi ${VERSION})`,
+      en: `Site box ${cfg.site.name ?? site} started (version ${VERSION})`,
+    },
+    undefined,
+    {
+      version: VERSION,
+      devices: devices.size,
+      clock,
+    },
+  );
   scheduler.start();
   log.info({ devices: devices.size, version: VERSION }, 'site box running');
 
   return {
-    stats: () => ({ polls: scheduler.stats(), seq: seq.current, outbox: publisher.outbox.depth, connected: publisher.connected }),
+    stats: () => ({
+      polls: scheduler.stats(),
+      seq: seq.current,
+      outbox: publisher.outbox.depth,
+      connected: publisher.connected,
+    }),
     stop: async () => {
       scheduler.stop();
       clearInterval(healthTimer);

@@ -87,7 +87,11 @@ export class Publisher {
       return {
         host: url.hostname.replace(/^\[|\]$/g, ''),
         port: Number(url.port) || (protocol === 'mqtts' || protocol === 'tls' ? 8883 : 1883),
-        protocol: (protocol === 'tcp' ? 'mqtt' : protocol === 'tls' ? 'mqtts' : protocol) as 'mqtt' | 'mqtts' | 'ws' | 'wss',
+        protocol: (protocol === 'tcp' ? 'mqtt' : protocol === 'tls' ? 'mqtts' : protocol) as
+          | 'mqtt'
+          | 'mqtts'
+          | 'ws'
+          | 'wss',
       };
     });
     const opts: IClientOptions = {
@@ -163,7 +167,9 @@ export class Publisher {
     if (!c) return;
     if (c.connected) {
       await new Promise<void>((resolve) =>
-        c.publish(topics.gatewayState(this.o.site), this.willPayload(), { qos: 1, retain: true }, () => resolve()),
+        c.publish(topics.gatewayState(this.o.site), this.willPayload(), { qos: 1, retain: true }, () =>
+          resolve(),
+        ),
       );
     }
     await new Promise<void>((resolve) => c.end(false, {}, () => resolve()));

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CollectorError } from '@pantau/collectors/common';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Scheduler } from './scheduler.js';
 import { SequenceCounter } from './sequence.js';
 
@@ -13,7 +13,13 @@ describe('scheduler', () => {
   it('polls every interval within the jitter bounds', async () => {
     const s = new Scheduler({ concurrency: { snmp: 4 }, jitterPct: 10, maxBackoffMs: 600_000 });
     const times: number[] = [];
-    s.add({ key: 'a', protocol: 'snmp', intervalMs: 10_000, timeoutMs: 1000, run: async () => void times.push(Date.now()) });
+    s.add({
+      key: 'a',
+      protocol: 'snmp',
+      intervalMs: 10_000,
+      timeoutMs: 1000,
+      run: async () => void times.push(Date.now()),
+    });
     s.start();
     await vi.advanceTimersByTimeAsync(100_000);
     s.stop();
@@ -28,11 +34,18 @@ describe('scheduler', () => {
 
   it('backs off exponentially for a silent device and resets on success', () => {
     const s = new Scheduler({ concurrency: {}, jitterPct: 0, maxBackoffMs: 60_000 });
-    expect([0, 1, 2, 3, 4, 5].map((n) => s.nextDelay(5000, n))).toEqual([5000, 10_000, 20_000, 40_000, 60_000, 60_000]);
+    expect([0, 1, 2, 3, 4, 5].map((n) => s.nextDelay(5000, n))).toEqual([
+      5000, 10_000, 20_000, 40_000, 60_000, 60_000,
+    ]);
   });
 
   it('backs off on timeouts but not on auth failures', async () => {
-    const s = new Scheduler({ concurrency: { snmp: 1 }, jitterPct: 0, maxBackoffMs: 600_000, random: () => 0 });
+    const s = new Scheduler({
+      concurrency: { snmp: 1 },
+      jitterPct: 0,
+      maxBackoffMs: 600_000,
+      random: () => 0,
+    });
     const calls = { silent: 0, auth: 0 };
     s.add({
       key: 'silent',
@@ -76,7 +89,12 @@ describe('scheduler', () => {
       run: () => {
         running++;
         maxRunning = Math.max(maxRunning, running);
-        return new Promise<void>((r) => setTimeout(() => (running--, r()), 2000));
+        return new Promise<void>((r) =>
+          setTimeout(() => {
+            running--;
+            r();
+          }, 2000),
+        );
       },
       onFailure: (e) => failures.push(e.kind),
     });

@@ -109,7 +109,8 @@ export class Scheduler {
 
   /** Delay before the next poll: interval ± jitter, or back-off after consecutive silent failures. */
   nextDelay(intervalMs: number, failures: number): number {
-    if (failures > 0) return Math.min(intervalMs * 2 ** failures, Math.max(this.opts.maxBackoffMs, intervalMs));
+    if (failures > 0)
+      return Math.min(intervalMs * 2 ** failures, Math.max(this.opts.maxBackoffMs, intervalMs));
     const j = (this.opts.jitterPct / 100) * intervalMs;
     return Math.max(0, intervalMs + (this.random() * 2 - 1) * j);
   }
@@ -145,7 +146,9 @@ export class Scheduler {
       st.failures = 0;
       this.counts.ok++;
     } catch (e) {
-      const err = isCollectorError(e) ? e : new CollectorError('malformed', (e as Error)?.message ?? String(e), { cause: e });
+      const err = isCollectorError(e)
+        ? e
+        : new CollectorError('malformed', (e as Error)?.message ?? String(e), { cause: e });
       this.counts.failed++;
       if (err.kind === 'timeout') this.counts.timeouts++;
       st.failures = BACK_OFF_KINDS.has(err.kind) ? st.failures + 1 : 0;

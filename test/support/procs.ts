@@ -27,7 +27,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 15_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 15_000,
+  everyMs = 100,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -37,7 +42,10 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     } catch (e) {
       last = e;
     }
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > until)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -49,10 +57,17 @@ export interface Daemon {
 }
 
 /** Runs a built daemon (`<pkg>/dist/cli.js`); fails clearly when the build is missing. */
-export function runDaemon(pkg: 'gateway' | 'broker' | 'dashboard', args: string[], env: NodeJS.ProcessEnv = {}): Daemon {
+export function runDaemon(
+  pkg: 'gateway' | 'broker' | 'dashboard',
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Daemon {
   const cli = join(ROOT, pkg, 'dist', 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run "npm run build" (npm test builds first)`);
-  const proc = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [cli, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => {
     out += d.toString();

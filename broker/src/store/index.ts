@@ -1,8 +1,8 @@
 import { SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 
+export { labelsKey, SqliteStore } from './sqlite.js';
 export * from './types.js';
-export { SqliteStore, labelsKey } from './sqlite.js';
 
 export interface StoreConfig {
   kind: 'sqlite';

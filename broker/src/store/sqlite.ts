@@ -3,7 +3,6 @@
 
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import type {
   DeviceStatePayload,
   EventPayload,
@@ -11,6 +10,7 @@ import type {
   GatewayStatePayload,
   TelemetryPayload,
 } from '@pantau/contract';
+import Database from 'better-sqlite3';
 import type {
   DeviceRecord,
   EventRecord,
@@ -84,14 +84,19 @@ export class SqliteStore implements Store {
 
   constructor(opts: SqliteStoreOptions) {
     if (!opts.readonly) mkdirSync(dirname(opts.path), { recursive: true });
-    this.db = new Database(opts.path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+    this.db = new Database(opts.path, {
+      readonly: opts.readonly ?? false,
+      fileMustExist: opts.readonly ?? false,
+    });
     if (!opts.readonly) {
       this.db.pragma('journal_mode = WAL');
       // NORMAL in WAL mode survives process crashes; a power cut may lose the last commits,
       // which the site boxes resend because their outbox keeps what was not acknowledged.
       this.db.pragma('synchronous = NORMAL');
       this.db.exec(SCHEMA);
-      this.db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+      this.db
+        .prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)')
+        .run('schema_version', String(SCHEMA_VERSION));
     }
     this.db.pragma('busy_timeout = 5000');
   }
@@ -115,7 +120,9 @@ export class SqliteStore implements Store {
       'INSERT OR IGNORE INTO batches (site, seq, device, received_at, backfill, samples) VALUES (?, ?, ?, ?, ?, ?)',
     );
     // A device re-read in the same millisecond keeps the later value rather than failing the batch.
-    const insertSample = this.db.prepare('INSERT OR REPLACE INTO samples (series_id, ts, value) VALUES (?, ?, ?)');
+    const insertSample = this.db.prepare(
+      'INSERT OR REPLACE INTO samples (series_id, ts, value) VALUES (?, ?, ?)',
+    );
     const tx = this.db.transaction((): IngestResult => {
       let n = 0;
       for (const r of p.readings) n += Object.keys(r.values).length;
@@ -169,7 +176,9 @@ export class SqliteStore implements Store {
   }
 
   async listSites(): Promise<SiteRecord[]> {
-    const rows = this.db.prepare('SELECT site, state, health, last_heard FROM sites ORDER BY site').all() as Array<{
+    const rows = this.db
+      .prepare('SELECT site, state, health, last_heard FROM sites ORDER BY site')
+      .all() as Array<{
       site: string;
       state: string | null;
       health: string | null;
@@ -191,7 +200,12 @@ export class SqliteStore implements Store {
             .prepare('SELECT site, device, state, received_at FROM devices WHERE site = ? ORDER BY device')
             .all(site)
     ) as Array<{ site: string; device: string; state: string; received_at: number }>;
-    return rows.map((r) => ({ site: r.site, device: r.device, state: JSON.parse(r.state), received_at: r.received_at }));
+    return rows.map((r) => ({
+      site: r.site,
+      device: r.device,
+      state: JSON.parse(r.state),
+      received_at: r.received_at,
+    }));
   }
 
   async listEvents(q: { site?: string; since?: number; limit?: number }): Promise<EventRecord[]> {
@@ -212,8 +226,12 @@ export class SqliteStore implements Store {
     const wanted = q.labels ? labelsKey(q.labels) : undefined;
     const out: HistorySeries[] = [];
     const maxPoints = q.maxPoints ?? 0;
-    const count = this.db.prepare('SELECT count(*) AS n FROM samples WHERE series_id = ? AND ts BETWEEN ? AND ?');
-    const raw = this.db.prepare('SELECT ts, value FROM samples WHERE series_id = ? AND ts BETWEEN ? AND ? ORDER BY ts');
+    const count = this.db.prepare(
+      'SELECT count(*) AS n FROM samples WHERE series_id = ? AND ts BETWEEN ? AND ?',
+    );
+    const raw = this.db.prepare(
+      'SELECT ts, value FROM samples WHERE series_id = ? AND ts BETWEEN ? AND ? ORDER BY ts',
+    );
     const bucketed = this.db.prepare(
       `SELECT min(ts) AS ts, avg(value) AS value FROM samples WHERE series_id = @id AND ts BETWEEN @from AND @to
        GROUP BY CAST((ts - @from) / @width AS INTEGER) ORDER BY 1`,
@@ -224,7 +242,12 @@ export class SqliteStore implements Store {
       if (n === 0) continue;
       const rows = (
         maxPoints > 0 && n > maxPoints
-          ? bucketed.all({ id: s.id, from: q.from, to: q.to, width: Math.ceil((q.to - q.from + 1) / maxPoints) })
+          ? bucketed.all({
+              id: s.id,
+              from: q.from,
+              to: q.to,
+              width: Math.ceil((q.to - q.from + 1) / maxPoints),
+            })
           : raw.all(s.id, q.from, q.to)
       ) as Array<{ ts: number; value: number }>;
       out.push({ labels: parseLabels(s.labels), points: rows.map((r) => [r.ts, r.value]) });

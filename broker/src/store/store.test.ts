@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TelemetryPayload } from '@pantau/contract';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from './index.js';
 
 // The same suite will run against every store kind; today that is SQLite.
@@ -23,19 +23,47 @@ describe('store: sqlite', () => {
     seq,
     device: 'ptp-scc',
     backfill: false,
-    readings: Array.from({ length: n }, (_, i) => ({ ts: t0 + i * 1000, values: { rx_power_dbm: -60 - i, snr_db: 30 } })),
+    readings: Array.from({ length: n }, (_, i) => ({
+      ts: t0 + i * 1000,
+      values: { rx_power_dbm: -60 - i, snr_db: 30 },
+    })),
   });
 
   it('ingests readings and answers a history query', async () => {
-    expect(await store.ingestTelemetry('rsud', batch(1, 1_000_000, 5), 2_000_000)).toEqual({ accepted: true, samples: 10 });
-    const h = await store.history({ site: 'rsud', device: 'ptp-scc', metric: 'rx_power_dbm', from: 0, to: 3_000_000 });
-    expect(h).toEqual([{ labels: {}, points: [[1_000_000, -60], [1_001_000, -61], [1_002_000, -62], [1_003_000, -63], [1_004_000, -64]] }]);
+    expect(await store.ingestTelemetry('rsud', batch(1, 1_000_000, 5), 2_000_000)).toEqual({
+      accepted: true,
+      samples: 10,
+    });
+    const h = await store.history({
+      site: 'rsud',
+      device: 'ptp-scc',
+      metric: 'rx_power_dbm',
+      from: 0,
+      to: 3_000_000,
+    });
+    expect(h).toEqual([
+      {
+        labels: {},
+        points: [
+          [1_000_000, -60],
+          [1_001_000, -61],
+          [1_002_000, -62],
+          [1_003_000, -63],
+          [1_004_000, -64],
+        ],
+      },
+    ]);
   });
 
   it('ignores a replayed sequence number', async () => {
     await store.ingestTelemetry('rsud', batch(7, 1_000_000, 2), 1);
-    expect(await store.ingestTelemetry('rsud', batch(7, 1_000_000, 2), 2)).toEqual({ accepted: false, samples: 0 });
-    expect(await store.ingestTelemetry('damkar', batch(7, 1_000_000, 2), 2)).toMatchObject({ accepted: true });
+    expect(await store.ingestTelemetry('rsud', batch(7, 1_000_000, 2), 2)).toEqual({
+      accepted: false,
+      samples: 0,
+    });
+    expect(await store.ingestTelemetry('damkar', batch(7, 1_000_000, 2), 2)).toMatchObject({
+      accepted: true,
+    });
   });
 
   it('keeps labelled series apart and averages into buckets', async () => {
@@ -53,8 +81,24 @@ describe('store: sqlite', () => {
       },
       1,
     );
-    const eth = await store.history({ site: 'rsud', device: 'r1', metric: 'if_in_bps', from: 0, to: 3999, labels: { iface: 'eth0' }, maxPoints: 2 });
-    expect(eth).toEqual([{ labels: { iface: 'eth0' }, points: [[0, 50], [2000, 250]] }]);
+    const eth = await store.history({
+      site: 'rsud',
+      device: 'r1',
+      metric: 'if_in_bps',
+      from: 0,
+      to: 3999,
+      labels: { iface: 'eth0' },
+      maxPoints: 2,
+    });
+    expect(eth).toEqual([
+      {
+        labels: { iface: 'eth0' },
+        points: [
+          [0, 50],
+          [2000, 250],
+        ],
+      },
+    ]);
     const all = await store.history({ site: 'rsud', device: 'r1', metric: 'if_in_bps', from: 0, to: 3999 });
     expect(all.map((s) => s.labels.iface).sort()).toEqual(['ath0', 'eth0']);
   });
@@ -65,10 +109,49 @@ describe('store: sqlite', () => {
     const sites = await store.listSites();
     expect(sites).toHaveLength(1);
     expect(sites[0]?.state?.state).toBe('offline');
-    await store.putDeviceState('rsud', { v: 1, ts: 1, device: 'r1', kind: 'radio', address: '127.0.0.1', status: 'ok', reasons: [], last_seen: 1, interval_s: 10, figures: {} }, 2);
+    await store.putDeviceState(
+      'rsud',
+      {
+        v: 1,
+        ts: 1,
+        device: 'r1',
+        kind: 'radio',
+        address: '127.0.0.1',
+        status: 'ok',
+        reasons: [],
+        last_seen: 1,
+        interval_s: 10,
+        figures: {},
+      },
+      2,
+    );
     expect((await store.listDevices('rsud'))[0]?.state.status).toBe('ok');
-    await store.putEvent('rsud', { v: 1, seq: 3, ts: 100, type: 'device_rebooted', device: 'r1', severity: 'warning', message: { id: 'x', en: 'x' } }, 101);
-    await store.putEvent('rsud', { v: 1, seq: 3, ts: 100, type: 'device_rebooted', device: 'r1', severity: 'warning', message: { id: 'x', en: 'x' } }, 102);
+    await store.putEvent(
+      'rsud',
+      {
+        v: 1,
+        seq: 3,
+        ts: 100,
+        type: 'device_rebooted',
+        device: 'r1',
+        severity: 'warning',
+        message: { id: 'x', en: 'x' },
+      },
+      101,
+    );
+    await store.putEvent(
+      'rsud',
+      {
+        v: 1,
+        seq: 3,
+        ts: 100,
+        type: 'device_rebooted',
+        device: 'r1',
+        severity: 'warning',
+        message: { id: 'x', en: 'x' },
+      },
+      102,
+    );
     expect(await store.listEvents({ site: 'rsud' })).toHaveLength(1);
   });
 });

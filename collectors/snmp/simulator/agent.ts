@@ -74,7 +74,8 @@ function encodeValue(e: MibEntry, elapsed: number): Buffer {
 }
 
 function encodeVarbind(a: Answer, elapsed: number): Buffer {
-  const value = a.exception !== undefined ? tlv(a.exception, Buffer.alloc(0)) : encodeValue(a.entry!, elapsed);
+  const value =
+    a.exception !== undefined ? tlv(a.exception, Buffer.alloc(0)) : encodeValue(a.entry!, elapsed);
   return encodeSequence(Tag.Sequence, [encodeOid(a.oid), value]);
 }
 
@@ -129,7 +130,8 @@ function parseRequest(msg: Buffer): Request {
   const top = readTlv(msg, 0);
   if (top.tag !== Tag.Sequence) throw new BerError('not a sequence');
   const [ver, comm, pdu] = readChildren(top.content);
-  if (!ver || !comm || !pdu || ver.tag !== Tag.Integer || comm.tag !== Tag.OctetString) throw new BerError('bad header');
+  if (!ver || !comm || !pdu || ver.tag !== Tag.Integer || comm.tag !== Tag.OctetString)
+    throw new BerError('bad header');
   const [rid, a, b, vbl] = readChildren(pdu.content);
   if (!rid || !a || !b || !vbl) throw new BerError('bad PDU');
   const oids = readChildren(vbl.content).map((vb) => {
@@ -166,7 +168,8 @@ function encodeResponse(req: Request, errStatus: number, errIndex: number, varbi
 export function answer(mib: Mib, req: Request, community: string, elapsed: number): Buffer | null {
   if (req.community !== community || (req.version !== V1 && req.version !== V2C)) return null;
   const v1 = req.version === V1;
-  const echo = (oids: number[][]) => oids.map((oid) => encodeSequence(Tag.Sequence, [encodeOid(oid), tlv(Tag.Null, Buffer.alloc(0))]));
+  const echo = (oids: number[][]) =>
+    oids.map((oid) => encodeSequence(Tag.Sequence, [encodeOid(oid), tlv(Tag.Null, Buffer.alloc(0))]));
 
   const lookupGet = (oid: number[]): Answer => {
     const e = mib.get(oid);
@@ -220,7 +223,12 @@ export function answer(mib: Mib, req: Request, community: string, elapsed: numbe
     const missing = answers.findIndex((x) => x.exception !== undefined);
     if (missing >= 0) return encodeResponse(req, ERR_NO_SUCH_NAME, missing + 1, echo(req.oids));
   }
-  const out = encodeResponse(req, 0, 0, answers.map((x) => encodeVarbind(x, elapsed)));
+  const out = encodeResponse(
+    req,
+    0,
+    0,
+    answers.map((x) => encodeVarbind(x, elapsed)),
+  );
   if (out.length > MAX_RESPONSE_BYTES) return encodeResponse(req, ERR_TOO_BIG, 0, []);
   return out;
 }

@@ -19,7 +19,9 @@ const { values } = parseArgs({
 });
 
 if (!values.recording) {
-  process.stderr.write('usage: simulator --recording FILE [--count N] [--port P] [--scenario counters|fade|reboot]...\n');
+  process.stderr.write(
+    'usage: simulator --recording FILE [--count N] [--port P] [--scenario counters|fade|reboot]...\n',
+  );
   process.exit(1);
 }
 
@@ -28,7 +30,7 @@ const scenarios: Scenario[] = values.scenario.map((s): Scenario => {
   if (s === 'fade') return { kind: 'fade', startMs: 30_000, durationMs: 240_000, depthDb: 18 };
   if (s === 'reboot') return { kind: 'reboot', atMs: 120_000 };
   process.stderr.write(`unknown scenario "${s}"\n`);
-  process.exit(1);
+  return process.exit(1);
 });
 
 const recording = loadRecording(values.recording);

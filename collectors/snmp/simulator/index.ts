@@ -1,3 +1,3 @@
+export { loadRecording, parseSnmprec, parseSnmpwalk, type Varbind } from '../snmprec.js';
 export { type SimulatedAgent, type SimulatedAgentOptions, startSimulatedAgent } from './agent.js';
 export { fadeDepth, type Scenario } from './scenarios.js';
-export { loadRecording, parseSnmprec, parseSnmpwalk, type Varbind } from '../snmprec.js';

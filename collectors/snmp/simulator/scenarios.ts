@@ -107,7 +107,9 @@ function applyCounters(
       if (ifIndex === 1 && !hasIfTable) continue; // synthetic loopback stays quiet
       const base = e.value;
       e.dynamic = (t) => {
-        const bytes = BigInt(Math.floor((Math.max(0, sinceBoot(t) - (booted(t) ? 0 : start)) / 1000) * (bitRate / 8)));
+        const bytes = BigInt(
+          Math.floor((Math.max(0, sinceBoot(t) - (booted(t) ? 0 : start)) / 1000) * (bitRate / 8)),
+        );
         return ((booted(t) ? 0n : base) + bytes) % wrap;
       };
     }

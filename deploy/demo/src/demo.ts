@@ -28,7 +28,13 @@ interface DemoRadio {
 
 const MINUTE = 60_000;
 const RADIOS: DemoRadio[] = [
-  { id: 'ptp-rsud', name: 'Pemancar RSUD Latemmamala → SCC', recording: 'airos', kind: 'radio', scenarios: [{ kind: 'counters', bitRateIn: 12e6, bitRateOut: 3e6 }] },
+  {
+    id: 'ptp-rsud',
+    name: 'Pemancar RSUD Latemmamala → SCC',
+    recording: 'airos',
+    kind: 'radio',
+    scenarios: [{ kind: 'counters', bitRateIn: 12e6, bitRateOut: 3e6 }],
+  },
   // Rain over the hills: the signal sinks 18 dB over four minutes and comes back; the noise floor stays put.
   {
     id: 'ptp-damkar',
@@ -40,15 +46,30 @@ const RADIOS: DemoRadio[] = [
       { kind: 'fade', startMs: 0.5 * MINUTE, durationMs: 4 * MINUTE, depthDb: 18, recoverMs: 3 * MINUTE },
     ],
   },
-  { id: 'ptp-psc', name: 'Pemancar PSC 119 → SCC', recording: 'airos', kind: 'radio', scenarios: [{ kind: 'counters', bitRateIn: 4e6, bitRateOut: 1e6 }] },
+  {
+    id: 'ptp-psc',
+    name: 'Pemancar PSC 119 → SCC',
+    recording: 'airos',
+    kind: 'radio',
+    scenarios: [{ kind: 'counters', bitRateIn: 4e6, bitRateOut: 1e6 }],
+  },
   {
     id: 'ptp-gasis',
     name: 'Pemancar Lapangan Gasis → SCC',
     recording: 'airos',
     kind: 'radio',
-    scenarios: [{ kind: 'counters', bitRateIn: 20e6, bitRateOut: 5e6 }, { kind: 'reboot', atMs: 2 * MINUTE }],
+    scenarios: [
+      { kind: 'counters', bitRateIn: 20e6, bitRateOut: 5e6 },
+      { kind: 'reboot', atMs: 2 * MINUTE },
+    ],
   },
-  { id: 'router-villa', name: 'Router Mes Villa Yuliana', recording: 'openwrt', kind: 'host', scenarios: [{ kind: 'counters', bitRateIn: 2e6, bitRateOut: 0.5e6 }] },
+  {
+    id: 'router-villa',
+    name: 'Router Mes Villa Yuliana',
+    recording: 'openwrt',
+    kind: 'host',
+    scenarios: [{ kind: 'counters', bitRateIn: 2e6, bitRateOut: 0.5e6 }],
+  },
 ];
 
 interface DemoSecrets {
@@ -58,7 +79,9 @@ interface DemoSecrets {
 }
 
 function cli(pkg: 'broker' | 'dashboard', args: string[]): void {
-  execFileSync(process.execPath, [join(ROOT, pkg, 'dist', 'cli.js'), ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(process.execPath, [join(ROOT, pkg, 'dist', 'cli.js'), ...args], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
 /** Credentials are generated on the first run and kept (0600) so the login stays the same. */
@@ -66,11 +89,44 @@ function firstRunSecrets(): DemoSecrets {
   const file = join(DIR, 'demo-secrets.json');
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DemoSecrets;
   mkdirSync(DIR, { recursive: true, mode: 0o700 });
-  const s: DemoSecrets = { gateway: generateSecret(), dashboardMqtt: generateSecret(), admin: generateSecret(9) };
+  const s: DemoSecrets = {
+    gateway: generateSecret(),
+    dashboardMqtt: generateSecret(),
+    admin: generateSecret(9),
+  };
   const cred = join(DIR, 'credentials.yaml');
-  cli('broker', ['credentials', 'add-gateway', '--file', cred, '--site', 'relay-kota', '--password', s.gateway]);
-  cli('broker', ['credentials', 'add-reader', '--file', cred, '--username', 'dashboard', '--password', s.dashboardMqtt]);
-  cli('dashboard', ['users', 'add', '--file', join(DIR, 'users.yaml'), '--username', 'admin', '--role', 'admin', '--password', s.admin]);
+  cli('broker', [
+    'credentials',
+    'add-gateway',
+    '--file',
+    cred,
+    '--site',
+    'relay-kota',
+    '--password',
+    s.gateway,
+  ]);
+  cli('broker', [
+    'credentials',
+    'add-reader',
+    '--file',
+    cred,
+    '--username',
+    'dashboard',
+    '--password',
+    s.dashboardMqtt,
+  ]);
+  cli('dashboard', [
+    'users',
+    'add',
+    '--file',
+    join(DIR, 'users.yaml'),
+    '--username',
+    'admin',
+    '--role',
+    'admin',
+    '--password',
+    s.admin,
+  ]);
   writeFileSync(join(DIR, 'gateway.mqtt-password'), `${s.gateway}\n`, { mode: 0o600 });
   writeFileSync(join(DIR, 'dashboard.mqtt-password'), `${s.dashboardMqtt}\n`, { mode: 0o600 });
   writeFileSync(file, JSON.stringify(s, null, 2), { mode: 0o600 });
@@ -84,7 +140,13 @@ function hasPing(): boolean {
 async function main(): Promise<void> {
   const secrets = firstRunSecrets();
   const agents = await Promise.all(
-    RADIOS.map((r) => startSimulatedAgent({ recording: join(FIXTURES, r.recording, 'device.snmprec'), port: 0, scenarios: r.scenarios })),
+    RADIOS.map((r) =>
+      startSimulatedAgent({
+        recording: join(FIXTURES, r.recording, 'device.snmprec'),
+        port: 0,
+        scenarios: r.scenarios,
+      }),
+    ),
   );
 
   writeFileSync(
@@ -155,6 +217,8 @@ ${devices}`,
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`Pantau demo failed to start: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.stderr.write(
+    `Pantau demo failed to start: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+  );
   process.exit(1);
 });

@@ -104,7 +104,11 @@ export function evaluateRules(
       continue;
     }
     const was = active.has(r.code);
-    const limit = was ? (r.op === '<' ? r.threshold + r.hysteresis : r.threshold - r.hysteresis) : r.threshold;
+    const limit = was
+      ? r.op === '<'
+        ? r.threshold + r.hysteresis
+        : r.threshold - r.hysteresis
+      : r.threshold;
     const hit = r.op === '<' ? v < limit : v >= limit;
     if (!hit) {
       active.delete(r.code);
@@ -116,6 +120,7 @@ export function evaluateRules(
     reasons.push({ code: r.code, id: r.id.replace('{value}', value), en: r.en.replace('{value}', value) });
   }
   // A total loss also trips the high-loss rule: say it once.
-  if (reasons.some((r) => r.code === 'loss_total')) return { status, reasons: reasons.filter((r) => r.code !== 'loss_high') };
+  if (reasons.some((r) => r.code === 'loss_total'))
+    return { status, reasons: reasons.filter((r) => r.code !== 'loss_high') };
   return { status, reasons };
 }

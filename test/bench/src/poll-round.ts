@@ -7,7 +7,14 @@ const ports = process.argv.slice(2).map(Number);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 
 const devices = ports.map((port) => ({
-  session: new SnmpSession({ address: '127.0.0.1', port, version: '2c', community: 'public', timeoutMs: 2000, retries: 1 }),
+  session: new SnmpSession({
+    address: '127.0.0.1',
+    port,
+    version: '2c',
+    community: 'public',
+    timeoutMs: 2000,
+    retries: 1,
+  }),
   memory: newSnmpMemory(),
 }));
 
