@@ -1,7 +1,6 @@
 // central.yaml: what the broker listens on, where accounts and readings live.
 
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { loadConfig } from '@pantau/config';
+import { LogLevelSchema, loadConfig, pathFrom } from '@pantau/config';
 import { type Static, Type } from '@sinclair/typebox';
 
 export const BrokerConfigSchema = Type.Object(
@@ -20,19 +19,7 @@ export const BrokerConfigSchema = Type.Object(
       { kind: Type.Literal('sqlite', { default: 'sqlite' }), path: Type.String({ minLength: 1 }) },
       { additionalProperties: false },
     ),
-    log_level: Type.Union(
-      [
-        Type.Literal('fatal'),
-        Type.Literal('error'),
-        Type.Literal('warn'),
-        Type.Literal('info'),
-        Type.Literal('debug'),
-        Type.Literal('trace'),
-      ],
-      {
-        default: 'info',
-      },
-    ),
+    log_level: LogLevelSchema,
   },
   { additionalProperties: false },
 );
@@ -42,8 +29,7 @@ export type BrokerConfig = Static<typeof BrokerConfigSchema>;
 /** Loads central.yaml; relative paths resolve against the file's folder. */
 export function loadBrokerConfig(file: string): BrokerConfig {
   const cfg = loadConfig(file, BrokerConfigSchema);
-  const base = dirname(resolve(file));
-  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const abs = (p: string) => pathFrom(file, p);
   return {
     ...cfg,
     credentials_file: abs(cfg.credentials_file),

@@ -3,7 +3,8 @@
 
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import type { Static, TSchema } from '@sinclair/typebox';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
@@ -266,3 +267,39 @@ export function duplicateIds(
 }
 
 export * from './secrets.js';
+
+/** The log levels every daemon accepts. */
+export const LogLevelSchema = Type.Union(
+  [
+    Type.Literal('fatal'),
+    Type.Literal('error'),
+    Type.Literal('warn'),
+    Type.Literal('info'),
+    Type.Literal('debug'),
+    Type.Literal('trace'),
+  ],
+  { default: 'info' },
+);
+
+/** Resolves a path from a config file the way users expect: relative to the file's own folder. */
+export function pathFrom(configFile: string, p: string): string {
+  return isAbsolute(p) ? p : resolve(dirname(resolve(configFile)), p);
+}
+
+/** Reads a secret named by a config field (e.g. `mqtt.password_file`); a missing file is a ConfigError for that field. */
+export function readSecretFile(configFile: string, field: string, p: string): string {
+  const abs = pathFrom(configFile, p);
+  try {
+    return readFileSync(abs, 'utf8').trim();
+  } catch (e) {
+    throw new ConfigError(configFile, [
+      {
+        file: configFile,
+        line: 0,
+        column: 0,
+        field,
+        message: `cannot read ${abs}: ${(e as NodeJS.ErrnoException).code}`,
+      },
+    ]);
+  }
+}

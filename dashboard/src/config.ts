@@ -1,8 +1,6 @@
 // dashboard.yaml: where the dashboard listens, which broker and store it reads, who may log in.
 
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { ConfigError, loadConfig } from '@pantau/config';
+import { LogLevelSchema, loadConfig, pathFrom, readSecretFile } from '@pantau/config';
 import { type Static, Type } from '@sinclair/typebox';
 
 export const DashboardConfigSchema = Type.Object(
@@ -31,19 +29,7 @@ export const DashboardConfigSchema = Type.Object(
     users_file: Type.String({ minLength: 1 }),
     language: Type.Union([Type.Literal('id'), Type.Literal('en')], { default: 'id' }),
     timezone: Type.String({ minLength: 1, default: 'Asia/Makassar' }),
-    log_level: Type.Union(
-      [
-        Type.Literal('fatal'),
-        Type.Literal('error'),
-        Type.Literal('warn'),
-        Type.Literal('info'),
-        Type.Literal('debug'),
-        Type.Literal('trace'),
-      ],
-      {
-        default: 'info',
-      },
-    ),
+    log_level: LogLevelSchema,
   },
   { additionalProperties: false },
 );
@@ -67,24 +53,10 @@ export function loadDashboardConfig(file: string): DashboardConfig {
       return issues;
     },
   });
-  const base = dirname(resolve(file));
-  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
-  let mqttPassword = cfg.mqtt.password ?? '';
-  if (cfg.mqtt.password_file) {
-    try {
-      mqttPassword = readFileSync(abs(cfg.mqtt.password_file), 'utf8').trim();
-    } catch (e) {
-      throw new ConfigError(file, [
-        {
-          file,
-          line: 0,
-          column: 0,
-          field: 'mqtt.password_file',
-          message: `cannot read ${abs(cfg.mqtt.password_file)}: ${(e as NodeJS.ErrnoException).code}`,
-        },
-      ]);
-    }
-  }
+  const abs = (p: string) => pathFrom(file, p);
+  const mqttPassword = cfg.mqtt.password_file
+    ? readSecretFile(file, 'mqtt.password_file', cfg.mqtt.password_file)
+    : (cfg.mqtt.password ?? '');
   return {
     ...cfg,
     store: { ...cfg.store, path: abs(cfg.store.path) },

@@ -1,15 +1,16 @@
 // site.yaml: who this site box is, where the central is, and which devices it watches.
 
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { ConfigError, duplicateIds, loadConfig, type SemanticIssue } from '@pantau/config';
+import { resolve } from 'node:path';
+import {
+  duplicateIds,
+  LogLevelSchema,
+  loadConfig,
+  pathFrom,
+  readSecretFile,
+  type SemanticIssue,
+} from '@pantau/config';
 import { isDeviceId } from '@pantau/contract';
 import { type Static, Type } from '@sinclair/typebox';
-
-const Level = Type.Union(
-  ['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((l) => Type.Literal(l)),
-  { default: 'info' },
-);
 
 const SnmpSchema = Type.Object(
   {
@@ -97,7 +98,7 @@ export const GatewayConfigSchema = Type.Object(
       { additionalProperties: false },
     ),
     state_dir: Type.String({ minLength: 1, default: '/var/lib/pantau/gateway' }),
-    log_level: Level,
+    log_level: LogLevelSchema,
     defaults: Type.Object(
       {
         interval_s: Type.Integer({ minimum: 1, maximum: 86400, default: 30 }),
@@ -148,24 +149,9 @@ function semantic(c: Static<typeof GatewayConfigSchema>): SemanticIssue[] {
 /** Loads site.yaml; relative paths resolve against its folder; the MQTT password is read from its file. */
 export function loadGatewayConfig(file: string): GatewayConfig {
   const cfg = loadConfig(file, GatewayConfigSchema, { check: semantic });
-  const base = dirname(resolve(file));
-  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
-  let password = cfg.mqtt.password ?? '';
-  if (cfg.mqtt.password_file) {
-    const pf = abs(cfg.mqtt.password_file);
-    try {
-      password = readFileSync(pf, 'utf8').trim();
-    } catch (e) {
-      throw new ConfigError(file, [
-        {
-          file,
-          line: 0,
-          column: 0,
-          field: 'mqtt.password_file',
-          message: `cannot read ${pf}: ${(e as NodeJS.ErrnoException).code}`,
-        },
-      ]);
-    }
-  }
+  const abs = (p: string) => pathFrom(file, p);
+  const password = cfg.mqtt.password_file
+    ? readSecretFile(file, 'mqtt.password_file', cfg.mqtt.password_file)
+    : (cfg.mqtt.password ?? '');
   return { ...cfg, state_dir: abs(cfg.state_dir), password, file: resolve(file) };
 }
