@@ -164,7 +164,7 @@ function renderLinks(): void {
       ${cell(d, t('col_ccq'), ['ccq_pct'], (v) => n(v, '%'))}
       ${d.figures.capacity_tx_bps ? cell(d, t('col_capacity'), ['capacity_tx_bps', 'capacity_rx_bps'], (a, b) => `${bps(a)} / ${bps(b)}`) : cell(d, t('col_capacity'), ['capacity_pct'], (v) => n(v, '%'))}
       ${cell(d, t('col_traffic'), ['if_in_bps', 'if_out_bps'], (a, b) => `${Number.isNaN(a) ? '—' : bps(a)} / ${Number.isNaN(b) ? '—' : bps(b)}`)}
-      ${cell(d, t('col_latency'), ['latency_ms'], (v) => n(v, 'ms', 1))}
+      ${cell(d, t('col_latency'), ['latency_ms'], (v) => n(v, 'ms', v < 10 ? 2 : 1))}
       ${cell(d, t('col_loss'), ['loss_pct'], (v) => n(v, '%'))}
     </tr>`;
   });
