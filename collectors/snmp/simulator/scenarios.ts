@@ -7,8 +7,16 @@ import { parseOid } from '../oid.js';
 import type { Varbind } from '../snmprec.js';
 
 export type Scenario =
-  /** Rain: rx signal, RSSI and CCQ sink by `depthDb` over `durationMs`, then recover; noise floor stays. */
-  | { kind: 'fade'; startMs: number; durationMs: number; depthDb: number; recoverMs?: number }
+  /** Rain: rx signal, RSSI and CCQ sink by `depthDb` over `durationMs`, then recover; noise floor stays.
+   *  With `everyMs` the shower comes back every so often, as it does in the wet season. */
+  | {
+      kind: 'fade';
+      startMs: number;
+      durationMs: number;
+      depthDb: number;
+      recoverMs?: number;
+      everyMs?: number;
+    }
   /** Interface counters advance at these bit rates (32-bit counters wrap); adds IF-MIB rows when absent. */
   | { kind: 'counters'; bitRateIn: number; bitRateOut: number; startMs?: number }
   /** Power cut at `atMs`: uptime and counters start again from zero. */
@@ -36,8 +44,9 @@ const key = (oid: readonly number[]) => oid.join('.');
 /** Fraction of the fade depth reached at time t: ramps down, then back up. */
 export function fadeDepth(s: Extract<Scenario, { kind: 'fade' }>, t: number): number {
   const recover = s.recoverMs ?? s.durationMs;
-  const x = t - s.startMs;
+  let x = t - s.startMs;
   if (x <= 0) return 0;
+  if (s.everyMs) x %= s.everyMs;
   if (x < s.durationMs) return x / s.durationMs;
   if (x < s.durationMs + recover) return 1 - (x - s.durationMs) / recover;
   return 0;

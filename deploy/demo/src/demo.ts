@@ -35,7 +35,8 @@ const RADIOS: DemoRadio[] = [
     kind: 'radio',
     scenarios: [{ kind: 'counters', bitRateIn: 12e6, bitRateOut: 3e6 }],
   },
-  // Rain over the hills: the signal sinks 18 dB over four minutes and comes back; the noise floor stays put.
+  // Rain over the hills every 12 minutes: the signal sinks 22 dB over four minutes (SNR falls below
+  // 15 dB: "Sinyal lemah") and comes back; the noise floor stays put.
   {
     id: 'ptp-damkar',
     name: 'Pemancar Damkar → SCC (hujan)',
@@ -43,7 +44,14 @@ const RADIOS: DemoRadio[] = [
     kind: 'radio',
     scenarios: [
       { kind: 'counters', bitRateIn: 6e6, bitRateOut: 1.5e6 },
-      { kind: 'fade', startMs: 0.5 * MINUTE, durationMs: 4 * MINUTE, depthDb: 18, recoverMs: 3 * MINUTE },
+      {
+        kind: 'fade',
+        startMs: 0.5 * MINUTE,
+        durationMs: 4 * MINUTE,
+        depthDb: 22,
+        recoverMs: 3 * MINUTE,
+        everyMs: 12 * MINUTE,
+      },
     ],
   },
   {
