@@ -27,6 +27,9 @@ describe('broker ACL against a foreign MQTT client', () => {
     });
   const pub = (args: string[]) =>
     run(PUB, ['-h', '127.0.0.1', '-p', String(port), '-q', '1', ...args], { timeout: 10_000 });
+  /** Publishes as the site box of rsud. */
+  const asRsud = (topic: string, message: string) =>
+    pub(['-u', 'gw-rsud', '-P', 'gw-rsud-pass', '-t', topic, '-m', message]);
 
   beforeAll(async () => {
     requireBinary(PUB, 'apt-get install -y mosquitto-clients');
@@ -86,26 +89,8 @@ describe('broker ACL against a foreign MQTT client', () => {
       seen += d.toString();
     });
     await new Promise((r) => setTimeout(r, 500));
-    await pub([
-      '-u',
-      'gw-rsud',
-      '-P',
-      'gw-rsud-pass',
-      '-t',
-      'pantau/v1/damkar/ptp-scc/telemetry',
-      '-m',
-      telemetry(1),
-    ]).catch(() => undefined);
-    await pub([
-      '-u',
-      'gw-rsud',
-      '-P',
-      'gw-rsud-pass',
-      '-t',
-      'pantau/v1/rsud/ptp-scc/telemetry',
-      '-m',
-      telemetry(2),
-    ]);
+    await asRsud('pantau/v1/damkar/ptp-scc/telemetry', telemetry(1)).catch(() => undefined);
+    await asRsud('pantau/v1/rsud/ptp-scc/telemetry', telemetry(2));
     await waitFor(
       'own-site message delivered',
       () => seen.includes('pantau/v1/rsud/ptp-scc/telemetry'),
@@ -141,16 +126,7 @@ describe('broker ACL against a foreign MQTT client', () => {
 
   it('a site box may not pose as the central, and a reader may not publish', async () => {
     const before = broker.stats().denied;
-    await pub([
-      '-u',
-      'gw-rsud',
-      '-P',
-      'gw-rsud-pass',
-      '-t',
-      'pantau/v1/rsud/request/restart',
-      '-m',
-      '{}',
-    ]).catch(() => undefined);
+    await asRsud('pantau/v1/rsud/request/restart', '{}').catch(() => undefined);
     await pub(['-u', 'dashboard', '-P', 'dash-pass-1', '-t', 'pantau/v1/rsud/events', '-m', '{}']).catch(
       () => undefined,
     );
@@ -185,37 +161,10 @@ describe('broker ACL against a foreign MQTT client', () => {
 
   it('a malformed payload is rejected and counted, and the broker stays up', async () => {
     const before = broker.stats().rejected;
-    await pub([
-      '-u',
-      'gw-rsud',
-      '-P',
-      'gw-rsud-pass',
-      '-t',
-      'pantau/v1/rsud/ptp-scc/telemetry',
-      '-m',
-      '{"v":1,"seq":"x"}',
-    ]);
-    await pub([
-      '-u',
-      'gw-rsud',
-      '-P',
-      'gw-rsud-pass',
-      '-t',
-      'pantau/v1/rsud/ptp-scc/telemetry',
-      '-m',
-      'not json',
-    ]);
+    await asRsud('pantau/v1/rsud/ptp-scc/telemetry', '{"v":1,"seq":"x"}');
+    await asRsud('pantau/v1/rsud/ptp-scc/telemetry', 'not json');
     await waitFor('rejections counted', () => broker.stats().rejected >= before + 2, 5000);
-    await pub([
-      '-u',
-      'gw-rsud',
-      '-P',
-      'gw-rsud-pass',
-      '-t',
-      'pantau/v1/rsud/ptp-scc/telemetry',
-      '-m',
-      telemetry(3),
-    ]);
+    await asRsud('pantau/v1/rsud/ptp-scc/telemetry', telemetry(3));
     await waitFor('good batch after bad ones', () => broker.stats().batches >= 2, 5000);
   });
 });

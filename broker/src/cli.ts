@@ -2,7 +2,7 @@
 // pantau-broker: run the central broker, check its config, manage site-box and reader accounts.
 
 import { parseArgs } from 'node:util';
-import { ConfigError, EXIT_CONFIG, generateSecret } from '@pantau/config';
+import { fail, generateSecret, out, runCli } from '@pantau/config';
 import { startBroker } from './broker.js';
 import { loadBrokerConfig } from './config.js';
 import { addGateway, addReader, loadCredentials, removeAccount } from './credentials.js';
@@ -14,12 +14,6 @@ pantau-broker credentials add-reader  --file F --username U [--password P]
 pantau-broker credentials remove      --file F --username U
 pantau-broker credentials list        --file F
 `;
-
-const out = (s: string) => process.stdout.write(`${s}\n`);
-const fail = (s: string, code = 1): never => {
-  process.stderr.write(`${s}\n`);
-  process.exit(code);
-};
 
 async function credentials(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
@@ -92,7 +86,4 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
 }
 
-main().catch((e: unknown) => {
-  if (e instanceof ConfigError) fail(e.message, EXIT_CONFIG);
-  fail(`pantau-broker: ${e instanceof Error ? e.message : String(e)}`);
-});
+runCli('pantau-broker', main);

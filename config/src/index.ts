@@ -303,3 +303,4 @@ export function readSecretFile(configFile: string, field: string, p: string): st
     ]);
   }
 }
+export * from './cli.js';

@@ -2,7 +2,7 @@
 // pantau-dashboard: run the dashboard, check its config, manage users.
 
 import { parseArgs } from 'node:util';
-import { ConfigError, EXIT_CONFIG, generateSecret } from '@pantau/config';
+import { fail, generateSecret, out, runCli } from '@pantau/config';
 import { loadDashboardConfig } from './config.js';
 import { startDashboard } from './server.js';
 import { addUser, loadUsers, ROLES, type Role, removeUser, setPassword } from './users.js';
@@ -14,12 +14,6 @@ pantau-dashboard users passwd --file F --username U [--password P]
 pantau-dashboard users remove --file F --username U
 pantau-dashboard users list   --file F
 `;
-
-const out = (s: string) => process.stdout.write(`${s}\n`);
-const fail = (s: string, code = 1): never => {
-  process.stderr.write(`${s}\n`);
-  process.exit(code);
-};
 
 async function users(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
@@ -86,7 +80,4 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
 }
 
-main().catch((e: unknown) => {
-  if (e instanceof ConfigError) fail(e.message, EXIT_CONFIG);
-  fail(`pantau-dashboard: ${e instanceof Error ? e.message : String(e)}`);
-});
+runCli('pantau-dashboard', main);

@@ -3,7 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { collectSnmp, newSnmpMemory, SnmpSession } from '@pantau/collectors/snmp';
-import { ConfigError, EXIT_CONFIG } from '@pantau/config';
+import { fail, out, runCli } from '@pantau/config';
 import { loadGatewayConfig } from './config.js';
 import { startGateway } from './daemon.js';
 
@@ -11,12 +11,6 @@ const USAGE = `pantau-gateway run --config site.yaml        run the site box
 pantau-gateway check-config FILE              validate site.yaml (exit 2 on error)
 pantau-gateway probe snmp --address A [--port 161] [--community public] [--version 2c] [--json]
 `;
-
-const out = (s: string) => process.stdout.write(`${s}\n`);
-const fail = (s: string, code = 1): never => {
-  process.stderr.write(`${s}\n`);
-  process.exit(code);
-};
 
 async function probe(argv: string[]): Promise<void> {
   if (argv[0] !== 'snmp') fail(USAGE);
@@ -87,7 +81,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  if (e instanceof ConfigError) fail(e.message, EXIT_CONFIG);
-  fail(`pantau-gateway: ${e instanceof Error ? e.message : String(e)}`);
-});
+runCli('pantau-gateway', main);
