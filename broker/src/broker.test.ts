@@ -52,6 +52,24 @@ describe('broker over WebSocket', () => {
     await c.endAsync();
   });
 
+  it("holds a last will to the site box's fence", async () => {
+    const before = broker.stats().denied;
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
+      username: 'gw-psc',
+      password: 'gw-psc-pass',
+      reconnectPeriod: 0,
+      will: {
+        topic: 'pantau/v1/damkar/gateway/state',
+        payload: Buffer.from('{"v":1,"state":"offline","ts":1}'),
+        qos: 1,
+        retain: true,
+      },
+    });
+    c.stream.destroy(); // vanish without DISCONNECT: the broker publishes the will, if allowed
+    await waitFor('will denied', () => broker.stats().denied === before + 1, 5000);
+    expect(broker.stats().states).toBe(0);
+  });
+
   it('refuses a wrong password over ws:// too', async () => {
     await expect(
       mqtt.connectAsync(`ws://127.0.0.1:${broker.wsPort}`, {

@@ -86,7 +86,8 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
       );
     },
     authorizePublish: (client, packet, done) => {
-      if (!client) return done(null); // the broker's own messages (last wills are checked at connect)
+      // aedes also asks here before publishing a client's last will, so wills keep to the same fence.
+      if (!client) return done(null); // the broker's own messages
       const account = accounts.get(client);
       const d = account
         ? mayPublish(account, packet.topic, packet.retain, packet.payload.length, cfg.mqtt.max_packet_bytes)
@@ -129,28 +130,10 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     },
   });
 
-  // A last will is published by the broker on the client's behalf: hold it to the same fence.
-  aedes.on('client', (client) => {
-    const account = accounts.get(client);
-    const will = (client as unknown as { will?: { topic: string; retain: boolean; payload: Buffer } }).will;
-    if (
-      account &&
-      will &&
-      !mayPublish(account, will.topic, will.retain, will.payload.length, cfg.mqtt.max_packet_bytes).ok
-    ) {
-      denied++;
-      log.warn(
-        { audit: 'acl_denied', action: 'will', username: account.username, topic: will.topic },
-        'last will outside the account fence dropped',
-      );
-      (client as unknown as { will?: unknown }).will = undefined;
-    }
-  });
-  aedes.on('publish', (packet, client) => {
+  // Only publishes that passed authorizePublish (last wills included) reach this event.
+  aedes.on('publish', (packet) => {
     if (!packet.topic.startsWith('pantau/v1/')) return;
-    // Wills arrive with client = null; they passed the fence above.
     void ingest.ingest(packet.topic, packet.payload as Buffer);
-    void client;
   });
   aedes.on('clientError', (client, err) =>
     log.debug({ client: client.id, err: err.message }, 'client error'),
