@@ -2,14 +2,17 @@
 // pantau-gateway: run the site box, check its config, or read one device now.
 
 import { parseArgs } from 'node:util';
-import { collectSnmp, newSnmpMemory, SnmpSession } from '@pantau/collectors/snmp';
-import { fail, out, runCli } from '@pantau/config';
+import type { CollectorResult } from '@pantau/collectors/common';
+import { collectSnmp, loadRecording, newSnmpMemory, SnmpSession } from '@pantau/collectors/snmp';
+import { startSimulatedAgent } from '@pantau/collectors/snmp/simulator';
+import { fail, generateSecret, out, runCli } from '@pantau/config';
 import { loadGatewayConfig } from './config.js';
 import { startGateway } from './daemon.js';
 
 const USAGE = `pantau-gateway run --config site.yaml        run the site box
 pantau-gateway check-config FILE              validate site.yaml (exit 2 on error)
 pantau-gateway probe snmp --address A [--port 161] [--community public] [--version 2c] [--json]
+pantau-gateway probe snmp --walk-file FILE.snmprec [--json]   decode a recorded walk offline
 `;
 
 async function probe(argv: string[]): Promise<void> {
@@ -22,10 +25,12 @@ async function probe(argv: string[]): Promise<void> {
       community: { type: 'string', default: 'public' },
       version: { type: 'string', default: '2c' },
       timeout: { type: 'string', default: '2000' },
+      'walk-file': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
-  const address = values.address ?? fail('--address is required');
+  if (values['walk-file']) return decodeWalk(values['walk-file'], values.json ?? false);
+  const address = values.address ?? fail('--address is required (or --walk-file FILE)');
   if (values.version !== '1' && values.version !== '2c')
     fail('--version must be 1 or 2c (use a site.yaml device for v3)');
   const session = new SnmpSession({
@@ -37,17 +42,47 @@ async function probe(argv: string[]): Promise<void> {
     retries: 1,
   });
   try {
-    const r = await collectSnmp(session, newSnmpMemory());
-    if (values.json) out(JSON.stringify(r, null, 2));
-    else {
-      out(
-        `${r.identity?.vendor ?? 'unknown vendor'} ${r.identity?.model ?? ''} ${r.identity?.firmware ?? ''} (${r.identity?.profile})`,
-      );
-      for (const rd of r.readings)
-        out(`${rd.labels ? JSON.stringify(rd.labels) : '(device)'} ${JSON.stringify(rd.values)}`);
-    }
+    print(await collectSnmp(session, newSnmpMemory()), values.json ?? false);
   } finally {
     session.close();
+  }
+}
+
+function print(r: CollectorResult, json: boolean): void {
+  if (json) return out(JSON.stringify(r, null, 2));
+  const id = r.identity;
+  out(`${id?.vendor ?? 'unknown vendor'} ${id?.model ?? ''} ${id?.firmware ?? ''} (${id?.profile})`);
+  for (const rd of r.readings)
+    out(`${rd.labels ? JSON.stringify(rd.labels) : '(device)'} ${JSON.stringify(rd.values)}`);
+}
+
+/**
+ * Decodes a recorded walk (.snmprec or `snmpwalk -On` output) offline, through the very collector the
+ * daemon runs: the walk is served by an SNMP agent on loopback for the one poll.
+ */
+async function decodeWalk(file: string, json: boolean): Promise<void> {
+  let recording: ReturnType<typeof loadRecording>;
+  try {
+    recording = loadRecording(file);
+  } catch (e) {
+    return fail(`${file}: ${(e as Error).message}`);
+  }
+  const community = generateSecret(8);
+  // A stopped clock: the walk is decoded exactly as recorded, uptime included.
+  const agent = await startSimulatedAgent({ recording, community, port: 0, now: () => 0 });
+  const session = new SnmpSession({
+    address: agent.host,
+    port: agent.port,
+    version: '2c',
+    community,
+    timeoutMs: 2000,
+    retries: 0,
+  });
+  try {
+    print(await collectSnmp(session, newSnmpMemory()), json);
+  } finally {
+    session.close();
+    await agent.close();
   }
 }
 
