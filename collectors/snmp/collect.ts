@@ -141,12 +141,37 @@ function scaled(raw: number | null, src: { scale?: number; noValue?: number[] })
 }
 
 function indexLabel(t: TableSource, index: number[]): string {
+  if (t.index.from === 'none') return index.join('.');
   if (t.index.from === 'mac6')
     return index
       .slice(-6)
       .map((b) => b.toString(16).padStart(2, '0'))
       .join(':');
   return String(index[index.length - 1]);
+}
+
+/** Gathers values into one reading per distinct label set; the unlabelled one is the device itself. */
+class ReadingSet {
+  private readonly byKey = new Map<string, Reading>();
+  constructor(private readonly ts: number) {
+    this.byKey.set('{}', { ts, values: {} });
+  }
+  get device(): Reading {
+    return this.byKey.get('{}')!;
+  }
+  put(labels: Record<string, string>, metric: MetricName, value: number): void {
+    const key = JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)));
+    const k = key === '[]' ? '{}' : key;
+    let r = this.byKey.get(k);
+    if (!r) {
+      r = { ts: this.ts, values: {}, labels };
+      this.byKey.set(k, r);
+    }
+    r.values[metric] = value;
+  }
+  all(): Reading[] {
+    return [...this.byKey.values()];
+  }
 }
 
 async function readProfile(
@@ -156,30 +181,30 @@ async function readProfile(
   ts: number,
   observations: CollectorObservation[],
 ): Promise<Reading[]> {
-  const scalars = await session.get(p.scalars.map((s) => s.oid));
-  const values: Partial<Record<MetricName, number>> = {};
-  p.scalars.forEach((s, i) => {
-    const v = scaled(num(scalars[i]), s);
-    if (v !== null) values[s.metric] = v;
-  });
+  const set = new ReadingSet(ts);
+  if (p.scalars.length > 0) {
+    const scalars = await session.get(p.scalars.map((s) => s.oid));
+    p.scalars.forEach((s, i) => {
+      const v = scaled(num(scalars[i]), s);
+      if (v !== null) set.put(s.labels ?? {}, s.metric, v);
+    });
+  }
+  const values = set.device.values;
   if (p.deriveSnr && values.rx_power_dbm !== undefined && values.noise_floor_dbm !== undefined)
     values.snr_db = values.rx_power_dbm - values.noise_floor_dbm;
-  const readings: Reading[] = [{ ts, values }];
 
   for (const t of p.tables) {
     const cols = t.columns.map((c) => `${t.entry}.${c.column}`);
     const data = await session.walkColumns(cols);
-    const rows = new Map<string, Partial<Record<MetricName, number>>>();
+    const prefixLen = t.entry.split('.').length + 1;
     t.columns.forEach((c, ci) => {
-      const prefixLen = t.entry.split('.').length + 1;
       for (const v of data.get(cols[ci]!) ?? []) {
-        const label = indexLabel(t, v.oid.slice(prefixLen));
         const raw = num(v);
         const value = c.ticks ? (raw === null ? null : raw / 100) : scaled(raw, c);
         if (value === null) continue;
-        const row = rows.get(label) ?? {};
-        row[c.metric] = value;
-        rows.set(label, row);
+        const label = indexLabel(t, v.oid.slice(prefixLen));
+        const rowLabels = t.index.from === 'none' ? {} : { [t.index.label]: label };
+        set.put({ ...rowLabels, ...c.labels }, c.metric, value);
         if (t.connectedSinceColumn === c.column) {
           const key = `${t.entry}/${label}`;
           const prev = mem.connected.get(key);
@@ -190,15 +215,15 @@ async function readProfile(
                 id: `Tautan ${label} tersambung ulang (tersambung ${formatUptime(value)})`,
                 en: `Link to ${label} reconnected (connected for ${formatUptime(value)})`,
               },
-              data: { [t.index.label]: label, previous_connected_s: prev, connected_s: value },
+              data: { ...rowLabels, previous_connected_s: prev, connected_s: value },
             });
           }
           mem.connected.set(key, value);
         }
       }
     });
-    for (const [label, row] of rows) readings.push({ ts, values: row, labels: { [t.index.label]: label } });
   }
+  const readings = set.all();
 
   if (mem.identity.model === undefined && (p.identity.modelColumn || p.identity.firmwareColumn)) {
     const cols = [p.identity.modelColumn, p.identity.firmwareColumn].filter((c): c is string => !!c);

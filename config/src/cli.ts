@@ -19,3 +19,9 @@ export function runCli(name: string, main: () => Promise<void>): void {
     fail(`${name}: ${e instanceof Error ? e.message : String(e)}`);
   });
 }
+
+// A reader that stops early (`| head`) is not an error of ours.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});

@@ -49,7 +49,10 @@ async function probe(argv: string[]): Promise<void> {
 }
 
 function print(r: CollectorResult, json: boolean): void {
-  if (json) return out(JSON.stringify(r, null, 2));
+  if (json) {
+    out(JSON.stringify(r, null, 2));
+    return;
+  }
   const id = r.identity;
   out(`${id?.vendor ?? 'unknown vendor'} ${id?.model ?? ''} ${id?.firmware ?? ''} (${id?.profile})`);
   for (const rd of r.readings)

@@ -1,7 +1,21 @@
+import { airfiber } from './airfiber.js';
+import { airfiberLtu } from './airfiber-ltu.js';
 import { airmax } from './airmax.js';
+import { ceragon, mimosa, siklu } from './backhaul.js';
+import { epmp, ptp650, ptp670 } from './cambium.js';
 import type { Profile } from './types.js';
 
 export type * from './types.js';
 
-/** Every known vendor profile, most specific first. */
-export const PROFILES: readonly Profile[] = [airmax];
+/** Every known vendor profile. Detection tries them in order; each needs its own subtree to answer. */
+export const PROFILES: readonly Profile[] = [
+  airmax,
+  airfiber,
+  airfiberLtu,
+  epmp,
+  ptp650,
+  ptp670,
+  siklu,
+  ceragon,
+  mimosa,
+];

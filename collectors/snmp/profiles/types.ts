@@ -13,16 +13,20 @@ export interface MetricSource {
 
 export interface ScalarSource extends MetricSource {
   oid: string;
+  /** For a scalar that is one part of the device (a chain, a direction): becomes its own labelled reading. */
+  labels?: Record<string, string>;
 }
 
-/** How a table row's index becomes labels: the last arc, or the last six arcs as a MAC address. */
-export type IndexLabel = { label: string; from: 'last' } | { label: string; from: 'mac6' };
+/** How a table row's index becomes labels: the last arc, the last six arcs as a MAC address, or
+ *  nothing at all for a table with one row that describes the device itself. */
+export type IndexLabel = { label: string; from: 'last' } | { label: string; from: 'mac6' } | { from: 'none' };
 
 export interface TableSource {
   /** Entry OID; a cell is `${entry}.${column}.${index}`. */
   entry: string;
   index: IndexLabel;
-  columns: Array<MetricSource & { column: number; ticks?: boolean }>;
+  /** `labels` on a column split one row into parts, e.g. chain 0 and chain 1 of one station. */
+  columns: Array<MetricSource & { column: number; ticks?: boolean; labels?: Record<string, string> }>;
   /** A column of TimeTicks since the peer connected: going backwards means the link flapped. */
   connectedSinceColumn?: number;
 }
