@@ -1,4 +1,4 @@
-import type { DeviceKind, Reading } from '@pantau/contract';
+import type { DeviceKind, Reading, Reason } from '@pantau/contract';
 
 /** What a device said about itself, beyond numbers. */
 export interface DeviceIdentity {
@@ -24,4 +24,6 @@ export interface CollectorResult {
   readings: Reading[];
   identity?: DeviceIdentity;
   observations: CollectorObservation[];
+  /** Facts worth a reason on the device state, e.g. "no wireless data" from a radio whose tables are empty. */
+  notices?: Reason[];
 }

@@ -2,7 +2,7 @@
 // figures. The caller keeps `SnmpMemory` between polls; it is what turns counters into rates and
 // uptime going backwards into a reboot.
 
-import type { MetricName, Reading } from '@pantau/contract';
+import type { MetricName, Reading, Reason } from '@pantau/contract';
 import { CollectorError } from '../common/errors.js';
 import type { CollectorObservation, CollectorResult, DeviceIdentity } from '../common/types.js';
 
@@ -27,6 +27,11 @@ const IF = {
   in64: '1.3.6.1.2.1.31.1.1.1.6',
   out64: '1.3.6.1.2.1.31.1.1.1.10',
   highSpeed: '1.3.6.1.2.1.31.1.1.1.15',
+};
+const NO_WIRELESS_DATA: Reason = {
+  code: 'no_wireless_data',
+  id: 'Tidak ada data nirkabel: tabel radio perangkat ini kosong (mis. paket "wifi" RouterOS 7)',
+  en: 'No wireless data: this device\'s radio tables are empty (e.g. RouterOS 7 "wifi" package)',
 };
 const TWO_32 = 2n ** 32n;
 const TWO_64 = 2n ** 64n;
@@ -140,14 +145,23 @@ function scaled(raw: number | null, src: { scale?: number; noValue?: number[] })
   return Number.isFinite(v) ? Math.round(v * 1e6) / 1e6 : null;
 }
 
-function indexLabel(t: TableSource, index: number[]): string {
-  if (t.index.from === 'none') return index.join('.');
-  if (t.index.from === 'mac6')
-    return index
-      .slice(-6)
-      .map((b) => b.toString(16).padStart(2, '0'))
-      .join(':');
-  return String(index[index.length - 1]);
+const mac = (arcs: number[]) => arcs.map((b) => b.toString(16).padStart(2, '0')).join(':');
+
+/** Labels of one table row, from its index arcs. */
+function rowLabels(t: TableSource, index: number[]): Record<string, string> {
+  switch (t.index.from) {
+    case 'none':
+      return {};
+    case 'mac6':
+      return { [t.index.label]: mac(index.slice(-6)) };
+    case 'mac6-then-last':
+      return {
+        [t.index.label]: mac(index.slice(-7, -1)),
+        [t.index.lastLabel]: String(index[index.length - 1]),
+      };
+    case 'last':
+      return { [t.index.label]: String(index[index.length - 1]) };
+  }
 }
 
 /** Gathers values into one reading per distinct label set; the unlabelled one is the device itself. */
@@ -202,9 +216,9 @@ async function readProfile(
         const raw = num(v);
         const value = c.ticks ? (raw === null ? null : raw / 100) : scaled(raw, c);
         if (value === null) continue;
-        const label = indexLabel(t, v.oid.slice(prefixLen));
-        const rowLabels = t.index.from === 'none' ? {} : { [t.index.label]: label };
-        set.put({ ...rowLabels, ...c.labels }, c.metric, value);
+        const row = rowLabels(t, v.oid.slice(prefixLen));
+        const label = Object.values(row).join('/');
+        set.put({ ...row, ...c.labels }, c.metric, value);
         if (t.connectedSinceColumn === c.column) {
           const key = `${t.entry}/${label}`;
           const prev = mem.connected.get(key);
@@ -215,7 +229,7 @@ async function readProfile(
                 id: `Tautan ${label} tersambung ulang (tersambung ${formatUptime(value)})`,
                 en: `Link to ${label} reconnected (connected for ${formatUptime(value)})`,
               },
-              data: { ...rowLabels, previous_connected_s: prev, connected_s: value },
+              data: { ...row, previous_connected_s: prev, connected_s: value },
             });
           }
           mem.connected.set(key, value);
@@ -355,8 +369,11 @@ export async function collectSnmp(
   if (sysDescr !== undefined) memory.identity.sysDescr = sysDescr;
 
   const readings: Reading[] = [{ ts, values: { uptime_s: uptimeS } }];
+  const notices: Reason[] = [];
   if (memory.profile) {
     const profileReadings = await readProfile(session, memory.profile, memory, ts, observations);
+    const empty = profileReadings.every((r) => Object.keys(r.values).length === 0);
+    if (empty && memory.profile.emptyMeansNoWirelessData) notices.push({ ...NO_WIRELESS_DATA });
     Object.assign(readings[0]!.values, profileReadings[0]!.values);
     readings.push(...profileReadings.slice(1));
   }
@@ -367,5 +384,6 @@ export async function collectSnmp(
     readings,
     identity: { ...memory.identity },
     observations,
+    ...(notices.length > 0 ? { notices } : {}),
   };
 }

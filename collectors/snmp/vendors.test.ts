@@ -32,6 +32,7 @@ const RECORDINGS: Record<string, string> = {
   siklu: 'siklu',
   ceraos: 'ceragon',
   mimosa: 'mimosa',
+  routeros: 'mikrotik',
 };
 
 /** Our unit → LibreNMS's unit for that class. */
@@ -44,6 +45,9 @@ const LIBRENMS_QUIRKS: Record<string, { factor?: number; skip?: string }> = {
   '.1.3.6.1.4.1.41112.1.3.1.1.6.1': { factor: 1000 },
   // Siklu: LibreNMS divides MHz by 1000.
   '.1.3.6.1.4.1.31926.2.1.1.4.1': { factor: 1 / 1000 },
+  // MikroTik 60 GHz column 13 is the PHY rate in Mbit/s (equal to the station's tx rate in this walk);
+  // LibreNMS files it as a distance.
+  '.1.3.6.1.4.1.14988.1.1.1.8.1.13.1': { skip: 'LibreNMS reads the 60 GHz PHY rate as a distance' },
   // PTP 670 aggregate rate: the sum of rx and tx, which we do not store twice.
   '.1.3.6.1.4.1.17713.11.20.3.0': { skip: 'aggregate = rate_rx_bps + rate_tx_bps' },
 };
@@ -158,4 +162,32 @@ describe.each(Object.entries(RECORDINGS))('recording %s', (dir, profileId) => {
       expect(ours! * factor).toBeCloseTo(w.value, 6);
     },
   );
+});
+
+describe('a radio whose wireless tables are empty', () => {
+  it('says "no wireless data" and reports no zeros (RouterOS 7 wifi packages)', async () => {
+    const routeros7 = [
+      '1.3.6.1.2.1.1.1.0|4|RouterOS RB5009',
+      '1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.14988.1',
+      '1.3.6.1.2.1.1.3.0|67|12345',
+      '1.3.6.1.4.1.14988.1.1.7.3.0|4|HE20ABC123',
+      '1.3.6.1.4.1.14988.1.1.7.4.0|4|7.12',
+    ].join('\n');
+    const { parseSnmprec } = await import('./snmprec.js');
+    const agent = await startSimulatedAgent({ recording: parseSnmprec(routeros7), port: 0, now: () => 0 });
+    agents.push(agent);
+    const session = new SnmpSession({
+      address: '127.0.0.1',
+      port: agent.port,
+      version: '2c',
+      community: 'public',
+      timeoutMs: 1000,
+      retries: 0,
+    });
+    const r = await collectSnmp(session, newSnmpMemory());
+    session.close();
+    expect(r.identity?.profile).toBe('mikrotik');
+    expect(r.notices?.map((n) => n.code)).toEqual(['no_wireless_data']);
+    expect(r.readings).toEqual([{ ts: r.readings[0]!.ts, values: { uptime_s: 123.45 } }]);
+  });
 });

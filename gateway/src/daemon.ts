@@ -55,6 +55,8 @@ interface DeviceRuntime {
   figures: Partial<Record<MetricName, { value: number; ts: number }>>;
   lastSeen: number | null;
   snmpError: CollectorError | null;
+  /** What the last SNMP poll had to say beyond numbers (e.g. "no wireless data"). */
+  notices: Reason[];
   snmpPolled: boolean;
   pingPolled: boolean;
   activeRules: Set<string>;
@@ -183,6 +185,7 @@ export async function startGateway(
       figures: {},
       lastSeen: null,
       snmpError: null,
+      notices: [],
       snmpPolled: false,
       pingPolled: false,
       activeRules: new Set(),
@@ -208,7 +211,8 @@ export async function startGateway(
       return { status: worst('degraded', rest.status), reasons: [{ ...r }, ...rest.reasons] };
     }
     if (!dev.session && pingDead) return { status: 'down', reasons: [{ ...REACHABILITY.silent }] };
-    return evaluateRules(DEFAULT_RULES, current, dev.activeRules);
+    const judged = evaluateRules(DEFAULT_RULES, current, dev.activeRules);
+    return { status: judged.status, reasons: [...judged.reasons, ...dev.notices] };
   };
 
   const publishState = (dev: DeviceRuntime) => {
@@ -302,6 +306,7 @@ export async function startGateway(
           dev.identity = r.identity;
           dev.lastSeen = Date.now();
           dev.snmpError = null;
+          dev.notices = r.notices ?? [];
           dev.snmpPolled = true;
           const traffic = pickInterface(r.readings);
           const trafficFigures: Reading = { ts: traffic?.ts ?? 0, values: {} };

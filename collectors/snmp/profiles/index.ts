@@ -3,6 +3,7 @@ import { airfiberLtu } from './airfiber-ltu.js';
 import { airmax } from './airmax.js';
 import { ceragon, mimosa, siklu } from './backhaul.js';
 import { epmp, ptp650, ptp670 } from './cambium.js';
+import { mikrotik } from './mikrotik.js';
 import type { Profile } from './types.js';
 
 export type * from './types.js';
@@ -18,4 +19,5 @@ export const PROFILES: readonly Profile[] = [
   siklu,
   ceragon,
   mimosa,
+  mikrotik,
 ];

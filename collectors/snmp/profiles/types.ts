@@ -19,7 +19,12 @@ export interface ScalarSource extends MetricSource {
 
 /** How a table row's index becomes labels: the last arc, the last six arcs as a MAC address, or
  *  nothing at all for a table with one row that describes the device itself. */
-export type IndexLabel = { label: string; from: 'last' } | { label: string; from: 'mac6' } | { from: 'none' };
+export type IndexLabel =
+  | { label: string; from: 'last' }
+  | { label: string; from: 'mac6' }
+  /** `{mac6}.{ifIndex}` (MikroTik's registration table): the peer's MAC and the local interface. */
+  | { label: string; from: 'mac6-then-last'; lastLabel: string }
+  | { from: 'none' };
 
 export interface TableSource {
   /** Entry OID; a cell is `${entry}.${column}.${index}`. */
@@ -55,4 +60,6 @@ export interface Profile {
   identity: IdentitySource;
   /** SNR derived as rx power − noise floor when the vendor does not report it. */
   deriveSnr?: boolean;
+  /** When detected but every table is empty (RouterOS 7 "wifi" packages): say so, never report zeros. */
+  emptyMeansNoWirelessData?: boolean;
 }
