@@ -33,6 +33,8 @@ const NO_WIRELESS_DATA: Reason = {
   id: 'Tidak ada data nirkabel: tabel radio perangkat ini kosong (mis. paket "wifi" RouterOS 7)',
   en: 'No wireless data: this device\'s radio tables are empty (e.g. RouterOS 7 "wifi" package)',
 };
+const EXTEND_OUTPUT = '1.3.6.1.4.1.8072.1.3.2.3.1.1';
+const EXTEND_OUTPUT_ARCS = EXTEND_OUTPUT.split('.').length;
 const TWO_32 = 2n ** 32n;
 const TWO_64 = 2n ** 64n;
 /** TimeTicks wrap after 2^32 centiseconds (≈ 497 days): a wrap is not a reboot. */
@@ -236,6 +238,21 @@ async function readProfile(
         }
       }
     });
+  }
+  if (p.extend && p.extend.length > 0) {
+    const lines = await session.walkColumns([EXTEND_OUTPUT]);
+    for (const v of lines.get(EXTEND_OUTPUT) ?? []) {
+      // The index is the extend name as a length-prefixed string of character codes.
+      const arcs = v.oid.slice(EXTEND_OUTPUT_ARCS + 1);
+      const name = String.fromCharCode(...arcs);
+      for (const src of p.extend) {
+        const m = src.name.exec(name);
+        if (!m) continue;
+        const value = scaled(num(v), src);
+        if (value !== null) set.put({ ...(m.groups ?? {}) }, src.metric, value);
+        break;
+      }
+    }
   }
   const readings = set.all();
 

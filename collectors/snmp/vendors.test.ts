@@ -33,6 +33,7 @@ const RECORDINGS: Record<string, string> = {
   ceraos: 'ceragon',
   mimosa: 'mimosa',
   routeros: 'mikrotik',
+  openwrt: 'openwrt',
 };
 
 /** Our unit → LibreNMS's unit for that class. */
@@ -87,6 +88,20 @@ function sourceOf(p: Profile, oid: string): Source | null {
         noValue: c.noValue ?? [],
         scale: c.scale ?? 1,
       };
+    }
+  }
+  const extendPrefix = '1.3.6.1.4.1.8072.1.3.2.3.1.1.';
+  if (p.extend && o.startsWith(extendPrefix)) {
+    const name = String.fromCharCode(...o.slice(extendPrefix.length).split('.').map(Number).slice(1));
+    for (const e of p.extend) {
+      const m = e.name.exec(name);
+      if (m)
+        return {
+          metric: e.metric,
+          labels: { ...(m.groups ?? {}) },
+          noValue: e.noValue ?? [],
+          scale: e.scale ?? 1,
+        };
     }
   }
   return null;

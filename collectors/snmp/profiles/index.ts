@@ -4,6 +4,7 @@ import { airmax } from './airmax.js';
 import { ceragon, mimosa, siklu } from './backhaul.js';
 import { epmp, ptp650, ptp670 } from './cambium.js';
 import { mikrotik } from './mikrotik.js';
+import { openwrt } from './openwrt.js';
 import type { Profile } from './types.js';
 
 export type * from './types.js';
@@ -20,4 +21,6 @@ export const PROFILES: readonly Profile[] = [
   ceragon,
   mimosa,
   mikrotik,
+  // Last: plain net-snmp shares its sysObjectID with airFiber LTU, whose subtree is checked first.
+  openwrt,
 ];

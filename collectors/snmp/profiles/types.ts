@@ -36,6 +36,12 @@ export interface TableSource {
   connectedSinceColumn?: number;
 }
 
+/** A line of NET-SNMP-EXTEND output, found by the name the script was given (`frequency-wlan0`). */
+export interface ExtendSource extends MetricSource {
+  /** Matched against the extend name; the named groups become labels. */
+  name: RegExp;
+}
+
 export interface IdentitySource {
   /** Column whose first value is the model name. */
   modelColumn?: string;
@@ -57,6 +63,8 @@ export interface Profile {
   };
   scalars: ScalarSource[];
   tables: TableSource[];
+  /** Numbers published by `extend` scripts (OpenWrt and any net-snmp host): nsExtendOutput1Line. */
+  extend?: ExtendSource[];
   identity: IdentitySource;
   /** SNR derived as rx power − noise floor when the vendor does not report it. */
   deriveSnr?: boolean;
