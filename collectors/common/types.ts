@@ -5,6 +5,7 @@ export interface DeviceIdentity {
   vendor?: string;
   model?: string;
   firmware?: string;
+  serial?: string;
   /** e.g. "airmax", "net-snmp" */
   profile?: string;
   sysDescr?: string;

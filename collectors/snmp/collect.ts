@@ -7,7 +7,7 @@ import { CollectorError } from '../common/errors.js';
 import type { CollectorObservation, CollectorResult, DeviceIdentity } from '../common/types.js';
 
 import { PROFILES } from './profiles/index.js';
-import type { Profile, TableSource } from './profiles/types.js';
+import type { Profile, TableSource, TextSource } from './profiles/types.js';
 import { isException, type SnmpSession, type SnmpVar } from './session.js';
 
 const SYS = {
@@ -65,6 +65,10 @@ export interface SnmpMemory {
   counters: Map<number, CounterSample>;
   /** Connection time of each station, to see a reset (a link flap). */
   connected: Map<string, number>;
+  /** Last value of each session-drop counter, to see it grow (a link flap). */
+  flapCounters: Map<string, number>;
+  /** Model and firmware are read once per detection, not every poll. */
+  identityRead: boolean;
 }
 
 export function newSnmpMemory(): SnmpMemory {
@@ -76,6 +80,8 @@ export function newSnmpMemory(): SnmpMemory {
     interfaces: new Map(),
     counters: new Map(),
     connected: new Map(),
+    flapCounters: new Map(),
+    identityRead: false,
   };
 }
 
@@ -202,7 +208,22 @@ async function readProfile(
     const scalars = await session.get(p.scalars.map((s) => s.oid));
     p.scalars.forEach((s, i) => {
       const v = scaled(num(scalars[i]), s);
-      if (v !== null) set.put(s.labels ?? {}, s.metric, v);
+      if (v === null) return;
+      set.put(s.labels ?? {}, s.metric, v);
+      if (s.flapCounter) {
+        const prev = mem.flapCounters.get(s.oid);
+        if (prev !== undefined && v > prev) {
+          observations.push({
+            type: 'link_flap',
+            message: {
+              id: `Sesi radio terputus ${v - prev} kali sejak pembacaan lalu`,
+              en: `Radio session dropped ${v - prev} time(s) since the last reading`,
+            },
+            data: { metric: s.metric, previous: prev, current: v },
+          });
+        }
+        mem.flapCounters.set(s.oid, v);
+      }
     });
   }
   const values = set.device.values;
@@ -256,16 +277,72 @@ async function readProfile(
   }
   const readings = set.all();
 
-  if (mem.identity.model === undefined && (p.identity.modelColumn || p.identity.firmwareColumn)) {
-    const cols = [p.identity.modelColumn, p.identity.firmwareColumn].filter((c): c is string => !!c);
-    const data = await session.walkColumns(cols);
-    const model = p.identity.modelColumn ? text(data.get(p.identity.modelColumn)?.[0]) : undefined;
-    let firmware = p.identity.firmwareColumn ? text(data.get(p.identity.firmwareColumn)?.[0]) : undefined;
-    const m = firmware && p.identity.firmwarePattern?.exec(firmware);
-    if (m?.[1]) firmware = m[1];
-    mem.identity = { ...mem.identity, model: model ?? '', ...(firmware ? { firmware } : {}) };
+  if (!mem.identityRead) {
+    mem.identity = { ...mem.identity, ...(await readIdentity(session, p, mem.identity)) };
+    mem.identityRead = true;
   }
   return readings;
+}
+
+/** The first text a list of sources yields, given the values fetched for their OIDs. */
+function firstText(sources: TextSource[] | undefined, values: Map<string, string>): string | undefined {
+  for (const src of sources ?? []) {
+    const raw = src.oids.map((o) => values.get(o));
+    if (raw.some((v) => v === undefined || v === '')) continue;
+    let parts = raw as string[];
+    if (src.maps) {
+      const mapped = parts.map((v, i) => (src.maps?.[i] ? src.maps[i]![v] : v));
+      if (mapped.some((v) => v === undefined)) continue;
+      parts = mapped as string[];
+    }
+    let out: string | undefined;
+    if (src.lookup) out = src.lookup[parts.join(' ')];
+    else out = (src.template ?? '{0}').replace(/\{(\d+)\}/g, (_, i: string) => parts[Number(i)] ?? '');
+    if (out !== undefined && src.pattern) out = src.pattern.exec(out)?.[1];
+    if (out) return out.trim();
+  }
+  return undefined;
+}
+
+/** Model, firmware and serial as the profile says to read them. */
+async function readIdentity(
+  session: SnmpSession,
+  p: Profile,
+  known: DeviceIdentity,
+): Promise<Pick<DeviceIdentity, 'model' | 'firmware' | 'serial'>> {
+  const id = p.identity;
+  const values = new Map<string, string>();
+  if (known.sysDescr !== undefined) values.set('sysDescr', known.sysDescr);
+  if (known.sysObjectID !== undefined) values.set('sysObjectID', known.sysObjectID);
+  const oids = [
+    ...new Set([...(id.model ?? []), ...(id.firmware ?? []), ...(id.serial ?? [])].flatMap((s) => s.oids)),
+  ].filter((o) => !values.has(o));
+  if (oids.length > 0) {
+    const got = await session.get(oids).catch(() => []);
+    oids.forEach((o, i) => {
+      const v = got[i];
+      if (!v || isException(v)) return;
+      const t = typeof v.value === 'number' || typeof v.value === 'bigint' ? String(v.value) : text(v);
+      if (t !== undefined) values.set(o, t);
+    });
+  }
+  let model = firstText(id.model, values);
+  let firmware = firstText(id.firmware, values);
+  if (id.modelColumn || id.firmwareColumn) {
+    const cols = [id.modelColumn, id.firmwareColumn].filter((c): c is string => !!c);
+    const data = await session.walkColumns(cols);
+    model ??= id.modelColumn ? text(data.get(id.modelColumn)?.[0]) : undefined;
+    let fw = id.firmwareColumn ? text(data.get(id.firmwareColumn)?.[0]) : undefined;
+    const m = fw && id.firmwarePattern?.exec(fw);
+    if (m?.[1]) fw = m[1];
+    firmware ??= fw;
+  }
+  const serial = firstText(id.serial, values);
+  return {
+    ...(model ? { model } : {}),
+    ...(firmware ? { firmware } : {}),
+    ...(serial ? { serial } : {}),
+  };
 }
 
 async function readInterfaces(
@@ -369,12 +446,15 @@ export async function collectSnmp(
     memory.profile = undefined;
     memory.counters.clear();
     memory.connected.clear();
+    memory.flapCounters.clear();
+    memory.identityRead = false;
   }
   memory.uptimeS = uptimeS;
 
   const sysObjectId = sys[1] && !isException(sys[1]) ? String(sys[1].value).replace(/^\./, '') : '';
   if (memory.profile === undefined) {
     memory.profile = await detectProfile(session, sysObjectId);
+    memory.identityRead = false;
     memory.identity = {
       ...(memory.profile
         ? { vendor: memory.profile.vendor, profile: memory.profile.id }

@@ -13,6 +13,8 @@ const DIR = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'snmp');
 
 interface Expected {
   vendor: string;
+  model: string | null;
+  version: string | null;
   wireless: Array<{
     class: string;
     oid: string;
@@ -51,6 +53,18 @@ const LIBRENMS_QUIRKS: Record<string, { factor?: number; skip?: string }> = {
   '.1.3.6.1.4.1.14988.1.1.1.8.1.13.1': { skip: 'LibreNMS reads the 60 GHz PHY rate as a distance' },
   // PTP 670 aggregate rate: the sum of rx and tx, which we do not store twice.
   '.1.3.6.1.4.1.17713.11.20.3.0': { skip: 'aggregate = rate_rx_bps + rate_tx_bps' },
+};
+
+/** Where our identity differs from LibreNMS's on purpose: the recording says more than LibreNMS shows. */
+const IDENTITY_QUIRKS: Record<string, { model?: string; firmware?: string }> = {
+  // LibreNMS shows the MIB's name for the sysObjectID; sysDescr names the actual model.
+  mimosa: { model: 'B5c' },
+  // LibreNMS leaves hardware empty; ENTITY-MIB's chassis entry names the board.
+  routeros: { model: 'RB952Ui-5ac2nD' },
+  // LibreNMS leaves the version empty; ENTITY-MIB's software revision has it.
+  siklu: { firmware: '3.7.6.24444' },
+  // LibreNMS leaves the model empty; UBNT-AirFIBER-MIB has no model name either.
+  'airos-af': {},
 };
 
 interface Source {
@@ -152,6 +166,13 @@ describe.each(Object.entries(RECORDINGS))('recording %s', (dir, profileId) => {
     expect(r.kind).toBe('radio');
   });
 
+  it('reads model and firmware as LibreNMS does (deviations listed)', async () => {
+    const r = await poll();
+    const quirk = IDENTITY_QUIRKS[dir] ?? {};
+    expect(r.identity?.model).toBe(quirk.model ?? expected.model ?? undefined);
+    expect(r.identity?.firmware).toBe(quirk.firmware ?? expected.version ?? undefined);
+  });
+
   it.each(expected.wireless.map((w) => [`${w.class} ${w.descr} ${w.oid}`, w] as const))(
     '%s',
     async (_n, w) => {
@@ -204,5 +225,130 @@ describe('a radio whose wireless tables are empty', () => {
     expect(r.identity?.profile).toBe('mikrotik');
     expect(r.notices?.map((n) => n.code)).toEqual(['no_wireless_data']);
     expect(r.readings).toEqual([{ ts: r.readings[0]!.ts, values: { uptime_s: 123.45 } }]);
+  });
+});
+
+/** Families with no recording in the fixtures, walked as the OID table in VENDORS.md describes them. */
+describe('families supported from the OID table alone', () => {
+  async function decode(lines: string[]) {
+    const { parseSnmprec } = await import('./snmprec.js');
+    const agent = await startSimulatedAgent({
+      recording: parseSnmprec(lines.join('\n')),
+      port: 0,
+      now: () => 0,
+    });
+    agents.push(agent);
+    const session = new SnmpSession({
+      address: '127.0.0.1',
+      port: agent.port,
+      version: '2c',
+      community: 'public',
+      timeoutMs: 1000,
+      retries: 0,
+    });
+    try {
+      return await collectSnmp(session, newSnmpMemory());
+    } finally {
+      session.close();
+    }
+  }
+  const device = (r: Awaited<ReturnType<typeof decode>>) => r.readings[0]!.values;
+  const labelled = (r: Awaited<ReturnType<typeof decode>>, labels: Record<string, string>) =>
+    r.readings.find((x) => JSON.stringify(x.labels) === JSON.stringify(labels))?.values;
+
+  it("airFiber 60 / Wave: shares airMAX's sysObjectID, told apart by its subtree; instance ≠ ifIndex", async () => {
+    const af = '1.3.6.1.4.1.41112.1.11.1';
+    const r = await decode([
+      '1.3.6.1.2.1.1.1.0|4|Linux 4.4.153 #1 SMP armv7l',
+      '1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.10002.1',
+      '1.3.6.1.2.1.1.3.0|67|500000',
+      // the row's instance is 1 while its ifIndex column says 3
+      `${af}.1.1.1|2|0`,
+      `${af}.1.2.1|2|69120`,
+      `${af}.1.3.1|2|3`,
+      `${af}.2.6.1|2|17`,
+      `${af}.4.1.1|2|1`,
+      `${af}.4.2.1|2|3`,
+      `${af}.4.7.1|2|14`,
+      `${af}.4.8.1|2|9`,
+    ]);
+    expect(r.identity).toMatchObject({
+      profile: 'airfiber-60',
+      vendor: 'Ubiquiti',
+      model: 'airFiber 60 (AP)',
+    });
+    expect(device(r)).toMatchObject({
+      frequency_mhz: 69120,
+      cpu_pct: 17,
+      gps_status: 1,
+      gps_fix: 3,
+      gps_satellites_visible_count: 14,
+      gps_satellites_tracked_count: 9,
+    });
+  });
+
+  it('PMP 450: kHz frequency, numbers inside strings, utilisation per window and direction', async () => {
+    const c = '1.3.6.1.4.1.161.19.3';
+    const r = await decode([
+      '1.3.6.1.2.1.1.1.0|4|CANOPY 20.0 AP-DES',
+      '1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.161.19.250.256',
+      '1.3.6.1.2.1.1.3.0|67|720000',
+      `${c}.1.7.1.0|4|23`,
+      `${c}.1.7.37.0|2|5745000`,
+      `${c}.1.12.1.1.0|2|41`,
+      `${c}.1.12.1.2.0|2|12`,
+      `${c}.1.12.2.1.0|4|38`,
+      `${c}.1.12.2.2.0|2|11`,
+      `${c}.1.12.3.1.0|2|35`,
+      `${c}.1.12.3.2.0|2|10`,
+      `${c}.3.1.95.0|65|120`,
+      `${c}.3.1.97.0|65|4`,
+      `${c}.3.1.223.0|65|2`,
+      `${c}.3.1.35.0|4|47`,
+    ]);
+    expect(r.identity).toMatchObject({ profile: 'pmp450', vendor: 'Cambium Networks' });
+    expect(device(r)).toMatchObject({
+      stations_count: 23,
+      frequency_mhz: 5745,
+      crc_errors: 2,
+      temperature_c: 47,
+    });
+    expect(labelled(r, { window: '5m', direction: 'downlink' })).toEqual({ utilization_pct: 38 });
+    expect(labelled(r, { window: '15m', direction: 'uplink' })).toEqual({ utilization_pct: 10 });
+    expect(labelled(r, { direction: 'in' })).toEqual({ fec_errors: 120 });
+  });
+
+  it('ePMP: a growing session-drop counter is a link flap', async () => {
+    const { parseSnmprec } = await import('./snmprec.js');
+    const e = '1.3.6.1.4.1.17713.21';
+    const walk = (drops: number) =>
+      parseSnmprec(
+        [
+          '1.3.6.1.2.1.1.1.0|4|Cambium ePMP',
+          `1.3.6.1.2.1.1.2.0|6|${e}`,
+          '1.3.6.1.2.1.1.3.0|67|900000',
+          `${e}.1.2.1.0|2|5800`,
+          `${e}.1.2.3.0|2|-61`,
+          `${e}.2.1.45.0|65|${drops}`,
+        ].join('\n'),
+      );
+    const agent = await startSimulatedAgent({ recording: walk(3), port: 0, now: () => 0 });
+    agents.push(agent);
+    const session = new SnmpSession({
+      address: '127.0.0.1',
+      port: agent.port,
+      version: '2c',
+      community: 'public',
+      timeoutMs: 1000,
+      retries: 0,
+    });
+    const mem = newSnmpMemory();
+    const first = await collectSnmp(session, mem);
+    expect(first.observations).toEqual([]);
+    agent.replace(walk(5));
+    const second = await collectSnmp(session, mem);
+    session.close();
+    expect(second.observations.map((o) => o.type)).toEqual(['link_flap']);
+    expect(second.observations[0]!.data).toMatchObject({ previous: 3, current: 5 });
   });
 });

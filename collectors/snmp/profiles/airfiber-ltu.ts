@@ -33,5 +33,5 @@ export const airfiberLtu: Profile = {
       ],
     },
   ],
-  identity: {},
+  identity: { model: [{ oids: [`${B}.3.2.0`] }], firmware: [{ oids: [`${B}.3.4.0`] }] },
 };

@@ -24,7 +24,8 @@ export const airfiber: Profile = {
     { metric: 'temperature_c', oid: `${B}.2.1.8.1`, labels: { sensor: '0' } },
     { metric: 'temperature_c', oid: `${B}.2.1.10.1`, labels: { sensor: '1' } },
     { metric: 'link_uptime_s', oid: `${B}.2.1.44.1` },
+    { metric: 'dfs_detections', oid: `${B}.2.1.47.1` },
   ],
   tables: [],
-  identity: {},
+  identity: { firmware: [{ oids: [`${B}.2.1.40.1`] }] },
 };

@@ -3,6 +3,8 @@
 import type { Profile } from './types.js';
 
 const SIKLU = '1.3.6.1.4.1.31926';
+/** ENTITY-MIB entPhysicalEntry: descr .2, software revision .10, serial .11. */
+const ENTITY = '1.3.6.1.2.1.47.1.1.1.1';
 const CERAGON = '1.3.6.1.4.1.2281';
 const MIMOSA = '1.3.6.1.4.1.43356';
 
@@ -26,7 +28,11 @@ export const siklu: Profile = {
       ],
     },
   ],
-  identity: {},
+  identity: {
+    model: [{ oids: [`${ENTITY}.2.1`] }, { oids: ['sysDescr'] }],
+    firmware: [{ oids: [`${ENTITY}.10.1`], pattern: /^(\S+)/ }],
+    serial: [{ oids: [`${ENTITY}.11.1`] }],
+  },
 };
 
 export const ceragon: Profile = {
@@ -63,7 +69,11 @@ export const ceragon: Profile = {
       ],
     },
   ],
-  identity: {},
+  identity: {
+    // The IP-20 family names its model only through sysObjectID.
+    model: [{ oids: ['sysObjectID'], lookup: { '1.3.6.1.4.1.2281.1.20.2.2': 'IP-20C' } }],
+    firmware: [{ oids: [`${CERAGON}.10.4.1.13.1.1.4.1`] }],
+  },
 };
 
 export const mimosa: Profile = {
@@ -84,5 +94,8 @@ export const mimosa: Profile = {
       ],
     },
   ],
-  identity: {},
+  identity: {
+    model: [{ oids: ['sysDescr'], pattern: /^Mimosa (\S+)/ }],
+    firmware: [{ oids: [`${MIMOSA}.2.1.2.1.3.0`] }],
+  },
 };

@@ -17,11 +17,26 @@ export const epmp: Profile = {
     { metric: 'mcs_index', oid: `${EPMP}.1.2.7.0`, labels: { direction: 'downlink' } },
     { metric: 'stations_count', oid: `${EPMP}.1.2.10.0` },
     { metric: 'snr_db', oid: `${EPMP}.1.2.18.0` }, // downlink SNR
+    { metric: 'dfs_detections', oid: `${EPMP}.2.1.36.0` },
+    { metric: 'session_drops', oid: `${EPMP}.2.1.45.0`, flapCounter: true },
     { metric: 'cpu_pct', oid: `${EPMP}.2.1.64.0`, scale: 0.1 },
   ],
   tables: [],
-  identity: {},
+  identity: {
+    // Interface mode (1 AP, 2 SM) with the sub-mode (5 PTP master, 4 PTP slave) names the role.
+    model: [
+      {
+        oids: [`${EPMP}.3.8.2.1.0`, `${EPMP}.1.1.33.0`],
+        lookup: { '1 5': 'ePTP Master', '2 4': 'ePTP Slave' },
+      },
+      { oids: [`${EPMP}.3.8.2.1.0`], lookup: { '1': 'ePMP AP', '2': 'ePMP SM' } },
+    ],
+    firmware: [{ oids: [`${EPMP}.1.1.17.0`] }],
+    serial: [{ oids: [`${EPMP}.1.1.31.0`] }],
+  },
 };
+
+const MASTER_SLAVE = { '0': 'master', '1': 'slave' };
 
 /** PTP 650 and 670 share the PTP MIB layout under their own enterprise branch. */
 function ptp(id: string, family: string, base: string): Profile {
@@ -42,7 +57,17 @@ function ptp(id: string, family: string, base: string): Profile {
       { metric: 'rate_tx_bps', oid: `${base}.20.2.0`, scale: 1000 },
     ],
     tables: [],
-    identity: {},
+    identity: {
+      model: [
+        {
+          oids: [`${base}.5.5.0`, `${base}.19.2.0`],
+          maps: { 0: MASTER_SLAVE },
+          template: `${family} {0} ({1})`,
+        },
+        { oids: [`${base}.5.5.0`], maps: { 0: MASTER_SLAVE }, template: `${family} {0}` },
+      ],
+      firmware: [{ oids: ['sysDescr'], pattern: /Version (\S+)/ }],
+    },
   };
 }
 

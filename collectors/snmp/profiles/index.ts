@@ -1,3 +1,4 @@
+import { af60 } from './af60.js';
 import { airfiber } from './airfiber.js';
 import { airfiberLtu } from './airfiber-ltu.js';
 import { airmax } from './airmax.js';
@@ -5,6 +6,7 @@ import { ceragon, mimosa, siklu } from './backhaul.js';
 import { epmp, ptp650, ptp670 } from './cambium.js';
 import { mikrotik } from './mikrotik.js';
 import { openwrt } from './openwrt.js';
+import { pmp450 } from './pmp450.js';
 import type { Profile } from './types.js';
 
 export type * from './types.js';
@@ -13,10 +15,12 @@ export type * from './types.js';
 export const PROFILES: readonly Profile[] = [
   airmax,
   airfiber,
+  af60,
   airfiberLtu,
   epmp,
   ptp650,
   ptp670,
+  pmp450,
   siklu,
   ceragon,
   mimosa,

@@ -71,6 +71,11 @@ export const mikrotik: Profile = {
       columns: [{ metric: 'rate_tx_bps', column: 8, scale: 1e6, labels: { band: '60g-station' } }],
     },
   ],
-  identity: {},
+  identity: {
+    // ENTITY-MIB's chassis entry reads "RouterOS 6.40.5 (stable) on RB952Ui-5ac2nD".
+    model: [{ oids: ['1.3.6.1.2.1.47.1.1.1.1.2.65536'], pattern: / on (\S+)$/ }],
+    firmware: [{ oids: ['1.3.6.1.4.1.14988.1.1.4.4.0'] }],
+    serial: [{ oids: ['1.3.6.1.4.1.14988.1.1.7.3.0'] }],
+  },
   emptyMeansNoWirelessData: true,
 };

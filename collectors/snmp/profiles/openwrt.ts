@@ -22,5 +22,9 @@ export const openwrt: Profile = {
     { metric: 'rate_rx_bps', name: /^rate-rx-(?<iface>.+)-(?<stat>min|max|avg)$/ },
     { metric: 'ccq_pct', name: /^ccq-(?<iface>.+)$/ },
   ],
-  identity: {},
+  identity: {
+    // The distro and hardware `exec` entries of LibreNMS's distro script, when the box runs it.
+    model: [{ oids: ['1.3.6.1.4.1.2021.7890.2.101.1'] }],
+    firmware: [{ oids: ['1.3.6.1.4.1.2021.7890.1.101.1'], pattern: /^OpenWrt (.+)$/ }],
+  },
 };

@@ -13,6 +13,8 @@ export interface MetricSource {
 
 export interface ScalarSource extends MetricSource {
   oid: string;
+  /** A counter of dropped sessions or re-registrations: when it grows, the link flapped. */
+  flapCounter?: boolean;
   /** For a scalar that is one part of the device (a chain, a direction): becomes its own labelled reading. */
   labels?: Record<string, string>;
 }
@@ -42,12 +44,29 @@ export interface ExtendSource extends MetricSource {
   name: RegExp;
 }
 
+/** Text about the device (model, firmware) read once per detection. The first source that yields wins. */
+export interface TextSource {
+  /** Scalar OIDs to GET; `sysDescr` and `sysObjectID` name the system group's own values. */
+  oids: string[];
+  /** Enumerations: value of `oids[i]` → text, before the template. A value missing from its map yields nothing. */
+  maps?: Record<number, Record<string, string>>;
+  /** All values joined by a space → text, for enumerations that only mean something together. */
+  lookup?: Record<string, string>;
+  /** `{0}`, `{1}`… are the values in order; default `{0}`. */
+  template?: string;
+  /** Keeps the first capture group, e.g. the version out of a longer string. */
+  pattern?: RegExp;
+}
+
 export interface IdentitySource {
-  /** Column whose first value is the model name. */
+  /** Column whose first value is the model name (airMAX keeps it per interface). */
   modelColumn?: string;
   firmwareColumn?: string;
   /** Removes a vendor prefix from the firmware string, e.g. "XC.qca955x.v8.5.1" → "8.5.1". */
   firmwarePattern?: RegExp;
+  model?: TextSource[];
+  firmware?: TextSource[];
+  serial?: TextSource[];
 }
 
 export interface Profile {

@@ -36,6 +36,8 @@ export interface SimulatedAgent {
   readonly host: string;
   /** Requests answered so far. */
   readonly requests: number;
+  /** Serves another recording from now on (a scripted change: a radio re-aligned, a counter grown). */
+  replace(recording: string | readonly Varbind[]): void;
   close(): Promise<void>;
 }
 
@@ -235,7 +237,7 @@ export function answer(mib: Mib, req: Request, community: string, elapsed: numbe
 
 export async function startSimulatedAgent(opts: SimulatedAgentOptions): Promise<SimulatedAgent> {
   const recording = typeof opts.recording === 'string' ? loadRecording(opts.recording) : opts.recording;
-  const mib = new Mib(buildMib(recording, opts.scenarios ?? []));
+  let mib = new Mib(buildMib(recording, opts.scenarios ?? []));
   const now = opts.now ?? Date.now;
   const started = now();
   const community = opts.community ?? 'public';
@@ -266,6 +268,9 @@ export async function startSimulatedAgent(opts: SimulatedAgentOptions): Promise<
     host,
     get requests() {
       return requests;
+    },
+    replace(next) {
+      mib = new Mib(buildMib(typeof next === 'string' ? loadRecording(next) : next, opts.scenarios ?? []));
     },
     close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };
