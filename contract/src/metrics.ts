@@ -21,6 +21,12 @@ export const METRICS = {
   latency_max_ms: { unit: 'ms', id: 'Latensi maks', en: 'Latency max', kind: 'gauge' },
   jitter_ms: { unit: 'ms', id: 'Jitter', en: 'Jitter', kind: 'gauge' },
   loss_pct: { unit: '%', id: 'Paket hilang', en: 'Packet loss', kind: 'gauge' },
+  // the distribution of one burst (SmokePing-style), not only its mean
+  latency_p10_ms: { unit: 'ms', id: 'Latensi persentil 10', en: 'Latency 10th percentile', kind: 'gauge' },
+  latency_p25_ms: { unit: 'ms', id: 'Latensi persentil 25', en: 'Latency 25th percentile', kind: 'gauge' },
+  latency_p50_ms: { unit: 'ms', id: 'Latensi median', en: 'Latency median', kind: 'gauge' },
+  latency_p75_ms: { unit: 'ms', id: 'Latensi persentil 75', en: 'Latency 75th percentile', kind: 'gauge' },
+  latency_p90_ms: { unit: 'ms', id: 'Latensi persentil 90', en: 'Latency 90th percentile', kind: 'gauge' },
   // radio, vendor-neutral
   frequency_mhz: { unit: 'MHz', id: 'Frekuensi', en: 'Frequency', kind: 'gauge' },
   tx_power_dbm: { unit: 'dBm', id: 'Daya pancar', en: 'Tx power', kind: 'gauge' },
