@@ -6,6 +6,8 @@ export interface DeviceIdentity {
   model?: string;
   firmware?: string;
   serial?: string;
+  /** Own interface MAC addresses (IF-MIB ifPhysAddress), lowercase and colon-separated. */
+  macs?: string[];
   /** e.g. "airmax", "net-snmp" */
   profile?: string;
   sysDescr?: string;
@@ -27,4 +29,6 @@ export interface CollectorResult {
   observations: CollectorObservation[];
   /** Facts worth a reason on the device state, e.g. "no wireless data" from a radio whose tables are empty. */
   notices?: Reason[];
+  /** MAC addresses of connected peers (a radio's station or registration table). */
+  peers?: string[];
 }

@@ -18,6 +18,7 @@ const SYS = {
 };
 const IF = {
   descr: '1.3.6.1.2.1.2.2.1.2',
+  physAddress: '1.3.6.1.2.1.2.2.1.6',
   type: '1.3.6.1.2.1.2.2.1.3',
   speed: '1.3.6.1.2.1.2.2.1.5',
   oper: '1.3.6.1.2.1.2.2.1.8',
@@ -44,6 +45,7 @@ const IF_META_EVERY = 20;
 
 interface InterfaceMeta {
   name: string;
+  mac: string | null;
   type: number;
   speedBps: number | null;
 }
@@ -122,6 +124,15 @@ export function isReboot(prevS: number, nowS: number): boolean {
   const nearWrap = prevS > TICKS_WRAP_S - 3600 && nowS < 3600;
   return !nearWrap;
 }
+
+/** A six-byte ifPhysAddress as aa:bb:cc:dd:ee:ff; null for loopbacks and all-zero addresses. */
+function macOf(v: SnmpVar | undefined): string | null {
+  if (!v || isException(v) || !Buffer.isBuffer(v.value) || v.value.length !== 6) return null;
+  if (v.value.every((b) => b === 0)) return null;
+  return [...v.value].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+const MAC_RE = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
 
 /** Per-second rate between two counter readings; null when it cannot be trusted. */
 export function counterRate(prev: bigint, cur: bigint, wrap: bigint, seconds: number): number | null {
@@ -352,13 +363,21 @@ async function readInterfaces(
   rebooted: boolean,
 ): Promise<Reading[]> {
   if (mem.interfaces.size === 0 || rebooted || mem.polls % IF_META_EVERY === 0) {
-    const meta = await session.walkColumns([IF.descr, IF.type, IF.speed, IF.name, IF.highSpeed]);
+    const meta = await session.walkColumns([
+      IF.descr,
+      IF.type,
+      IF.speed,
+      IF.name,
+      IF.highSpeed,
+      IF.physAddress,
+    ]);
     const byIndex = (col: string) => new Map((meta.get(col) ?? []).map((v) => [v.oid[v.oid.length - 1]!, v]));
     const descr = byIndex(IF.descr);
     const type = byIndex(IF.type);
     const speed = byIndex(IF.speed);
     const name = byIndex(IF.name);
     const high = byIndex(IF.highSpeed);
+    const phys = byIndex(IF.physAddress);
     mem.interfaces.clear();
     for (const [i, d] of descr) {
       const hs = num(high.get(i));
@@ -368,6 +387,7 @@ async function readInterfaces(
         hs !== null && hs > 0 ? (hs > 1_000_000 ? hs : hs * 1_000_000) : s32 !== null && s32 > 0 ? s32 : null;
       mem.interfaces.set(i, {
         name: text(name.get(i)) || text(d) || `if${i}`,
+        mac: macOf(phys.get(i)),
         type: num(type.get(i)) ?? 0,
         speedBps,
       });
@@ -475,6 +495,16 @@ export async function collectSnmp(
     readings.push(...profileReadings.slice(1));
   }
   readings.push(...(await readInterfaces(session, memory, ts, rebooted)));
+  const macs = [...new Set([...memory.interfaces.values()].flatMap((i) => (i.mac ? [i.mac] : [])))];
+  if (macs.length > 0) memory.identity.macs = macs;
+  // Peers: every MAC a station or registration table names (the far ends of this radio's links).
+  const peers = [
+    ...new Set(
+      readings.flatMap((r) =>
+        Object.entries(r.labels ?? {}).flatMap(([k, v]) => (k !== 'iface' && MAC_RE.test(v) ? [v] : [])),
+      ),
+    ),
+  ];
   memory.polls++;
   return {
     kind: memory.profile?.kind ?? 'host',
@@ -482,5 +512,6 @@ export async function collectSnmp(
     identity: { ...memory.identity },
     observations,
     ...(notices.length > 0 ? { notices } : {}),
+    ...(peers.length > 0 ? { peers } : {}),
   };
 }

@@ -82,6 +82,11 @@ export interface DeviceStatePayload {
   vendor?: string;
   model?: string;
   firmware?: string;
+  serial?: string;
+  /** The device's own interface MAC addresses (lowercase, colon-separated). */
+  macs?: string[];
+  /** MAC addresses of the radios this one is connected to (station/registration tables): pairs link ends. */
+  peers?: string[];
 }
 
 /** One reading: metrics read together at one instant, optionally scoped by labels (interface, chain). */

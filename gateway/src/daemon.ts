@@ -52,6 +52,7 @@ interface DeviceRuntime {
   memory: SnmpMemory;
   kind: CollectorResult['kind'];
   identity: CollectorResult['identity'];
+  peers: string[];
   figures: Partial<Record<MetricName, { value: number; ts: number }>>;
   lastSeen: number | null;
   snmpError: CollectorError | null;
@@ -182,6 +183,7 @@ export async function startGateway(
       memory: newSnmpMemory(),
       kind: d.kind,
       identity: {},
+      peers: [],
       figures: {},
       lastSeen: null,
       snmpError: null,
@@ -255,6 +257,9 @@ export async function startGateway(
       ...(dev.identity?.vendor ? { vendor: dev.identity.vendor } : {}),
       ...(dev.identity?.model ? { model: dev.identity.model } : {}),
       ...(dev.identity?.firmware ? { firmware: dev.identity.firmware } : {}),
+      ...(dev.identity?.serial ? { serial: dev.identity.serial } : {}),
+      ...(dev.identity?.macs?.length ? { macs: dev.identity.macs } : {}),
+      ...(dev.peers?.length ? { peers: dev.peers } : {}),
     };
     publisher.publishRetained(topics.deviceState(site, dev.cfg.id), state);
   };
@@ -304,6 +309,7 @@ export async function startGateway(
           const r = await collectSnmp(session, dev.memory);
           dev.kind = d.kind === 'host' ? 'host' : r.kind === 'host' ? d.kind : r.kind;
           dev.identity = r.identity;
+          dev.peers = r.peers ?? [];
           dev.lastSeen = Date.now();
           dev.snmpError = null;
           dev.notices = r.notices ?? [];
