@@ -6,6 +6,9 @@ import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import pino, { type Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import { mayPublish, maySubscribe } from './acl.js';
+import { CentralDb } from './backbone/central-db.js';
+import { loadBackbone } from './backbone/description.js';
+import { CentralEngine } from './backbone/engine.js';
 import type { BrokerConfig } from './config.js';
 import { type Account, Authenticator, loadCredentials } from './credentials.js';
 import { createIngest, type IngestStats } from './ingest.js';
@@ -15,6 +18,8 @@ export interface RunningBroker {
   port: number;
   wsPort: number | null;
   aedes: Aedes;
+  /** The link judgement, when central.yaml names a backbone. */
+  engine: CentralEngine | null;
   stats(): IngestStats & { clients: number; authFailures: number; denied: number };
   close(): Promise<void>;
 }
@@ -31,7 +36,21 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
   const store = openStore(cfg.store);
   const auth = new Authenticator(loadCredentials(cfg.credentials_file));
   const accounts = new WeakMap<Client, Account>();
-  const ingest = createIngest(store, log);
+  const central = cfg.backbone ? new CentralDb(cfg.backbone.state_path!) : null;
+  const engine =
+    cfg.backbone && central
+      ? new CentralEngine({ backbone: loadBackbone(cfg.backbone.file), db: central, log })
+      : null;
+  const ingest = createIngest(store, log, engine ?? undefined);
+  const evaluator = engine
+    ? setInterval(() => {
+        try {
+          engine.evaluate();
+        } catch (e) {
+          log.error({ err: (e as Error).message }, 'link evaluation failed');
+        }
+      }, cfg.backbone!.evaluate_every_s * 1000)
+    : undefined;
   let authFailures = 0;
   let denied = 0;
 
@@ -168,9 +187,11 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     port,
     wsPort,
     aedes,
+    engine,
     stats: () => ({ ...ingest.stats, clients: aedes.connectedClients, authFailures, denied }),
     close: async () => {
       process.off('SIGHUP', reload);
+      clearInterval(evaluator);
       watcher?.close();
       clearTimeout(reloadTimer);
       for (const c of wss?.clients ?? []) c.terminate();
@@ -178,6 +199,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
       await new Promise<void>((r) => aedes.close(() => r()));
       await new Promise<void>((r) => tcp.close(() => r()));
       await store.close();
+      central?.close();
     },
   };
 }

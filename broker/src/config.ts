@@ -1,5 +1,6 @@
 // central.yaml: what the broker listens on, where accounts and readings live.
 
+import { dirname, join } from 'node:path';
 import { LogLevelSchema, loadConfig, pathFrom } from '@pantau/config';
 import { type Static, Type } from '@sinclair/typebox';
 
@@ -19,6 +20,18 @@ export const BrokerConfigSchema = Type.Object(
       { kind: Type.Literal('sqlite', { default: 'sqlite' }), path: Type.String({ minLength: 1 }) },
       { additionalProperties: false },
     ),
+    /** The backbone description and the central's own judgement of links and incidents. */
+    backbone: Type.Optional(
+      Type.Object(
+        {
+          file: Type.String({ minLength: 1 }),
+          /** Baselines, link verdicts and incidents; default central.db beside the store. */
+          state_path: Type.Optional(Type.String({ minLength: 1 })),
+          evaluate_every_s: Type.Number({ minimum: 1, maximum: 3600, default: 30 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     log_level: LogLevelSchema,
   },
   { additionalProperties: false },
@@ -34,5 +47,14 @@ export function loadBrokerConfig(file: string): BrokerConfig {
     ...cfg,
     credentials_file: abs(cfg.credentials_file),
     store: { ...cfg.store, path: abs(cfg.store.path) },
+    ...(cfg.backbone
+      ? {
+          backbone: {
+            ...cfg.backbone,
+            file: abs(cfg.backbone.file),
+            state_path: abs(cfg.backbone.state_path ?? join(dirname(cfg.store.path), 'central.db')),
+          },
+        }
+      : {}),
   };
 }

@@ -53,7 +53,16 @@ function checkTelemetry(p: Record<string, unknown>, device: string): TelemetryPa
   return p as unknown as TelemetryPayload;
 }
 
-export function createIngest(store: Store, log: Logger) {
+/** Sees what was ingested, after it is stored: the central's link judgement listens here. */
+export interface IngestObserver {
+  onTelemetry(site: string, p: TelemetryPayload, receivedAt: number): void;
+  onDeviceState(site: string, p: DeviceStatePayload, receivedAt: number): void;
+  onGatewayState(site: string, p: GatewayStatePayload, receivedAt: number): void;
+  onGatewayHealth(site: string, receivedAt: number): void;
+  onEvent(site: string, p: EventPayload, receivedAt: number): void;
+}
+
+export function createIngest(store: Store, log: Logger, observer?: IngestObserver) {
   const stats: IngestStats = { batches: 0, samples: 0, duplicates: 0, states: 0, events: 0, rejected: 0 };
 
   async function ingest(topic: string, payload: Buffer, receivedAt = Date.now()): Promise<void> {
@@ -64,10 +73,12 @@ export function createIngest(store: Store, log: Logger) {
       const p = decode(payload);
       switch (t.kind) {
         case 'device-telemetry': {
-          const res = await store.ingestTelemetry(t.site, checkTelemetry(p, t.device), receivedAt);
+          const tp = checkTelemetry(p, t.device);
+          const res = await store.ingestTelemetry(t.site, tp, receivedAt);
           if (res.accepted) {
             stats.batches++;
             stats.samples += res.samples;
+            observer?.onTelemetry(t.site, tp, receivedAt);
           } else stats.duplicates++;
           return;
         }
@@ -75,16 +86,17 @@ export function createIngest(store: Store, log: Logger) {
           need(p.state === 'online' || p.state === 'offline', 'state must be online or offline');
           need(isTs(p.ts), 'ts missing');
           need(p.site === undefined || p.site === t.site, 'site does not match the topic');
-          await store.putGatewayState(
-            t.site,
-            { ...(p as unknown as GatewayStatePayload), site: t.site },
-            receivedAt,
-          );
+          {
+            const gs = { ...(p as unknown as GatewayStatePayload), site: t.site };
+            await store.putGatewayState(t.site, gs, receivedAt);
+            observer?.onGatewayState(t.site, gs, receivedAt);
+          }
           stats.states++;
           return;
         case 'gateway-health':
           need(isTs(p.ts), 'ts missing');
           await store.putGatewayHealth(t.site, p as unknown as GatewayHealthPayload, receivedAt);
+          observer?.onGatewayHealth(t.site, receivedAt);
           return;
         case 'device-state':
           need(p.device === t.device, 'device does not match the topic');
@@ -93,6 +105,7 @@ export function createIngest(store: Store, log: Logger) {
             'incomplete device state',
           );
           await store.putDeviceState(t.site, p as unknown as DeviceStatePayload, receivedAt);
+          observer?.onDeviceState(t.site, p as unknown as DeviceStatePayload, receivedAt);
           stats.states++;
           return;
         case 'events':
@@ -101,6 +114,7 @@ export function createIngest(store: Store, log: Logger) {
             'event needs seq, ts and type',
           );
           await store.putEvent(t.site, p as unknown as EventPayload, receivedAt);
+          observer?.onEvent(t.site, p as unknown as EventPayload, receivedAt);
           stats.events++;
           return;
       }

@@ -1,0 +1,122 @@
+// The central's own state beside the telemetry store: link baselines, the latest verdict of every
+// link, and incidents. One small SQLite file in WAL mode, shared by the broker (which judges) and
+// the dashboard (which shows and records baselines), so the dashboard works with any telemetry store.
+
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Reason } from '@pantau/contract';
+import Database from 'better-sqlite3';
+import type { LinkBaseline, LinkVerdict } from './classifier.js';
+
+export interface IncidentRecord {
+  key: string;
+  kind: 'link' | 'site' | 'device' | 'weather';
+  /** The link, site or device that is the cause (for weather: the area). */
+  subject: string;
+  severity: 'warning' | 'critical';
+  title: Reason;
+  affected: { sites: string[]; links: string[]; devices: string[] };
+  opened_at: number;
+  updated_at: number;
+  closed_at: number | null;
+}
+
+export interface LinkStatusRecord {
+  link: string;
+  verdict: LinkVerdict;
+  updated_at: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS baselines (
+  link TEXT NOT NULL, recorded_at INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (link, recorded_at)
+);
+CREATE TABLE IF NOT EXISTS link_status (link TEXT PRIMARY KEY, body TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS incidents (
+  key TEXT NOT NULL, opened_at INTEGER NOT NULL, body TEXT NOT NULL, closed_at INTEGER,
+  PRIMARY KEY (key, opened_at)
+);
+CREATE INDEX IF NOT EXISTS incidents_open ON incidents (closed_at);
+`;
+
+export class CentralDb {
+  private readonly db: Database.Database;
+
+  constructor(path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+  }
+
+  /** Baselines are kept, not overwritten: the latest one counts, the older ones are history. */
+  putBaseline(link: string, b: LinkBaseline): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO baselines (link, recorded_at, body) VALUES (?, ?, ?)')
+      .run(link, b.recorded_at, JSON.stringify(b));
+  }
+
+  baseline(link: string): LinkBaseline | null {
+    const row = this.db
+      .prepare('SELECT body FROM baselines WHERE link = ? ORDER BY recorded_at DESC LIMIT 1')
+      .get(link) as { body: string } | undefined;
+    return row ? (JSON.parse(row.body) as LinkBaseline) : null;
+  }
+
+  baselineHistory(link: string): LinkBaseline[] {
+    return (
+      this.db
+        .prepare('SELECT body FROM baselines WHERE link = ? ORDER BY recorded_at DESC')
+        .all(link) as Array<{
+        body: string;
+      }>
+    ).map((r) => JSON.parse(r.body) as LinkBaseline);
+  }
+
+  putLinkStatus(link: string, v: LinkVerdict, at: number): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO link_status (link, body, updated_at) VALUES (?, ?, ?)')
+      .run(link, JSON.stringify(v), at);
+  }
+
+  linkStatuses(): LinkStatusRecord[] {
+    return (
+      this.db.prepare('SELECT link, body, updated_at FROM link_status').all() as Array<{
+        link: string;
+        body: string;
+        updated_at: number;
+      }>
+    ).map((r) => ({ link: r.link, verdict: JSON.parse(r.body) as LinkVerdict, updated_at: r.updated_at }));
+  }
+
+  openIncidents(): IncidentRecord[] {
+    return (
+      this.db
+        .prepare('SELECT body FROM incidents WHERE closed_at IS NULL ORDER BY opened_at')
+        .all() as Array<{
+        body: string;
+      }>
+    ).map((r) => JSON.parse(r.body) as IncidentRecord);
+  }
+
+  incidents(q: { since?: number; limit?: number } = {}): IncidentRecord[] {
+    return (
+      this.db
+        .prepare(
+          'SELECT body FROM incidents WHERE closed_at IS NULL OR closed_at >= ? ORDER BY opened_at DESC LIMIT ?',
+        )
+        .all(q.since ?? 0, q.limit ?? 200) as Array<{ body: string }>
+    ).map((r) => JSON.parse(r.body) as IncidentRecord);
+  }
+
+  putIncident(i: IncidentRecord): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO incidents (key, opened_at, body, closed_at) VALUES (?, ?, ?, ?)')
+      .run(i.key, i.opened_at, JSON.stringify(i), i.closed_at);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
