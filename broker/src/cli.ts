@@ -3,6 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { fail, generateSecret, out, runCli } from '@pantau/config';
+import { BACKBONE_USAGE, backboneCli } from './backbone-cli.js';
 import { startBroker } from './broker.js';
 import { loadBrokerConfig } from './config.js';
 import { addGateway, addReader, loadCredentials, removeAccount } from './credentials.js';
@@ -13,7 +14,7 @@ pantau-broker credentials add-gateway --file F --site S [--username U] [--passwo
 pantau-broker credentials add-reader  --file F --username U [--password P]
 pantau-broker credentials remove      --file F --username U
 pantau-broker credentials list        --file F
-`;
+${BACKBONE_USAGE}`;
 
 async function credentials(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
@@ -67,6 +68,7 @@ async function credentials(argv: string[]): Promise<void> {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === 'credentials') return credentials(argv.slice(1));
+  if (argv[0] === 'backbone') return backboneCli(argv.slice(1));
   if (argv[0] === 'check-config') {
     const file = argv[1] ?? fail(USAGE);
     loadBrokerConfig(file);

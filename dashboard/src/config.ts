@@ -1,5 +1,6 @@
 // dashboard.yaml: where the dashboard listens, which broker and store it reads, who may log in.
 
+import { dirname, join } from 'node:path';
 import { LogLevelSchema, loadConfig, pathFrom, readSecretFile } from '@pantau/config';
 import { type Static, Type } from '@sinclair/typebox';
 
@@ -27,6 +28,13 @@ export const DashboardConfigSchema = Type.Object(
       { additionalProperties: false },
     ),
     users_file: Type.String({ minLength: 1 }),
+    /** The same backbone description the broker judges links by, and its state database. */
+    backbone: Type.Optional(
+      Type.Object(
+        { file: Type.String({ minLength: 1 }), state_path: Type.Optional(Type.String({ minLength: 1 })) },
+        { additionalProperties: false },
+      ),
+    ),
     language: Type.Union([Type.Literal('id'), Type.Literal('en')], { default: 'id' }),
     timezone: Type.String({ minLength: 1, default: 'Asia/Makassar' }),
     log_level: LogLevelSchema,
@@ -34,7 +42,10 @@ export const DashboardConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type DashboardConfig = Static<typeof DashboardConfigSchema> & { mqttPassword: string };
+export type DashboardConfig = Omit<Static<typeof DashboardConfigSchema>, 'backbone'> & {
+  mqttPassword: string;
+  backbone?: { file: string; state_path: string };
+};
 
 export function loadDashboardConfig(file: string): DashboardConfig {
   const cfg = loadConfig(file, DashboardConfigSchema, {
@@ -57,10 +68,19 @@ export function loadDashboardConfig(file: string): DashboardConfig {
   const mqttPassword = cfg.mqtt.password_file
     ? readSecretFile(file, 'mqtt.password_file', cfg.mqtt.password_file)
     : (cfg.mqtt.password ?? '');
+  const { backbone: _bb, ...rest } = cfg;
   return {
-    ...cfg,
+    ...rest,
     store: { ...cfg.store, path: abs(cfg.store.path) },
     users_file: abs(cfg.users_file),
+    ...(cfg.backbone
+      ? {
+          backbone: {
+            file: abs(cfg.backbone.file),
+            state_path: abs(cfg.backbone.state_path ?? join(dirname(cfg.store.path), 'central.db')),
+          },
+        }
+      : {}),
     mqttPassword,
   };
 }

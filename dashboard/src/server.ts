@@ -10,6 +10,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { DashboardConfig } from './config.js';
+import { registerLinkRoutes } from './links.js';
 import { LiveFeed } from './live.js';
 import { LoginBrake, type Session, Sessions } from './sessions.js';
 import { verifyUser } from './users.js';
@@ -302,6 +303,8 @@ export async function startDashboard(
       );
     },
   );
+
+  await registerLinkRoutes(app, { backbone: cfg.backbone, getStore, log });
 
   app.get('/api/stream', (req, reply) => {
     reply.hijack();

@@ -1,0 +1,279 @@
+// The central's link judgement through real processes: two site boxes each poll one end of a radio
+// link (simulated airMAX radios), the broker knows the backbone, an engineer commissions the link
+// through the dashboard API, then rain sets in at both ends and the link is classified as weather
+// fade with its reason in both languages. The CLI reads the same verdicts and commissions too.
+
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { type SimulatedAgent, startSimulatedAgent } from '@pantau/collectors/snmp/simulator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Daemon, freePort, ROOT, runDaemon, tempDir, waitFor } from './support/procs.js';
+
+const run = promisify(execFile);
+const RECORDING = join(ROOT, 'test/fixtures/snmp/airos/device.snmprec');
+/** Rain starts this long after the radios start, deepens over FADE_MS and stays. */
+const RAIN_AT_MS = 20_000;
+const FADE_MS = 5_000;
+
+interface LinkView {
+  id: string;
+  status: { status: string; cause: string; level: number; reasons: Array<{ id: string; en: string }> } | null;
+  baseline: { a?: { rx_dbm: number }; b?: { rx_dbm: number }; recorded_by: string } | null;
+  a: { device_state: { status: string } | null };
+  b: { device_state: { status: string } | null };
+}
+
+describe('links judged at the central, through real processes', () => {
+  const dir = tempDir('backbone');
+  const agents: SimulatedAgent[] = [];
+  const daemons: Daemon[] = [];
+  let httpPort: number;
+  const cookies: Record<string, string> = {};
+  const node = process.execPath;
+
+  const api = async <T>(
+    path: string,
+    user = 'insinyur',
+    init: RequestInit = {},
+  ): Promise<{ status: number; body: T }> => {
+    const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, {
+      ...init,
+      headers: { cookie: cookies[user] ?? '', 'content-type': 'application/json', ...(init.headers ?? {}) },
+    });
+    return { status: res.status, body: (await res.json()) as T };
+  };
+  const link = async () => (await api<LinkView>('/api/links/scc-bukit')).body;
+
+  beforeAll(async () => {
+    const rain = {
+      kind: 'fade' as const,
+      startMs: RAIN_AT_MS,
+      durationMs: FADE_MS,
+      depthDb: 9,
+      recoverMs: 3_600_000,
+    };
+    for (let i = 0; i < 2; i++)
+      agents.push(await startSimulatedAgent({ recording: RECORDING, port: 0, scenarios: [rain] }));
+    const mqttPort = await freePort();
+    httpPort = await freePort();
+    const cred = join(dir.path, 'credentials.yaml');
+    const cli = (pkg: string, args: string[]) => run(node, [join(ROOT, `${pkg}/dist/cli.js`), ...args]);
+    for (const site of ['scc', 'bukit'])
+      await cli('broker', [
+        'credentials',
+        'add-gateway',
+        '--file',
+        cred,
+        '--site',
+        site,
+        '--password',
+        `gw-${site}-secret`,
+      ]);
+    await cli('broker', [
+      'credentials',
+      'add-reader',
+      '--file',
+      cred,
+      '--username',
+      'dashboard',
+      '--password',
+      'dash-secret-1',
+    ]);
+    for (const [user, role] of [
+      ['insinyur', 'engineer'],
+      ['operator', 'operator'],
+    ])
+      await cli('dashboard', [
+        'users',
+        'add',
+        '--file',
+        join(dir.path, 'users.yaml'),
+        '--username',
+        user!,
+        '--role',
+        role!,
+        '--password',
+        `${user}-secret-1`,
+      ]);
+    writeFileSync(join(dir.path, 'dashboard.pw'), 'dash-secret-1\n');
+    writeFileSync(
+      join(dir.path, 'backbone.yaml'),
+      `root: scc
+sites:
+  - { id: scc, name: Command Center, kecamatan: Kota, coords: [-4.36, 119.62] }
+  - { id: bukit, name: Relay Bukit, kecamatan: Tanete, coords: [-4.45, 119.75] }
+links:
+  - id: scc-bukit
+    name: "SCC – Bukit"
+    medium: radio
+    a: { site: scc, device: r-bukit }
+    b: { site: bukit, device: r-scc }
+    capacity_bps: 150000000
+`,
+    );
+    writeFileSync(
+      join(dir.path, 'central.yaml'),
+      `mqtt: { host: 127.0.0.1, port: ${mqttPort} }
+credentials_file: credentials.yaml
+store: { kind: sqlite, path: central.db }
+backbone: { file: backbone.yaml, state_path: central-state.db, evaluate_every_s: 1 }
+log_level: warn
+`,
+    );
+    writeFileSync(
+      join(dir.path, 'dashboard.yaml'),
+      `http: { host: 127.0.0.1, port: ${httpPort} }
+mqtt: { url: "mqtt://127.0.0.1:${mqttPort}", username: dashboard, password_file: dashboard.pw }
+store: { kind: sqlite, path: central.db }
+backbone: { file: backbone.yaml, state_path: central-state.db }
+users_file: users.yaml
+log_level: warn
+`,
+    );
+    const sites = [
+      { site: 'scc', device: 'r-bukit', agent: agents[0]! },
+      { site: 'bukit', device: 'r-scc', agent: agents[1]! },
+    ];
+    daemons.push(runDaemon('broker', ['--config', join(dir.path, 'central.yaml')]));
+    daemons.push(runDaemon('dashboard', ['--config', join(dir.path, 'dashboard.yaml')]));
+    for (const s of sites) {
+      writeFileSync(join(dir.path, `${s.site}.pw`), `gw-${s.site}-secret\n`);
+      writeFileSync(
+        join(dir.path, `${s.site}.yaml`),
+        `site: { id: ${s.site} }
+mqtt: { urls: ["mqtt://127.0.0.1:${mqttPort}"], username: gw-${s.site}, password_file: ${s.site}.pw, keepalive_s: 5 }
+state_dir: state-${s.site}
+log_level: warn
+defaults: { interval_s: 1, timeout_ms: 800, retries: 0 }
+health_interval_s: 2
+devices:
+  - { id: ${s.device}, kind: radio, address: 127.0.0.1, snmp: { version: 2c, community: public, port: ${s.agent.port} } }
+`,
+      );
+      daemons.push(runDaemon('gateway', ['run', '--config', join(dir.path, `${s.site}.yaml`)]));
+    }
+    await waitFor(
+      'dashboard up',
+      async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok,
+      20_000,
+    );
+    for (const user of ['insinyur', 'operator']) {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/api/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: user, password: `${user}-secret-1` }),
+      });
+      expect(res.status).toBe(200);
+      cookies[user] = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(daemons.map((d) => d.stop()));
+    await Promise.all(agents.map((a) => a.close()));
+    dir.remove();
+  }, 30_000);
+
+  it('shows the link with both ends, judged ok and asking for a baseline before commissioning', async () => {
+    const l = await waitFor(
+      'both ends reporting',
+      async () => {
+        const v = await link();
+        return v.status?.status === 'ok' && v.a.device_state && v.b.device_state ? v : null;
+      },
+      20_000,
+    );
+    expect(l.status!.reasons.map((r) => r.en)).toContain(
+      'No baseline yet: record one at commissioning so fading can be judged',
+    );
+    const bb = await api<{ root: string; sites: Array<{ id: string; upstream: string | null }> }>(
+      '/api/backbone',
+    );
+    expect(bb.body.root).toBe('scc');
+    expect(bb.body.sites.find((s) => s.id === 'bukit')!.upstream).toBe('scc-bukit');
+  });
+
+  it('commissions the link through the API: engineers only, with a reason when refused', async () => {
+    const refused = await api<{ message: string }>('/api/links/scc-bukit/baseline', 'operator', {
+      method: 'POST',
+      body: JSON.stringify({ minutes: 1 }),
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.body.message).toMatch(/engineers/);
+    const bad = await api<{ message: string }>('/api/links/scc-bukit/baseline', 'insinyur', {
+      method: 'POST',
+      body: JSON.stringify({ minutes: 0 }),
+    });
+    expect(bad.status).toBe(400);
+    const missing = await api('/api/links/no-such/baseline', 'insinyur', { method: 'POST', body: '{}' });
+    expect(missing.status).toBe(404);
+    // A baseline needs a few readings at each end; until then the API says so (409) and records nothing.
+    const ok = await waitFor(
+      'baseline recorded',
+      async () => {
+        const r = await api<{
+          a: { rx_dbm: number };
+          b: { rx_dbm: number };
+          recorded_by: string;
+          message?: string;
+        }>('/api/links/scc-bukit/baseline', 'insinyur', {
+          method: 'POST',
+          body: JSON.stringify({ minutes: 1, note: 'komisioning awal' }),
+        });
+        if (r.status === 409) expect(r.body.message).toMatch(/fewer than 3 readings/);
+        return r.status === 201 ? r : null;
+      },
+      15_000,
+      500,
+    );
+    expect(ok.body.recorded_by).toBe('insinyur');
+    expect(ok.body.a.rx_dbm).toBeLessThan(-30);
+    expect(ok.body.b.rx_dbm).toBe(ok.body.a.rx_dbm);
+  });
+
+  it('tells rain on both ends as weather fade, in Bahasa Indonesia and English', async () => {
+    const l = await waitFor(
+      'weather fade verdict',
+      async () => {
+        const v = await link();
+        return v.status?.cause === 'weather_fade' ? v : null;
+      },
+      45_000,
+      500,
+    );
+    expect(l.status!.status).toBe('degraded');
+    expect(l.status!.reasons[0]!.id).toContain('kedua ujung turun bersamaan');
+    expect(l.status!.reasons[0]!.en).toContain('noise floor steady');
+    const incidents = await api<Array<{ key: string; kind: string }>>('/api/incidents?open=true');
+    expect(incidents.body.map((i) => i.key)).toContain('weather:Tanete');
+  }, 60_000);
+
+  it('the CLI lists the same verdict and can commission from the store', async () => {
+    const cfg = join(dir.path, 'central.yaml');
+    const cli = (args: string[]) => run(node, [join(ROOT, 'broker/dist/cli.js'), 'backbone', ...args]);
+    const links = await cli(['links', '--config', cfg]);
+    expect(links.stdout).toMatch(/scc-bukit\s+degraded\s+weather_fade\s+Pelemahan karena cuaca/);
+    const check = await cli(['check', join(dir.path, 'backbone.yaml')]);
+    expect(check.stdout).toContain('bukit  ← scc-bukit (radio)');
+    const commission = await cli([
+      'commission',
+      '--config',
+      cfg,
+      '--link',
+      'scc-bukit',
+      '--minutes',
+      '1',
+      '--by',
+      'ci',
+      '--json',
+    ]);
+    expect(JSON.parse(commission.stdout).recorded_by).toBe('ci');
+    const none = await cli(['commission', '--config', cfg, '--link', 'nope']).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect((none as { code: number }).code).toBe(1);
+    expect((none as { stderr: string }).stderr).toContain('no link "nope"');
+  });
+});
