@@ -16,6 +16,13 @@ const RECORDING = join(ROOT, 'test/fixtures/snmp/airos/device.snmprec');
 /** Rain starts this long after the radios start, deepens over FADE_MS and stays. */
 const RAIN_AT_MS = 20_000;
 const FADE_MS = 5_000;
+/** The relay's site box probes its path to the command center across the link. */
+const UPLINK = `uplink:
+  interval_s: 10
+  probes: 5
+  probe_interval_ms: 200
+  hops: [{ id: pusat, address: 127.0.0.1, name: Command Center, link: scc-bukit }]
+`;
 
 interface LinkView {
   id: string;
@@ -23,6 +30,11 @@ interface LinkView {
   baseline: { a?: { rx_dbm: number }; b?: { rx_dbm: number }; recorded_by: string } | null;
   a: { device_state: { status: string } | null };
   b: { device_state: { status: string } | null };
+  latency: {
+    from_site: string;
+    hop: Record<string, string>;
+    figures: Record<string, { value: number; ts: number }>;
+  } | null;
 }
 
 describe('links judged at the central, through real processes', () => {
@@ -150,7 +162,7 @@ defaults: { interval_s: 1, timeout_ms: 800, retries: 0 }
 health_interval_s: 2
 devices:
   - { id: ${s.device}, kind: radio, address: 127.0.0.1, snmp: { version: 2c, community: public, port: ${s.agent.port} } }
-`,
+${s.site === 'bukit' ? UPLINK : ''}`,
       );
       daemons.push(runDaemon('gateway', ['run', '--config', join(dir.path, `${s.site}.yaml`)]));
     }
@@ -250,11 +262,45 @@ devices:
     expect(incidents.body.map((i) => i.key)).toContain('weather:Tanete');
   }, 60_000);
 
+  it("puts the relay box's probe bursts across the link on its card, the distribution kept", async () => {
+    const l = await waitFor(
+      'path latency on the link card',
+      async () => {
+        const v = await link();
+        return v.latency ? v : null;
+      },
+      30_000,
+      500,
+    );
+    expect(l.latency!.from_site).toBe('bukit');
+    expect(l.latency!.hop).toMatchObject({ hop: 'pusat', hop_name: 'Command Center', link: 'scc-bukit' });
+    const f = l.latency!.figures;
+    expect(f.loss_pct!.value).toBe(0);
+    for (const p of [
+      'latency_min_ms',
+      'latency_p10_ms',
+      'latency_p50_ms',
+      'latency_p90_ms',
+      'latency_max_ms',
+    ])
+      expect(f[p], p).toBeDefined();
+    expect(f.latency_p10_ms!.value).toBeLessThanOrEqual(f.latency_p50_ms!.value);
+    expect(f.latency_p50_ms!.value).toBeLessThanOrEqual(f.latency_p90_ms!.value);
+    // The path itself is a device of the relay's site box, judged ok while the center answers.
+    const path = await api<{ name: string; status: string; figures: Record<string, unknown> }>(
+      '/api/devices/bukit/uplink',
+    );
+    expect(path.body).toMatchObject({ name: 'Jalur ke pusat / Path to the command center', status: 'ok' });
+    expect(path.body.figures.latency_p50_ms).toBeDefined();
+  });
+
   it('the CLI lists the same verdict and can commission from the store', async () => {
     const cfg = join(dir.path, 'central.yaml');
     const cli = (args: string[]) => run(node, [join(ROOT, 'broker/dist/cli.js'), 'backbone', ...args]);
     const links = await cli(['links', '--config', cfg]);
-    expect(links.stdout).toMatch(/scc-bukit\s+degraded\s+weather_fade\s+Pelemahan karena cuaca/);
+    expect(links.stdout).toMatch(
+      /scc-bukit\s+degraded\s+weather_fade\s+[\d.]+ ms, 0% loss\s+Pelemahan karena cuaca/,
+    );
     const check = await cli(['check', join(dir.path, 'backbone.yaml')]);
     expect(check.stdout).toContain('bukit  ← scc-bukit (radio)');
     const commission = await cli([

@@ -88,8 +88,11 @@ export async function backboneCli(argv: string[]): Promise<void> {
         if (values.json) return out(JSON.stringify(statuses, null, 2));
         for (const l of bb.links.values()) {
           const s = statuses.find((x) => x.link === l.id)?.verdict;
+          const lat = s?.latency?.values;
+          const path =
+            lat?.latency_p50_ms !== undefined ? `${lat.latency_p50_ms} ms, ${lat.loss_pct ?? 0}% loss` : '-';
           out(
-            `${l.id.padEnd(24)} ${(s?.status ?? 'unknown').padEnd(9)} ${(s?.cause ?? '-').padEnd(13)} ${s?.reasons[0]?.id ?? ''}`,
+            `${l.id.padEnd(24)} ${(s?.status ?? 'unknown').padEnd(9)} ${(s?.cause ?? '-').padEnd(13)} ${path.padEnd(20)} ${s?.reasons[0]?.id ?? ''}`,
           );
         }
         return;

@@ -22,7 +22,30 @@ export interface PingResult {
   latency_min_ms: number | null;
   latency_max_ms: number | null;
   jitter_ms: number | null;
+  /** The distribution of the burst, SmokePing-style: a spread-out burst is a different link from a tight one. */
+  percentiles_ms: Percentiles | null;
   rtts_ms: number[];
+}
+
+export interface Percentiles {
+  p10: number;
+  p25: number;
+  p50: number;
+  p75: number;
+  p90: number;
+}
+
+/** Percentiles by linear interpolation between closest ranks (the definition numpy and R type 7 use). */
+export function percentiles(values: number[]): Percentiles | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => {
+    const pos = (sorted.length - 1) * q;
+    const lo = Math.floor(pos);
+    const hi = Math.ceil(pos);
+    return round(sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo));
+  };
+  return { p10: at(0.1), p25: at(0.25), p50: at(0.5), p75: at(0.75), p90: at(0.9) };
 }
 
 const PING_PATHS = ['/usr/bin/ping', '/bin/ping'];
@@ -51,6 +74,7 @@ export function parsePing(output: string, count: number): PingResult {
       latency_min_ms: null,
       latency_max_ms: null,
       jitter_ms: null,
+      percentiles_ms: null,
       rtts_ms: [],
     };
   }
@@ -64,6 +88,7 @@ export function parsePing(output: string, count: number): PingResult {
     latency_min_ms: round(Math.min(...rtts)),
     latency_max_ms: round(Math.max(...rtts)),
     jitter_ms: rtts.length > 1 ? round(jitter / (rtts.length - 1)) : 0,
+    percentiles_ms: percentiles(rtts),
     rtts_ms: rtts,
   };
 }
@@ -127,5 +152,12 @@ export function pingReading(r: PingResult, ts: number): Reading {
   if (r.latency_min_ms !== null) values.latency_min_ms = r.latency_min_ms;
   if (r.latency_max_ms !== null) values.latency_max_ms = r.latency_max_ms;
   if (r.jitter_ms !== null) values.jitter_ms = r.jitter_ms;
+  if (r.percentiles_ms) {
+    values.latency_p10_ms = r.percentiles_ms.p10;
+    values.latency_p25_ms = r.percentiles_ms.p25;
+    values.latency_p50_ms = r.percentiles_ms.p50;
+    values.latency_p75_ms = r.percentiles_ms.p75;
+    values.latency_p90_ms = r.percentiles_ms.p90;
+  }
   return { ts, values };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePing, pingBurst, pingReading } from './index.js';
+import { parsePing, percentiles, pingBurst, pingReading } from './index.js';
 
 const PARTIAL = `PING 10.10.1.2 (10.10.1.2) 56(84) bytes of data.
 64 bytes from 10.10.1.2: icmp_seq=1 ttl=64 time=2.10 ms
@@ -44,6 +44,31 @@ describe('ping output', () => {
   });
   it('reads IPv6 output', () => {
     expect(parsePing(V6, 2)).toMatchObject({ received: 2, loss_pct: 0, latency_min_ms: 0.031 });
+  });
+});
+
+describe('burst distribution (SmokePing-style)', () => {
+  it('interpolates percentiles between closest ranks, as numpy does', () => {
+    // numpy.percentile([1..10], [10, 25, 50, 75, 90]) = 1.9, 3.25, 5.5, 7.75, 9.1
+    expect(percentiles([10, 9, 8, 7, 6, 5, 4, 3, 2, 1])).toEqual({
+      p10: 1.9,
+      p25: 3.25,
+      p50: 5.5,
+      p75: 7.75,
+      p90: 9.1,
+    });
+    expect(percentiles([4.2])).toEqual({ p10: 4.2, p25: 4.2, p50: 4.2, p75: 4.2, p90: 4.2 });
+    expect(percentiles([])).toBeNull();
+  });
+  it('a reading carries the distribution of the replies that came back', () => {
+    const values = pingReading(parsePing(PARTIAL, 5), 1).values;
+    // Replies 2.1, 4.1, 3.1 (the duplicate ignored): the median is 3.1, not the mean of all four.
+    expect(values).toMatchObject({
+      loss_pct: 40,
+      latency_p50_ms: 3.1,
+      latency_p10_ms: 2.3,
+      latency_p90_ms: 3.9,
+    });
   });
 });
 

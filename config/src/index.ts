@@ -151,6 +151,17 @@ function describe(e: ErrorObject): { path: ConfigPath; message: string; key?: bo
     case 'exclusiveMinimum':
     case 'exclusiveMaximum':
       return { path, message: `must be ${String(p.comparison)} ${String(p.limit)}` };
+    case 'minItems':
+      return { path, message: `needs at least ${String(p.limit)} ${p.limit === 1 ? 'entry' : 'entries'}` };
+    case 'maxItems':
+      return { path, message: `may have at most ${String(p.limit)} entries` };
+    case 'minLength':
+      return {
+        path,
+        message: p.limit === 1 ? 'must not be empty' : `must be at least ${String(p.limit)} characters`,
+      };
+    case 'maxLength':
+      return { path, message: `must be at most ${String(p.limit)} characters` };
     default:
       return { path, message: e.message ?? 'is invalid' };
   }

@@ -79,6 +79,22 @@ describe('site.yaml validation', () => {
     ]);
   });
 
+  it('the uplink path: defaults filled, hop ids unique, "uplink" reserved for it', () => {
+    const path = `uplink:\n  hops:\n    - { id: relay, address: 10.20.0.1, link: bukit-relay }\n    - { id: pusat, address: 10.0.0.1 }\n`;
+    const cfg = loadGatewayConfig(write('uplink.yaml', GOOD + path));
+    expect(cfg.uplink).toMatchObject({ interval_s: 300, probes: 20, probe_interval_ms: 500 });
+    expect(issuesOf(GOOD + path.replace('id: pusat', 'id: relay'))).toEqual([
+      '16:uplink.hops[1].id: duplicate hop id "relay" (first used at uplink.hops[0])',
+    ]);
+    expect(issuesOf(`${GOOD}uplink: { probe_interval_ms: 100, hops: [] }\n`)).toEqual([
+      '13:uplink.probe_interval_ms: must be >= 200',
+      '13:uplink.hops: needs at least 1 entry',
+    ]);
+    expect(issuesOf(GOOD.replace('  - id: cam-1', '  - id: uplink'))).toEqual([
+      '10:devices[1].id: "uplink" is reserved for the site\'s own topics',
+    ]);
+  });
+
   it('the CLI prints file:line: field: reason and exits 2', () => {
     const cli = join(import.meta.dirname, '..', 'dist', 'cli.js');
     if (!existsSync(cli)) throw new Error(`${cli} missing: run npm run build`);

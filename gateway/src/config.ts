@@ -78,6 +78,30 @@ const DeviceSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const HopSchema = Type.Object(
+  {
+    id: Type.String({ format: 'slug' }),
+    address: Type.String({ format: 'host' }),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 120 })),
+    /** The backbone link (backbone.yaml) this hop is reached through. */
+    link: Type.Optional(Type.String({ format: 'slug' })),
+  },
+  { additionalProperties: false },
+);
+
+/** The site box's path to the command center, probed hop by hop in bursts (SmokePing-style). */
+const UplinkSchema = Type.Object(
+  {
+    interval_s: Type.Integer({ minimum: 10, maximum: 86400, default: 300 }),
+    probes: Type.Integer({ minimum: 3, maximum: 100, default: 20 }),
+    // iputils refuses intervals below 200 ms to unprivileged users.
+    probe_interval_ms: Type.Integer({ minimum: 200, maximum: 10000, default: 500 }),
+    timeout_ms: Type.Integer({ minimum: 100, maximum: 10000, default: 2000 }),
+    hops: Type.Array(HopSchema, { minItems: 1, maxItems: 16 }),
+  },
+  { additionalProperties: false },
+);
+
 export const GatewayConfigSchema = Type.Object(
   {
     site: Type.Object(
@@ -118,17 +142,19 @@ export const GatewayConfigSchema = Type.Object(
     ),
     health_interval_s: Type.Integer({ minimum: 1, maximum: 3600, default: 60 }),
     devices: Type.Array(DeviceSchema, { default: [] }),
+    uplink: Type.Optional(UplinkSchema),
   },
   { additionalProperties: false },
 );
 
 export type GatewayConfig = Static<typeof GatewayConfigSchema> & { password: string; file: string };
 export type DeviceConfig = Static<typeof DeviceSchema>;
+export type UplinkConfig = Static<typeof UplinkSchema>;
 
 function semantic(c: Static<typeof GatewayConfigSchema>): SemanticIssue[] {
   const issues = duplicateIds(c.devices, ['devices'], 'device id');
   c.devices.forEach((d, i) => {
-    if (!isDeviceId(d.id))
+    if (!isDeviceId(d.id) || d.id === 'uplink')
       issues.push({ path: ['devices', i, 'id'], message: `"${d.id}" is reserved for the site's own topics` });
     const s = d.snmp;
     if (s?.version === '3' && !s.v3)
@@ -141,6 +167,7 @@ function semantic(c: Static<typeof GatewayConfigSchema>): SemanticIssue[] {
     if (s?.v3?.level === 'authPriv' && !s.v3.priv_key)
       issues.push({ path: ['devices', i, 'snmp', 'v3'], message: 'level authPriv needs priv_key' });
   });
+  if (c.uplink) issues.push(...duplicateIds(c.uplink.hops, ['uplink', 'hops'], 'hop id'));
   if (!c.mqtt.password && !c.mqtt.password_file)
     issues.push({ path: ['mqtt'], message: 'needs password_file (or password)' });
   return issues;

@@ -23,6 +23,7 @@ import { DEFAULT_RULES, evaluateRules, REACHABILITY, worst } from './health/rule
 import { Publisher } from './publisher.js';
 import { Scheduler } from './scheduler.js';
 import { SequenceCounter } from './sequence.js';
+import { judgePath, pathReadings, probePath, UPLINK_DEVICE } from './uplink.js';
 import { VERSION } from './version.js';
 
 /** Figures a device state carries so a dashboard can draw its row without history. */
@@ -357,6 +358,61 @@ export async function startGateway(
         },
       });
     }
+  }
+
+  const uplink = cfg.uplink;
+  if (uplink) {
+    const hysteresis = new Map<string, Set<string>>();
+    let lastAnswered: number | null = null;
+    let prevStatus: Status = 'unknown';
+    const farthest = uplink.hops.at(-1)!;
+    const pathName = { id: 'Jalur ke pusat', en: 'Path to the command center' };
+    scheduler.add({
+      key: `ping:${UPLINK_DEVICE}`,
+      protocol: 'ping',
+      intervalMs: uplink.interval_s * 1000,
+      timeoutMs: uplink.probes * uplink.probe_interval_ms + uplink.timeout_ms + 5000,
+      run: async () => {
+        const results = await probePath(uplink);
+        const ts = Date.now();
+        const readings = pathReadings(results, ts);
+        if (results.some((h) => h.result.received > 0)) lastAnswered = ts;
+        const { status, reasons } = judgePath(results, hysteresis);
+        publisher.publish(
+          topics.deviceTelemetry(site, UPLINK_DEVICE),
+          { v: 1, seq: seq.take(), device: UPLINK_DEVICE, backfill: false, readings },
+          ts,
+        );
+        const end = readings.at(-1)!.values;
+        const figures: DeviceStatePayload['figures'] = {};
+        for (const k of ['loss_pct', 'latency_ms', 'latency_p50_ms', 'jitter_ms'] as const)
+          if (end[k] !== undefined) figures[k] = { value: end[k], ts };
+        publisher.publishRetained(topics.deviceState(site, UPLINK_DEVICE), {
+          v: 1,
+          ts,
+          device: UPLINK_DEVICE,
+          kind: 'host',
+          name: `${pathName.id} / ${pathName.en}`,
+          address: farthest.address,
+          status,
+          reasons,
+          last_seen: lastAnswered,
+          interval_s: uplink.interval_s,
+          figures,
+        } satisfies DeviceStatePayload);
+        if (status === 'down' && prevStatus !== 'down')
+          event('device_unreachable', 'critical', { id: reasons[0]!.id, en: reasons[0]!.en }, UPLINK_DEVICE);
+        if (prevStatus === 'down' && status !== 'down')
+          event(
+            'device_reachable',
+            'info',
+            { id: `${pathName.id} tersambung kembali`, en: `${pathName.en} restored` },
+            UPLINK_DEVICE,
+          );
+        prevStatus = status;
+      },
+      onFailure: (e) => log.warn({ kind: e.kind, err: e.message }, 'uplink probe failed'),
+    });
   }
 
   const healthTimer = setInterval(() => {

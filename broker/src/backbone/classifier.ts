@@ -10,7 +10,7 @@
 //   on one end or one chain only (the chains drift apart);
 // - a radio that lost power comes back with its uptime reset.
 
-import type { Reason, Status } from '@pantau/contract';
+import type { MetricName, Reason, Status } from '@pantau/contract';
 import { type EndSample, medianOf } from './ends.js';
 
 export type Cause =
@@ -96,6 +96,8 @@ export interface LinkVerdict {
   since: number;
   /** Both ends (or the only measured end) are losing power: used for the area check of neighbours. */
   fading: boolean;
+  /** The latest probe burst across this link from a site box's path probe (attached by the engine). */
+  latency?: { site: string; ts: number; values: Partial<Record<MetricName, number>> };
 }
 
 /** How far the value must come back below a threshold before the level drops (dB). */

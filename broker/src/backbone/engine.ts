@@ -241,6 +241,8 @@ export class CentralEngine {
           { link: l.id, status: v.status, cause: v.cause, reason: v.reasons[0]?.en },
           'link verdict',
         );
+      const latency = this.latency.get(l.id);
+      if (latency) v.latency = latency;
       next.set(l.id, v);
       this.verdicts.set(l.id, v);
       this.db.putLinkStatus(l.id, v, now);
