@@ -3,7 +3,7 @@
 // turns `offline` by its last will.
 
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -148,4 +148,32 @@ describe('site box against a real mosquitto broker', () => {
       20_000,
     );
   });
+
+  it('stops promptly on SIGTERM while the broker hangs, instead of waiting for an acknowledgement', async () => {
+    // A long keepalive, as on a real site: the MQTT client would not notice the frozen broker for minutes.
+    const slow = join(dir.path, 'site-keepalive-60.yaml');
+    writeFileSync(
+      slow,
+      readFileSync(join(dir.path, 'site.yaml'), 'utf8').replace('keepalive_s: 5', 'keepalive_s: 60'),
+    );
+    await gateway.stop('SIGKILL');
+    gateway = runDaemon('gateway', ['run', '--config', slow]);
+    await waitFor(
+      'online',
+      async () =>
+        (await snapshot('pantau/v1/rsud/gateway/state', 300)).some((l) => l.includes('"state":"online"')),
+      20_000,
+    );
+    // A frozen broker keeps the TCP connection open but never acknowledges the goodbye.
+    mosquitto.kill('SIGSTOP');
+    const t0 = Date.now();
+    const code = await Promise.race([
+      gateway.stop('SIGTERM'),
+      new Promise<string>((r) => setTimeout(() => r('still running'), 15_000)),
+    ]);
+    mosquitto.kill('SIGCONT');
+    expect(code, gateway.output()).toBe(0);
+    // A bounded goodbye: at most a few seconds per step, well inside systemd's stop timeout.
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  }, 40_000);
 });

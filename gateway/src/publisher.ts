@@ -13,6 +13,9 @@ export interface OutboxItem {
   ts: number;
 }
 
+/** How long shutdown waits for the broker at each step. */
+const STOP_WAIT_MS = 2000;
+
 /** Where messages wait for the uplink. In memory for now; a disk outbox replaces it behind this interface. */
 export interface Outbox {
   push(item: OutboxItem): void;
@@ -162,16 +165,32 @@ export class Publisher {
   }
 
   /** Says goodbye properly: `offline` retained, then disconnect. */
+  /**
+   * Says goodbye (retained `offline`) and disconnects. A broker that vanished mid-shutdown never
+   * acknowledges: each step waits at most `STOP_WAIT_MS`, then the connection is dropped so the
+   * daemon exits (systemd would otherwise kill it after its stop timeout).
+   */
   async stop(): Promise<void> {
     const c = this.client;
     if (!c) return;
-    if (c.connected) {
-      await new Promise<void>((resolve) =>
+    const bounded = (step: (done: () => void) => void) =>
+      new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), STOP_WAIT_MS);
+        step(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+    if (c.connected)
+      await bounded((done) =>
         c.publish(topics.gatewayState(this.o.site), this.willPayload(), { qos: 1, retain: true }, () =>
-          resolve(),
+          done(),
         ),
       );
+    const ended = await bounded((done) => c.end(false, {}, () => done()));
+    if (!ended) {
+      this.o.log.warn('broker did not answer at shutdown: disconnecting without goodbye');
+      await new Promise<void>((resolve) => c.end(true, {}, () => resolve()));
     }
-    await new Promise<void>((resolve) => c.end(false, {}, () => resolve()));
   }
 }

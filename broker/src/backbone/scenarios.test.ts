@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CentralDb } from './central-db.js';
 import type { LinkBaseline } from './classifier.js';
 import { levelOf } from './classifier.js';
-import { parseBackbone } from './description.js';
+import { ancestors, loadBackbone, parseBackbone } from './description.js';
 import { CentralEngine } from './engine.js';
 
 const BACKBONE = `
@@ -383,5 +383,14 @@ describe('thresholds', () => {
     expect(v.a).toMatchObject({ drop_db: 8, reference: 'ideal' });
     expect(v.status).toBe('degraded');
     expect(v.reasons[0]!.id).toContain('level ideal radio');
+  });
+});
+
+describe('the shipped example', () => {
+  it('deploy/backbone.example.yaml is a valid tree, standby path left out of it', () => {
+    const bb = loadBackbone(join(import.meta.dirname, '../../../deploy/backbone.example.yaml'));
+    expect(bb.upstream.get('kec-ganra')?.id).toBe('lompo-ganra');
+    expect(ancestors(bb, 'kec-ganra')).toEqual(['tower-lompo', 'relay-bukit', 'scc']);
+    expect(bb.links.get('ganra-isp')?.standby).toBe(true);
   });
 });

@@ -1,8 +1,11 @@
 // `npm start`: the whole of Pantau on one machine. A central (broker + dashboard on the embedded
-// SQLite store) and one simulated site box polling simulated radios recorded from real devices,
-// one of them fading as in rain. Everything listens on 127.0.0.1 only; nothing needs the internet.
+// SQLite store, judging the backbone's links) and two simulated site boxes — one at the command
+// center, one at a hilltop relay — polling simulated radios recorded from real devices. Rain passes
+// over the SCC–relay link (both ends fade: weather) and over one relay link. The links are
+// commissioned automatically after the first minutes. Everything listens on 127.0.0.1 only;
+// nothing needs the internet.
 
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +22,8 @@ const HTTP_PORT = Number(process.env.PANTAU_DEMO_HTTP_PORT ?? 18080);
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'snmp');
 
 interface DemoRadio {
+  /** The site box that polls it. */
+  site: 'scc' | 'relay-kota';
   id: string;
   name: string;
   recording: string;
@@ -27,10 +32,37 @@ interface DemoRadio {
 }
 
 const MINUTE = 60_000;
+// Rain over the backbone link every 15 minutes: both ends sink 8 dB (past the 5 dB warning of the
+// fade margin, short of the 10 dB critical line) over two minutes, stay, and recover.
+const BACKBONE_RAIN: Scenario = {
+  kind: 'fade',
+  startMs: 4 * MINUTE,
+  durationMs: 2 * MINUTE,
+  depthDb: 8,
+  recoverMs: 4 * MINUTE,
+  everyMs: 15 * MINUTE,
+};
 const RADIOS: DemoRadio[] = [
   {
+    site: 'scc',
+    id: 'ptp-kota',
+    name: 'Pemancar SCC → Relay Kota',
+    recording: 'airos',
+    kind: 'radio',
+    scenarios: [{ kind: 'counters', bitRateIn: 40e6, bitRateOut: 10e6 }, BACKBONE_RAIN],
+  },
+  {
+    site: 'relay-kota',
+    id: 'ptp-scc',
+    name: 'Pemancar Relay Kota → SCC',
+    recording: 'airos',
+    kind: 'radio',
+    scenarios: [{ kind: 'counters', bitRateIn: 10e6, bitRateOut: 40e6 }, BACKBONE_RAIN],
+  },
+  {
+    site: 'relay-kota',
     id: 'ptp-rsud',
-    name: 'Pemancar RSUD Latemmamala → SCC',
+    name: 'Pemancar Relay → RSUD Latemmamala',
     recording: 'airos',
     kind: 'radio',
     scenarios: [{ kind: 'counters', bitRateIn: 12e6, bitRateOut: 3e6 }],
@@ -38,8 +70,9 @@ const RADIOS: DemoRadio[] = [
   // Rain over the hills every 12 minutes: the signal sinks 22 dB over four minutes (SNR falls below
   // 15 dB: "Sinyal lemah") and comes back; the noise floor stays put.
   {
+    site: 'relay-kota',
     id: 'ptp-damkar',
-    name: 'Pemancar Damkar → SCC (hujan)',
+    name: 'Pemancar Relay → Damkar (hujan)',
     recording: 'airos',
     kind: 'radio',
     scenarios: [
@@ -55,15 +88,17 @@ const RADIOS: DemoRadio[] = [
     ],
   },
   {
+    site: 'relay-kota',
     id: 'ptp-psc',
-    name: 'Pemancar PSC 119 → SCC',
+    name: 'Pemancar Relay → PSC 119',
     recording: 'airos',
     kind: 'radio',
     scenarios: [{ kind: 'counters', bitRateIn: 4e6, bitRateOut: 1e6 }],
   },
   {
+    site: 'relay-kota',
     id: 'ptp-gasis',
-    name: 'Pemancar Lapangan Gasis → SCC',
+    name: 'Pemancar Relay → Lapangan Gasis',
     recording: 'airos',
     kind: 'radio',
     scenarios: [
@@ -72,6 +107,7 @@ const RADIOS: DemoRadio[] = [
     ],
   },
   {
+    site: 'relay-kota',
     id: 'router-villa',
     name: 'Router Mes Villa Yuliana',
     recording: 'openwrt',
@@ -82,6 +118,8 @@ const RADIOS: DemoRadio[] = [
 
 interface DemoSecrets {
   gateway: string;
+  /** The command center's own site box; absent in demo folders made before it existed. */
+  gatewayScc?: string;
   dashboardMqtt: string;
   admin: string;
 }
@@ -92,32 +130,40 @@ function cli(pkg: 'broker' | 'dashboard', args: string[]): void {
   });
 }
 
+function addGateway(site: string, password: string): void {
+  const cred = join(DIR, 'credentials.yaml');
+  cli('broker', ['credentials', 'add-gateway', '--file', cred, '--site', site, '--password', password]);
+  writeFileSync(join(DIR, `gateway-${site}.mqtt-password`), `${password}\n`, { mode: 0o600 });
+}
+
 /** Credentials are generated on the first run and kept (0600) so the login stays the same. */
 function firstRunSecrets(): DemoSecrets {
   const file = join(DIR, 'demo-secrets.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DemoSecrets;
+  if (existsSync(file)) {
+    const kept = JSON.parse(readFileSync(file, 'utf8')) as DemoSecrets;
+    if (!kept.gatewayScc) {
+      kept.gatewayScc = generateSecret();
+      addGateway('scc', kept.gatewayScc);
+      writeFileSync(file, JSON.stringify(kept, null, 2), { mode: 0o600 });
+    }
+    if (!existsSync(join(DIR, 'gateway-relay-kota.mqtt-password')))
+      writeFileSync(join(DIR, 'gateway-relay-kota.mqtt-password'), `${kept.gateway}\n`, { mode: 0o600 });
+    return kept;
+  }
   mkdirSync(DIR, { recursive: true, mode: 0o700 });
   const s: DemoSecrets = {
     gateway: generateSecret(),
+    gatewayScc: generateSecret(),
     dashboardMqtt: generateSecret(),
     admin: generateSecret(9),
   };
-  const cred = join(DIR, 'credentials.yaml');
-  cli('broker', [
-    'credentials',
-    'add-gateway',
-    '--file',
-    cred,
-    '--site',
-    'relay-kota',
-    '--password',
-    s.gateway,
-  ]);
+  addGateway('relay-kota', s.gateway);
+  addGateway('scc', s.gatewayScc!);
   cli('broker', [
     'credentials',
     'add-reader',
     '--file',
-    cred,
+    join(DIR, 'credentials.yaml'),
     '--username',
     'dashboard',
     '--password',
@@ -135,10 +181,66 @@ function firstRunSecrets(): DemoSecrets {
     '--password',
     s.admin,
   ]);
-  writeFileSync(join(DIR, 'gateway.mqtt-password'), `${s.gateway}\n`, { mode: 0o600 });
   writeFileSync(join(DIR, 'dashboard.mqtt-password'), `${s.dashboardMqtt}\n`, { mode: 0o600 });
   writeFileSync(file, JSON.stringify(s, null, 2), { mode: 0o600 });
   return s;
+}
+
+const BACKBONE = `# Demo backbone: written by npm start. The tree of sites and links, rooted at the command center.
+root: scc
+sites:
+  - { id: scc, name: "Command Center (SCC)", kecamatan: Lalabata, agency: Diskominfo, coords: [-4.3486, 119.8866] }
+  - { id: relay-kota, name: "Menara Relay Kota", kecamatan: Lalabata, agency: Diskominfo, coords: [-4.3601, 119.8702] }
+  - { id: rsud, name: "RSUD Latemmamala", kecamatan: Lalabata, agency: Dinas Kesehatan, priority: emergency, site_box: false, coords: [-4.3520, 119.8830] }
+  - { id: damkar, name: "Pos Damkar", kecamatan: Liliriaja, agency: Damkar, priority: emergency, site_box: false, coords: [-4.3850, 119.8450] }
+  - { id: psc, name: "PSC 119", kecamatan: Lalabata, agency: Dinas Kesehatan, priority: emergency, site_box: false, coords: [-4.3470, 119.8900] }
+  - { id: gasis, name: "Lapangan Gasis", kecamatan: Lalabata, agency: Dispora, site_box: false, coords: [-4.3440, 119.8800] }
+links:
+  - { id: scc-kota, name: "SCC – Relay Kota", medium: radio, a: { site: scc, device: ptp-kota }, b: { site: relay-kota, device: ptp-scc }, capacity_bps: 150000000 }
+  - { id: kota-rsud, name: "Relay – RSUD", medium: radio, a: { site: relay-kota, device: ptp-rsud }, b: { site: rsud }, capacity_bps: 100000000 }
+  - { id: kota-damkar, name: "Relay – Damkar", medium: radio, a: { site: relay-kota, device: ptp-damkar }, b: { site: damkar }, capacity_bps: 100000000 }
+  - { id: kota-psc, name: "Relay – PSC 119", medium: radio, a: { site: relay-kota, device: ptp-psc }, b: { site: psc }, capacity_bps: 100000000 }
+  - { id: kota-gasis, name: "Relay – Gasis", medium: radio, a: { site: relay-kota, device: ptp-gasis }, b: { site: gasis }, capacity_bps: 100000000 }
+`;
+const RADIO_LINKS = ['scc-kota', 'kota-rsud', 'kota-damkar', 'kota-psc', 'kota-gasis'];
+/** Before the first rain (and after the reboot of the Gasis radio has settled into the window). */
+const COMMISSION_AFTER_MS = 2 * MINUTE;
+
+/**
+ * Records each radio link's baseline once, as an engineer would at commissioning, through the same
+ * CLI. Run as a child process: the simulators in this process must keep answering meanwhile.
+ */
+async function commissionLinks(): Promise<void> {
+  const marker = join(DIR, 'commissioned.json');
+  if (existsSync(marker)) return;
+  const done: string[] = [];
+  for (const link of RADIO_LINKS) {
+    const ok = await new Promise<boolean>((resolveRun) =>
+      execFile(
+        process.execPath,
+        [
+          join(ROOT, 'broker', 'dist', 'cli.js'),
+          'backbone',
+          'commission',
+          '--config',
+          join(DIR, 'central.yaml'),
+          '--link',
+          link,
+          '--minutes',
+          '2',
+          '--by',
+          'demo',
+        ],
+        (err, _out, stderr) => {
+          if (err) process.stderr.write(`demo: commissioning ${link} failed: ${stderr.trim()}\n`);
+          resolveRun(!err);
+        },
+      ),
+    );
+    if (ok) done.push(link);
+  }
+  writeFileSync(marker, JSON.stringify({ at: new Date().toISOString(), links: done }, null, 2));
+  process.stdout.write(`Baseline direkam / baselines recorded: ${done.join(', ')}\n`);
 }
 
 function hasPing(): boolean {
@@ -157,43 +259,69 @@ async function main(): Promise<void> {
     ),
   );
 
+  writeFileSync(join(DIR, 'backbone.yaml'), BACKBONE);
   writeFileSync(
     join(DIR, 'central.yaml'),
-    `# Demo central: written by npm start\nmqtt:\n  host: 127.0.0.1\n  port: ${MQTT_PORT}\ncredentials_file: credentials.yaml\nstore: { kind: sqlite, path: central.db }\nlog_level: warn\n`,
+    `# Demo central: written by npm start\nmqtt:\n  host: 127.0.0.1\n  port: ${MQTT_PORT}\ncredentials_file: credentials.yaml\nstore: { kind: sqlite, path: central.db }\nbackbone: { file: backbone.yaml, state_path: central-state.db, evaluate_every_s: 10 }\nlog_level: warn\n`,
   );
   writeFileSync(
     join(DIR, 'dashboard.yaml'),
-    `# Demo dashboard: written by npm start\nhttp: { host: 127.0.0.1, port: ${HTTP_PORT} }\nmqtt: { url: "mqtt://127.0.0.1:${MQTT_PORT}", username: dashboard, password_file: dashboard.mqtt-password }\nstore: { kind: sqlite, path: central.db }\nusers_file: users.yaml\nlanguage: id\ntimezone: Asia/Makassar\nlog_level: warn\n`,
+    `# Demo dashboard: written by npm start\nhttp: { host: 127.0.0.1, port: ${HTTP_PORT} }\nmqtt: { url: "mqtt://127.0.0.1:${MQTT_PORT}", username: dashboard, password_file: dashboard.mqtt-password }\nstore: { kind: sqlite, path: central.db }\nbackbone: { file: backbone.yaml, state_path: central-state.db }\nusers_file: users.yaml\nlanguage: id\ntimezone: Asia/Makassar\nlog_level: warn\n`,
   );
   const ping = hasPing();
-  const devices = RADIOS.map(
-    (r, i) => `  - id: ${r.id}
+  const siteYaml = (site: DemoRadio['site'], name: string, extra: string) => {
+    const devices = RADIOS.map((r, i) => ({ r, port: agents[i]!.port }))
+      .filter(({ r }) => r.site === site)
+      .map(
+        ({ r, port }) => `  - id: ${r.id}
     name: "${r.name}"
     kind: ${r.kind}
     address: 127.0.0.1
-    snmp: { version: 2c, community: public, port: ${agents[i]!.port} }
+    snmp: { version: 2c, community: public, port: ${port} }
     ping: { enabled: ${ping}, count: 5 }
 `,
-  ).join('');
-  writeFileSync(
-    join(DIR, 'site.yaml'),
-    `# Demo site box: written by npm start
-site: { id: relay-kota, name: "Menara Relay Kota Watansoppeng" }
+      )
+      .join('');
+    const file = join(DIR, `site-${site}.yaml`);
+    writeFileSync(
+      file,
+      `# Demo site box: written by npm start
+site: { id: ${site}, name: "${name}" }
 mqtt:
   urls: ["mqtt://127.0.0.1:${MQTT_PORT}"]
-  username: gw-relay-kota
-  password_file: gateway.mqtt-password
-state_dir: gateway-state
+  username: gw-${site}
+  password_file: gateway-${site}.mqtt-password
+state_dir: gateway-state-${site}
 log_level: warn
 defaults: { interval_s: 5, timeout_ms: 1500, retries: 1 }
 health_interval_s: 15
 devices:
-${devices}`,
+${devices}${extra}`,
+    );
+    return file;
+  };
+  const sccFile = siteYaml('scc', 'Command Center (SCC) Watansoppeng', '');
+  // The relay measures its own path to the command center across the SCC–relay link.
+  const relayFile = siteYaml(
+    'relay-kota',
+    'Menara Relay Kota Watansoppeng',
+    ping
+      ? `uplink:
+  interval_s: 60
+  probes: 10
+  probe_interval_ms: 200
+  hops: [{ id: scc, address: 127.0.0.1, name: "Command Center (SCC)", link: scc-kota }]
+`
+      : '',
   );
 
   const broker = await startBroker(loadBrokerConfig(join(DIR, 'central.yaml')));
   const dashboard = await startDashboard(loadDashboardConfig(join(DIR, 'dashboard.yaml')));
-  const gateway = await startGateway(loadGatewayConfig(join(DIR, 'site.yaml')));
+  const gateways = [
+    await startGateway(loadGatewayConfig(sccFile)),
+    await startGateway(loadGatewayConfig(relayFile)),
+  ];
+  const commissioning = setTimeout(() => void commissionLinks(), COMMISSION_AFTER_MS);
 
   process.stdout.write(
     [
@@ -202,7 +330,9 @@ ${devices}`,
       `  Dasbor / Dashboard : http://127.0.0.1:${dashboard.port}/`,
       `  Login              : admin / ${secrets.admin}`,
       `  MQTT broker        : mqtt://127.0.0.1:${broker.port} (akun dashboard: dashboard / ${secrets.dashboardMqtt})`,
-      `  Gateway lokasi     : relay-kota, ${RADIOS.length} perangkat simulasi (satu memudar karena hujan)`,
+      `  Gateway lokasi     : scc dan relay-kota, ${RADIOS.length} perangkat simulasi`,
+      '  Tautan / Links     : hujan melewati tautan SCC – Relay Kota tiap 15 menit (kedua ujung memudar)',
+      '                       dan tautan Relay – Damkar; baseline direkam otomatis setelah 2 menit',
       ping ? '' : '  (ping tidak terpasang: latensi/paket hilang kosong — apt-get install iputils-ping)',
       `  Data demo          : ${DIR}`,
       '  Tekan Ctrl+C untuk berhenti / Press Ctrl+C to stop',
@@ -214,7 +344,8 @@ ${devices}`,
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    await gateway.stop();
+    clearTimeout(commissioning);
+    await Promise.all(gateways.map((g) => g.stop()));
     await dashboard.close();
     await broker.close();
     await Promise.all(agents.map((a) => a.close()));
