@@ -327,6 +327,8 @@ describe('vendor OIDs served by a real snmpd (pass_persist)', () => {
       target({ version: '3', timeoutMs: 500, v3: { ...v3, privKey: 'salah-kunci-2' } }),
     ).catch((e: unknown) => e);
     expect(isCollectorError(err) && err.kind).toBe('timeout');
+    // …so the message says what the silence may mean, for the installer reading it.
+    expect((err as Error).message).toContain('wrong priv key');
     expect(await parseErrs()).toBeGreaterThan(before);
   });
 

@@ -60,8 +60,14 @@ function convert(vb: NetSnmpVarbind): SnmpVar {
 
 function mapError(e: Error, target: SnmpTarget): CollectorError {
   const where = `${target.address}:${target.port}`;
-  if (e instanceof snmp.RequestTimedOutError)
-    return new CollectorError('timeout', `no SNMP answer from ${where}`, { cause: e });
+  if (e instanceof snmp.RequestTimedOutError) {
+    // net-snmp's agent drops a request it cannot decrypt without a report: a wrong priv key is silence.
+    const hint =
+      target.version === '3' && target.v3?.level === 'authPriv'
+        ? ' (with SNMPv3 authPriv a wrong priv key or priv protocol also looks like this)'
+        : '';
+    return new CollectorError('timeout', `no SNMP answer from ${where}${hint}`, { cause: e });
+  }
   if (e instanceof snmp.ResponseInvalidError) {
     if (
       e.code === snmp.ResponseInvalidCode.EAuthFailure ||
