@@ -27,7 +27,7 @@ async function decoded(dir: string, site: string, device: string): Promise<Devic
   });
   try {
     const r = await collectSnmp(session, newSnmpMemory());
-    return { site, device, macs: r.identity.macs ?? [], peers: r.peers ?? [] };
+    return { site, device, macs: r.identity?.macs ?? [], peers: r.peers ?? [] };
   } finally {
     session.close();
     await agent.close();
