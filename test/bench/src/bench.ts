@@ -1,11 +1,14 @@
 // npm run bench: one poll round of 200 simulated airMAX radios by the gateway, compared in the same
-// run with net-snmp's C tool `snmpbulkget` fetching the same OIDs from the same simulators.
+// run with net-snmp's C tool `snmpbulkget` fetching the same OIDs from the same simulators; then the
+// fleet benchmark (fleet.ts): 1,000 radios over 10 site boxes against prometheus-snmp-exporter.
+// BENCH_DEVICES=0 skips the first part, BENCH_FLEET_DEVICES=0 the second.
 
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { fleetOptionsFromEnv, runFleet } from './fleet.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
@@ -46,7 +49,7 @@ const COLUMNS = [
   '1.3.6.1.2.1.31.1.1.1.10',
 ];
 
-async function main(): Promise<void> {
+async function pollRound(): Promise<void> {
   if (!existsSync('/usr/bin/snmpbulkget')) throw new Error('snmpbulkget missing: apt-get install -y snmp');
   const sim = spawn(
     process.execPath,
@@ -130,6 +133,12 @@ async function main(): Promise<void> {
   } finally {
     sim.kill();
   }
+}
+
+async function main(): Promise<void> {
+  const fleet = fleetOptionsFromEnv();
+  if (N > 0) await pollRound();
+  if (fleet.devices > 0) await runFleet(fleet);
 }
 
 main().catch((e: unknown) => {
