@@ -92,6 +92,8 @@ export class SnmpSession {
   private session: Session | null = null;
   /** Requests sent over this session's lifetime, for statistics and benchmarks. */
   requests = 0;
+  /** Rows each column had at the last walk. */
+  private readonly rowHint = new Map<string, number>();
 
   constructor(readonly target: SnmpTarget) {}
 
@@ -156,8 +158,8 @@ export class SnmpSession {
     return this.convertAll(await this.request<NetSnmpVarbind[]>((s, cb) => s.get([...oids], cb)));
   }
 
-  /** One column group per requested OID: GETBULK on v2c/v3, GETNEXT (one row) on v1. */
-  private async nextRows(oids: string[], maxRep: number): Promise<SnmpVar[][]> {
+  /** One raw column group per requested OID: GETBULK on v2c/v3, GETNEXT (one row) on v1. */
+  private async nextRows(oids: string[], maxRep: number): Promise<NetSnmpVarbind[][]> {
     if (this.target.version === '1') {
       const vbs = await this.request<NetSnmpVarbind[]>((s, cb) => s.getNext(oids, cb)).catch(
         (e: CollectorError) => {
@@ -166,46 +168,61 @@ export class SnmpSession {
           throw e;
         },
       );
-      return oids.map((_, i) => (vbs[i] ? this.convertAll([vbs[i]]) : []));
+      return oids.map((_, i) => (vbs[i] ? [vbs[i]] : []));
     }
     const groups = await this.request<NetSnmpVarbind[][]>((s, cb) =>
       s.getBulk(oids, 0, maxRep, cb as unknown as (e: Error | null, v: NetSnmpVarbind[]) => void),
     );
-    return oids.map((_, i) => this.convertAll(groups[i] ?? []));
+    return oids.map((_, i) => groups[i] ?? []);
   }
 
   /**
    * Reads whole table columns at once: one GETBULK (GETNEXT on v1) carries every column, and the
-   * walk stops per column as soon as it leaves its subtree.
+   * walk stops per column as soon as it leaves its subtree. Varbinds past a column's end are
+   * dropped by their OID text before any parsing: a bulk reply is mostly rows of other columns.
    */
   async walkColumns(columns: readonly string[]): Promise<Map<string, SnmpVar[]>> {
-    const roots = columns.map(parseOid);
     const out = new Map<string, SnmpVar[]>(columns.map((c) => [c, []]));
-    let cursor: Array<{ root: Oid; key: string; at: string }> = roots.map((r, i) => ({
-      root: r,
-      key: columns[i]!,
-      at: oidString(r),
-    }));
-    const maxRep = this.target.maxRepetitions ?? 20;
+    let cursor: Array<{ root: Oid; prefix: string; key: string; at: string }> = columns.map((c) => {
+      const root = parseOid(c);
+      return { root, prefix: `${oidString(root)}.`, key: c, at: oidString(root) };
+    });
+    const cap = this.target.maxRepetitions ?? 20;
+    // A table's size rarely changes between polls: ask for one row more than last time (the extra
+    // row shows the end), so the agent does not encode, nor we decode, rows of neighbouring columns.
+    const hints = columns.map((c) => this.rowHint.get(c));
+    let maxRep = hints.every((h) => h !== undefined) ? Math.min(cap, Math.max(...hints) + 1) : cap;
     for (let guard = 0; cursor.length > 0 && guard < 10_000; guard++) {
       const groups = await this.nextRows(
         cursor.map((c) => c.at),
         maxRep,
       );
+      maxRep = cap;
       const next: typeof cursor = [];
       cursor.forEach((col, c) => {
+        const inside: NetSnmpVarbind[] = [];
+        let ended = false;
+        for (const vb of groups[c] ?? []) {
+          const o = vb.oid;
+          const under = o.startsWith(col.prefix) || (o.charCodeAt(0) === 46 && o.startsWith(col.prefix, 1));
+          if (vb.type >= NO_SUCH_OBJECT || !under) {
+            ended = true;
+            break;
+          }
+          inside.push(vb);
+        }
         let last: SnmpVar | undefined;
-        for (const v of groups[c] ?? []) {
-          if (isException(v) || !isUnder(v.oid, col.root)) return;
+        for (const v of this.convertAll(inside)) {
           // An agent that answers out of order would loop forever: stop this column instead.
-          if (last && compareOid(v.oid, last.oid) <= 0) return;
+          if (!isUnder(v.oid, col.root) || (last && compareOid(v.oid, last.oid) <= 0)) return;
           out.get(col.key)!.push(v);
           last = v;
         }
-        if (last) next.push({ ...col, at: oidString(last.oid) });
+        if (last && !ended) next.push({ ...col, at: oidString(last.oid) });
       });
       cursor = next;
     }
+    for (const [c, rows] of out) this.rowHint.set(c, rows.length);
     return out;
   }
 
