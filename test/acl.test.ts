@@ -37,6 +37,7 @@ describe('broker ACL against a foreign MQTT client', () => {
     await addGateway(cred, 'rsud', 'gw-rsud', 'gw-rsud-pass');
     await addGateway(cred, 'damkar', 'gw-damkar', 'gw-damkar-pass');
     await addReader(cred, 'dashboard', 'dash-pass-1');
+    await addReader(cred, 'dashboard-cmd', 'dash-cmd-pass-1', { requests: true });
     broker = await startBroker(
       {
         mqtt: { host: '127.0.0.1', port: 0, max_packet_bytes: 4096 },
@@ -131,6 +132,50 @@ describe('broker ACL against a foreign MQTT client', () => {
       () => undefined,
     );
     await waitFor('two denials', () => broker.stats().denied >= before + 2, 5000);
+  });
+
+  it('a reader allowed to send requests may send them, and nothing else', async () => {
+    const before = broker.stats().denied;
+    const asCmd = (topic: string, extra: string[] = []) =>
+      pub([
+        '-u',
+        'dashboard-cmd',
+        '-P',
+        'dash-cmd-pass-1',
+        '-t',
+        topic,
+        '-m',
+        '{"v":1,"id":"x","ts":1}',
+        ...extra,
+      ]);
+    // The site box listening for its requests receives it.
+    const sub = run(
+      SUB,
+      [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-u',
+        'gw-rsud',
+        '-P',
+        'gw-rsud-pass',
+        '-t',
+        'pantau/v1/rsud/request/+',
+        '-C',
+        '1',
+        '-W',
+        '5',
+        '-v',
+      ],
+      { timeout: 10_000 },
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    await asCmd('pantau/v1/rsud/request/camera-clock-sync');
+    expect((await sub).stdout).toContain('pantau/v1/rsud/request/camera-clock-sync');
+    await asCmd('pantau/v1/rsud/events').catch(() => undefined);
+    await asCmd('pantau/v1/rsud/request/restart', ['-r']).catch(() => undefined);
+    await waitFor('event and retained request denied', () => broker.stats().denied >= before + 2, 5000);
   });
 
   it('a site box may subscribe only to its own requests', async () => {

@@ -11,7 +11,8 @@ import { addGateway, addReader, loadCredentials, removeAccount } from './credent
 const USAGE = `pantau-broker --config central.yaml             run the central broker
 pantau-broker check-config FILE                  validate central.yaml
 pantau-broker credentials add-gateway --file F --site S [--username U] [--password P]
-pantau-broker credentials add-reader  --file F --username U [--password P]
+pantau-broker credentials add-reader  --file F --username U [--password P] [--requests]
+                                      (--requests: may also send requests to site boxes, e.g. clock sync)
 pantau-broker credentials remove      --file F --username U
 pantau-broker credentials list        --file F
 ${BACKBONE_USAGE}`;
@@ -25,6 +26,7 @@ async function credentials(argv: string[]): Promise<void> {
       site: { type: 'string' },
       username: { type: 'string' },
       password: { type: 'string' },
+      requests: { type: 'boolean' },
     },
   });
   const file = values.file ?? fail('--file is required');
@@ -43,8 +45,12 @@ async function credentials(argv: string[]): Promise<void> {
     }
     case 'add-reader': {
       const username = values.username ?? fail('--username is required');
-      await addReader(file, username, password);
-      out(`added read-only account ${username}`);
+      await addReader(file, username, password, { requests: values.requests ?? false });
+      out(
+        values.requests
+          ? `added account ${username}: reads everything, may send requests to site boxes`
+          : `added read-only account ${username}`,
+      );
       if (generated) out(`password (shown once): ${password}`);
       return;
     }
@@ -57,7 +63,7 @@ async function credentials(argv: string[]): Promise<void> {
     case 'list': {
       const c = loadCredentials(file);
       for (const g of c.gateways) out(`gateway  ${g.username}  site=${g.site}`);
-      for (const r of c.readers) out(`reader   ${r.username}`);
+      for (const r of c.readers) out(`reader   ${r.username}${r.requests ? '  (may send requests)' : ''}`);
       return;
     }
     default:

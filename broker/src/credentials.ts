@@ -23,7 +23,12 @@ export const CredentialsSchema = Type.Object(
     ),
     readers: Type.Array(
       Type.Object(
-        { username: Type.String({ minLength: 1 }), password_hash: Hash },
+        {
+          username: Type.String({ minLength: 1 }),
+          password_hash: Hash,
+          /** May publish requests to site boxes (the dashboard, for clock sync and remote checks). */
+          requests: Type.Optional(Type.Boolean()),
+        },
         { additionalProperties: false },
       ),
       {
@@ -37,7 +42,7 @@ export type Credentials = Static<typeof CredentialsSchema>;
 
 export type Account =
   | { role: 'gateway'; username: string; site: string }
-  | { role: 'reader'; username: string };
+  | { role: 'reader'; username: string; requests: boolean };
 
 export function loadCredentials(file: string): Credentials {
   if (!existsSync(file)) return { gateways: [], readers: [] };
@@ -76,11 +81,20 @@ export async function addGateway(
   saveCredentials(file, c);
 }
 
-export async function addReader(file: string, username: string, password: string): Promise<void> {
+export async function addReader(
+  file: string,
+  username: string,
+  password: string,
+  opts: { requests?: boolean } = {},
+): Promise<void> {
   const c = loadCredentials(file);
   if ([...c.gateways, ...c.readers].some((a) => a.username === username))
     throw new Error(`account "${username}" already exists`);
-  c.readers.push({ username, password_hash: await hashSecret(password) });
+  c.readers.push({
+    username,
+    password_hash: await hashSecret(password),
+    ...(opts.requests ? { requests: true } : {}),
+  });
   saveCredentials(file, c);
 }
 
@@ -111,7 +125,10 @@ export class Authenticator {
         hash: g.password_hash,
       });
     for (const r of c.readers)
-      next.set(r.username, { account: { role: 'reader', username: r.username }, hash: r.password_hash });
+      next.set(r.username, {
+        account: { role: 'reader', username: r.username, requests: r.requests === true },
+        hash: r.password_hash,
+      });
     this.accounts = next;
     this.verified.clear();
   }

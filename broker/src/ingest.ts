@@ -108,6 +108,19 @@ export function createIngest(store: Store, log: Logger, observer?: IngestObserve
           observer?.onDeviceState(t.site, p as unknown as DeviceStatePayload, receivedAt);
           stats.states++;
           return;
+        case 'device-thumbnail': {
+          need(p.device === t.device, 'device does not match the topic');
+          need(isTs(p.ts) && p.mime === 'image/jpeg' && typeof p.data === 'string', 'incomplete thumbnail');
+          const data = Buffer.from(p.data as string, 'base64');
+          // JPEG starts with FF D8: anything else is not shown on an operator's screen.
+          need(data.length > 2 && data[0] === 0xff && data[1] === 0xd8, 'thumbnail is not a JPEG');
+          await store.putThumbnail(
+            t.site,
+            { device: t.device, ts: p.ts as number, mime: 'image/jpeg', data },
+            receivedAt,
+          );
+          return;
+        }
         case 'events':
           need(
             Number.isSafeInteger(p.seq) && isTs(p.ts) && typeof p.type === 'string',

@@ -62,6 +62,14 @@ export const METRICS = {
   gps_fix: { unit: '', id: 'GPS fix', en: 'GPS fix', kind: 'gauge' },
   gps_satellites_visible_count: { unit: '', id: 'Satelit terlihat', en: 'Satellites visible', kind: 'gauge' },
   gps_satellites_tracked_count: { unit: '', id: 'Satelit terkunci', en: 'Satellites tracked', kind: 'gauge' },
+  // cameras (ONVIF + RTSP probe)
+  stream_up: { unit: 'bool', id: 'Video mengalir', en: 'Stream up', kind: 'gauge' },
+  video_fps: { unit: 'fps', id: 'Laju bingkai', en: 'Frame rate', kind: 'gauge' },
+  video_bitrate_bps: { unit: 'bit/s', id: 'Laju bit video', en: 'Video bit rate', kind: 'gauge' },
+  video_width_px: { unit: 'px', id: 'Lebar gambar', en: 'Picture width', kind: 'gauge' },
+  video_height_px: { unit: 'px', id: 'Tinggi gambar', en: 'Picture height', kind: 'gauge' },
+  video_frozen: { unit: 'bool', id: 'Gambar beku', en: 'Picture frozen', kind: 'gauge' },
+  video_black: { unit: 'bool', id: 'Gambar hitam', en: 'Picture black', kind: 'gauge' },
   // interfaces (IF-MIB), labelled with the interface name
   if_in_bps: { unit: 'bit/s', id: 'Trafik masuk', en: 'Traffic in', kind: 'rate' },
   if_out_bps: { unit: 'bit/s', id: 'Trafik keluar', en: 'Traffic out', kind: 'rate' },
@@ -71,10 +79,9 @@ export const METRICS = {
   load1: { unit: '', id: 'Beban 1 menit', en: 'Load (1 min)', kind: 'gauge' },
   mem_rss_bytes: { unit: 'B', id: 'Memori proses', en: 'Process memory', kind: 'gauge' },
   outbox_depth: { unit: '', id: 'Antrean kirim', en: 'Outbox backlog', kind: 'gauge' },
+  // a device's or the site box's clock minus true time (cameras, terminals)
   clock_offset_s: { unit: 's', id: 'Selisih jam', en: 'Clock offset', kind: 'gauge' },
-  // cameras, power (filled in by later collectors)
-  fps: { unit: 'fps', id: 'Frame per detik', en: 'Frames per second', kind: 'gauge' },
-  bitrate_bps: { unit: 'bit/s', id: 'Bitrate', en: 'Bitrate', kind: 'gauge' },
+  // power (filled in by later collectors)
   battery_pct: { unit: '%', id: 'Baterai', en: 'Battery', kind: 'gauge' },
 } as const satisfies Record<string, MetricInfo>;
 

@@ -87,6 +87,45 @@ export interface DeviceStatePayload {
   macs?: string[];
   /** MAC addresses of the radios this one is connected to (station/registration tables): pairs link ends. */
   peers?: string[];
+  /** Cameras only. */
+  camera?: CameraStatus;
+}
+
+/** What ONVIF says of a camera: answering with our credentials, refusing them, silent, or gone. */
+export type OnvifState = 'UpWithAuth' | 'UpWithoutAuth' | 'Reachable' | 'Unreachable';
+
+/** A camera's separate facts: reachable, authenticated, streaming, frames advancing, not frozen, not black. */
+export interface CameraStatus {
+  /** null when the camera has no ONVIF configured. */
+  onvif: OnvifState | null;
+  stream: 'up' | 'down' | 'unknown';
+  /** Why the stream is down, in plain words (e.g. "RTSP 401: wrong credentials"). */
+  stream_error?: string;
+  codec?: string;
+  width?: number;
+  height?: number;
+  fps?: number;
+  frozen: boolean;
+  black: boolean;
+  /** Last time a probe saw frames advancing, not frozen and not black. */
+  last_good_frame: number | null;
+  /** When the current thumbnail was taken. */
+  thumbnail_ts?: number | null;
+  /** The camera's clock minus the site box's (s); a wrong camera clock makes its recordings useless as evidence. */
+  clock_offset_s?: number;
+  /** What the site box cannot do here (e.g. ffmpeg missing). */
+  notice?: Reason;
+}
+
+/** `…/{device}/thumbnail`, retained, QoS 0: the latest picture of a camera, size-capped. */
+export interface ThumbnailPayload {
+  v: 1;
+  ts: number;
+  device: string;
+  mime: 'image/jpeg';
+  width?: number;
+  /** Base64 of the JPEG. */
+  data: string;
 }
 
 /** One reading: metrics read together at one instant, optionally scoped by labels (interface, chain). */
@@ -114,7 +153,14 @@ export type EventType =
   | 'device_reachable'
   | 'link_flap'
   | 'camera_frozen'
+  | 'camera_unfrozen'
+  | 'camera_black'
+  | 'camera_picture_ok'
+  | 'camera_stream_down'
+  | 'camera_stream_up'
+  | 'camera_auth_failed'
   | 'clock_drift'
+  | 'clock_synced'
   | 'power_lost'
   | 'power_restored';
 
@@ -149,6 +195,7 @@ export interface ResponsePayload {
 }
 
 export type Payload =
+  | ThumbnailPayload
   | GatewayStatePayload
   | GatewayHealthPayload
   | DeviceStatePayload

@@ -37,6 +37,8 @@ export const topics = {
   deviceState: (site: string, dev: string) => `${TOPIC_ROOT}/${slug('site', site)}/${device(dev)}/state`,
   deviceTelemetry: (site: string, dev: string) =>
     `${TOPIC_ROOT}/${slug('site', site)}/${device(dev)}/telemetry`,
+  deviceThumbnail: (site: string, dev: string) =>
+    `${TOPIC_ROOT}/${slug('site', site)}/${device(dev)}/thumbnail`,
   events: (site: string) => `${TOPIC_ROOT}/${slug('site', site)}/events`,
   request: (site: string, op: string) => `${TOPIC_ROOT}/${slug('site', site)}/request/${slug('op', op)}`,
   response: (site: string, op: string) => `${TOPIC_ROOT}/${slug('site', site)}/response/${slug('op', op)}`,
@@ -47,6 +49,7 @@ export type ParsedTopic =
   | { kind: 'gateway-health'; site: string }
   | { kind: 'device-state'; site: string; device: string }
   | { kind: 'device-telemetry'; site: string; device: string }
+  | { kind: 'device-thumbnail'; site: string; device: string }
   | { kind: 'events'; site: string }
   | { kind: 'request'; site: string; op: string }
   | { kind: 'response'; site: string; op: string };
@@ -73,6 +76,7 @@ export function parseTopic(topic: string): ParsedTopic | null {
   if (!isDeviceId(a)) return null;
   if (b === 'state') return { kind: 'device-state', site, device: a };
   if (b === 'telemetry') return { kind: 'device-telemetry', site, device: a };
+  if (b === 'thumbnail') return { kind: 'device-thumbnail', site, device: a };
   return null;
 }
 

@@ -19,6 +19,7 @@ import type {
   IngestResult,
   SiteRecord,
   Store,
+  ThumbnailRecord,
 } from './types.js';
 
 const SCHEMA_VERSION = 1;
@@ -51,6 +52,10 @@ CREATE TABLE IF NOT EXISTS events (
   received_at INTEGER NOT NULL, PRIMARY KEY (site, seq)
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+CREATE TABLE IF NOT EXISTS thumbnails (
+  site TEXT NOT NULL, device TEXT NOT NULL, ts INTEGER NOT NULL, mime TEXT NOT NULL,
+  data BLOB NOT NULL, received_at INTEGER NOT NULL, PRIMARY KEY (site, device)
+);
 `;
 
 /** Labels as a canonical string, so {a,b} and {b,a} are one series. */
@@ -167,6 +172,24 @@ export class SqliteStore implements Store {
          ON CONFLICT (site, device) DO UPDATE SET state = excluded.state, received_at = excluded.received_at`,
       )
       .run(site, payload.device, JSON.stringify(payload), receivedAt);
+  }
+
+  async putThumbnail(site: string, t: ThumbnailRecord, receivedAt: number): Promise<void> {
+    // Only a newer picture replaces the kept one (a replayed retained message may be older).
+    this.db
+      .prepare(
+        `INSERT INTO thumbnails (site, device, ts, mime, data, received_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (site, device) DO UPDATE SET ts = excluded.ts, mime = excluded.mime,
+           data = excluded.data, received_at = excluded.received_at WHERE excluded.ts > thumbnails.ts`,
+      )
+      .run(site, t.device, t.ts, t.mime, t.data, receivedAt);
+  }
+
+  async thumbnail(site: string, device: string): Promise<ThumbnailRecord | null> {
+    const row = this.db
+      .prepare('SELECT device, ts, mime, data FROM thumbnails WHERE site = ? AND device = ?')
+      .get(site, device) as { device: string; ts: number; mime: string; data: Buffer } | undefined;
+    return row ? { device: row.device, ts: row.ts, mime: row.mime, data: row.data } : null;
   }
 
   async putEvent(site: string, payload: EventPayload, receivedAt: number): Promise<void> {

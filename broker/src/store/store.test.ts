@@ -29,6 +29,21 @@ describe('store: sqlite', () => {
     })),
   });
 
+  it('keeps the newest thumbnail per camera; an older replay does not replace it', async () => {
+    const jpeg = (n: number) => Buffer.from([0xff, 0xd8, 0xff, n]);
+    expect(await store.thumbnail('pasar', 'cam-1')).toBeNull();
+    await store.putThumbnail('pasar', { device: 'cam-1', ts: 2000, mime: 'image/jpeg', data: jpeg(2) }, 2100);
+    await store.putThumbnail('pasar', { device: 'cam-1', ts: 1000, mime: 'image/jpeg', data: jpeg(1) }, 2200);
+    expect(await store.thumbnail('pasar', 'cam-1')).toEqual({
+      device: 'cam-1',
+      ts: 2000,
+      mime: 'image/jpeg',
+      data: jpeg(2),
+    });
+    await store.putThumbnail('pasar', { device: 'cam-1', ts: 3000, mime: 'image/jpeg', data: jpeg(3) }, 3100);
+    expect((await store.thumbnail('pasar', 'cam-1'))!.data).toEqual(jpeg(3));
+  });
+
   it('ingests readings and answers a history query', async () => {
     expect(await store.ingestTelemetry('rsud', batch(1, 1_000_000, 5), 2_000_000)).toEqual({
       accepted: true,

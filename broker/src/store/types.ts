@@ -51,6 +51,14 @@ export interface IngestResult {
 }
 
 /** The central's telemetry store: embedded SQLite by default, InfluxDB when configured. */
+/** The latest picture of a camera. */
+export interface ThumbnailRecord {
+  device: string;
+  ts: number;
+  mime: string;
+  data: Buffer;
+}
+
 export interface Store {
   readonly kind: string;
   ingestTelemetry(site: string, payload: TelemetryPayload, receivedAt: number): Promise<IngestResult>;
@@ -58,6 +66,8 @@ export interface Store {
   putGatewayHealth(site: string, payload: GatewayHealthPayload, receivedAt: number): Promise<void>;
   putDeviceState(site: string, payload: DeviceStatePayload, receivedAt: number): Promise<void>;
   putEvent(site: string, payload: EventPayload, receivedAt: number): Promise<void>;
+  putThumbnail(site: string, thumbnail: ThumbnailRecord, receivedAt: number): Promise<void>;
+  thumbnail(site: string, device: string): Promise<ThumbnailRecord | null>;
   listSites(): Promise<SiteRecord[]>;
   listDevices(site?: string): Promise<DeviceRecord[]>;
   listEvents(q: { site?: string; since?: number; limit?: number }): Promise<EventRecord[]>;
