@@ -11,6 +11,7 @@
 // step 2 is UpWithoutAuth with the clock still reported; a failure after step 2 keeps UpWithAuth and
 // says what could not be read.
 
+import type { OnvifState } from '@pantau/contract';
 import { CollectorError } from '../common/errors.js';
 import { OnvifError } from './http.js';
 import { NS, OnvifClient, type OnvifTarget } from './soap.js';
@@ -19,9 +20,9 @@ import { child, children, findDeep, path, textAt, type XmlElement } from './xml.
 /**
  * UpWithAuth: answers ONVIF and accepts our credentials. UpWithoutAuth: answers ONVIF but refuses
  * the credentials. Reachable: the TCP port is open but no valid ONVIF answer came. Unreachable: no
- * TCP connection.
+ * TCP connection. (The contract owns the type; the camera's device state carries it.)
  */
-export type OnvifState = 'UpWithAuth' | 'UpWithoutAuth' | 'Reachable' | 'Unreachable';
+export type { OnvifState };
 
 export interface OnvifIdentity {
   manufacturer: string;
