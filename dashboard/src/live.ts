@@ -1,12 +1,13 @@
 // Live updates: the dashboard reads the broker as a read-only account and fans each contract message
 // out to the browsers as a server-sent event.
 
-import { decode, parseTopic, TOPIC_ROOT } from '@pantau/contract';
+import { randomUUID } from 'node:crypto';
+import { decode, encode, parseTopic, type ResponsePayload, TOPIC_ROOT, topics } from '@pantau/contract';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 
 export interface LiveEvent {
-  type: 'gateway-state' | 'gateway-health' | 'device-state' | 'telemetry' | 'event';
+  type: 'gateway-state' | 'gateway-health' | 'device-state' | 'telemetry' | 'event' | 'thumbnail';
   site: string;
   device?: string;
   payload: unknown;
@@ -15,6 +16,7 @@ export interface LiveEvent {
 export class LiveFeed {
   private client: MqttClient | null = null;
   private readonly listeners = new Set<(e: LiveEvent) => void>();
+  private readonly pending = new Map<string, (r: ResponsePayload) => void>();
 
   constructor(private readonly o: { url: string; username: string; password: string; log: Logger }) {}
 
@@ -39,6 +41,11 @@ export class LiveFeed {
     client.on('message', (topic, body) => {
       const t = parseTopic(topic);
       if (!t || body.length === 0) return;
+      if (t.kind === 'device-thumbnail') {
+        // The picture itself stays at the central; browsers are told a new one is there.
+        for (const l of this.listeners) l({ type: 'thumbnail', site: t.site, device: t.device, payload: {} });
+        return;
+      }
       let payload: unknown;
       try {
         payload = decode(body);
@@ -53,7 +60,48 @@ export class LiveFeed {
       else if (t.kind === 'device-telemetry')
         e = { type: 'telemetry', site: t.site, device: t.device, payload };
       else if (t.kind === 'events') e = { type: 'event', site: t.site, payload };
+      else if (t.kind === 'response') {
+        const r = payload as unknown as ResponsePayload;
+        this.pending.get(r.id)?.(r);
+      }
       if (e) for (const l of this.listeners) l(e);
+    });
+  }
+
+  /**
+   * Asks a site box to do something and waits for its answer. Needs a broker account that may send
+   * requests (`credentials add-reader --requests`); rejects on timeout or a refused publish.
+   */
+  request(
+    site: string,
+    op: string,
+    args: Record<string, unknown>,
+    timeoutMs = 20_000,
+  ): Promise<ResponsePayload> {
+    const client = this.client;
+    if (!client?.connected) return Promise.reject(new Error('not connected to the broker'));
+    const id = randomUUID();
+    return new Promise<ResponsePayload>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`no answer from site box "${site}" within ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      this.pending.set(id, (r) => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        resolve(r);
+      });
+      client.publish(
+        topics.request(site, op),
+        encode({ v: 1, id, ts: Date.now(), args }),
+        { qos: 1 },
+        (err) => {
+          if (!err) return;
+          clearTimeout(timer);
+          this.pending.delete(id);
+          reject(new Error(`the broker refused the request: ${err.message}`));
+        },
+      );
     });
   }
 

@@ -9,6 +9,7 @@ import { isMetricName, isStale, METRICS, type MetricName } from '@pantau/contrac
 import { type Static, Type } from '@sinclair/typebox';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { registerCameraRoutes } from './cameras.js';
 import type { DashboardConfig } from './config.js';
 import { registerLinkRoutes } from './links.js';
 import { LiveFeed } from './live.js';
@@ -305,6 +306,7 @@ export async function startDashboard(
   );
 
   await registerLinkRoutes(app, { backbone: cfg.backbone, getStore, log });
+  await registerCameraRoutes(app, { backbone: cfg.backbone, getStore, live, log });
 
   app.get('/api/stream', (req, reply) => {
     reply.hijack();

@@ -56,15 +56,50 @@ const SnmpSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const OnvifSchema = Type.Object(
+  {
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 80 }),
+    path: Type.String({ minLength: 1, default: '/onvif/device_service' }),
+    https: Type.Boolean({ default: false }),
+    username: Type.String({ minLength: 1 }),
+    password: Type.Optional(Type.String({ minLength: 1 })),
+    password_file: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+const CameraSchema = Type.Object(
+  {
+    /** The stream to watch; default: the ONVIF sub-stream (cheapest to decode on a site box). */
+    rtsp_url: Type.Optional(Type.String({ pattern: '^rtsps?://' })),
+    stream: Type.Union([Type.Literal('sub'), Type.Literal('main')], { default: 'sub' }),
+    /** Seconds of video decoded per probe. */
+    sample_s: Type.Integer({ minimum: 2, maximum: 30, default: 4 }),
+    transport: Type.Union([Type.Literal('tcp'), Type.Literal('udp')], { default: 'tcp' }),
+    thumbnail_interval_s: Type.Integer({ minimum: 30, maximum: 86400, default: 600 }),
+    thumbnail_max_width: Type.Integer({ minimum: 64, maximum: 1280, default: 320 }),
+    thumbnail_max_bytes: Type.Integer({ minimum: 4000, maximum: 150000, default: 64000 }),
+    /** A camera clock further off than this raises "clock drift". */
+    clock_warn_s: Type.Integer({ minimum: 1, maximum: 86400, default: 30 }),
+    /** Consecutive probes that must agree before frozen/black/offline is reported (debounce). */
+    confirm_polls: Type.Integer({ minimum: 1, maximum: 10, default: 2 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 const DeviceSchema = Type.Object(
   {
     id: Type.String({ format: 'slug' }),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 120 })),
-    kind: Type.Union([Type.Literal('radio'), Type.Literal('host')], { default: 'radio' }),
+    kind: Type.Union([Type.Literal('radio'), Type.Literal('host'), Type.Literal('camera')], {
+      default: 'radio',
+    }),
     address: Type.String({ format: 'host' }),
     interval_s: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
     timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 60000 })),
     snmp: Type.Optional(SnmpSchema),
+    onvif: Type.Optional(OnvifSchema),
+    camera: Type.Optional(CameraSchema),
     ping: Type.Optional(
       Type.Object(
         {
@@ -137,6 +172,9 @@ export const GatewayConfigSchema = Type.Object(
       {
         snmp: Type.Integer({ minimum: 1, maximum: 256, default: 16 }),
         ping: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+        camera: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+        /** ffmpeg processes at once: each decodes video, the heaviest thing a site box does. */
+        ffmpeg: Type.Integer({ minimum: 1, maximum: 8, default: 2 }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -147,7 +185,12 @@ export const GatewayConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type GatewayConfig = Static<typeof GatewayConfigSchema> & { password: string; file: string };
+export type GatewayConfig = Static<typeof GatewayConfigSchema> & {
+  password: string;
+  file: string;
+  /** Camera passwords read from their files, by device id. */
+  cameraPasswords: Map<string, string>;
+};
 export type DeviceConfig = Static<typeof DeviceSchema>;
 export type UplinkConfig = Static<typeof UplinkSchema>;
 
@@ -166,6 +209,15 @@ function semantic(c: Static<typeof GatewayConfigSchema>): SemanticIssue[] {
       issues.push({ path: ['devices', i, 'snmp', 'v3'], message: `level ${s.v3.level} needs auth_key` });
     if (s?.v3?.level === 'authPriv' && !s.v3.priv_key)
       issues.push({ path: ['devices', i, 'snmp', 'v3'], message: 'level authPriv needs priv_key' });
+    if (d.kind === 'camera' && !d.onvif && !d.camera?.rtsp_url)
+      issues.push({
+        path: ['devices', i],
+        message: 'a camera needs onvif (to find its stream) or camera.rtsp_url',
+      });
+    if (d.kind !== 'camera' && (d.onvif || d.camera))
+      issues.push({ path: ['devices', i, 'kind'], message: 'onvif and camera settings need kind: camera' });
+    if (d.onvif && !d.onvif.password && !d.onvif.password_file)
+      issues.push({ path: ['devices', i, 'onvif'], message: 'needs password_file (or password)' });
   });
   if (c.uplink) issues.push(...duplicateIds(c.uplink.hops, ['uplink', 'hops'], 'hop id'));
   if (!c.mqtt.password && !c.mqtt.password_file)
@@ -180,5 +232,15 @@ export function loadGatewayConfig(file: string): GatewayConfig {
   const password = cfg.mqtt.password_file
     ? readSecretFile(file, 'mqtt.password_file', cfg.mqtt.password_file)
     : (cfg.mqtt.password ?? '');
-  return { ...cfg, state_dir: abs(cfg.state_dir), password, file: resolve(file) };
+  const cameraPasswords = new Map<string, string>();
+  cfg.devices.forEach((d, i) => {
+    if (d.onvif)
+      cameraPasswords.set(
+        d.id,
+        d.onvif.password_file
+          ? readSecretFile(file, `devices[${i}].onvif.password_file`, d.onvif.password_file)
+          : (d.onvif.password ?? ''),
+      );
+  });
+  return { ...cfg, state_dir: abs(cfg.state_dir), password, file: resolve(file), cameraPasswords };
 }

@@ -5,8 +5,10 @@ import { execFile } from 'node:child_process';
 import { freemem, hostname, loadavg } from 'node:os';
 import type { CollectorError, CollectorObservation, CollectorResult } from '@pantau/collectors/common';
 import { pingBurst, pingReading } from '@pantau/collectors/ping';
+import { findFfmpeg, setFfmpegConcurrency } from '@pantau/collectors/rtsp';
 import { collectSnmp, newSnmpMemory, type SnmpMemory, SnmpSession } from '@pantau/collectors/snmp';
 import type {
+  CameraStatus,
   ClockStatus,
   DeviceStatePayload,
   EventPayload,
@@ -18,9 +20,19 @@ import type {
 } from '@pantau/contract';
 import { topics } from '@pantau/contract';
 import pino, { type Logger } from 'pino';
+import {
+  type CameraMemory,
+  type CameraTarget,
+  cameraTarget,
+  judgeCamera,
+  newCameraMemory,
+  observeCamera,
+  setCameraClock,
+  takeThumbnail,
+} from './camera.js';
 import type { DeviceConfig, GatewayConfig } from './config.js';
 import { DEFAULT_RULES, evaluateRules, REACHABILITY, worst } from './health/rules.js';
-import { Publisher } from './publisher.js';
+import { Publisher, RequestError } from './publisher.js';
 import { Scheduler } from './scheduler.js';
 import { SequenceCounter } from './sequence.js';
 import { judgePath, pathReadings, probePath, UPLINK_DEVICE } from './uplink.js';
@@ -63,6 +75,13 @@ interface DeviceRuntime {
   pingPolled: boolean;
   activeRules: Set<string>;
   status: Status;
+  camera: {
+    target: CameraTarget;
+    memory: CameraMemory;
+    /** The last judgement; null until the first look. */
+    judged: { status: Status; reasons: Reason[]; camera: CameraStatus } | null;
+    thumbnailTs: number | null;
+  } | null;
 }
 
 export interface RunningGateway {
@@ -193,10 +212,23 @@ export async function startGateway(
       pingPolled: false,
       activeRules: new Set(),
       status: 'unknown',
+      camera:
+        d.kind === 'camera'
+          ? {
+              target: cameraTarget(d, cfg.cameraPasswords.get(d.id), timeoutMs),
+              memory: newCameraMemory(),
+              judged: null,
+              thumbnailTs: null,
+            }
+          : null,
     });
   }
 
   const judge = (dev: DeviceRuntime): { status: Status; reasons: Reason[] } => {
+    if (dev.camera) {
+      if (!dev.camera.judged) return { status: 'unknown', reasons: [] };
+      return { status: dev.camera.judged.status, reasons: dev.camera.judged.reasons };
+    }
     const d = dev.cfg;
     const pinged = d.ping?.enabled !== false && dev.pingPolled;
     const pingDead = pinged && dev.figures.loss_pct?.value === 100;
@@ -261,6 +293,9 @@ export async function startGateway(
       ...(dev.identity?.serial ? { serial: dev.identity.serial } : {}),
       ...(dev.identity?.macs?.length ? { macs: dev.identity.macs } : {}),
       ...(dev.peers?.length ? { peers: dev.peers } : {}),
+      ...(dev.camera?.judged
+        ? { camera: { ...dev.camera.judged.camera, thumbnail_ts: dev.camera.thumbnailTs } }
+        : {}),
     };
     publisher.publishRetained(topics.deviceState(site, dev.cfg.id), state);
   };
@@ -289,7 +324,7 @@ export async function startGateway(
     );
 
   const scheduler = new Scheduler({
-    concurrency: { snmp: cfg.concurrency.snmp, ping: cfg.concurrency.ping },
+    concurrency: { snmp: cfg.concurrency.snmp, ping: cfg.concurrency.ping, camera: cfg.concurrency.camera },
     jitterPct: cfg.defaults.jitter_pct,
     maxBackoffMs: cfg.defaults.max_backoff_s * 1000,
   });
@@ -359,6 +394,103 @@ export async function startGateway(
       });
     }
   }
+
+  let ffmpegMissing: Reason | null = null;
+  if (cfg.devices.some((d) => d.kind === 'camera')) {
+    setFfmpegConcurrency(cfg.concurrency.ffmpeg);
+    try {
+      findFfmpeg();
+    } catch (e) {
+      ffmpegMissing = {
+        code: 'ffmpeg_missing',
+        id: 'ffmpeg tidak terpasang di gateway: video tidak diperiksa (apt-get install ffmpeg)',
+        en: 'ffmpeg is not installed on the site box: video not checked (apt-get install ffmpeg)',
+      };
+      log.warn({ err: (e as Error).message }, 'cameras: video probes disabled');
+    }
+  }
+  for (const dev of devices.values()) {
+    const cam = dev.camera;
+    if (!cam) continue;
+    const d = dev.cfg;
+    const name = d.name ?? d.id;
+    const intervalMs = (d.interval_s ?? 60) * 1000;
+    scheduler.add({
+      key: `camera:${d.id}`,
+      protocol: 'camera',
+      intervalMs,
+      // ONVIF exchanges, waiting for an ffmpeg slot, the sample itself and a thumbnail.
+      timeoutMs: Math.max(intervalMs, (cam.target.settings.sample_s + 30) * 1000),
+      run: async (signal) => {
+        const o = await observeCamera(cam.target, signal, ffmpegMissing);
+        const j = judgeCamera(o, cam.memory, cam.target.settings, name);
+        cam.judged = { status: j.status, reasons: j.reasons, camera: j.camera };
+        const onvif = o.onvif;
+        if (onvif?.identity)
+          dev.identity = {
+            ...dev.identity,
+            vendor: onvif.identity.manufacturer,
+            model: onvif.identity.model,
+            firmware: onvif.identity.firmware,
+            serial: onvif.identity.serial,
+          };
+        if (o.probe?.up || (onvif && onvif.state !== 'Unreachable')) dev.lastSeen = o.ts;
+        if (j.readings.length > 0) record(dev, j.readings, j.readings);
+        for (const e of j.events) event(e.type, e.severity, e.message, d.id, e.data);
+        const due =
+          cam.thumbnailTs === null ||
+          o.ts - cam.thumbnailTs >= cam.target.settings.thumbnail_interval_s * 1000;
+        if (due) {
+          const thumb = await takeThumbnail(cam.target, o, ffmpegMissing, signal).catch((e: Error) => {
+            dev.log.warn({ err: e.message }, 'thumbnail failed');
+            return null;
+          });
+          if (thumb) {
+            cam.thumbnailTs = Date.now();
+            publisher.publishRetained(topics.deviceThumbnail(site, d.id), {
+              v: 1,
+              ts: cam.thumbnailTs,
+              device: d.id,
+              mime: 'image/jpeg',
+              ...(thumb.width ? { width: thumb.width } : {}),
+              data: thumb.jpeg.toString('base64'),
+            });
+          }
+        }
+        publishState(dev);
+      },
+      onFailure: (e) => dev.log.warn({ kind: e.kind, err: e.message }, 'camera check failed'),
+    });
+  }
+  publisher.handle('camera-clock-sync', async (args) => {
+    const dev = typeof args.device === 'string' ? devices.get(args.device) : undefined;
+    if (!dev?.camera)
+      throw new RequestError('unknown_device', `no camera "${String(args.device)}" at this site`);
+    const target = dev.camera.target.onvif;
+    if (!target) throw new RequestError('no_onvif', 'this camera has no ONVIF settings');
+    const res = await setCameraClock(target);
+    const before = Math.round(res.previous_offset_ms / 100) / 10;
+    const after = Math.round(res.offset_ms / 100) / 10;
+    event(
+      'clock_synced',
+      'info',
+      {
+        id: `${dev.cfg.name ?? dev.cfg.id}: jam kamera disetel (selisih ${before} s → ${after} s)`,
+        en: `${dev.cfg.name ?? dev.cfg.id}: camera clock set (offset ${before} s → ${after} s)`,
+      },
+      dev.cfg.id,
+      { previous_offset_s: before, offset_s: after, by: typeof args.by === 'string' ? args.by : undefined },
+    );
+    if (dev.camera.judged) {
+      dev.camera.judged.camera.clock_offset_s = after;
+      dev.camera.memory.reported.drift = false;
+      dev.camera.judged.reasons = dev.camera.judged.reasons.filter((r) => r.code !== 'clock_drift');
+      if (dev.camera.judged.reasons.length === 0 && dev.camera.judged.status === 'degraded')
+        dev.camera.judged.status = 'ok';
+      publishState(dev);
+    }
+    return { device: dev.cfg.id, previous_offset_s: before, offset_s: after };
+  });
 
   const uplink = cfg.uplink;
   if (uplink) {

@@ -2,7 +2,16 @@
 // retained device state re-published (a restarted broker forgot them), and a bounded queue for what
 // was produced while the uplink was down.
 
-import { encode, type GatewayStatePayload, type Payload, topics } from '@pantau/contract';
+import {
+  decode,
+  encode,
+  type GatewayStatePayload,
+  type Payload,
+  parseTopic,
+  type RequestPayload,
+  type ResponsePayload,
+  topics,
+} from '@pantau/contract';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 
@@ -12,6 +21,24 @@ export interface OutboxItem {
   qos: 0 | 1;
   ts: number;
 }
+
+/** Answers one request from the central; a thrown error becomes an error response. */
+export type RequestHandler = (args: Record<string, unknown>) => Promise<unknown>;
+
+/** An error a handler throws to answer with a code the central can act on. */
+export class RequestError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A request older than this (by its own timestamp, against ours) is answered "expired", not run. */
+const REQUEST_MAX_AGE_MS = 5 * 60_000;
+/** How long a request id is remembered, so a redelivered request is not run twice. */
+const SEEN_REQUESTS = 500;
 
 /** How long shutdown waits for the broker at each step. */
 const STOP_WAIT_MS = 2000;
@@ -69,6 +96,8 @@ export class Publisher {
   private readonly retained = new Map<string, Buffer>();
   readonly outbox: Outbox;
   private flushing = false;
+  private readonly handlers = new Map<string, RequestHandler>();
+  private readonly seenRequests: string[] = [];
   connects = 0;
 
   constructor(private readonly o: PublisherOptions) {
@@ -118,11 +147,59 @@ export class Publisher {
       if (client.options.will) client.options.will.payload = this.willPayload();
       client.publish(topics.gatewayState(this.o.site), encode(this.o.birth()), { qos: 1, retain: true });
       for (const [topic, body] of this.retained) client.publish(topic, body, { qos: 1, retain: true });
+      if (this.handlers.size > 0) client.subscribe(`${topics.siteRoot(this.o.site)}/request/+`, { qos: 1 });
       void this.flush();
     });
+    client.on('message', (topic, body) => void this.onRequest(topic, body));
     client.on('close', () => this.o.log.debug('uplink closed'));
     client.on('offline', () => this.o.log.warn('central unreachable; keeping readings until it returns'));
     client.on('error', (e) => this.o.log.warn({ err: e.message }, 'MQTT error'));
+  }
+
+  /** Registers the answer to `…/request/{op}`; call before start(). */
+  handle(op: string, fn: RequestHandler): void {
+    this.handlers.set(op, fn);
+  }
+
+  private async onRequest(topic: string, body: Buffer): Promise<void> {
+    const t = parseTopic(topic);
+    if (t?.kind !== 'request' || t.site !== this.o.site) return;
+    let req: RequestPayload;
+    try {
+      req = decode(body) as unknown as RequestPayload;
+      if (typeof req.id !== 'string' || typeof req.ts !== 'number')
+        throw new Error('request needs id and ts');
+    } catch (e) {
+      this.o.log.warn({ op: t.op, err: (e as Error).message }, 'ignored a malformed request');
+      return;
+    }
+    if (this.seenRequests.includes(req.id)) return;
+    this.seenRequests.push(req.id);
+    if (this.seenRequests.length > SEEN_REQUESTS) this.seenRequests.shift();
+    const answer = (r: Omit<ResponsePayload, 'v' | 'id' | 'ts'>): void => {
+      this.client?.publish(
+        topics.response(this.o.site, t.op),
+        encode({ v: 1, id: req.id, ts: Date.now(), ...r } as ResponsePayload),
+        { qos: 1 },
+      );
+    };
+    const handler = this.handlers.get(t.op);
+    if (!handler)
+      return answer({ ok: false, error: { code: 'unknown_op', message: `no operation "${t.op}"` } });
+    if (Math.abs(Date.now() - req.ts) > REQUEST_MAX_AGE_MS)
+      return answer({
+        ok: false,
+        error: { code: 'expired', message: 'request too old (or a clock is wrong)' },
+      });
+    try {
+      const result = await handler(req.args ?? {});
+      this.o.log.info({ op: t.op, id: req.id }, 'request done');
+      answer({ ok: true, result });
+    } catch (e) {
+      const code = e instanceof RequestError ? e.code : 'failed';
+      this.o.log.warn({ op: t.op, id: req.id, err: (e as Error).message }, 'request failed');
+      answer({ ok: false, error: { code, message: (e as Error).message } });
+    }
   }
 
   /** Retained: kept here too, and re-published on every reconnect. */
