@@ -389,6 +389,13 @@ describe('WS-Discovery', () => {
     expectUp(r);
   });
 
+  it('a multicast probe (239.255.255.250:3702) sent on loopback finds a simulator that joined the group', async () => {
+    const s = await sim({ discoveryPort: 3702, discoveryMulticast: true, name: 'PSC 119' });
+    const found = await discover({ timeoutMs: 500, bindAddress: '127.0.0.1' });
+    expect(found.map((d) => d.scopes.name)).toContain('PSC 119');
+    expect(found.find((d) => d.scopes.name === 'PSC 119')!.xaddrs).toEqual([s.url]);
+  });
+
   it('returns nothing (and does not hang) when no camera answers', async () => {
     const port = await freePort();
     const t0 = Date.now();

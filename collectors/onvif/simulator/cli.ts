@@ -23,6 +23,8 @@ const { values } = parseArgs({
     mode: { type: 'string', default: 'normal' },
     snapshot: { type: 'string' },
     'discovery-port': { type: 'string' },
+    multicast: { type: 'boolean', default: false },
+    name: { type: 'string' },
     fixtures: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -31,8 +33,10 @@ const { values } = parseArgs({
 const usage =
   'usage: onvif-simulator [--count N] [--port P] [--host H] [--username U] [--password P]\n' +
   '  [--clock-offset-s S] [--rtsp URL] [--rtsp-sub URL] [--auth wsse|digest|both]\n' +
-  '  [--mode normal|silent|hang|garbage] [--snapshot FILE.jpg] [--discovery-port P] [--fixtures DIR]\n' +
-  'Ports count up from --port (0: free ports), and so do discovery ports.\n';
+  '  [--mode normal|silent|hang|garbage] [--snapshot FILE.jpg] [--discovery-port P] [--multicast]\n' +
+  '  [--name NAME] [--fixtures DIR]\n' +
+  'Ports count up from --port (0: free ports), and so do discovery ports unless --multicast\n' +
+  '(all share --discovery-port, normally 3702, and join 239.255.255.250). Names get " 1".." N" when N > 1.\n';
 
 const fail = (msg: string): never => {
   process.stderr.write(`${msg}\n${usage}`);
@@ -72,7 +76,11 @@ for (let i = 0; i < count; i++) {
     auth: auth as 'wsse' | 'digest' | 'both',
     mode,
     ...(snapshot ? { snapshot } : {}),
-    ...(discoveryBase !== undefined ? { discoveryPort: discoveryBase === 0 ? 0 : discoveryBase + i } : {}),
+    ...(discoveryBase !== undefined
+      ? { discoveryPort: discoveryBase === 0 || values.multicast ? discoveryBase : discoveryBase + i }
+      : {}),
+    ...(values.multicast ? { discoveryMulticast: true } : {}),
+    ...(values.name !== undefined ? { name: count > 1 ? `${values.name} ${i + 1}` : values.name } : {}),
     ...(values.fixtures ? { fixturesDir: values.fixtures } : {}),
   });
   sims.push(sim);

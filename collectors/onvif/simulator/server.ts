@@ -53,7 +53,10 @@ export interface OnvifSimulatorOptions {
   fixturesDir?: string;
   /** Bind a WS-Discovery responder on host:discoveryPort (0 picks one). Off when undefined. */
   discoveryPort?: number;
-  /** Also join the WS-Discovery multicast group (needs a host that can receive multicast). */
+  /**
+   * Also answer probes sent to the WS-Discovery multicast group: binds the wildcard address on
+   * discoveryPort (3702 for real clients) and joins 239.255.255.250 on `host`'s interface.
+   */
   discoveryMulticast?: boolean;
   /** The name scope announced by discovery (default: the recording's). */
   name?: string;
@@ -371,17 +374,15 @@ export async function startOnvifSimulator(o: OnvifSimulatorOptions): Promise<Onv
     });
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);
-      sock.bind(o.discoveryPort, host, () => {
+      // Multicast reaches only a socket bound to the wildcard address (the group is not ours).
+      sock.bind(o.discoveryPort, o.discoveryMulticast ? '0.0.0.0' : host, () => {
         sock.off('error', reject);
         resolve();
       });
     });
     if (o.discoveryMulticast) {
-      try {
-        sock.addMembership(WS_DISCOVERY_GROUP);
-      } catch {
-        // multicast unavailable here; unicast probes still work
-      }
+      // Joined on the simulator's own interface (loopback in tests); unicast probes work regardless.
+      sock.addMembership(WS_DISCOVERY_GROUP, host === '0.0.0.0' ? undefined : host);
     }
     discoveryPort = sock.address().port;
   }
