@@ -218,8 +218,14 @@ const escapeToken = (t: string) =>
 /** Polls one camera. Never throws for a camera's behaviour: the state and `error` say what happened. */
 export async function collectOnvif(target: CollectTarget): Promise<OnvifResult> {
   const started = Date.now();
-  const client = new OnvifClient(target);
   const result: OnvifResult = { state: 'Unreachable', profiles: [], elapsed_ms: 0 };
+  let client: OnvifClient;
+  try {
+    client = new OnvifClient(target);
+  } catch (e) {
+    result.error = { kind: 'unsupported', message: `not a usable camera address: ${errorOf(e).message}` };
+    return result;
+  }
   const done = () => {
     client.close();
     result.elapsed_ms = Date.now() - started;
