@@ -1,0 +1,327 @@
+// Monitoring points end to end: five simulated ONVIF cameras whose streams come from Debian's
+// GStreamer RTSP server, watched by a real site box (ffmpeg), reported through the broker to the
+// dashboard's board. Each fact is its own state: live, frozen, black, clock an hour off, wrong
+// ONVIF credentials; the RTSP server killed and restarted; the clock set by an engineer.
+
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { type OnvifSimulator, startOnvifSimulator } from '@pantau/collectors/onvif/simulator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Daemon, freePort, ROOT, runDaemon, tempDir, waitFor } from './support/procs.js';
+import { type RtspServer, requireRtspPeers, startRtspServer } from './support/rtsp.js';
+
+const run = promisify(execFile);
+const INTERVAL_S = 5;
+
+interface Tile {
+  device: string;
+  status: string;
+  active: boolean;
+  priority: string;
+  kecamatan: string | null;
+  reasons: Array<{ code: string; id: string; en: string }>;
+  camera: {
+    onvif: string | null;
+    stream: string;
+    frozen: boolean;
+    black: boolean;
+    clock_offset_s?: number;
+    last_good_frame: number | null;
+    thumbnail_ts?: number | null;
+  } | null;
+  thumbnail: { url: string } | null;
+}
+interface Board {
+  summary: { active: number; total: number; id: string; en: string };
+  filters: { kecamatan: string[]; agency: string[] };
+  tiles: Tile[];
+}
+
+describe('monitoring points through real processes', () => {
+  const dir = tempDir('cameras');
+  const cams: Record<string, OnvifSimulator> = {};
+  const daemons: Daemon[] = [];
+  let rtsp: RtspServer;
+  let rtspPort: number;
+  let httpPort: number;
+  const cookies: Record<string, string> = {};
+
+  const api = async <T>(path: string, user = 'insinyur', init: RequestInit = {}) => {
+    const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, {
+      ...init,
+      headers: { cookie: cookies[user] ?? '', 'content-type': 'application/json', ...(init.headers ?? {}) },
+    });
+    const body = res.headers.get('content-type')?.startsWith('application/json')
+      ? ((await res.json()) as T)
+      : (Buffer.from(await res.arrayBuffer()) as unknown as T);
+    return { status: res.status, type: res.headers.get('content-type'), body };
+  };
+  const board = async (q = '') => (await api<Board>(`/api/cameras${q}`)).body;
+  const tile = async (device: string) => (await board()).tiles.find((t) => t.device === device);
+
+  beforeAll(async () => {
+    requireRtspPeers();
+    rtspPort = await freePort();
+    rtsp = await startRtspServer(rtspPort);
+    const r = (path: string) => `rtsp://127.0.0.1:${rtspPort}${path}`;
+    const make = async (id: string, stream: string, over: { clockOffsetMs?: number } = {}) => {
+      cams[id] = await startOnvifSimulator({
+        username: 'admin',
+        password: `kamera-${id}`,
+        rtspBase: r(stream === 'moving' ? '/moving' : `/${stream}`),
+        rtspSubBase: r(stream === 'moving' ? '/sub' : `/${stream}`),
+        ...over,
+      });
+    };
+    await make('cam-rsud', 'moving');
+    await make('cam-pasar', 'frozen');
+    await make('cam-terminal', 'black');
+    await make('cam-camat', 'moving', { clockOffsetMs: 3_600_000 });
+    await make('cam-mpp', 'moving');
+
+    const mqttPort = await freePort();
+    httpPort = await freePort();
+    const cred = join(dir.path, 'credentials.yaml');
+    const cli = (pkg: string, args: string[]) =>
+      run(process.execPath, [join(ROOT, `${pkg}/dist/cli.js`), ...args]);
+    await cli('broker', [
+      'credentials',
+      'add-gateway',
+      '--file',
+      cred,
+      '--site',
+      'kota',
+      '--password',
+      'gw-kota-secret',
+    ]);
+    await cli('broker', [
+      'credentials',
+      'add-reader',
+      '--file',
+      cred,
+      '--username',
+      'dashboard',
+      '--password',
+      'dash-secret-1',
+      '--requests',
+    ]);
+    for (const [user, role] of [
+      ['insinyur', 'engineer'],
+      ['operator', 'operator'],
+    ] as const)
+      await cli('dashboard', [
+        'users',
+        'add',
+        '--file',
+        join(dir.path, 'users.yaml'),
+        '--username',
+        user,
+        '--role',
+        role,
+        '--password',
+        `${user}-secret-1`,
+      ]);
+    writeFileSync(join(dir.path, 'dashboard.pw'), 'dash-secret-1\n');
+    writeFileSync(join(dir.path, 'kota.pw'), 'gw-kota-secret\n');
+    // The site box watches cameras at several places; the backbone says which are emergency services.
+    writeFileSync(
+      join(dir.path, 'backbone.yaml'),
+      `root: scc
+sites:
+  - { id: scc, name: Command Center }
+  - { id: kota, name: Kota, kecamatan: Lalabata, agency: Diskominfo, priority: emergency }
+links:
+  - { id: scc-kota, medium: fiber, a: { site: scc }, b: { site: kota } }
+`,
+    );
+    writeFileSync(
+      join(dir.path, 'central.yaml'),
+      `mqtt: { host: 127.0.0.1, port: ${mqttPort} }
+credentials_file: credentials.yaml
+store: { kind: sqlite, path: central.db }
+log_level: warn
+`,
+    );
+    writeFileSync(
+      join(dir.path, 'dashboard.yaml'),
+      `http: { host: 127.0.0.1, port: ${httpPort} }
+mqtt: { url: "mqtt://127.0.0.1:${mqttPort}", username: dashboard, password_file: dashboard.pw }
+store: { kind: sqlite, path: central.db }
+backbone: { file: backbone.yaml, state_path: central-state.db }
+users_file: users.yaml
+log_level: warn
+`,
+    );
+    const camera = (id: string, name: string, password: string, extra = '') => {
+      writeFileSync(join(dir.path, `${id}.pw`), `${password}\n`);
+      return `  - id: ${id}
+    name: "${name}"
+    kind: camera
+    address: 127.0.0.1
+    interval_s: ${INTERVAL_S}
+    onvif: { port: ${cams[id]!.port}, username: admin, password_file: ${id}.pw }
+    camera: { sample_s: 3, confirm_polls: 2${extra} }
+`;
+    };
+    writeFileSync(
+      join(dir.path, 'kota.yaml'),
+      `site: { id: kota }
+mqtt: { urls: ["mqtt://127.0.0.1:${mqttPort}"], username: gw-kota, password_file: kota.pw, keepalive_s: 5 }
+state_dir: state-kota
+log_level: warn
+health_interval_s: 5
+devices:
+${camera('cam-rsud', 'RSUD — IGD', 'kamera-cam-rsud')}${camera('cam-pasar', 'Pasar Sentral', 'kamera-cam-pasar')}${camera('cam-terminal', 'Terminal Bus', 'kamera-cam-terminal')}${camera('cam-camat', 'Kantor Camat', 'kamera-cam-camat')}${camera('cam-mpp', 'Mal Pelayanan Publik', 'salah-sandi', `, rtsp_url: "rtsp://127.0.0.1:${rtspPort}/sub"`)}`,
+    );
+    daemons.push(runDaemon('broker', ['--config', join(dir.path, 'central.yaml')]));
+    daemons.push(runDaemon('dashboard', ['--config', join(dir.path, 'dashboard.yaml')]));
+    daemons.push(runDaemon('gateway', ['run', '--config', join(dir.path, 'kota.yaml')]));
+    await waitFor(
+      'dashboard up',
+      async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok,
+      20_000,
+    );
+    for (const user of ['insinyur', 'operator']) {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/api/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: user, password: `${user}-secret-1` }),
+      });
+      expect(res.status).toBe(200);
+      cookies[user] = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(daemons.map((d) => d.stop()));
+    await Promise.all(Object.values(cams).map((c) => c.close()));
+    await rtsp?.stop();
+    dir.remove();
+  }, 30_000);
+
+  it('tells each fact apart: live, frozen, black, clock off, wrong credentials', async () => {
+    const b = await waitFor(
+      'every camera judged, frozen and black confirmed',
+      async () => {
+        const v = await board();
+        const by = Object.fromEntries(v.tiles.map((t) => [t.device, t]));
+        return v.tiles.length === 5 && by['cam-pasar']?.camera?.frozen && by['cam-terminal']?.camera?.black
+          ? v
+          : null;
+      },
+      60_000,
+      1000,
+    );
+    const by = Object.fromEntries(b.tiles.map((t) => [t.device, t]));
+    expect(by['cam-rsud']).toMatchObject({
+      status: 'ok',
+      active: true,
+      priority: 'emergency',
+      kecamatan: 'Lalabata',
+    });
+    expect(by['cam-rsud']!.camera).toMatchObject({
+      onvif: 'UpWithAuth',
+      stream: 'up',
+      frozen: false,
+      black: false,
+    });
+    expect(by['cam-rsud']!.camera!.last_good_frame).toBeGreaterThan(Date.now() - 60_000);
+    expect(by['cam-pasar']).toMatchObject({ status: 'degraded', active: false });
+    expect(by['cam-pasar']!.reasons.map((r) => r.code)).toContain('picture_frozen');
+    expect(by['cam-terminal']).toMatchObject({ status: 'degraded', active: false });
+    expect(by['cam-terminal']!.reasons.map((r) => r.code)).toContain('picture_black');
+    // An hour off, and still authenticated: the requests were signed with the camera's own clock.
+    expect(by['cam-camat']!.camera!.onvif).toBe('UpWithAuth');
+    expect(Math.abs(by['cam-camat']!.camera!.clock_offset_s! - 3600)).toBeLessThan(3);
+    expect(by['cam-camat']!.reasons[0]!.id).toMatch(/^Jam kamera selisih \+1 jam/);
+    expect(by['cam-mpp']!.camera!.onvif).toBe('UpWithoutAuth');
+    expect(by['cam-mpp']!.camera!.stream).toBe('up');
+    expect(by['cam-mpp']!.reasons.map((r) => r.code)).toContain('onvif_auth');
+    expect(b.summary).toMatchObject({ active: 3, total: 5, id: '3 dari 5 titik aktif' });
+    const events = await api<Array<{ type: string; device?: string }>>('/api/events?limit=200');
+    const types = events.body.map((e) => `${e.type}:${e.device}`);
+    for (const t of [
+      'camera_frozen:cam-pasar',
+      'camera_black:cam-terminal',
+      'clock_drift:cam-camat',
+      'camera_auth_failed:cam-mpp',
+    ])
+      expect(types).toContain(t);
+    // Frozen was reported once, not once per probe.
+    expect(types.filter((t) => t === 'camera_frozen:cam-pasar')).toHaveLength(1);
+  }, 90_000);
+
+  it('thumbnails arrive at the dashboard, small JPEGs', async () => {
+    const t = await waitFor('a thumbnail', async () => (await tile('cam-rsud'))?.thumbnail, 30_000, 1000);
+    const img = await api<Buffer>(t.url);
+    expect(img.status).toBe(200);
+    expect(img.type).toBe('image/jpeg');
+    expect([img.body[0], img.body[1]]).toEqual([0xff, 0xd8]);
+    expect(img.body.length).toBeLessThanOrEqual(64_000);
+    expect((await api('/api/cameras/kota/no-such/thumbnail')).status).toBe(404);
+  }, 40_000);
+
+  it('filters the board by kecamatan and agency', async () => {
+    const b = await board('?kecamatan=Lalabata&agency=Diskominfo');
+    expect(b.tiles).toHaveLength(5);
+    expect(b.filters).toEqual({ kecamatan: ['Lalabata'], agency: ['Diskominfo'] });
+    expect((await board('?kecamatan=Ganra')).summary).toMatchObject({
+      active: 0,
+      total: 0,
+      id: '0 dari 0 titik aktif',
+    });
+  });
+
+  it('an engineer sets a camera clock through its site box; an operator may not', async () => {
+    const refused = await api<{ message: string }>('/api/cameras/kota/cam-camat/clock-sync', 'operator', {
+      method: 'POST',
+      body: '{}',
+    });
+    expect(refused.status).toBe(403);
+    const res = await api<{ previous_offset_s: number; offset_s: number }>(
+      '/api/cameras/kota/cam-camat/clock-sync',
+      'insinyur',
+      { method: 'POST', body: '{}' },
+    );
+    expect(res.status).toBe(200);
+    expect(Math.abs(res.body.previous_offset_s - 3600)).toBeLessThan(3);
+    expect(Math.abs(res.body.offset_s)).toBeLessThan(2);
+    expect(Math.abs(cams['cam-camat']!.clockOffsetMs())).toBeLessThan(2000);
+    const t = await waitFor('drift cleared on the board', async () => {
+      const v = await tile('cam-camat');
+      return v && Math.abs(v.camera!.clock_offset_s!) < 2 && v.status === 'ok' ? v : null;
+    });
+    expect(t.reasons).toEqual([]);
+    const events = await api<Array<{ type: string; device?: string }>>('/api/events?limit=200');
+    expect(events.body.map((e) => `${e.type}:${e.device}`)).toContain('clock_synced:cam-camat');
+    expect(
+      (await api('/api/cameras/kota/cam-nope/clock-sync', 'insinyur', { method: 'POST', body: '{}' })).status,
+    ).toBe(404);
+  }, 40_000);
+
+  it('the RTSP server killed: streams down within a probe interval or two; restarted: live again', async () => {
+    await rtsp.stop('SIGKILL');
+    const t0 = Date.now();
+    const down = await waitFor(
+      'cam-rsud down',
+      async () => {
+        const v = await tile('cam-rsud');
+        return v?.status === 'down' ? v : null;
+      },
+      40_000,
+      500,
+    );
+    // Confirmed by two probes: at most two intervals plus one probe's run time.
+    expect(Date.now() - t0).toBeLessThan((2 * INTERVAL_S + 10) * 1000);
+    expect(down.camera!.stream).toBe('down');
+    expect(down.active).toBe(false);
+    rtsp = await startRtspServer(rtspPort);
+    await waitFor('cam-rsud live again', async () => (await tile('cam-rsud'))?.active, 40_000, 500);
+    const events = await api<Array<{ type: string; device?: string }>>('/api/events?limit=500');
+    const types = events.body.map((e) => `${e.type}:${e.device}`);
+    expect(types).toContain('camera_stream_down:cam-rsud');
+    expect(types).toContain('camera_stream_up:cam-rsud');
+  }, 90_000);
+});
