@@ -80,8 +80,12 @@ function release(): void {
   drain();
 }
 
-function abortError(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
+/** What an aborted wait or run rejects with: the signal's reason, or an AbortError. */
+export function abortError(signal: AbortSignal): Error {
+  if (signal.reason instanceof Error) return signal.reason;
+  const e = new Error('aborted');
+  e.name = 'AbortError';
+  return e;
 }
 
 /** Runs `fn` holding one slot; the slot is released however `fn` ends. */

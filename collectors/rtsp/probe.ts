@@ -4,6 +4,7 @@
 
 import { CollectorError } from '../common/errors.js';
 import { checkRtspUrl, findFfmpeg, type RunResult, redactUrl, runFfmpeg } from './ffmpeg.js';
+import { abortError } from './limiter.js';
 
 export type ProbeErrorKind = 'unreachable' | 'auth' | 'not_found' | 'no_video' | 'timeout' | 'malformed';
 
@@ -239,7 +240,7 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** Assembles a probe result from a finished (or killed) ffmpeg run. */
 export function probeResult(
-  run: Pick<RunResult, 'code' | 'signal' | 'timedOut' | 'aborted' | 'tail' | 'elapsedMs' | 'queuedMs'>,
+  run: Pick<RunResult, 'code' | 'signal' | 'timedOut' | 'tail' | 'elapsedMs' | 'queuedMs'>,
   log: FfmpegLogParser,
   progressText: string,
   o: { sampleS: number; timeoutMs: number },
@@ -247,7 +248,7 @@ export function probeResult(
   const progress = parseProgress(progressText);
   const count = progress.frames || log.videoFramesDecoded || 0;
   const duration = round3(progress.outTimeS);
-  const completed = !run.timedOut && !run.aborted && run.code === 0 && progress.ended;
+  const completed = !run.timedOut && run.code === 0 && progress.ended;
   const result: StreamProbe = {
     up: false,
     frames: { count, advancing: false, duration_s: duration },
@@ -291,9 +292,7 @@ export function probeResult(
     result.frames.advancing = count >= 2;
     return result;
   }
-  if (run.aborted) {
-    result.error = { kind: 'timeout', message: 'probe aborted' };
-  } else if (run.timedOut) {
+  if (run.timedOut) {
     result.error = {
       kind: 'timeout',
       message: !log.sawInput
@@ -326,7 +325,8 @@ export function probeResult(
 /**
  * Probes one RTSP stream: is it up, what it carries, do frames advance, is the picture frozen or
  * black. Resolves with a result for every stream outcome (down, 404, audio only, timeout);
- * rejects only when the probe itself cannot run (ffmpeg missing, bad URL or options).
+ * rejects only when the probe itself cannot run (ffmpeg missing, bad URL or options), or with
+ * the signal's reason when `signal` aborts it (ffmpeg is killed, or never started if still queued).
  * Prefer a camera's sub-stream: decoding is the whole cost.
  */
 export async function probeStream(url: string, opts: ProbeOptions = {}): Promise<StreamProbe> {
@@ -362,6 +362,7 @@ export async function probeStream(url: string, opts: ProbeOptions = {}): Promise
     maxOutputBytes: 1024 * 1024,
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
+  if (run.aborted && opts.signal) throw abortError(opts.signal);
   return probeResult(run, log, run.outputs[0]?.toString('utf8') ?? '', o);
 }
 

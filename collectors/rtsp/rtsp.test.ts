@@ -251,8 +251,9 @@ describe('the server goes away and comes back', () => {
     await new Promise((r) => setTimeout(r, 1500));
     await stopServer(server, 'SIGKILL'); // as in a power cut: no RTSP teardown
     const cut = await during;
-    expect(cut.up).toBe(false);
-    expect(cut.error?.kind).toMatch(/unreachable|timeout/);
+    expect(cut).toMatchObject({ up: false, error: { kind: 'unreachable' }, video: { codec: 'h264' } });
+    expect(cut.error!.message).toMatch(/stream ended after/);
+    expect(cut.elapsed_ms).toBeLessThan(2500); // at once, not at the timeout
 
     const t0 = Date.now();
     const down = await probeStream(url('/moving'), { sampleS: SAMPLE_S });
@@ -293,6 +294,27 @@ describe('thumbnails', () => {
 
   it('a wrong path fails as not found', async () => {
     await expect(grabThumbnail(url('/no-such-path'))).rejects.toMatchObject({ reason: 'not_found' });
+  });
+});
+
+describe('aborting (the site box shuts down)', () => {
+  it('kills running probes and drops queued ones; the promises reject with the reason', async () => {
+    const before = ffmpegStats().spawned;
+    const ac = new AbortController();
+    const probes = ['/moving', '/sub', '/frozen'].map((p) =>
+      probeStream(url(p), { sampleS: SAMPLE_S, signal: ac.signal }).then(
+        () => 'resolved',
+        (e: Error) => e.name,
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    expect(ffmpegStats()).toMatchObject({ running: 2, queued: 1 });
+    const t0 = Date.now();
+    ac.abort();
+    expect(await Promise.all(probes)).toEqual(['AbortError', 'AbortError', 'AbortError']);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(ffmpegStats()).toMatchObject({ running: 0, queued: 0, spawned: before + 2 });
+    expect(ffmpegChildren()).toEqual([]);
   });
 });
 

@@ -4,6 +4,7 @@
 
 import { CollectorError } from '../common/errors.js';
 import { checkRtspUrl, findFfmpeg, redactUrl, runFfmpeg } from './ffmpeg.js';
+import { abortError } from './limiter.js';
 import { classifyFfmpegError, type ProbeErrorKind } from './probe.js';
 
 export interface ThumbnailOptions {
@@ -69,6 +70,10 @@ export function thumbnailArgs(
     '-hide_banner',
     '-loglevel',
     'error',
+    // Stream analysis stops after 0.5 s of stream (default 5 s, and it takes ~2 s on a 15 fps
+    // stream): a thumbnail needs no frame rate, and ffmpeg sizes the filters from the first frame.
+    '-analyzeduration',
+    '500000',
     '-rtsp_transport',
     o.transport,
     '-timeout',
@@ -125,8 +130,8 @@ export async function grabThumbnail(url: string, opts: ThumbnailOptions = {}): P
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
   const where = redactUrl(url);
-  if (run.timedOut || run.aborted)
-    throw new ThumbnailError('timeout', `no picture from ${where} within ${timeoutMs} ms`);
+  if (run.aborted && opts.signal) throw abortError(opts.signal);
+  if (run.timedOut) throw new ThumbnailError('timeout', `no picture from ${where} within ${timeoutMs} ms`);
   const jpegs = run.outputs.filter((b) => jpegSize(b) !== undefined);
   if (run.code !== 0 || jpegs.length === 0) {
     const e = classifyFfmpegError(run.tail);
