@@ -8,7 +8,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type OnvifSimulator, startOnvifSimulator } from '@pantau/collectors/onvif/simulator';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, logIn, screenshot } from './support/browser.js';
 import { type Daemon, freePort, ROOT, runDaemon, tempDir, waitFor } from './support/procs.js';
 import { type RtspServer, requireRtspPeers, startRtspServer } from './support/rtsp.js';
 
@@ -47,6 +49,7 @@ describe('monitoring points through real processes', () => {
   let rtspPort: number;
   let httpPort: number;
   const cookies: Record<string, string> = {};
+  let browser: Browser | undefined;
 
   const api = async <T>(path: string, user = 'insinyur', init: RequestInit = {}) => {
     const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, {
@@ -195,6 +198,7 @@ ${camera('cam-rsud', 'RSUD — IGD', 'kamera-cam-rsud')}${camera('cam-pasar', 'P
   }, 60_000);
 
   afterAll(async () => {
+    await browser?.close();
     await Promise.all(daemons.map((d) => d.stop()));
     await Promise.all(Object.values(cams).map((c) => c.close()));
     await rtsp?.stop();
@@ -262,6 +266,58 @@ ${camera('cam-rsud', 'RSUD — IGD', 'kamera-cam-rsud')}${camera('cam-pasar', 'P
     expect(img.body.length).toBeLessThanOrEqual(64_000);
     expect((await api('/api/cameras/kota/no-such/thumbnail')).status).toBe(404);
   }, 40_000);
+
+  it('the board in a browser: tiles with pictures, trouble first, live ages, English switch, phone size', async () => {
+    browser = await launchChromium();
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    await logIn(page, `http://127.0.0.1:${httpPort}/`, 'operator', 'operator-secret-1');
+    await page.locator('#board .tile').nth(4).waitFor();
+    expect(await page.locator('#board-summary').textContent()).toBe('3 dari 5 titik aktif');
+    // All five are at an emergency site: the ones not live come first.
+    const order = await page
+      .locator('#board .tile')
+      .evaluateAll((els) =>
+        els.map((e) => `${e.getAttribute('data-device')} ${e.classList.contains('active')}`),
+      );
+    expect(order.slice(0, 2).every((x) => x.endsWith('false'))).toBe(true);
+    const live = page.locator('#board .tile[data-device="kota/cam-rsud"]');
+    expect(await live.locator('.badge').textContent()).toBe('Aktif');
+    expect(await live.locator('.prio').textContent()).toBe('Darurat');
+    await waitFor('thumbnail drawn', () =>
+      live
+        .locator('img')
+        .evaluate((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0),
+    );
+    expect(await page.locator('#board .tile[data-device="kota/cam-pasar"] .badge').textContent()).toBe(
+      'Beku',
+    );
+    expect(await page.locator('#board .tile[data-device="kota/cam-terminal"] .badge').textContent()).toBe(
+      'Hitam',
+    );
+    expect(await page.locator('#board .tile[data-device="kota/cam-mpp"] .reasons').textContent()).toContain(
+      'ONVIF menolak kredensial',
+    );
+    // An operator sees no clock button; the age of the last good picture ticks.
+    expect(await page.locator('button.sync').count()).toBe(0);
+    expect(await live.locator('[data-ts]').textContent()).toMatch(/dtk lalu$/);
+    await screenshot(page, 'board-id-1366');
+    await page.click('#lang');
+    expect(await page.locator('#board-summary').textContent()).toBe('3 of 5 monitoring points live');
+    expect(await page.locator('#board .tile[data-device="kota/cam-pasar"] .badge').textContent()).toBe(
+      'Frozen',
+    );
+    await page.setViewportSize({ width: 390, height: 844 });
+    await screenshot(page, 'board-en-phone');
+    await page.click('#lang');
+    // An engineer gets the clock button on the drifting camera only.
+    const eng = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    await logIn(eng, `http://127.0.0.1:${httpPort}/`, 'insinyur', 'insinyur-secret-1');
+    await eng.locator('#board .tile').nth(4).waitFor();
+    expect(await eng.locator('button.sync').count()).toBe(1);
+    expect(await eng.locator('button.sync').getAttribute('data-device')).toBe('cam-camat');
+    await eng.close();
+    await page.close();
+  }, 60_000);
 
   it('filters the board by kecamatan and agency', async () => {
     const b = await board('?kecamatan=Lalabata&agency=Diskominfo');

@@ -8,11 +8,10 @@ import { type DeviceStatePayload, topics } from '@pantau/contract';
 import { addUser, type RunningDashboard, startDashboard } from '@pantau/dashboard';
 import mqtt, { type MqttClient } from 'mqtt';
 import pino from 'pino';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireBinary, tempDir, waitFor } from './support/procs.js';
-
-const CHROMIUM = '/usr/bin/chromium';
+import { launchChromium } from './support/browser.js';
+import { tempDir, waitFor } from './support/procs.js';
 
 describe('dashboard page in a real browser', () => {
   const dir = tempDir('page');
@@ -46,7 +45,6 @@ describe('dashboard page in a real browser', () => {
   });
 
   beforeAll(async () => {
-    requireBinary(CHROMIUM, 'apt-get install -y chromium');
     const silent = pino({ level: 'silent' });
     const cred = join(dir.path, 'credentials.yaml');
     await addGateway(cred, 'damkar', 'gw-damkar', 'gw-damkar-pass');
@@ -90,17 +88,7 @@ describe('dashboard page in a real browser', () => {
       },
       { logger: silent },
     );
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
   }, 60_000);
 

@@ -43,7 +43,48 @@ interface EventRow {
   message: { id: string; en: string };
 }
 
+interface CameraTile {
+  site: string;
+  device: string;
+  name: string;
+  site_name: string;
+  kecamatan: string | null;
+  agency: string | null;
+  priority: 'emergency' | 'basic' | 'normal';
+  status: 'ok' | 'degraded' | 'down' | 'unknown';
+  active: boolean;
+  stale: boolean;
+  reasons: Reason[];
+  camera: {
+    onvif: string | null;
+    stream: string;
+    frozen: boolean;
+    black: boolean;
+    last_good_frame: number | null;
+    clock_offset_s?: number;
+    notice?: Reason;
+  } | null;
+  thumbnail: { url: string; ts: number } | null;
+}
+interface Board {
+  summary: { active: number; total: number; id: string; en: string };
+  filters: { kecamatan: string[]; agency: string[] };
+  tiles: CameraTile[];
+}
+
 const T: Record<string, { id: string; en: string }> = {
+  board_title: { id: 'Titik pantau (kamera)', en: 'Monitoring points (cameras)' },
+  all_kecamatan: { id: 'Semua kecamatan', en: 'All districts' },
+  all_agency: { id: 'Semua instansi', en: 'All agencies' },
+  last_frame: { id: 'gambar baik terakhir', en: 'last good picture' },
+  frozen: { id: 'Beku', en: 'Frozen' },
+  black: { id: 'Hitam', en: 'Black' },
+  no_picture: { id: 'Belum ada gambar', en: 'No picture yet' },
+  emergency: { id: 'Darurat', en: 'Emergency' },
+  basic: { id: 'Layanan dasar', en: 'Basic service' },
+  sync_clock: { id: 'Setel jam kamera', en: 'Sync camera clock' },
+  clock_synced: { id: 'Jam kamera disetel', en: 'Camera clock set' },
+  no_cameras: { id: 'Belum ada kamera.', en: 'No cameras yet.' },
   login_title: { id: 'Masuk ke Pantau', en: 'Log in to Pantau' },
   username: { id: 'Nama pengguna', en: 'Username' },
   password: { id: 'Kata sandi', en: 'Password' },
@@ -88,6 +129,9 @@ let skewMs = 0;
 const sites = new Map<string, SiteRow>();
 const devices = new Map<string, DeviceRow>();
 let events: EventRow[] = [];
+let board: Board | null = null;
+let role = 'operator';
+const boardFilter = { kecamatan: '', agency: '' };
 
 const $ = <E extends HTMLElement>(sel: string) => document.querySelector(sel) as E;
 const t = (k: string) => T[k]?.[lang] ?? k;
@@ -149,9 +193,10 @@ function renderSites(): void {
 }
 
 function renderLinks(): void {
-  const list = [...devices.values()].sort(
-    (a, b) => a.site.localeCompare(b.site) || a.name.localeCompare(b.name),
-  );
+  // Cameras have their own board.
+  const list = [...devices.values()]
+    .filter((d) => d.kind !== 'camera')
+    .sort((a, b) => a.site.localeCompare(b.site) || a.name.localeCompare(b.name));
   const body = list.map((d) => {
     const status = d.stale ? 'unknown' : d.status;
     const reasons = d.reasons.map((r) => (lang === 'id' ? r.id : r.en)).join('; ');
@@ -187,9 +232,60 @@ function renderEvents(): void {
     .join('');
 }
 
+function tileState(c: CameraTile): string {
+  if (c.stale) return 'unknown';
+  if (c.camera?.black) return 'black';
+  if (c.camera?.frozen) return 'frozen';
+  return c.status;
+}
+
+function renderBoard(): void {
+  const b = board;
+  $('#board-summary').textContent = b ? (lang === 'id' ? b.summary.id : b.summary.en) : '';
+  const select = (id: string, all: string, values: string[], current: string) => {
+    const el = $<HTMLSelectElement>(id);
+    el.innerHTML = [
+      `<option value="">${esc(t(all))}</option>`,
+      ...values.map((v) => `<option${v === current ? ' selected' : ''}>${esc(v)}</option>`),
+    ].join('');
+  };
+  select('#filter-kecamatan', 'all_kecamatan', b?.filters.kecamatan ?? [], boardFilter.kecamatan);
+  select('#filter-agency', 'all_agency', b?.filters.agency ?? [], boardFilter.agency);
+  const engineer = role === 'engineer' || role === 'admin';
+  $('#board').innerHTML =
+    (b?.tiles ?? [])
+      .map((c) => {
+        const st = tileState(c);
+        const reasons = c.reasons.map((r) => (lang === 'id' ? r.id : r.en)).join('; ');
+        const img = c.thumbnail
+          ? `<img src="${esc(c.thumbnail.url)}" alt="${esc(c.name)}" loading="lazy">`
+          : `<div class="noimg">${t('no_picture')}</div>`;
+        const prio =
+          c.priority === 'normal' ? '' : `<span class="prio ${c.priority}">${t(c.priority)}</span>`;
+        const drift = c.reasons.some((r) => r.code === 'clock_drift');
+        return `<article class="tile ${st}${c.active ? ' active' : ''}" data-device="${esc(c.site)}/${esc(c.device)}">
+          <div class="thumb">${img}<span class="badge ${st}">${t(st)}</span></div>
+          <div class="name">${esc(c.name)} ${prio}</div>
+          <div class="muted">${esc(c.site_name)}${c.kecamatan ? ` · Kec. ${esc(c.kecamatan)}` : ''}${c.agency ? ` · ${esc(c.agency)}` : ''}</div>
+          <div class="muted">${t('last_frame')}: <span data-ts="${c.camera?.last_good_frame ?? ''}">${age(c.camera?.last_good_frame ?? null)}</span></div>
+          ${reasons ? `<div class="reasons">${esc(reasons)}</div>` : ''}
+          ${engineer && drift ? `<button type="button" class="sync" data-site="${esc(c.site)}" data-device="${esc(c.device)}">${t('sync_clock')}</button>` : ''}
+        </article>`;
+      })
+      .join('') || `<p class="muted">${t('no_cameras')}</p>`;
+}
+
+async function loadBoard(): Promise<void> {
+  const q = new URLSearchParams();
+  if (boardFilter.kecamatan) q.set('kecamatan', boardFilter.kecamatan);
+  if (boardFilter.agency) q.set('agency', boardFilter.agency);
+  board = await api<Board>(`/api/cameras${q.size ? `?${q}` : ''}`);
+  renderBoard();
+}
+
 function renderSummary(): void {
   const s = [...sites.values()];
-  const d = [...devices.values()];
+  const d = [...devices.values()].filter((x) => x.kind !== 'camera');
   const sOk = s.filter((x) => x.state === 'online' && !x.silent).length;
   const dOk = d.filter((x) => x.status === 'ok' && !x.stale).length;
   $('#summary').textContent =
@@ -201,6 +297,7 @@ function render(): void {
   $('#lang').textContent = lang === 'id' ? 'English' : 'Bahasa Indonesia';
   $('#logout').textContent = t('logout');
   document.documentElement.lang = lang;
+  renderBoard();
   renderSites();
   renderLinks();
   renderEvents();
@@ -225,6 +322,7 @@ async function loadAll(): Promise<void> {
   devices.clear();
   for (const x of d) devices.set(`${x.site}/${x.device}`, x);
   events = e;
+  await loadBoard();
   render();
 }
 
@@ -241,7 +339,7 @@ function connectLive(): void {
       (JSON.parse((m as MessageEvent<string>).data) as { server_time: number }).server_time - Date.now();
     $('#conn').textContent = t('live');
   });
-  for (const type of ['gateway-state', 'device-state', 'event']) es.addEventListener(type, soon);
+  for (const type of ['gateway-state', 'device-state', 'event', 'thumbnail']) es.addEventListener(type, soon);
   es.onerror = () => {
     $('#conn').textContent = t('live_lost');
   };
@@ -256,7 +354,8 @@ function showApp(): void {
 async function start(): Promise<void> {
   render();
   try {
-    const me = await api<{ language: Lang; timezone: string }>('/api/me');
+    const me = await api<{ language: Lang; timezone: string; role: string }>('/api/me');
+    role = me.role;
     if (!localStorage.getItem('pantau.lang')) lang = me.language;
     timezone = me.timezone;
     showApp();
@@ -266,6 +365,31 @@ async function start(): Promise<void> {
     $('#login').hidden = false;
   }
 }
+
+for (const [sel, key] of [
+  ['#filter-kecamatan', 'kecamatan'],
+  ['#filter-agency', 'agency'],
+] as const)
+  $<HTMLSelectElement>(sel).addEventListener('change', (ev) => {
+    boardFilter[key] = (ev.target as HTMLSelectElement).value;
+    void loadBoard();
+  });
+
+$('#board').addEventListener('click', async (ev) => {
+  const btn = (ev.target as HTMLElement).closest<HTMLButtonElement>('button.sync');
+  if (!btn) return;
+  btn.disabled = true;
+  const res = await fetch(`/api/cameras/${btn.dataset.site}/${btn.dataset.device}/clock-sync`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
+  const body = (await res.json().catch(() => ({}))) as { offset_s?: number; message?: string };
+  btn.textContent = res.ok
+    ? `${t('clock_synced')} (${body.offset_s} s)`
+    : (body.message ?? String(res.status));
+  void loadBoard();
+});
 
 $('#lang').addEventListener('click', () => {
   lang = lang === 'id' ? 'en' : 'id';

@@ -70,6 +70,16 @@ describe('camera judgement', () => {
     expect(judgeCamera(at(5, {}), mem, CFG, 'Pasar').events.map((e) => e.type)).toEqual(['camera_unfrozen']);
   });
 
+  it('a black picture (which never changes either) is black, not frozen', () => {
+    const mem = newCameraMemory();
+    const black = probe({ black: { detected: true, ratio: 1 }, frozen: { detected: true, ongoing: true } });
+    judgeCamera(at(1, { probe: black }), mem, CFG, 'Terminal');
+    const j = judgeCamera(at(2, { probe: black }), mem, CFG, 'Terminal');
+    expect(j.events.map((e) => e.type)).toEqual(['camera_black']);
+    expect(j.camera).toMatchObject({ black: true, frozen: false });
+    expect(j.readings[0]!.values).toMatchObject({ video_black: 1, video_frozen: 0 });
+  });
+
   it('a dead stream is down after confirmation, naming why, and one event each way', () => {
     const mem = newCameraMemory();
     const dead = probe({ up: false, error: { kind: 'unreachable', message: 'Connection refused' } });

@@ -87,8 +87,9 @@ export function judgeCamera(
   const events: CameraEvent[] = [];
   const confirm = cfg.confirm_polls;
   const streamUp = p?.up === true;
-  const frozenNow = streamUp && p!.frozen.detected && p!.frozen.ongoing !== false;
   const blackNow = streamUp && p!.black.detected;
+  // A black picture never changes either: it is black, not frozen.
+  const frozenNow = streamUp && p!.frozen.detected && p!.frozen.ongoing !== false && !blackNow;
   // Down = no picture at all: the stream failed, or (without a probe) ONVIF cannot reach the camera.
   const downNow = p ? !streamUp : onvif?.state === 'Unreachable';
   const s = mem.streak;
