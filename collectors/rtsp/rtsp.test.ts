@@ -1,11 +1,10 @@
-// The RTSP probe against a real RTSP server (Debian's GStreamer RTSP server, from
-// test/support/rtsp-server.py) and a real ffmpeg. Missing peers fail with the install command.
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join, } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../test/support/procs.js';
+import { type RtspServer, requireRtspPeers, startRtspServer } from '../../test/support/rtsp.js';
 import {
   ffmpegStats,
   grabThumbnail,
@@ -15,82 +14,6 @@ import {
   type StreamProbe,
   ThumbnailError,
 } from './index.js';
-
-const PY = '/usr/bin/python3';
-const SERVER = resolve(import.meta.dirname, '..', '..', 'test', 'support', 'rtsp-server.py');
-const APT =
-  'apt-get install -y --no-install-recommends ffmpeg gstreamer1.0-rtsp python3-gi gir1.2-gst-rtsp-server-1.0 ' +
-  'gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly';
-
-function requirePeers(): void {
-  if (!existsSync(PY))
-    throw new Error(`${PY} is missing (Debian's python3 is needed for python3-gi): ${APT}`);
-  const gi = spawnSync(
-    PY,
-    [
-      '-c',
-      "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import Gst, GstRtspServer; " +
-        "Gst.init(None); missing = [e for e in ('x264enc', 'rtph264pay', 'videotestsrc', 'alawenc', 'rtppcmapay') " +
-        "if Gst.ElementFactory.find(e) is None]; print(' '.join(missing))",
-    ],
-    { encoding: 'utf8' },
-  );
-  if (gi.status !== 0) throw new Error(`GStreamer RTSP server for Python is missing: ${APT}\n${gi.stderr}`);
-  if (gi.stdout.trim()) throw new Error(`GStreamer elements missing (${gi.stdout.trim()}): ${APT}`);
-  const ff = spawnSync('ffmpeg', ['-version'], { encoding: 'utf8' });
-  if (ff.status !== 0) throw new Error(`ffmpeg is missing: ${APT}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => res(port));
-    });
-  });
-}
-
-interface RtspServer {
-  proc: ChildProcess;
-  output: () => string;
-}
-
-/** Starts the GStreamer RTSP server and waits for its READY line. */
-function startServer(port: number): Promise<RtspServer> {
-  const proc = spawn(PY, [SERVER, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise((res, rej) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      rej(new Error(`rtsp-server.py did not get ready in 10 s:\n${out}`));
-    }, 10_000);
-    proc.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes(`READY ${port}`)) {
-        clearTimeout(timer);
-        res({ proc, output: () => out });
-      }
-    });
-    proc.stderr.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      rej(new Error(`rtsp-server.py exited (${code}) before it was ready:\n${out}`));
-    });
-  });
-}
-
-function stopServer(s: RtspServer, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-  if (s.proc.exitCode !== null || s.proc.signalCode !== null) return Promise.resolve(s.proc.exitCode);
-  return new Promise((res) => {
-    s.proc.once('exit', (code) => res(code));
-    s.proc.kill(signal);
-  });
-}
 
 /** ffmpeg children of this process, zombies included (state in parentheses after the name). */
 function ffmpegChildren(): string[] {
@@ -114,13 +37,13 @@ let server: RtspServer;
 const url = (path: string) => `rtsp://127.0.0.1:${port}${path}`;
 
 beforeAll(async () => {
-  requirePeers();
+  requireRtspPeers();
   port = await freePort();
-  server = await startServer(port);
+  server = await startRtspServer(port);
 });
 
 afterAll(async () => {
-  if (server) expect(await stopServer(server)).toBe(0); // exits cleanly on SIGTERM
+  if (server) expect(await server.stop()).toBe(0); // exits cleanly on SIGTERM
   expect(ffmpegChildren()).toEqual([]);
 });
 
@@ -249,7 +172,7 @@ describe('the server goes away and comes back', () => {
   it('killed mid-sample: that probe says down; the next one is unreachable at once; after a restart, up again', async () => {
     const during = probeStream(url('/moving'), { sampleS: SAMPLE_S, timeoutMs: 6000 });
     await new Promise((r) => setTimeout(r, 1500));
-    await stopServer(server, 'SIGKILL'); // as in a power cut: no RTSP teardown
+    await server.stop('SIGKILL'); // as in a power cut: no RTSP teardown
     const cut = await during;
     expect(cut).toMatchObject({ up: false, error: { kind: 'unreachable' }, video: { codec: 'h264' } });
     expect(cut.error!.message).toMatch(/stream ended after/);
@@ -260,7 +183,7 @@ describe('the server goes away and comes back', () => {
     expect(down).toMatchObject({ up: false, error: { kind: 'unreachable' } });
     expect(Date.now() - t0).toBeLessThan(2000); // well within one probe interval
 
-    server = await startServer(port); // same port
+    server = await startRtspServer(port); // same port
     const back = await probeStream(url('/moving'), { sampleS: 2 });
     expect(back).toMatchObject({ up: true, frames: { advancing: true }, video: { width: 640 } });
   }, 30_000);
