@@ -1,7 +1,9 @@
+// The RTSP probe against a real RTSP server (Debian's GStreamer RTSP server, from
+// test/support/rtsp-server.py) and a real ffmpeg. Missing peers fail with the install command.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { join, } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../test/support/procs.js';
 import { type RtspServer, requireRtspPeers, startRtspServer } from '../../test/support/rtsp.js';
