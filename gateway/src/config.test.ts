@@ -95,6 +95,26 @@ describe('site.yaml validation', () => {
     ]);
   });
 
+  it('cameras: defaults filled, settings only on cameras, a way to find the stream required', () => {
+    const cam = `  - id: cam-pasar\n    kind: camera\n    address: 10.20.1.30\n    onvif: { username: admin, password: rahasia }\n    camera: { sample_s: 3 }\n`;
+    const cfg = loadGatewayConfig(write('cam.yaml', GOOD + cam));
+    expect(cfg.devices[2]!.camera).toMatchObject({
+      sample_s: 3,
+      stream: 'sub',
+      thumbnail_interval_s: 600,
+      confirm_polls: 2,
+    });
+    expect(cfg.devices[2]!.onvif).toMatchObject({ port: 80, path: '/onvif/device_service' });
+    expect(cfg.devices[0]!.camera).toBeUndefined();
+    expect(cfg.cameraPasswords.get('cam-pasar')).toBe('rahasia');
+    expect(
+      issuesOf(GOOD.replace('    snmp: { version: 2c, community: public }', '    camera: { sample_s: 3 }')),
+    ).toEqual(['9:devices[0].camera: onvif and camera settings need kind: camera']);
+    expect(issuesOf(`${GOOD}  - { id: cam-x, kind: camera, address: 10.0.0.9 }\n`)).toEqual([
+      '13:devices[2]: a camera needs onvif (to find its stream) or camera.rtsp_url',
+    ]);
+  });
+
   it('the CLI prints file:line: field: reason and exits 2', () => {
     const cli = join(import.meta.dirname, '..', 'dist', 'cli.js');
     if (!existsSync(cli)) throw new Error(`${cli} missing: run npm run build`);

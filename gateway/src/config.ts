@@ -84,7 +84,7 @@ const CameraSchema = Type.Object(
     /** Consecutive probes that must agree before frozen/black/offline is reported (debounce). */
     confirm_polls: Type.Integer({ minimum: 1, maximum: 10, default: 2 }),
   },
-  { additionalProperties: false, default: {} },
+  { additionalProperties: false },
 );
 
 const DeviceSchema = Type.Object(
@@ -215,7 +215,10 @@ function semantic(c: Static<typeof GatewayConfigSchema>): SemanticIssue[] {
         message: 'a camera needs onvif (to find its stream) or camera.rtsp_url',
       });
     if (d.kind !== 'camera' && (d.onvif || d.camera))
-      issues.push({ path: ['devices', i, 'kind'], message: 'onvif and camera settings need kind: camera' });
+      issues.push({
+        path: ['devices', i, d.camera ? 'camera' : 'onvif'],
+        message: 'onvif and camera settings need kind: camera',
+      });
     if (d.onvif && !d.onvif.password && !d.onvif.password_file)
       issues.push({ path: ['devices', i, 'onvif'], message: 'needs password_file (or password)' });
   });

@@ -21,6 +21,7 @@ Prints "READY <port>" on stdout once the server listens; exits 0 on SIGTERM or S
 """
 
 import argparse
+import ctypes
 import signal
 import sys
 
@@ -29,6 +30,8 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+PR_SET_PDEATHSIG = 1
 
 H264 = (
     "videoconvert ! video/x-raw,format=I420 "
@@ -59,7 +62,17 @@ MOUNTS = {
 }
 
 
+def die_with_parent() -> None:
+    """Ask Linux to SIGTERM us when the process that started us dies (a crashed test or demo)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
 def main() -> int:
+    die_with_parent()
     parser = argparse.ArgumentParser(description="GStreamer RTSP test source for Pantau")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--address", default="127.0.0.1")

@@ -14,11 +14,13 @@ import { type Scenario, startSimulatedAgent } from '@pantau/collectors/snmp/simu
 import { generateSecret } from '@pantau/config';
 import { loadDashboardConfig, startDashboard } from '@pantau/dashboard';
 import { loadGatewayConfig, startGateway } from '@pantau/gateway';
+import { startDemoCameras } from './cameras.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const DIR = resolve(process.env.PANTAU_DEMO_DIR ?? join(ROOT, '.pantau-demo'));
 const MQTT_PORT = Number(process.env.PANTAU_DEMO_MQTT_PORT ?? 18830);
 const HTTP_PORT = Number(process.env.PANTAU_DEMO_HTTP_PORT ?? 18080);
+const RTSP_PORT = Number(process.env.PANTAU_DEMO_RTSP_PORT ?? 18554);
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'snmp');
 
 interface DemoRadio {
@@ -122,6 +124,8 @@ interface DemoSecrets {
   gatewayScc?: string;
   dashboardMqtt: string;
   admin: string;
+  /** The dashboard's broker account may send requests (camera clock sync); older demo folders lack it. */
+  dashboardRequests?: boolean;
 }
 
 function cli(pkg: 'broker' | 'dashboard', args: string[]): void {
@@ -136,6 +140,20 @@ function addGateway(site: string, password: string): void {
   writeFileSync(join(DIR, `gateway-${site}.mqtt-password`), `${password}\n`, { mode: 0o600 });
 }
 
+function addDashboardAccount(password: string): void {
+  cli('broker', [
+    'credentials',
+    'add-reader',
+    '--file',
+    join(DIR, 'credentials.yaml'),
+    '--username',
+    'dashboard',
+    '--password',
+    password,
+    '--requests',
+  ]);
+}
+
 /** Credentials are generated on the first run and kept (0600) so the login stays the same. */
 function firstRunSecrets(): DemoSecrets {
   const file = join(DIR, 'demo-secrets.json');
@@ -144,6 +162,19 @@ function firstRunSecrets(): DemoSecrets {
     if (!kept.gatewayScc) {
       kept.gatewayScc = generateSecret();
       addGateway('scc', kept.gatewayScc);
+      writeFileSync(file, JSON.stringify(kept, null, 2), { mode: 0o600 });
+    }
+    if (!kept.dashboardRequests) {
+      cli('broker', [
+        'credentials',
+        'remove',
+        '--file',
+        join(DIR, 'credentials.yaml'),
+        '--username',
+        'dashboard',
+      ]);
+      addDashboardAccount(kept.dashboardMqtt);
+      kept.dashboardRequests = true;
       writeFileSync(file, JSON.stringify(kept, null, 2), { mode: 0o600 });
     }
     if (!existsSync(join(DIR, 'gateway-relay-kota.mqtt-password')))
@@ -156,19 +187,11 @@ function firstRunSecrets(): DemoSecrets {
     gatewayScc: generateSecret(),
     dashboardMqtt: generateSecret(),
     admin: generateSecret(9),
+    dashboardRequests: true,
   };
   addGateway('relay-kota', s.gateway);
   addGateway('scc', s.gatewayScc!);
-  cli('broker', [
-    'credentials',
-    'add-reader',
-    '--file',
-    join(DIR, 'credentials.yaml'),
-    '--username',
-    'dashboard',
-    '--password',
-    s.dashboardMqtt,
-  ]);
+  addDashboardAccount(s.dashboardMqtt);
   cli('dashboard', [
     'users',
     'add',
@@ -210,11 +233,9 @@ const COMMISSION_AFTER_MS = 2 * MINUTE;
  * Records each radio link's baseline once, as an engineer would at commissioning, through the same
  * CLI. Run as a child process: the simulators in this process must keep answering meanwhile.
  */
-async function commissionLinks(): Promise<void> {
-  const marker = join(DIR, 'commissioned.json');
-  if (existsSync(marker)) return;
+async function commissionLinks(links: string[]): Promise<string[]> {
   const done: string[] = [];
-  for (const link of RADIO_LINKS) {
+  for (const link of links) {
     const ok = await new Promise<boolean>((resolveRun) =>
       execFile(
         process.execPath,
@@ -239,8 +260,24 @@ async function commissionLinks(): Promise<void> {
     );
     if (ok) done.push(link);
   }
-  writeFileSync(marker, JSON.stringify({ at: new Date().toISOString(), links: done }, null, 2));
-  process.stdout.write(`Baseline direkam / baselines recorded: ${done.join(', ')}\n`);
+  if (done.length > 0) process.stdout.write(`Baseline direkam / baselines recorded: ${done.join(', ')}\n`);
+  return links.filter((l) => !done.includes(l));
+}
+
+/** Commissions once per demo folder; links without enough readings yet are tried again a minute later. */
+function scheduleCommissioning(): { cancel: () => void } {
+  const marker = join(DIR, 'commissioned.json');
+  let timer: NodeJS.Timeout | undefined;
+  const attempt = (links: string[], tries: number, delayMs: number) => {
+    timer = setTimeout(async () => {
+      const left = await commissionLinks(links);
+      if (left.length === 0)
+        writeFileSync(marker, JSON.stringify({ at: new Date().toISOString(), links: RADIO_LINKS }, null, 2));
+      else if (tries > 1) attempt(left, tries - 1, 60_000);
+    }, delayMs);
+  };
+  if (!existsSync(marker)) attempt(RADIO_LINKS, 5, COMMISSION_AFTER_MS);
+  return { cancel: () => clearTimeout(timer) };
 }
 
 function hasPing(): boolean {
@@ -269,7 +306,8 @@ async function main(): Promise<void> {
     `# Demo dashboard: written by npm start\nhttp: { host: 127.0.0.1, port: ${HTTP_PORT} }\nmqtt: { url: "mqtt://127.0.0.1:${MQTT_PORT}", username: dashboard, password_file: dashboard.mqtt-password }\nstore: { kind: sqlite, path: central.db }\nbackbone: { file: backbone.yaml, state_path: central-state.db }\nusers_file: users.yaml\nlanguage: id\ntimezone: Asia/Makassar\nlog_level: warn\n`,
   );
   const ping = hasPing();
-  const siteYaml = (site: DemoRadio['site'], name: string, extra: string) => {
+  const cameras = await startDemoCameras(ROOT, DIR, RTSP_PORT);
+  const siteYaml = (site: DemoRadio['site'], name: string, extra: string, moreDevices = '') => {
     const devices = RADIOS.map((r, i) => ({ r, port: agents[i]!.port }))
       .filter(({ r }) => r.site === site)
       .map(
@@ -296,7 +334,7 @@ log_level: warn
 defaults: { interval_s: 5, timeout_ms: 1500, retries: 1 }
 health_interval_s: 15
 devices:
-${devices}${extra}`,
+${devices}${moreDevices}${extra}`,
     );
     return file;
   };
@@ -313,15 +351,18 @@ ${devices}${extra}`,
   hops: [{ id: scc, address: 127.0.0.1, name: "Command Center (SCC)", link: scc-kota }]
 `
       : '',
+    cameras.yaml,
   );
 
+  // From here a failure must not leave the video source running behind the demo.
+  process.once('exit', () => void cameras.close());
   const broker = await startBroker(loadBrokerConfig(join(DIR, 'central.yaml')));
   const dashboard = await startDashboard(loadDashboardConfig(join(DIR, 'dashboard.yaml')));
   const gateways = [
     await startGateway(loadGatewayConfig(sccFile)),
     await startGateway(loadGatewayConfig(relayFile)),
   ];
-  const commissioning = setTimeout(() => void commissionLinks(), COMMISSION_AFTER_MS);
+  const commissioning = scheduleCommissioning();
 
   process.stdout.write(
     [
@@ -331,6 +372,7 @@ ${devices}${extra}`,
       `  Login              : admin / ${secrets.admin}`,
       `  MQTT broker        : mqtt://127.0.0.1:${broker.port} (akun dashboard: dashboard / ${secrets.dashboardMqtt})`,
       `  Gateway lokasi     : scc dan relay-kota, ${RADIOS.length} perangkat simulasi`,
+      cameras.banner,
       '  Tautan / Links     : hujan melewati tautan SCC – Relay Kota tiap 15 menit (kedua ujung memudar)',
       '                       dan tautan Relay – Damkar; baseline direkam otomatis setelah 2 menit',
       ping ? '' : '  (ping tidak terpasang: latensi/paket hilang kosong — apt-get install iputils-ping)',
@@ -344,11 +386,12 @@ ${devices}${extra}`,
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    clearTimeout(commissioning);
+    commissioning.cancel();
     await Promise.all(gateways.map((g) => g.stop()));
     await dashboard.close();
     await broker.close();
     await Promise.all(agents.map((a) => a.close()));
+    await cameras.close();
     process.exit(0);
   };
   process.on('SIGINT', stop);
