@@ -75,6 +75,7 @@ describe('monitoring points through real processes', () => {
         password: `kamera-${id}`,
         rtspBase: r(stream === 'moving' ? '/moving' : `/${stream}`),
         rtspSubBase: r(stream === 'moving' ? '/sub' : `/${stream}`),
+        discoveryPort: 0,
         ...over,
       });
     };
@@ -318,6 +319,50 @@ ${camera('cam-rsud', 'RSUD — IGD', 'kamera-cam-rsud')}${camera('cam-pasar', 'P
     await eng.close();
     await page.close();
   }, 60_000);
+
+  it('installer commands: probe one camera, and find cameras by WS-Discovery (unicast)', async () => {
+    const gw = (args: string[]) => run(process.execPath, [join(ROOT, 'gateway/dist/cli.js'), ...args]);
+    const probed = JSON.parse(
+      (
+        await gw([
+          'probe',
+          'camera',
+          '--address',
+          '127.0.0.1',
+          '--port',
+          String(cams['cam-rsud']!.port),
+          '--username',
+          'admin',
+          '--password-file',
+          join(dir.path, 'cam-rsud.pw'),
+          '--sample',
+          '2',
+          '--json',
+        ])
+      ).stdout,
+    ) as { onvif: { state: string; streamUri: string }; stream: { up: boolean; video: { width: number } } };
+    expect(probed.onvif.state).toBe('UpWithAuth');
+    expect(probed.onvif.streamUri).toBe(`rtsp://127.0.0.1:${rtspPort}/sub`);
+    expect(probed.stream).toMatchObject({ up: true, video: { width: 320 } });
+    const found = JSON.parse(
+      (
+        await gw([
+          'discover',
+          'onvif',
+          '--address',
+          `127.0.0.1:${cams['cam-rsud']!.discoveryPort}`,
+          '--address',
+          `127.0.0.1:${cams['cam-pasar']!.discoveryPort}`,
+          '--timeout',
+          '1500',
+          '--json',
+        ])
+      ).stdout,
+    ) as Array<{ xaddrs: string[] }>;
+    expect(found.flatMap((d) => d.xaddrs).sort()).toEqual(
+      [cams['cam-rsud']!.url, cams['cam-pasar']!.url].sort(),
+    );
+  }, 40_000);
 
   it('filters the board by kecamatan and agency', async () => {
     const b = await board('?kecamatan=Lalabata&agency=Diskominfo');

@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // pantau-gateway: run the site box, check its config, or read one device now.
 
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CollectorResult } from '@pantau/collectors/common';
+import { collectOnvif, discover } from '@pantau/collectors/onvif';
+import { probeStream } from '@pantau/collectors/rtsp';
 import { collectSnmp, loadRecording, newSnmpMemory, SnmpSession } from '@pantau/collectors/snmp';
 import { startSimulatedAgent } from '@pantau/collectors/snmp/simulator';
 import { fail, generateSecret, out, runCli } from '@pantau/config';
+import { withCredentials } from './camera.js';
 import { loadGatewayConfig } from './config.js';
 import { startGateway } from './daemon.js';
 
@@ -13,9 +17,78 @@ const USAGE = `pantau-gateway run --config site.yaml        run the site box
 pantau-gateway check-config FILE              validate site.yaml (exit 2 on error)
 pantau-gateway probe snmp --address A [--port 161] [--community public] [--version 2c] [--json]
 pantau-gateway probe snmp --walk-file FILE.snmprec [--json]   decode a recorded walk offline
+pantau-gateway probe camera --address A [--port 80] --username U --password-file F [--rtsp URL] [--sample 4] [--json]
+                                              ONVIF facts and a short sample of the stream
+pantau-gateway discover onvif [--address A[:port] ...] [--timeout 3000] [--json]
+                                              WS-Discovery: multicast, or unicast to given addresses
 `;
 
+async function probeCamera(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      address: { type: 'string' },
+      port: { type: 'string', default: '80' },
+      username: { type: 'string' },
+      'password-file': { type: 'string' },
+      rtsp: { type: 'string' },
+      sample: { type: 'string', default: '4' },
+      timeout: { type: 'string', default: '5000' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const address = values.address ?? fail('--address is required');
+  const password = values['password-file'] ? readFileSync(values['password-file'], 'utf8').trim() : '';
+  const onvif = await collectOnvif({
+    address,
+    port: Number(values.port),
+    username: values.username ?? '',
+    password,
+    timeoutMs: Number(values.timeout),
+  });
+  const url = values.rtsp ?? onvif.streamUri;
+  const stream = url
+    ? await probeStream(withCredentials(url, values.username, password), { sampleS: Number(values.sample) })
+    : null;
+  if (values.json) return out(JSON.stringify({ onvif, stream }, null, 2));
+  const id = onvif.identity;
+  out(
+    `ONVIF: ${onvif.state}${id ? ` — ${id.manufacturer} ${id.model} ${id.firmware} (serial ${id.serial})` : ''}`,
+  );
+  if (onvif.clock) out(`clock: camera ${Math.round(onvif.clock.offset_ms / 100) / 10} s from this box`);
+  if (onvif.error) out(`  ${onvif.error.kind}: ${onvif.error.message}`);
+  if (!stream) return out('stream: no address (give --rtsp URL)');
+  if (!stream.up) return out(`stream: DOWN — ${stream.error?.kind}: ${stream.error?.message}`);
+  const v = stream.video;
+  out(
+    `stream: up — ${v?.codec} ${v?.width}x${v?.height} ${stream.frames.fps ?? v?.fps ?? '?'} fps` +
+      `${v?.bitrate_bps ? `, ${Math.round(v.bitrate_bps / 1000)} kbit/s` : ''}; frames ${stream.frames.advancing ? 'advancing' : 'NOT advancing'}` +
+      `${stream.frozen.detected ? '; FROZEN' : ''}${stream.black.detected ? '; BLACK' : ''}`,
+  );
+}
+
+async function discoverCommand(argv: string[]): Promise<void> {
+  if (argv[0] !== 'onvif') fail(USAGE);
+  const { values } = parseArgs({
+    args: argv.slice(1),
+    options: {
+      address: { type: 'string', multiple: true },
+      timeout: { type: 'string', default: '3000' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const found = await discover({
+    timeoutMs: Number(values.timeout),
+    ...(values.address?.length ? { addresses: values.address } : {}),
+  });
+  if (values.json) return out(JSON.stringify(found, null, 2));
+  if (found.length === 0) return out('no ONVIF device answered / tidak ada perangkat ONVIF yang menjawab');
+  for (const d of found)
+    out(`${d.address}  ${d.scopes.name ?? '?'} ${d.scopes.hardware ?? ''}  ${d.xaddrs.join(' ')}`);
+}
+
 async function probe(argv: string[]): Promise<void> {
+  if (argv[0] === 'camera') return probeCamera(argv.slice(1));
   if (argv[0] !== 'snmp') fail(USAGE);
   const { values } = parseArgs({
     args: argv.slice(1),
@@ -114,6 +187,8 @@ async function main(): Promise<void> {
     }
     case 'probe':
       return probe(rest);
+    case 'discover':
+      return discoverCommand(rest);
     default:
       fail(USAGE, cmd === '--help' || cmd === 'help' ? 0 : 1);
   }
