@@ -103,7 +103,7 @@ export async function backboneCli(argv: string[]): Promise<void> {
         if (open.length === 0) out('no open incidents / tidak ada insiden terbuka');
         for (const i of open)
           out(
-            `${new Date(i.opened_at).toISOString()} ${i.severity.padEnd(8)} ${i.title.id} [${i.affected.sites.length} sites]`,
+            `${new Date(i.opened_at).toISOString()} ${i.severity.padEnd(8)} ${i.title.id} [${i.affected.sites.length} sites]${i.outage ? ` — ${i.outage.reason.id}` : ''}`,
           );
         return;
       }

@@ -16,6 +16,8 @@ export interface IncidentRecord {
   severity: 'warning' | 'critical';
   title: Reason;
   affected: { sites: string[]; links: string[]; devices: string[] };
+  /** For outages: power, RF or a hung device, and why it is thought so. */
+  outage?: { label: 'power' | 'rf' | 'device_hang' | 'unknown'; reason: Reason };
   opened_at: number;
   updated_at: number;
   closed_at: number | null;

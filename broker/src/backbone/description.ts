@@ -35,6 +35,8 @@ export const BackboneSchema = Type.Object(
   {
     /** The site at the root of the tree: the command center (SCC / NOC). */
     root: Slug,
+    /** The region's time zone: times in incident texts are written in it. */
+    timezone: Type.String({ minLength: 1, default: 'Asia/Makassar' }),
     sites: Type.Array(
       Type.Object(
         {
@@ -98,6 +100,7 @@ export type LinkDef = BackboneFile['links'][number];
 /** The backbone with its tree worked out. */
 export interface Backbone {
   root: string;
+  timezone: string;
   sites: Map<string, SiteDef>;
   links: Map<string, LinkDef>;
   /** Site → the tree link that reaches it from the command center (absent for the root). */
@@ -112,6 +115,14 @@ function checkTree(b: BackboneFile): SemanticIssue[] {
     ...duplicateIds(b.sites, ['sites'], 'site id'),
     ...duplicateIds(b.links, ['links'], 'link id'),
   ];
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: b.timezone });
+  } catch {
+    issues.push({
+      path: ['timezone'],
+      message: `unknown time zone "${b.timezone}" (e.g. Asia/Makassar, Asia/Jakarta)`,
+    });
+  }
   const siteIds = new Set(b.sites.map((s) => s.id));
   if (!siteIds.has(b.root)) issues.push({ path: ['root'], message: `no site "${b.root}" in sites` });
   const upstreamOf = new Map<string, number>();
@@ -175,6 +186,7 @@ function build(b: BackboneFile): Backbone {
   }
   return {
     root: b.root,
+    timezone: b.timezone,
     sites: new Map(b.sites.map((s) => [s.id, s])),
     links: new Map(b.links.map((l) => [l.id, l])),
     upstream,

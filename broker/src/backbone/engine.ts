@@ -16,6 +16,7 @@ import { classifyLink, type EndInput, type LinkVerdict } from './classifier.js';
 import { type Backbone, distanceKm, fadeThresholds, type LinkDef } from './description.js';
 import { type EndSample, extractEnd } from './ends.js';
 import { correlate, reconcile, type Situation } from './incidents.js';
+import { labelOutage, type OutageContext } from './outage.js';
 
 /** Samples kept per link end. */
 const WINDOW_MS = 60 * 60_000;
@@ -61,6 +62,10 @@ export class CentralEngine {
   private readonly reboots = new Map<string, number>();
   private readonly verdicts = new Map<string, LinkVerdict>();
   readonly latency = new Map<string, LatencyFigures>();
+  /** Site → when its UPS went to battery and when mains came back. */
+  private readonly power = new Map<string, { lostAt: number; restoredAt: number | null }>();
+  /** Link → when its latest fade began and the last evaluation that found it fading. */
+  private readonly fadedAt = new Map<string, { since: number; last: number }>();
   private readonly startedAt: number;
 
   constructor(opts: EngineOptions) {
@@ -128,6 +133,14 @@ export class CentralEngine {
 
   onDeviceState(site: string, p: DeviceStatePayload, receivedAt = this.now()): void {
     this.heard(site, receivedAt);
+    // A UPS's own state says whether the site runs on battery, even if its event was lost.
+    const battery = (p.figures as Record<string, { value: number; ts: number } | undefined>).on_battery;
+    if (p.kind === 'power' && battery) {
+      const cur = this.power.get(site);
+      if (battery.value === 1 && (!cur || cur.restoredAt !== null))
+        this.power.set(site, { lostAt: battery.ts, restoredAt: null });
+      if (battery.value === 0 && cur && cur.restoredAt === null) cur.restoredAt = battery.ts;
+    }
     this.deviceStates.set(`${site}/${p.device}`, p);
   }
 
@@ -142,6 +155,11 @@ export class CentralEngine {
 
   onEvent(site: string, e: EventPayload, receivedAt = this.now()): void {
     this.heard(site, receivedAt);
+    if (e.type === 'power_lost') this.power.set(site, { lostAt: e.ts, restoredAt: null });
+    if (e.type === 'power_restored') {
+      const p = this.power.get(site);
+      if (p && p.restoredAt === null) p.restoredAt = e.ts;
+    }
     if (!e.device) return;
     const refs = this.endsByDevice.get(`${site}/${e.device}`) ?? [];
     if (e.type === 'device_rebooted') this.reboots.set(`${site}/${e.device}`, e.ts);
@@ -241,6 +259,12 @@ export class CentralEngine {
           { link: l.id, status: v.status, cause: v.cause, reason: v.reasons[0]?.en },
           'link verdict',
         );
+      if (v.fading || v.level > 0) {
+        const f = this.fadedAt.get(l.id);
+        // One fade episode while evaluations keep finding it; a new one after a quiet spell.
+        if (f && now - f.last <= 10 * 60_000) f.last = now;
+        else this.fadedAt.set(l.id, { since: now, last: now });
+      }
       const latency = this.latency.get(l.id);
       if (latency) v.latency = latency;
       next.set(l.id, v);
@@ -274,7 +298,29 @@ export class CentralEngine {
   }
 
   private updateIncidents(links: Map<string, LinkVerdict>, now: number): void {
-    const proposed = correlate(this.bb, this.situation(links, now));
+    const situation = this.situation(links, now);
+    const proposed = correlate(this.bb, situation);
+    const time = new Intl.DateTimeFormat('id-ID', {
+      timeZone: this.bb.timezone,
+      hour: '2-digit',
+      minute: '2-digit',
+    });
+    const ctx: OutageContext = {
+      bb: this.bb,
+      links,
+      power: this.power,
+      fadedAt: this.fadedAt,
+      now,
+      names: situation.names,
+      timeOf: (ts) => time.format(ts).replace('.', ':'),
+    };
+    // The label is decided when the outage starts; later evidence (power back) must not relabel it.
+    const open = new Map(this.db.openIncidents().map((i) => [i.key, i]));
+    for (const p of proposed) {
+      const known = open.get(p.key)?.outage;
+      const label = known ?? labelOutage(p, ctx);
+      if (label) p.outage = label;
+    }
     for (const inc of reconcile(this.db.openIncidents(), proposed, now)) {
       this.db.putIncident(inc);
       this.log?.info(

@@ -180,8 +180,8 @@ export function reconcile(
     }
     byKey.delete(p.key);
     if (
-      JSON.stringify([cur.affected, cur.title, cur.severity]) !==
-      JSON.stringify([p.affected, p.title, p.severity])
+      JSON.stringify([cur.affected, cur.title, cur.severity, cur.outage]) !==
+      JSON.stringify([p.affected, p.title, p.severity, p.outage])
     )
       changed.push({ ...cur, ...p, updated_at: now });
   }

@@ -5,4 +5,5 @@ export * from './description.js';
 export * from './ends.js';
 export * from './engine.js';
 export * from './incidents.js';
+export * from './outage.js';
 export * from './pairing.js';

@@ -346,6 +346,120 @@ describe('scripted simulations', () => {
   });
 });
 
+describe('outage labels: power, RF or a hung device', () => {
+  /** The relay's UPS, as its site box reports it. */
+  const ups = (onBattery: 0 | 1) =>
+    net.engine.onDeviceState(
+      'bukit',
+      {
+        v: 1,
+        ts: net.now,
+        device: 'ups-bukit',
+        kind: 'power',
+        address: '10.0.3.9',
+        status: onBattery ? 'degraded' : 'ok',
+        reasons: [],
+        last_seen: net.now,
+        interval_s: 60,
+        figures: { on_battery: { value: onBattery, ts: net.now } } as DeviceStatePayload['figures'],
+      },
+      net.now,
+    );
+
+  it('a power cut: the UPS goes to battery, then the relay goes silent → labelled power', () => {
+    ups(0);
+    net.event('bukit', 'ups-bukit', 'power_lost');
+    ups(1);
+    // The battery holds for a quarter of an hour, everything still reports.
+    for (let i = 0; i < 15; i++) {
+      net.allLinksAtBaseline();
+      net.tick();
+    }
+    net.engine.evaluate(net.now);
+    expect(net.db.openIncidents()).toEqual([]);
+    // Then the battery is flat: the relay and everything behind it go dark.
+    for (const s of ['bukit', 'rsud', 'damkar', 'camat']) net.offline(s);
+    for (let i = 0; i < 4; i++) {
+      net.radio('scc', 'r-scc-bukit', {});
+      net.link('scc-pasar');
+      net.tick();
+    }
+    net.engine.evaluate(net.now);
+    const [inc] = net.db.openIncidents();
+    expect(inc!.key).toBe('link:scc-bukit');
+    expect(inc!.outage).toEqual({
+      label: 'power',
+      reason: {
+        code: 'outage_power',
+        id: 'Listrik padam: UPS di Relay Bukit Tanete beralih ke baterai pukul 14:10, lalu senyap',
+        en: 'Power cut: the UPS at Relay Bukit Tanete went to battery at 14:10, then silence',
+      },
+    });
+  });
+
+  it('a fade, then the link breaks → labelled RF', () => {
+    for (let i = 0; i < 5; i++) {
+      net.allLinksAtBaseline(['scc-pasar']);
+      net.link('scc-pasar', { rx: BASE.rx - 12 }, { rx: BASE.rx - 12 });
+      net.tick();
+      net.engine.evaluate(net.now);
+    }
+    net.offline('pasar');
+    for (let i = 0; i < 4; i++) {
+      net.allLinksAtBaseline(['scc-pasar']);
+      net.radio('scc', 'r-scc-pasar', {});
+      net.tick();
+    }
+    net.engine.evaluate(net.now);
+    const inc = net.db.openIncidents().find((i) => i.key === 'link:scc-pasar');
+    expect(inc!.outage!.label).toBe('rf');
+    expect(inc!.outage!.reason.id).toBe(
+      'Gangguan RF: tautan SCC–Pasar melemah sejak pukul 14:12 sebelum putus',
+    );
+  });
+
+  it('a device silent while power and link are fine → labelled device hang', () => {
+    net.engine.onDeviceState(
+      'rsud',
+      {
+        v: 1,
+        ts: net.now,
+        device: 'absen-igd',
+        kind: 'terminal',
+        address: '10.0.4.20',
+        status: 'down',
+        reasons: [],
+        last_seen: net.now - 10 * MIN,
+        interval_s: 60,
+        figures: {},
+      },
+      net.now,
+    );
+    net.allLinksAtBaseline();
+    net.tick();
+    net.engine.evaluate(net.now);
+    const inc = net.db.openIncidents().find((i) => i.key === 'device:rsud/absen-igd');
+    expect(inc!.outage).toMatchObject({ label: 'device_hang' });
+    expect(inc!.outage!.reason.en).toBe(
+      'Device hang: absen-igd silent while power and link at RSUD Tanete are fine',
+    );
+  });
+
+  it('the label stays what it was when the outage began', () => {
+    net.event('bukit', 'ups-bukit', 'power_lost');
+    for (const s of ['bukit', 'rsud', 'damkar', 'camat']) net.offline(s);
+    for (let i = 0; i < 4; i++) {
+      net.radio('scc', 'r-scc-bukit', {});
+      net.tick();
+    }
+    net.engine.evaluate(net.now);
+    net.event('scc', 'r-scc-bukit', 'power_restored');
+    net.tick();
+    net.engine.evaluate(net.now);
+    expect(net.db.openIncidents().find((i) => i.key === 'link:scc-bukit')!.outage!.label).toBe('power');
+  });
+});
+
 describe('thresholds', () => {
   it('hysteresis: enter warn at 5 dB, leave only below 3 dB; critical at 10, leave below 8', () => {
     const t = { warn_db: 5, critical_db: 10 };
