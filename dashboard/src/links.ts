@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  attendanceGaps,
   type Backbone,
   BaselineError,
   CentralDb,
@@ -50,6 +51,14 @@ const LATENCY: MetricName[] = [
   'latency_p90_ms',
   'latency_max_ms',
 ];
+const GapsQuery = Type.Object(
+  {
+    from: Type.Optional(Type.Integer({ minimum: 0 })),
+    to: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
 /** Roles that may commission a link (record its baseline). */
 const COMMISSIONERS: Role[] = ['admin', 'engineer'];
 
@@ -192,6 +201,26 @@ export async function registerLinkRoutes(app: App, opts: LinkRoutesOptions): Pro
         limit: req.query.limit,
         ...(req.query.since !== undefined ? { since: req.query.since } : {}),
       });
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof GapsQuery> }>(
+    '/api/attendance/gaps',
+    { schema: { querystring: GapsQuery } },
+    async (req, reply) => {
+      if (!bb || !db) return reply.code(404).send(noBackbone);
+      const to = req.query.to ?? Date.now();
+      const from = req.query.from ?? to - 24 * 3600_000;
+      if (from >= to)
+        return reply.code(400).send({ error: 'bad_request', message: 'from must be before to' });
+      const terminals = ((await getStore()?.listDevices()) ?? [])
+        .filter((d) => d.state.kind === 'terminal')
+        .map((d) => ({ site: d.site, device: d.device, ...(d.state.name ? { name: d.state.name } : {}) }));
+      return {
+        from,
+        to,
+        agencies: attendanceGaps(bb, db.incidents({ since: from, limit: 5000 }), terminals, { from, to }),
+      };
     },
   );
 

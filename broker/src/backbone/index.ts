@@ -1,3 +1,4 @@
+export * from './attendance.js';
 export * from './baseline.js';
 export * from './central-db.js';
 export * from './classifier.js';
