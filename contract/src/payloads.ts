@@ -89,6 +89,8 @@ export interface DeviceStatePayload {
   peers?: string[];
   /** Cameras only. */
   camera?: CameraStatus;
+  /** Attendance terminals only. */
+  terminal?: TerminalStatus;
 }
 
 /** What ONVIF says of a camera: answering with our credentials, refusing them, silent, or gone. */
@@ -115,6 +117,29 @@ export interface CameraStatus {
   clock_offset_s?: number;
   /** What the site box cannot do here (e.g. ffmpeg missing). */
   notice?: Reason;
+}
+
+/** An attendance terminal's health: reachable, clock right, memory not about to fill, punches arriving. */
+export interface TerminalStatus {
+  /** up; busy (another session held it); hung (accepted, then stopped answering: memory full?); unreachable; auth (comm key refused). */
+  state: 'up' | 'busy' | 'hung' | 'unreachable' | 'auth';
+  /** Terminal clock (read as the site's local time) minus true time, s. */
+  clock_offset_s?: number;
+  fill?: {
+    records: number;
+    records_capacity: number;
+    records_pct: number;
+    users: number;
+    users_capacity: number;
+    fingerprints: number;
+    fingerprints_capacity: number;
+  };
+  /** The newest punch seen (ms since epoch, the terminal's local time placed in the site's zone). */
+  last_punch: { ts: number; user_id: string; punch: number } | null;
+  /** Punches read since the previous look. */
+  new_punches?: number;
+  /** The site's IANA time zone the terminal's wall clock is read in. */
+  time_zone: string;
 }
 
 /** `…/{device}/thumbnail`, retained, QoS 0: the latest picture of a camera, size-capped. */
