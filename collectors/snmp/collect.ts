@@ -158,9 +158,13 @@ async function detectProfile(session: SnmpSession, sysObjectId: string): Promise
   return null;
 }
 
-function scaled(raw: number | null, src: { scale?: number; noValue?: number[] }): number | null {
+function scaled(
+  raw: number | null,
+  src: { scale?: number; offset?: number; noValue?: number[]; map?: Record<number, number> },
+): number | null {
   if (raw === null || src.noValue?.includes(raw)) return null;
-  const v = raw * (src.scale ?? 1);
+  if (src.map) return src.map[raw] ?? null;
+  const v = raw * (src.scale ?? 1) + (src.offset ?? 0);
   return Number.isFinite(v) ? Math.round(v * 1e6) / 1e6 : null;
 }
 
@@ -178,8 +182,10 @@ function rowLabels(t: TableSource, index: number[]): Record<string, string> {
         [t.index.label]: mac(index.slice(-7, -1)),
         [t.index.lastLabel]: String(index[index.length - 1]),
       };
-    case 'last':
-      return { [t.index.label]: String(index[index.length - 1]) };
+    case 'last': {
+      const last = String(index[index.length - 1]);
+      return last === t.index.unlabelled ? {} : { [t.index.label]: last };
+    }
   }
 }
 

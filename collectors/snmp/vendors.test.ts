@@ -72,19 +72,29 @@ interface Source {
   labels: Record<string, string>;
   noValue: number[];
   scale: number;
+  map?: Record<number, number>;
 }
+
+const extra = (s: { map?: Record<number, number> }) => (s.map ? { map: s.map } : {});
 
 /** Finds which metric (and labels) the profile makes of an OID. */
 function sourceOf(p: Profile, oid: string): Source | null {
   const o = oid.replace(/^\./, '');
   for (const s of p.scalars)
     if (s.oid === o)
-      return { metric: s.metric, labels: s.labels ?? {}, noValue: s.noValue ?? [], scale: s.scale ?? 1 };
+      return {
+        metric: s.metric,
+        labels: s.labels ?? {},
+        noValue: s.noValue ?? [],
+        scale: s.scale ?? 1,
+        ...extra(s),
+      };
   for (const t of p.tables) {
     for (const c of t.columns) {
       const prefix = `${t.entry}.${c.column}.`;
       if (!o.startsWith(prefix)) continue;
       const index = o.slice(prefix.length).split('.').map(Number);
+      const last = String(index[index.length - 1]);
       const label =
         t.index.from === 'mac6'
           ? {
@@ -93,14 +103,15 @@ function sourceOf(p: Profile, oid: string): Source | null {
                 .map((b) => b.toString(16).padStart(2, '0'))
                 .join(':'),
             }
-          : t.index.from === 'last'
-            ? { [t.index.label]: String(index[index.length - 1]) }
+          : t.index.from === 'last' && last !== t.index.unlabelled
+            ? { [t.index.label]: last }
             : {};
       return {
         metric: c.metric,
         labels: { ...label, ...c.labels },
         noValue: c.noValue ?? [],
         scale: c.scale ?? 1,
+        ...extra(c),
       };
     }
   }
@@ -198,6 +209,182 @@ describe.each(Object.entries(RECORDINGS))('recording %s', (dir, profileId) => {
       expect(ours! * factor).toBeCloseTo(w.value, 6);
     },
   );
+});
+
+/** UPS recordings → the profile that must be detected. Their numbers are LibreNMS's `sensors[]`. */
+const UPS_RECORDINGS: Record<string, string> = {
+  riello: 'ups-mib',
+  cyberpower: 'cyberpower',
+};
+
+interface ExpectedUps {
+  vendor: string;
+  model: string | null;
+  version: string | null;
+  serial?: string;
+  power_summary: { battery_charge_pct: number; on_battery: boolean; input_voltage_phase1?: number };
+  sensors: Array<{
+    class: string;
+    oid: string;
+    value: number;
+    descr: string;
+    states?: Record<string, string>;
+    snmprec_raw: { value: string };
+  }>;
+}
+
+/** LibreNMS shows runtimes in minutes; ours are seconds. */
+const UPS_TO_LIBRENMS: Partial<Record<MetricName, number>> = {
+  battery_runtime_s: 1 / 60,
+  time_on_battery_s: 1 / 60,
+};
+
+const UPS_QUIRKS: Record<string, { digits?: number; skip?: string }> = {
+  // LibreNMS rounds its Fahrenheit → Celsius conversion to two decimals (20.17 for 20.1667).
+  '.1.3.6.1.4.1.3808.1.1.4.2.1.0': { digits: 2 },
+  // upsAdvanceInputLineFailCause: why the UPS last went to battery, history rather than a present
+  // state (on_battery and input_fault carry the present).
+  '.1.3.6.1.4.1.3808.1.1.1.3.2.5.0': { skip: 'cause of the last transfer: history, not a reading' },
+};
+
+describe.each(Object.entries(UPS_RECORDINGS))('UPS recording %s', (dir, profileId) => {
+  const expected = JSON.parse(readFileSync(join(DIR, dir, 'expected.json'), 'utf8')) as ExpectedUps;
+  const profile = PROFILES.find((p) => p.id === profileId)!;
+  let decoded: Awaited<ReturnType<typeof collectSnmp>> | undefined;
+  const poll = async () => {
+    if (decoded) return decoded;
+    const agent = await startSimulatedAgent({
+      recording: join(DIR, dir, 'device.snmprec'),
+      port: 0,
+      now: () => 0,
+    });
+    agents.push(agent);
+    const session = new SnmpSession({
+      address: '127.0.0.1',
+      port: agent.port,
+      version: '2c',
+      community: 'public',
+      timeoutMs: 1000,
+      retries: 0,
+    });
+    decoded = await collectSnmp(session, newSnmpMemory());
+    session.close();
+    return decoded;
+  };
+  const device = async () => (await poll()).readings[0]!.values;
+
+  it(`is detected as ${profileId}, a power device`, async () => {
+    const r = await poll();
+    expect(r.identity?.profile).toBe(profileId);
+    expect(r.kind).toBe('power');
+  });
+
+  it('reads model, firmware and serial as LibreNMS does', async () => {
+    const r = await poll();
+    expect(r.identity?.model).toBe(expected.model ?? undefined);
+    expect(r.identity?.firmware).toBe(expected.version ?? undefined);
+    expect(r.identity?.serial).toBe(expected.serial);
+  });
+
+  it('says on battery or not, charge and input voltage as the power summary does', async () => {
+    const v = await device();
+    expect(v.on_battery).toBe(expected.power_summary.on_battery ? 1 : 0);
+    expect(v.battery_pct).toBe(expected.power_summary.battery_charge_pct);
+    expect(v.input_voltage_v).toBeDefined();
+    if (expected.power_summary.input_voltage_phase1 !== undefined)
+      expect(v.input_voltage_v).toBe(expected.power_summary.input_voltage_phase1);
+    expect(v.battery_runtime_s).toBeGreaterThan(0);
+  });
+
+  it.each(expected.sensors.map((w) => [`${w.class} ${w.descr} ${w.oid}`, w] as const))(
+    '%s',
+    async (_n, w) => {
+      const quirk = UPS_QUIRKS[w.oid];
+      if (quirk?.skip) {
+        expect(quirk.skip).toBeTruthy(); // documented above
+        return;
+      }
+      const src = sourceOf(profile, w.oid);
+      expect(src, `the ${profileId} profile has no source for ${w.oid}`).not.toBeNull();
+      const ours = decodedValue((await poll()).readings, src!);
+      const raw = Number(w.snmprec_raw.value);
+      if (src!.noValue.includes(raw)) {
+        // −1 is UPS-MIB's "unknown": LibreNMS graphs it as −0.1 A, we leave it out.
+        expect(
+          ours,
+          `${src!.metric} ${JSON.stringify(src!.labels)} should be absent for raw ${raw}`,
+        ).toBeUndefined();
+        return;
+      }
+      expect(ours, `${src!.metric} ${JSON.stringify(src!.labels)}`).toBeDefined();
+      if (w.class === 'state') {
+        // An enumeration: LibreNMS keeps the raw state, the profile maps it to a number of ours.
+        expect(w.states?.[String(w.value)], 'the recorded state is a known one').toBeDefined();
+        expect(src!.map, `${src!.metric} maps its states`).toBeDefined();
+        expect(ours).toBe(src!.map![w.value]);
+        return;
+      }
+      expect(ours! * (UPS_TO_LIBRENMS[src!.metric] ?? 1)).toBeCloseTo(w.value, quirk?.digits ?? 6);
+    },
+  );
+});
+
+describe('a UPS on battery', () => {
+  /** The recording with one OID's value changed, as the UPS would answer during a power cut. */
+  async function pollWith(dir: string, changes: Record<string, string>) {
+    const { parseSnmprec } = await import('./snmprec.js');
+    const text = readFileSync(join(DIR, dir, 'device.snmprec'), 'utf8')
+      .split('\n')
+      .map((line) => {
+        const [oid, type] = line.split('|');
+        return oid !== undefined && oid in changes ? `${oid}|${type}|${changes[oid]}` : line;
+      })
+      .join('\n');
+    const agent = await startSimulatedAgent({ recording: parseSnmprec(text), port: 0, now: () => 0 });
+    agents.push(agent);
+    const session = new SnmpSession({
+      address: '127.0.0.1',
+      port: agent.port,
+      version: '2c',
+      community: 'public',
+      timeoutMs: 1000,
+      retries: 0,
+    });
+    try {
+      return (await collectSnmp(session, newSnmpMemory())).readings[0]!.values;
+    } finally {
+      session.close();
+    }
+  }
+
+  it('UPS-MIB: output source battery(5) is on_battery 1, battery low(3) is battery_low 1', async () => {
+    const v = await pollWith('riello', {
+      '1.3.6.1.2.1.33.1.4.1.0': '5',
+      '1.3.6.1.2.1.33.1.2.1.0': '3',
+      '1.3.6.1.2.1.33.1.2.2.0': '95',
+      '1.3.6.1.2.1.33.1.3.3.1.3.1': '0',
+    });
+    expect(v).toMatchObject({ on_battery: 1, battery_low: 1, time_on_battery_s: 95, input_voltage_v: 0 });
+  });
+
+  it('UPS-MIB: output source other(1) says nothing about the battery', async () => {
+    const v = await pollWith('riello', { '1.3.6.1.2.1.33.1.4.1.0': '1' });
+    expect(v.on_battery).toBeUndefined();
+  });
+
+  it('CyberPower: output status onBattery(3) is on_battery 1, input blackout(5) is input_fault 1', async () => {
+    const v = await pollWith('cyberpower', {
+      '1.3.6.1.4.1.3808.1.1.1.4.1.1.0': '3',
+      '1.3.6.1.4.1.3808.1.1.1.3.2.6.0': '5',
+      '1.3.6.1.4.1.3808.1.1.1.3.2.1.0': '0',
+    });
+    expect(v).toMatchObject({ on_battery: 1, input_fault: 1, input_voltage_v: 0, battery_pct: 100 });
+  });
+
+  it('CyberPower: onBoost(4) is mains with the voltage raised, not battery', async () => {
+    const v = await pollWith('cyberpower', { '1.3.6.1.4.1.3808.1.1.1.4.1.1.0': '4' });
+    expect(v.on_battery).toBe(0);
+  });
 });
 
 describe('a radio whose wireless tables are empty', () => {

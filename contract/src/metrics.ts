@@ -81,8 +81,53 @@ export const METRICS = {
   outbox_depth: { unit: '', id: 'Antrean kirim', en: 'Outbox backlog', kind: 'gauge' },
   // a device's or the site box's clock minus true time (cameras, terminals)
   clock_offset_s: { unit: 's', id: 'Selisih jam', en: 'Clock offset', kind: 'gauge' },
-  // power (filled in by later collectors)
+  // power: UPS (UPS-MIB, CyberPower, Modbus), solar charge controllers, energy meters.
+  // A UPS's line figures without a `phase` label are its first (on most sites its only) phase.
   battery_pct: { unit: '%', id: 'Baterai', en: 'Battery', kind: 'gauge' },
+  on_battery: { unit: 'bool', id: 'Memakai baterai', en: 'On battery', kind: 'gauge' },
+  battery_low: { unit: 'bool', id: 'Baterai lemah', en: 'Battery low', kind: 'gauge' },
+  battery_replace: {
+    unit: 'bool',
+    id: 'Baterai perlu diganti',
+    en: 'Battery needs replacing',
+    kind: 'gauge',
+  },
+  input_fault: { unit: 'bool', id: 'Gangguan listrik masuk', en: 'Input power fault', kind: 'gauge' },
+  battery_runtime_s: { unit: 's', id: 'Sisa waktu baterai', en: 'Battery runtime left', kind: 'gauge' },
+  time_on_battery_s: { unit: 's', id: 'Lama memakai baterai', en: 'Time on battery', kind: 'gauge' },
+  battery_voltage_v: { unit: 'V', id: 'Tegangan baterai', en: 'Battery voltage', kind: 'gauge' },
+  battery_current_a: { unit: 'A', id: 'Arus baterai', en: 'Battery current', kind: 'gauge' },
+  battery_temperature_c: { unit: '°C', id: 'Suhu baterai', en: 'Battery temperature', kind: 'gauge' },
+  input_voltage_v: { unit: 'V', id: 'Tegangan masuk', en: 'Input voltage', kind: 'gauge' },
+  input_frequency_hz: { unit: 'Hz', id: 'Frekuensi masuk', en: 'Input frequency', kind: 'gauge' },
+  input_current_a: { unit: 'A', id: 'Arus masuk', en: 'Input current', kind: 'gauge' },
+  input_power_w: { unit: 'W', id: 'Daya masuk', en: 'Input power', kind: 'gauge' },
+  output_voltage_v: { unit: 'V', id: 'Tegangan keluar', en: 'Output voltage', kind: 'gauge' },
+  output_frequency_hz: { unit: 'Hz', id: 'Frekuensi keluar', en: 'Output frequency', kind: 'gauge' },
+  output_current_a: { unit: 'A', id: 'Arus keluar', en: 'Output current', kind: 'gauge' },
+  output_power_w: { unit: 'W', id: 'Daya keluar', en: 'Output power', kind: 'gauge' },
+  output_load_pct: { unit: '%', id: 'Beban UPS', en: 'UPS load', kind: 'gauge' },
+  bypass_voltage_v: { unit: 'V', id: 'Tegangan bypass', en: 'Bypass voltage', kind: 'gauge' },
+  bypass_frequency_hz: { unit: 'Hz', id: 'Frekuensi bypass', en: 'Bypass frequency', kind: 'gauge' },
+  bypass_current_a: { unit: 'A', id: 'Arus bypass', en: 'Bypass current', kind: 'gauge' },
+  bypass_power_w: { unit: 'W', id: 'Daya bypass', en: 'Bypass power', kind: 'gauge' },
+  // one measured line (energy meter) or circuit (a charge controller's load output)
+  voltage_v: { unit: 'V', id: 'Tegangan', en: 'Voltage', kind: 'gauge' },
+  current_a: { unit: 'A', id: 'Arus', en: 'Current', kind: 'gauge' },
+  power_w: { unit: 'W', id: 'Daya aktif', en: 'Active power', kind: 'gauge' },
+  apparent_power_va: { unit: 'VA', id: 'Daya semu', en: 'Apparent power', kind: 'gauge' },
+  power_factor: { unit: '', id: 'Faktor daya', en: 'Power factor', kind: 'gauge' },
+  frequency_hz: { unit: 'Hz', id: 'Frekuensi listrik', en: 'Mains frequency', kind: 'gauge' },
+  energy_wh: { unit: 'Wh', id: 'Energi total', en: 'Total energy', kind: 'counter' },
+  // solar (charge controller)
+  pv_voltage_v: { unit: 'V', id: 'Tegangan panel surya', en: 'PV voltage', kind: 'gauge' },
+  pv_current_a: { unit: 'A', id: 'Arus panel surya', en: 'PV current', kind: 'gauge' },
+  pv_power_w: { unit: 'W', id: 'Daya panel surya', en: 'PV power', kind: 'gauge' },
+  charge_current_a: { unit: 'A', id: 'Arus pengisian', en: 'Charge current', kind: 'gauge' },
+  charge_power_w: { unit: 'W', id: 'Daya pengisian', en: 'Charge power', kind: 'gauge' },
+  // environment probe next to the equipment (a UPS's sensor)
+  ambient_temperature_c: { unit: '°C', id: 'Suhu ruangan', en: 'Ambient temperature', kind: 'gauge' },
+  ambient_humidity_pct: { unit: '%', id: 'Kelembapan ruangan', en: 'Ambient humidity', kind: 'gauge' },
 } as const satisfies Record<string, MetricInfo>;
 
 export type MetricName = keyof typeof METRICS;

@@ -8,6 +8,7 @@ import { mikrotik } from './mikrotik.js';
 import { openwrt } from './openwrt.js';
 import { pmp450 } from './pmp450.js';
 import type { Profile } from './types.js';
+import { cyberpower, upsMib } from './ups.js';
 
 export type * from './types.js';
 
@@ -25,6 +26,10 @@ export const PROFILES: readonly Profile[] = [
   ceragon,
   mimosa,
   mikrotik,
+  cyberpower,
+  // Any vendor's UPS-MIB: after every vendor whose own subtree says more (CyberPower also answers
+  // parts of UPS-MIB); its battery group must answer, so a radio or a host is never taken for a UPS.
+  upsMib,
   // Last: plain net-snmp shares its sysObjectID with airFiber LTU, whose subtree is checked first.
   openwrt,
 ];

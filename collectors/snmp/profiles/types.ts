@@ -7,8 +7,13 @@ export interface MetricSource {
   metric: MetricName;
   /** Multiply the raw value by this (0.1 for tenths, 1000 for kbit/s → bit/s). */
   scale?: number;
+  /** Added after scaling: a unit change that is not a plain factor (tenths of °F → °C). */
+  offset?: number;
   /** Raw values that mean "no reading" on this vendor (unused chains read 0 or −99). */
   noValue?: number[];
+  /** An enumeration turned into a number by table (UPS output source 5 "battery" → on_battery 1);
+   *  a raw value missing from the table yields no reading. Replaces scale and offset. */
+  map?: Record<number, number>;
 }
 
 export interface ScalarSource extends MetricSource {
@@ -22,7 +27,8 @@ export interface ScalarSource extends MetricSource {
 /** How a table row's index becomes labels: the last arc, the last six arcs as a MAC address, or
  *  nothing at all for a table with one row that describes the device itself. */
 export type IndexLabel =
-  | { label: string; from: 'last' }
+  /** `unlabelled`: the row whose last arc is this is the device's own figure (a UPS's first phase). */
+  | { label: string; from: 'last'; unlabelled?: string }
   | { label: string; from: 'mac6' }
   /** `{mac6}.{ifIndex}` (MikroTik's registration table): the peer's MAC and the local interface. */
   | { label: string; from: 'mac6-then-last'; lastLabel: string }
