@@ -1,13 +1,15 @@
 // npm run bench: one poll round of 200 simulated airMAX radios by the gateway, compared in the same
 // run with net-snmp's C tool `snmpbulkget` fetching the same OIDs from the same simulators; then the
-// fleet benchmark (fleet.ts): 1,000 radios over 10 site boxes against prometheus-snmp-exporter.
-// BENCH_DEVICES=0 skips the first part, BENCH_FLEET_DEVICES=0 the second.
+// fleet benchmark (fleet.ts): 1,000 radios over 10 site boxes against prometheus-snmp-exporter; then the
+// camera benchmark (cameras.ts): 16 cameras probed every 60 s by one site box for 10 minutes.
+// BENCH_DEVICES=0 skips the first part, BENCH_FLEET_DEVICES=0 the second, BENCH_CAMERAS=0 the third.
 
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { cameraOptionsFromEnv, runCameras } from './cameras.js';
 import { fleetOptionsFromEnv, runFleet } from './fleet.js';
 
 const run = promisify(execFile);
@@ -137,8 +139,10 @@ async function pollRound(): Promise<void> {
 
 async function main(): Promise<void> {
   const fleet = fleetOptionsFromEnv();
+  const cameras = cameraOptionsFromEnv();
   if (N > 0) await pollRound();
   if (fleet.devices > 0) await runFleet(fleet);
+  if (cameras.cameras > 0) await runCameras(cameras);
 }
 
 main().catch((e: unknown) => {
