@@ -175,7 +175,8 @@ async function pollOnce(
       e instanceof ZkError
         ? e
         : new ZkError('malformed', e instanceof Error ? e.message : String(e), { cause: e });
-    out.state = stateOf(err, connected, client.transport);
+    // A session id means the terminal accepted CONNECT, even if connect() failed after that.
+    out.state = stateOf(err, connected || client.session !== 0, client.transport);
     let message = err.message;
     if (out.state === 'hung') {
       const f = out.fill ?? memory.fill;

@@ -89,14 +89,19 @@ export function wallClockAt(epochMs: number, timeZone: string): WallClock {
 }
 
 /**
- * The instant at which `timeZone` shows wall clock `w` (ms since epoch). In a DST gap or overlap the
- * earlier reading of the two offsets wins; Indonesian zones have none.
+ * The instant at which `timeZone` shows wall clock `w` (ms since epoch). When the clock is shown
+ * twice (summer time ending) the earlier instant wins; when never (its start) the offset from before
+ * the change is used. Indonesian zones have neither.
  */
 export function epochOfWallClock(w: WallClock, timeZone: string): number {
   const guess = asUtc(w);
-  const first = guess - zoneOffsetMs(guess, timeZone);
-  const second = guess - zoneOffsetMs(first, timeZone);
-  return Math.min(first, second);
+  const DAY = 86_400_000;
+  const candidates = [
+    guess - zoneOffsetMs(guess - DAY, timeZone),
+    guess - zoneOffsetMs(guess + DAY, timeZone),
+  ];
+  const shown = candidates.filter((c) => asUtc(wallClockAt(c, timeZone)) === guess);
+  return shown.length > 0 ? Math.min(...shown) : (candidates[0] as number);
 }
 
 /** "2024-05-17 08:30:15", for messages. */
