@@ -86,8 +86,8 @@ export interface ZkSimulatorOptions {
   oneSession?: boolean;
   /**
    * Pause between the packets of one multi-packet answer (PREPARE_DATA, DATA, ACK_OK), in ms. Real
-   * terminals are slow and send each as its own segment; 0 writes them back to back, so TCP may
-   * join them (our client must cope either way). Default 0.
+   * terminals are slow and send each packet as its own segment; 0 writes all packets of an answer
+   * in one go, so TCP joins them (our client copes either way; the npm clients do not). Default 0.
    */
   frameGapMs?: number;
   /** PREPARE_BUFFER answers DATA with the whole dataset inline when it is at most this long. Default 0. */
@@ -261,12 +261,16 @@ async function startOnce(opts: ZkSimulatorOptions): Promise<ZkSimulator> {
   // ---- sending ----
   let udpSocket: DgramSocket | undefined;
   const write = async (origin: Origin, payloads: Buffer[]): Promise<void> => {
+    if (origin.kind === 'tcp' && frameGapMs <= 0) {
+      // one write: the packets of one answer travel joined in as few segments as TCP likes
+      if (!origin.socket.destroyed) origin.socket.write(Buffer.concat(payloads.map(tcpFrame)));
+      return;
+    }
     for (let i = 0; i < payloads.length; i++) {
       const p = payloads[i] as Buffer;
       if (origin.kind === 'tcp') {
         if (origin.socket.destroyed) return;
-        if (frameGapMs > 0) await new Promise<void>((r) => origin.socket.write(tcpFrame(p), () => r()));
-        else origin.socket.write(tcpFrame(p));
+        await new Promise<void>((r) => origin.socket.write(tcpFrame(p), () => r()));
       } else {
         await new Promise<void>((r) => udpSocket?.send(p, origin.port, origin.address, () => r()));
       }
