@@ -1,11 +1,14 @@
 // Modbus against a real server: Debian's python3-pymodbus (test/support/modbus-server.py) serving
 // the three built-in maps' registers. Missing peers fail with the install command, never skip.
 
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ModbusServer,
+  requireModbusPeer,
+  runningModbusServers,
+  startModbusServer,
+} from '../../test/support/modbus.js';
 import { isCollectorError } from '../common/errors.js';
 import {
   collectModbus,
@@ -20,85 +23,6 @@ import {
   SERIALPORT_MISSING,
   upsGeneric,
 } from './index.js';
-
-const PYTHON = '/usr/bin/python3';
-const SERVER = join(import.meta.dirname, '..', '..', 'test', 'support', 'modbus-server.py');
-const APT =
-  'apt-get install -y --no-install-recommends python3-pymodbus python3-serial python3-serial-asyncio';
-
-function requireModbusPeer(): void {
-  if (!existsSync(PYTHON))
-    throw new Error(`${PYTHON} (Debian's python3) is missing. Install it with: ${APT}`);
-  const r = spawnSync(PYTHON, ['-c', 'import pymodbus, serial, serial_asyncio'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`python3-pymodbus is missing. Install it with: ${APT}\n${r.stderr}`);
-}
-
-interface ModbusServer {
-  proc: ChildProcess;
-  port: number;
-  /** RTU: the serial port to open. */
-  path?: string;
-  output: () => string;
-  /** Reads answered so far for one unit, as "unit fc address count" (from the server's REQ lines). */
-  requests: (unit: number) => string[];
-  signal: (s: NodeJS.Signals) => void;
-  stop: (signal?: NodeJS.Signals) => Promise<void>;
-}
-
-const running = new Set<ModbusServer>();
-
-function startServer(
-  opts: { port?: number; rtu?: boolean; onBattery?: boolean } = {},
-): Promise<ModbusServer> {
-  const args = [SERVER, '--port', String(opts.port ?? 0)];
-  if (opts.rtu) args.push('--rtu');
-  if (opts.onBattery) args.push('--on-battery');
-  const proc = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let ready = false;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`modbus-server.py did not get ready in 10 s:\n${out}`));
-    }, 10_000);
-    const onExit = (code: number | null) => {
-      clearTimeout(timer);
-      reject(new Error(`modbus-server.py exited (${code}) before it was ready:\n${out}`));
-    };
-    proc.once('exit', onExit);
-    proc.stderr.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    proc.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = ready ? null : /^READY (?:rtu (\S+)|(\d+))$/m.exec(out);
-      if (!m) return;
-      ready = true;
-      clearTimeout(timer);
-      proc.off('exit', onExit);
-      const server: ModbusServer = {
-        proc,
-        port: m[2] ? Number(m[2]) : 0,
-        ...(m[1] ? { path: m[1] } : {}),
-        output: () => out,
-        requests: (unit) =>
-          [...out.matchAll(/^REQ unit=(\d+) fc=(\d+) address=(\d+) count=(\d+)$/gm)]
-            .filter((x) => Number(x[1]) === unit)
-            .map((x) => `${x[1]} ${x[2]} ${x[3]} ${x[4]}`),
-        signal: (s) => proc.kill(s),
-        stop: (signal = 'SIGTERM') =>
-          new Promise<void>((res) => {
-            running.delete(server);
-            if (proc.exitCode !== null || proc.signalCode !== null) return res();
-            proc.once('exit', () => res());
-            proc.kill(signal);
-          }),
-      };
-      running.add(server);
-      resolve(server);
-    });
-  });
-}
 
 const pools: ModbusPool[] = [];
 const newPool = (backoffMs = 50) => {
@@ -131,12 +55,12 @@ const tcp = (unitId: number, port = server.port): ModbusTarget => ({
 
 beforeAll(async () => {
   requireModbusPeer();
-  server = await startServer();
+  server = await startModbusServer();
 });
 
 afterAll(async () => {
   for (const p of pools) p.close();
-  await Promise.all([...running].map((s) => s.stop('SIGKILL')));
+  await Promise.all([...runningModbusServers].map((s) => s.stop('SIGKILL')));
 });
 
 describe('register maps against pymodbus', () => {
@@ -239,7 +163,7 @@ describe('register maps against pymodbus', () => {
 
 describe('connection faults', () => {
   it('a server killed and restarted on the same port: refused while away, then read again on a new connection', async () => {
-    const own = await startServer();
+    const own = await startModbusServer();
     const pool = newPool(100);
     const target = tcp(1, own.port);
     await collectModbus(target, upsGeneric, { pool });
@@ -260,7 +184,7 @@ describe('connection faults', () => {
       /connection refused.*next connection attempt in 1 s/,
     );
 
-    const back = await startServer({ port: own.port });
+    const back = await startModbusServer({ port: own.port });
     expect(back.port).toBe(own.port);
     await sleep(150);
     const r = await collectModbus(target, upsGeneric, { pool });
@@ -346,7 +270,7 @@ describe('Modbus RTU', () => {
         expect(SERIALPORT_MISSING).toMatch(/npm install serialport/);
         return;
       }
-      const rtu = await startServer({ rtu: true });
+      const rtu = await startModbusServer({ rtu: true });
       const pool = newPool();
       const target: ModbusTarget = {
         transport: 'rtu',

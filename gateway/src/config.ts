@@ -1,6 +1,13 @@
 // site.yaml: who this site box is, where the central is, and which devices it watches.
 
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import {
+  loadRegisterMap,
+  REGISTER_MAPS,
+  type RegisterMap,
+  RegisterMapError,
+} from '@pantau/collectors/modbus';
 import {
   duplicateIds,
   LogLevelSchema,
@@ -11,6 +18,7 @@ import {
 } from '@pantau/config';
 import { isDeviceId } from '@pantau/contract';
 import { type Static, Type } from '@sinclair/typebox';
+import { parse as parseYaml } from 'yaml';
 
 const SnmpSchema = Type.Object(
   {
@@ -87,18 +95,34 @@ const CameraSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const ModbusSchema = Type.Object(
+  {
+    transport: Type.Union([Type.Literal('tcp'), Type.Literal('rtu')], { default: 'tcp' }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 502 }),
+    /** RTU: the serial device, e.g. /dev/ttyUSB0. */
+    path: Type.Optional(Type.String({ minLength: 1 })),
+    baud_rate: Type.Integer({ minimum: 1200, maximum: 115200, default: 9600 }),
+    unit_id: Type.Integer({ minimum: 0, maximum: 247, default: 1 }),
+    /** A built-in register map (ups-generic, epever-tracer, eastron-sdm) or a map file (YAML). */
+    map: Type.String({ minLength: 1 }),
+  },
+  { additionalProperties: false },
+);
+
 const DeviceSchema = Type.Object(
   {
     id: Type.String({ format: 'slug' }),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 120 })),
-    kind: Type.Union([Type.Literal('radio'), Type.Literal('host'), Type.Literal('camera')], {
-      default: 'radio',
-    }),
+    kind: Type.Union(
+      [Type.Literal('radio'), Type.Literal('host'), Type.Literal('camera'), Type.Literal('power')],
+      { default: 'radio' },
+    ),
     address: Type.String({ format: 'host' }),
     interval_s: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
     timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 60000 })),
     snmp: Type.Optional(SnmpSchema),
     onvif: Type.Optional(OnvifSchema),
+    modbus: Type.Optional(ModbusSchema),
     camera: Type.Optional(CameraSchema),
     ping: Type.Optional(
       Type.Object(
@@ -190,6 +214,8 @@ export type GatewayConfig = Static<typeof GatewayConfigSchema> & {
   file: string;
   /** Camera passwords read from their files, by device id. */
   cameraPasswords: Map<string, string>;
+  /** Modbus register maps, by device id. */
+  registerMaps: Map<string, RegisterMap>;
 };
 export type DeviceConfig = Static<typeof DeviceSchema>;
 export type UplinkConfig = Static<typeof UplinkSchema>;
@@ -219,6 +245,15 @@ function semantic(c: Static<typeof GatewayConfigSchema>): SemanticIssue[] {
         path: ['devices', i, d.camera ? 'camera' : 'onvif'],
         message: 'onvif and camera settings need kind: camera',
       });
+    if (d.modbus && d.kind !== 'power')
+      issues.push({ path: ['devices', i, 'modbus'], message: 'modbus settings need kind: power' });
+    if (d.modbus?.transport === 'rtu' && !d.modbus.path)
+      issues.push({
+        path: ['devices', i, 'modbus'],
+        message: 'RTU needs path (the serial device, e.g. /dev/ttyUSB0)',
+      });
+    if (d.kind === 'power' && !d.modbus && !d.snmp)
+      issues.push({ path: ['devices', i], message: 'a power device needs snmp (a UPS) or modbus' });
     if (d.onvif && !d.onvif.password && !d.onvif.password_file)
       issues.push({ path: ['devices', i, 'onvif'], message: 'needs password_file (or password)' });
   });
@@ -230,7 +265,34 @@ function semantic(c: Static<typeof GatewayConfigSchema>): SemanticIssue[] {
 
 /** Loads site.yaml; relative paths resolve against its folder; the MQTT password is read from its file. */
 export function loadGatewayConfig(file: string): GatewayConfig {
-  const cfg = loadConfig(file, GatewayConfigSchema, { check: semantic });
+  const registerMaps = new Map<string, RegisterMap>();
+  /** Register maps named in site.yaml, built in or from a file beside it; errors point at the line. */
+  const loadMaps = (c: Static<typeof GatewayConfigSchema>): SemanticIssue[] => {
+    const issues: SemanticIssue[] = [];
+    c.devices.forEach((d, i) => {
+      if (!d.modbus) return;
+      const builtIn = REGISTER_MAPS[d.modbus.map];
+      if (builtIn) {
+        registerMaps.set(d.id, builtIn);
+        return;
+      }
+      const mapFile = pathFrom(file, d.modbus.map);
+      try {
+        registerMaps.set(d.id, loadRegisterMap(parseYaml(readFileSync(mapFile, 'utf8')), mapFile));
+      } catch (e) {
+        const detail =
+          e instanceof RegisterMapError
+            ? e.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')
+            : (e as Error).message;
+        issues.push({
+          path: ['devices', i, 'modbus', 'map'],
+          message: `neither a built-in map (${Object.keys(REGISTER_MAPS).join(', ')}) nor a valid map file: ${detail}`,
+        });
+      }
+    });
+    return issues;
+  };
+  const cfg = loadConfig(file, GatewayConfigSchema, { check: (c) => [...semantic(c), ...loadMaps(c)] });
   const abs = (p: string) => pathFrom(file, p);
   const password = cfg.mqtt.password_file
     ? readSecretFile(file, 'mqtt.password_file', cfg.mqtt.password_file)
@@ -245,5 +307,12 @@ export function loadGatewayConfig(file: string): GatewayConfig {
           : (d.onvif.password ?? ''),
       );
   });
-  return { ...cfg, state_dir: abs(cfg.state_dir), password, file: resolve(file), cameraPasswords };
+  return {
+    ...cfg,
+    state_dir: abs(cfg.state_dir),
+    password,
+    file: resolve(file),
+    cameraPasswords,
+    registerMaps,
+  };
 }

@@ -4,6 +4,13 @@
 import { execFile } from 'node:child_process';
 import { freemem, hostname, loadavg } from 'node:os';
 import type { CollectorError, CollectorObservation, CollectorResult } from '@pantau/collectors/common';
+import {
+  collectModbus,
+  debouncePower,
+  type ModbusTarget,
+  type PowerState,
+  powerEventText,
+} from '@pantau/collectors/modbus';
 import { pingBurst, pingReading } from '@pantau/collectors/ping';
 import { findFfmpeg, setFfmpegConcurrency } from '@pantau/collectors/rtsp';
 import { collectSnmp, newSnmpMemory, type SnmpMemory, SnmpSession } from '@pantau/collectors/snmp';
@@ -56,6 +63,13 @@ const KEY_FIGURES: MetricName[] = [
   'loss_pct',
   'if_in_bps',
   'if_out_bps',
+  'on_battery',
+  'battery_pct',
+  'battery_runtime_s',
+  'input_voltage_v',
+  'output_load_pct',
+  'power_w',
+  'pv_power_w',
 ];
 
 interface DeviceRuntime {
@@ -75,6 +89,8 @@ interface DeviceRuntime {
   pingPolled: boolean;
   activeRules: Set<string>;
   status: Status;
+  /** A UPS's confirmed mains/battery state, for power events. */
+  power?: PowerState;
   camera: {
     target: CameraTarget;
     memory: CameraMemory;
@@ -235,7 +251,7 @@ export async function startGateway(
     if (!dev.snmpPolled && !dev.pingPolled) return { status: 'unknown', reasons: [] };
     const current: Partial<Record<MetricName, number>> = {};
     for (const [k, f] of Object.entries(dev.figures)) current[k as MetricName] = f.value;
-    if (dev.session && dev.snmpError) {
+    if ((dev.session || dev.cfg.modbus) && dev.snmpError) {
       const e = dev.snmpError;
       if (e.kind === 'timeout' || e.kind === 'unreachable') {
         if (!pinged || pingDead) return { status: 'down', reasons: [{ ...REACHABILITY.silent }] };
@@ -329,6 +345,72 @@ export async function startGateway(
     maxBackoffMs: cfg.defaults.max_backoff_s * 1000,
   });
 
+  /** One successful read of a device (SNMP or Modbus): identity, readings, observations, power events. */
+  const absorb = (dev: DeviceRuntime, r: CollectorResult) => {
+    const d = dev.cfg;
+    dev.kind = d.kind === 'host' ? 'host' : r.kind === 'host' ? d.kind : r.kind;
+    dev.identity = r.identity;
+    dev.peers = r.peers ?? [];
+    dev.lastSeen = Date.now();
+    dev.snmpError = null;
+    dev.notices = r.notices ?? [];
+    dev.snmpPolled = true;
+    const traffic = pickInterface(r.readings);
+    const trafficFigures: Reading = { ts: traffic?.ts ?? 0, values: {} };
+    if (traffic?.values.if_in_bps !== undefined) trafficFigures.values.if_in_bps = traffic.values.if_in_bps;
+    if (traffic?.values.if_out_bps !== undefined)
+      trafficFigures.values.if_out_bps = traffic.values.if_out_bps;
+    record(dev, r.readings, [r.readings[0]!, trafficFigures]);
+    for (const o of r.observations) observe(dev, o);
+    // A UPS: mains lost or back, confirmed by two readings so a self-test pages nobody.
+    const own = r.readings.find((x) => !x.labels);
+    if (own?.values.on_battery !== undefined) {
+      const { state, event: ev } = debouncePower(dev.power, own.values.on_battery);
+      dev.power = state;
+      if (ev) {
+        const text = powerEventText(ev, own);
+        event(
+          text.type,
+          text.severity,
+          { id: `${d.name ?? d.id}: ${text.message.id}`, en: `${d.name ?? d.id}: ${text.message.en}` },
+          d.id,
+          text.data,
+        );
+      }
+    }
+    publishState(dev);
+  };
+
+  for (const dev of devices.values()) {
+    const d = dev.cfg;
+    const map = cfg.registerMaps.get(d.id);
+    if (!d.modbus || !map) continue;
+    const m = d.modbus;
+    const timeoutMs = d.timeout_ms ?? cfg.defaults.timeout_ms;
+    const target: ModbusTarget = {
+      transport: m.transport,
+      unitId: m.unit_id,
+      timeoutMs,
+      ...(m.transport === 'tcp'
+        ? { host: d.address, port: m.port }
+        : { path: m.path!, baudRate: m.baud_rate }),
+    };
+    scheduler.add({
+      key: `modbus:${d.id}`,
+      protocol: 'modbus',
+      intervalMs: (d.interval_s ?? cfg.defaults.interval_s) * 1000,
+      timeoutMs: timeoutMs * 8 + 1000,
+      run: async () => absorb(dev, await collectModbus(target, map)),
+      onFailure: (e) => {
+        dev.snmpPolled = true;
+        if (dev.snmpError?.kind !== e.kind)
+          dev.log.warn({ kind: e.kind, err: e.message }, 'Modbus read failed');
+        dev.snmpError = e;
+        publishState(dev);
+      },
+    });
+  }
+
   for (const dev of devices.values()) {
     const d = dev.cfg;
     const intervalMs = (d.interval_s ?? cfg.defaults.interval_s) * 1000;
@@ -341,25 +423,7 @@ export async function startGateway(
         intervalMs,
         // A poll is several requests, each with its own timeout and retries.
         timeoutMs: timeoutMs * (cfg.defaults.retries + 1) * 8 + 1000,
-        run: async () => {
-          const r = await collectSnmp(session, dev.memory);
-          dev.kind = d.kind === 'host' ? 'host' : r.kind === 'host' ? d.kind : r.kind;
-          dev.identity = r.identity;
-          dev.peers = r.peers ?? [];
-          dev.lastSeen = Date.now();
-          dev.snmpError = null;
-          dev.notices = r.notices ?? [];
-          dev.snmpPolled = true;
-          const traffic = pickInterface(r.readings);
-          const trafficFigures: Reading = { ts: traffic?.ts ?? 0, values: {} };
-          if (traffic?.values.if_in_bps !== undefined)
-            trafficFigures.values.if_in_bps = traffic.values.if_in_bps;
-          if (traffic?.values.if_out_bps !== undefined)
-            trafficFigures.values.if_out_bps = traffic.values.if_out_bps;
-          record(dev, r.readings, [r.readings[0]!, trafficFigures]);
-          for (const o of r.observations) observe(dev, o);
-          publishState(dev);
-        },
+        run: async () => absorb(dev, await collectSnmp(session, dev.memory)),
         onFailure: (e) => {
           dev.snmpPolled = true;
           if (dev.snmpError?.kind !== e.kind)

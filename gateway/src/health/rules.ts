@@ -57,6 +57,26 @@ export const DEFAULT_RULES: readonly ThresholdRule[] = [
     id: 'Kualitas tautan rendah: CCQ {value}%',
     en: 'Poor link quality: CCQ {value}%',
   },
+  {
+    code: 'on_battery',
+    metric: 'on_battery',
+    op: '>=',
+    threshold: 1,
+    hysteresis: 0,
+    status: 'degraded',
+    id: 'Listrik padam: UPS memakai baterai',
+    en: 'Mains lost: the UPS runs on battery',
+  },
+  {
+    code: 'battery_low',
+    metric: 'battery_pct',
+    op: '<',
+    threshold: 30,
+    hysteresis: 10,
+    status: 'degraded',
+    id: 'Baterai UPS tinggal {value}%',
+    en: 'UPS battery at {value}%',
+  },
 ];
 
 /** Reasons that come from reachability, not from a figure. */
