@@ -484,13 +484,19 @@ export class ZkClient {
     }
   }
 
-  /** EXIT (briefly awaited, whatever the answer), then closes the socket. Never throws. */
+  /**
+   * EXIT (briefly awaited — barely when the terminal already failed to answer — whatever the
+   * answer), then closes the socket. Never throws.
+   */
   async disconnect(): Promise<void> {
     if (this.open && !this.dead) {
       this.open = false;
-      await this.transact(CMD.EXIT, Buffer.alloc(0), (p) => p, Math.min(this.timeoutMs, 1000)).catch(
-        () => undefined,
-      );
+      await this.transact(
+        CMD.EXIT,
+        Buffer.alloc(0),
+        (p) => p,
+        this.timedOut ? Math.min(this.timeoutMs, 200) : Math.min(this.timeoutMs, 1000),
+      ).catch(() => undefined);
     }
     this.open = false;
     this.closeLink();
