@@ -79,6 +79,12 @@ export const METRICS = {
   load1: { unit: '', id: 'Beban 1 menit', en: 'Load (1 min)', kind: 'gauge' },
   mem_rss_bytes: { unit: 'B', id: 'Memori proses', en: 'Process memory', kind: 'gauge' },
   outbox_depth: { unit: '', id: 'Antrean kirim', en: 'Outbox backlog', kind: 'gauge' },
+  // attendance terminals (ZKTeco)
+  log_records_count: { unit: '', id: 'Catatan absen tersimpan', en: 'Attendance records stored', kind: 'gauge' },
+  log_fill_pct: { unit: '%', id: 'Memori log terisi', en: 'Log memory used', kind: 'gauge' },
+  users_count: { unit: '', id: 'Pengguna terdaftar', en: 'Users enrolled', kind: 'gauge' },
+  fingerprints_count: { unit: '', id: 'Sidik jari terdaftar', en: 'Fingerprints enrolled', kind: 'gauge' },
+  punches_new_count: { unit: '', id: 'Absen baru', en: 'New punches', kind: 'gauge' },
   // a device's or the site box's clock minus true time (cameras, terminals)
   clock_offset_s: { unit: 's', id: 'Selisih jam', en: 'Clock offset', kind: 'gauge' },
   // power: UPS (UPS-MIB, CyberPower, Modbus), solar charge controllers, energy meters.

@@ -186,6 +186,9 @@ export type EventType =
   | 'camera_auth_failed'
   | 'clock_drift'
   | 'clock_synced'
+  | 'terminal_hung'
+  | 'terminal_memory_high'
+  | 'attendance_silent'
   | 'power_lost'
   | 'power_restored';
 

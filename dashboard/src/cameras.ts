@@ -11,6 +11,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
 import type { LiveFeed } from './live.js';
+import { forwardToSite } from './site-request.js';
 import type { Role } from './users.js';
 
 const Slug = Type.String({ pattern: '^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$' });
@@ -162,31 +163,22 @@ export async function registerCameraRoutes(app: App, opts: CameraRoutesOptions):
     '/api/cameras/:site/:device/clock-sync',
     { schema: { params: Params } },
     async (req, reply) => {
-      const session = req.session!;
-      if (!CLOCK_SETTERS.includes(session.role as Role))
-        return reply.code(403).send({
-          error: 'forbidden',
-          message: 'only engineers may set a camera clock / hanya teknisi yang boleh menyetel jam kamera',
-        });
       const { site, device } = req.params;
-      const cam = (await cameras()).find((d) => d.site === site && d.device === device);
-      if (!cam) return reply.code(404).send({ error: 'not_found', message: `no camera ${site}/${device}` });
-      const audit = { audit: 'camera_clock_sync', username: session.username, site, device };
-      try {
-        const r = await live.request(site, 'camera-clock-sync', { device, by: session.username });
-        if (!r.ok) {
-          log.warn({ ...audit, ok: false, error: r.error }, 'camera clock sync refused by the site box');
-          return reply.code(502).send({
-            error: r.error?.code ?? 'failed',
-            message: `site box: ${r.error?.message ?? 'failed'}`,
-          });
-        }
-        log.info({ ...audit, ok: true, result: r.result }, 'camera clock set');
-        return r.result;
-      } catch (e) {
-        log.warn({ ...audit, ok: false, error: (e as Error).message }, 'camera clock sync failed');
-        return reply.code(504).send({ error: 'no_answer', message: (e as Error).message });
-      }
+      return forwardToSite(
+        {
+          site,
+          device,
+          op: 'camera-clock-sync',
+          audit: 'camera_clock_sync',
+          allowed: CLOCK_SETTERS,
+          forbidden: 'only engineers may set a camera clock / hanya teknisi yang boleh menyetel jam kamera',
+          exists: async () => (await cameras()).some((d) => d.site === site && d.device === device),
+        },
+        req.session!,
+        reply,
+        live,
+        log,
+      );
     },
   );
 }

@@ -14,6 +14,7 @@ import type { DashboardConfig } from './config.js';
 import { registerLinkRoutes } from './links.js';
 import { LiveFeed } from './live.js';
 import { LoginBrake, type Session, Sessions } from './sessions.js';
+import { registerTerminalRoutes } from './terminals.js';
 import { verifyUser } from './users.js';
 
 const COOKIE = 'pantau_sid';
@@ -307,6 +308,7 @@ export async function startDashboard(
 
   await registerLinkRoutes(app, { backbone: cfg.backbone, getStore, log });
   await registerCameraRoutes(app, { backbone: cfg.backbone, getStore, live, log });
+  await registerTerminalRoutes(app, { backbone: cfg.backbone, getStore, live, log });
 
   app.get('/api/stream', (req, reply) => {
     reply.hijack();

@@ -109,12 +109,56 @@ const ModbusSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const HHMM = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' });
+const WorkingHoursSchema = Type.Object(
+  {
+    /** ISO weekdays, 1 = Monday … 7 = Sunday. */
+    days: Type.Array(Type.Integer({ minimum: 1, maximum: 7 }), {
+      minItems: 1,
+      maxItems: 7,
+      default: [1, 2, 3, 4, 5],
+    }),
+    start: HHMM,
+    end: HHMM,
+  },
+  { additionalProperties: false },
+);
+
+const ZkSchema = Type.Object(
+  {
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 4370 }),
+    transport: Type.Union([Type.Literal('tcp'), Type.Literal('udp')], { default: 'tcp' }),
+    /** The terminal's numeric comm key; better in comm_key_file. */
+    comm_key: Type.Optional(Type.Integer({ minimum: 0, maximum: 999999 })),
+    comm_key_file: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+const TerminalSchema = Type.Object(
+  {
+    clock_warn_s: Type.Integer({ minimum: 1, maximum: 86400, default: 60 }),
+    fill_warn_pct: Type.Number({ minimum: 1, maximum: 100, default: 80 }),
+    fill_critical_pct: Type.Number({ minimum: 1, maximum: 100, default: 95 }),
+    no_punch_grace_min: Type.Integer({ minimum: 0, maximum: 600, default: 60 }),
+    /** This terminal's agency hours, when they differ from the site's. */
+    working_hours: Type.Optional(WorkingHoursSchema),
+  },
+  { additionalProperties: false },
+);
+
 const DeviceSchema = Type.Object(
   {
     id: Type.String({ format: 'slug' }),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 120 })),
     kind: Type.Union(
-      [Type.Literal('radio'), Type.Literal('host'), Type.Literal('camera'), Type.Literal('power')],
+      [
+        Type.Literal('radio'),
+        Type.Literal('host'),
+        Type.Literal('camera'),
+        Type.Literal('power'),
+        Type.Literal('terminal'),
+      ],
       { default: 'radio' },
     ),
     address: Type.String({ format: 'host' }),
@@ -123,6 +167,8 @@ const DeviceSchema = Type.Object(
     snmp: Type.Optional(SnmpSchema),
     onvif: Type.Optional(OnvifSchema),
     modbus: Type.Optional(ModbusSchema),
+    zk: Type.Optional(ZkSchema),
+    terminal: Type.Optional(TerminalSchema),
     camera: Type.Optional(CameraSchema),
     ping: Type.Optional(
       Type.Object(
@@ -167,6 +213,21 @@ export const GatewayConfigSchema = Type.Object(
       {
         id: Type.String({ format: 'slug' }),
         name: Type.Optional(Type.String({ minLength: 1, maxLength: 120 })),
+        /** The site's IANA zone: terminals keep local wall-clock time without a zone. */
+        timezone: Type.String({ minLength: 1, default: 'Asia/Makassar' }),
+        /** The agency's working hours here, for "no punch since…" on attendance terminals. */
+        working_hours: Type.Object(
+          {
+            days: Type.Array(Type.Integer({ minimum: 1, maximum: 7 }), {
+              minItems: 1,
+              maxItems: 7,
+              default: [1, 2, 3, 4, 5],
+            }),
+            start: Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', default: '07:30' }),
+            end: Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', default: '16:00' }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
       },
       { additionalProperties: false },
     ),
@@ -216,6 +277,8 @@ export type GatewayConfig = Static<typeof GatewayConfigSchema> & {
   cameraPasswords: Map<string, string>;
   /** Modbus register maps, by device id. */
   registerMaps: Map<string, RegisterMap>;
+  /** Terminal comm keys (from their files), by device id. */
+  commKeys: Map<string, number>;
 };
 export type DeviceConfig = Static<typeof DeviceSchema>;
 export type UplinkConfig = Static<typeof UplinkSchema>;
@@ -245,6 +308,16 @@ function semantic(c: Static<typeof GatewayConfigSchema>): SemanticIssue[] {
         path: ['devices', i, d.camera ? 'camera' : 'onvif'],
         message: 'onvif and camera settings need kind: camera',
       });
+    if ((d.zk || d.terminal) && d.kind !== 'terminal')
+      issues.push({
+        path: ['devices', i, d.zk ? 'zk' : 'terminal'],
+        message: 'zk and terminal settings need kind: terminal',
+      });
+    if (d.terminal && d.terminal.fill_critical_pct <= d.terminal.fill_warn_pct)
+      issues.push({
+        path: ['devices', i, 'terminal', 'fill_critical_pct'],
+        message: 'must be above fill_warn_pct',
+      });
     if (d.modbus && d.kind !== 'power')
       issues.push({ path: ['devices', i, 'modbus'], message: 'modbus settings need kind: power' });
     if (d.modbus?.transport === 'rtu' && !d.modbus.path)
@@ -258,6 +331,14 @@ function semantic(c: Static<typeof GatewayConfigSchema>): SemanticIssue[] {
       issues.push({ path: ['devices', i, 'onvif'], message: 'needs password_file (or password)' });
   });
   if (c.uplink) issues.push(...duplicateIds(c.uplink.hops, ['uplink', 'hops'], 'hop id'));
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: c.site.timezone });
+  } catch {
+    issues.push({
+      path: ['site', 'timezone'],
+      message: `unknown time zone "${c.site.timezone}" (e.g. Asia/Makassar, Asia/Jakarta)`,
+    });
+  }
   if (!c.mqtt.password && !c.mqtt.password_file)
     issues.push({ path: ['mqtt'], message: 'needs password_file (or password)' });
   return issues;
@@ -297,6 +378,13 @@ export function loadGatewayConfig(file: string): GatewayConfig {
   const password = cfg.mqtt.password_file
     ? readSecretFile(file, 'mqtt.password_file', cfg.mqtt.password_file)
     : (cfg.mqtt.password ?? '');
+  const commKeys = new Map<string, number>();
+  cfg.devices.forEach((d, i) => {
+    if (d.zk?.comm_key_file) {
+      const raw = readSecretFile(file, `devices[${i}].zk.comm_key_file`, d.zk.comm_key_file);
+      commKeys.set(d.id, Number(raw));
+    } else if (d.zk?.comm_key !== undefined) commKeys.set(d.id, d.zk.comm_key);
+  });
   const cameraPasswords = new Map<string, string>();
   cfg.devices.forEach((d, i) => {
     if (d.onvif)
@@ -314,5 +402,6 @@ export function loadGatewayConfig(file: string): GatewayConfig {
     file: resolve(file),
     cameraPasswords,
     registerMaps,
+    commKeys,
   };
 }

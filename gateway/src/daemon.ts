@@ -14,6 +14,14 @@ import {
 import { pingBurst, pingReading } from '@pantau/collectors/ping';
 import { findFfmpeg, setFfmpegConcurrency } from '@pantau/collectors/rtsp';
 import { collectSnmp, newSnmpMemory, type SnmpMemory, SnmpSession } from '@pantau/collectors/snmp';
+import {
+  collectTerminal,
+  type TerminalMemory,
+  type TerminalTarget,
+  terminalKey,
+  withTerminalLock,
+  ZkClient,
+} from '@pantau/collectors/zkteco';
 import type {
   CameraStatus,
   ClockStatus,
@@ -24,6 +32,7 @@ import type {
   Reading,
   Reason,
   Status,
+  TerminalStatus,
 } from '@pantau/contract';
 import { topics } from '@pantau/contract';
 import pino, { type Logger } from 'pino';
@@ -42,6 +51,12 @@ import { DEFAULT_RULES, evaluateRules, REACHABILITY, worst } from './health/rule
 import { Publisher, RequestError } from './publisher.js';
 import { Scheduler } from './scheduler.js';
 import { SequenceCounter } from './sequence.js';
+import {
+  judgeTerminal,
+  newTerminalJudgeMemory,
+  type TerminalJudgeMemory,
+  type TerminalSettings,
+} from './terminal.js';
 import { judgePath, pathReadings, probePath, UPLINK_DEVICE } from './uplink.js';
 import { VERSION } from './version.js';
 
@@ -91,6 +106,13 @@ interface DeviceRuntime {
   status: Status;
   /** A UPS's confirmed mains/battery state, for power events. */
   power?: PowerState;
+  terminal: {
+    target: TerminalTarget;
+    settings: TerminalSettings;
+    collect: TerminalMemory;
+    judge: TerminalJudgeMemory;
+    judged: { status: Status; reasons: Reason[]; terminal: TerminalStatus } | null;
+  } | null;
   camera: {
     target: CameraTarget;
     memory: CameraMemory;
@@ -228,6 +250,28 @@ export async function startGateway(
       pingPolled: false,
       activeRules: new Set(),
       status: 'unknown',
+      terminal:
+        d.kind === 'terminal'
+          ? {
+              target: {
+                host: d.address,
+                port: d.zk?.port ?? 4370,
+                transport: d.zk?.transport ?? 'tcp',
+                timeoutMs,
+                ...(cfg.commKeys.has(d.id) ? { commKey: cfg.commKeys.get(d.id)! } : {}),
+              },
+              settings: {
+                clock_warn_s: d.terminal?.clock_warn_s ?? 60,
+                fill_warn_pct: d.terminal?.fill_warn_pct ?? 80,
+                fill_critical_pct: d.terminal?.fill_critical_pct ?? 95,
+                no_punch_grace_min: d.terminal?.no_punch_grace_min ?? 60,
+                working_hours: d.terminal?.working_hours ?? cfg.site.working_hours,
+              },
+              collect: {},
+              judge: newTerminalJudgeMemory(),
+              judged: null,
+            }
+          : null,
       camera:
         d.kind === 'camera'
           ? {
@@ -244,6 +288,10 @@ export async function startGateway(
     if (dev.camera) {
       if (!dev.camera.judged) return { status: 'unknown', reasons: [] };
       return { status: dev.camera.judged.status, reasons: dev.camera.judged.reasons };
+    }
+    if (dev.terminal) {
+      if (!dev.terminal.judged) return { status: 'unknown', reasons: [] };
+      return { status: dev.terminal.judged.status, reasons: dev.terminal.judged.reasons };
     }
     const d = dev.cfg;
     const pinged = d.ping?.enabled !== false && dev.pingPolled;
@@ -312,6 +360,7 @@ export async function startGateway(
       ...(dev.camera?.judged
         ? { camera: { ...dev.camera.judged.camera, thumbnail_ts: dev.camera.thumbnailTs } }
         : {}),
+      ...(dev.terminal?.judged ? { terminal: dev.terminal.judged.terminal } : {}),
     };
     publisher.publishRetained(topics.deviceState(site, dev.cfg.id), state);
   };
@@ -340,7 +389,13 @@ export async function startGateway(
     );
 
   const scheduler = new Scheduler({
-    concurrency: { snmp: cfg.concurrency.snmp, ping: cfg.concurrency.ping, camera: cfg.concurrency.camera },
+    concurrency: {
+      snmp: cfg.concurrency.snmp,
+      ping: cfg.concurrency.ping,
+      camera: cfg.concurrency.camera,
+      terminal: 4,
+      modbus: 4,
+    },
     jitterPct: cfg.defaults.jitter_pct,
     maxBackoffMs: cfg.defaults.max_backoff_s * 1000,
   });
@@ -526,6 +581,76 @@ export async function startGateway(
       onFailure: (e) => dev.log.warn({ kind: e.kind, err: e.message }, 'camera check failed'),
     });
   }
+  for (const dev of devices.values()) {
+    const term = dev.terminal;
+    if (!term) continue;
+    const d = dev.cfg;
+    const name = d.name ?? d.id;
+    const timeoutMs = d.timeout_ms ?? cfg.defaults.timeout_ms;
+    scheduler.add({
+      key: `terminal:${d.id}`,
+      protocol: 'terminal',
+      intervalMs: (d.interval_s ?? 300) * 1000,
+      // A log read of a full terminal is many round trips; the session lock may also wait its turn.
+      timeoutMs: Math.max(120_000, timeoutMs * 40),
+      run: async () => {
+        const res = await collectTerminal(term.target, term.collect, { timeZone: cfg.site.timezone });
+        const now = Date.now();
+        const j = judgeTerminal(res, term.judge, term.settings, { name, timeZone: cfg.site.timezone, now });
+        term.judged = { status: j.status, reasons: j.reasons, terminal: j.terminal };
+        if (res.identity)
+          dev.identity = {
+            ...dev.identity,
+            vendor: 'ZKTeco',
+            model: res.identity.name,
+            firmware: res.identity.firmware,
+            serial: res.identity.serial,
+          };
+        if (res.state !== 'unreachable') dev.lastSeen = now;
+        if (j.readings.length > 0) record(dev, j.readings, j.readings);
+        for (const e of j.events) event(e.type, e.severity, e.message, d.id, e.data);
+        publishState(dev);
+      },
+      onFailure: (e) => dev.log.warn({ kind: e.kind, err: e.message }, 'terminal read failed'),
+    });
+  }
+  publisher.handle('terminal-clock-sync', async (args) => {
+    const dev = typeof args.device === 'string' ? devices.get(args.device) : undefined;
+    if (!dev?.terminal)
+      throw new RequestError('unknown_device', `no terminal "${String(args.device)}" at this site`);
+    const { target } = dev.terminal;
+    const tz = cfg.site.timezone;
+    const { before, after } = await withTerminalLock(terminalKey(target), async () => {
+      const client = new ZkClient(target);
+      try {
+        await client.connect();
+        const before = await client.clockOffset(tz);
+        await client.setTime(new Date(), tz);
+        return { before, after: await client.clockOffset(tz) };
+      } finally {
+        await client.disconnect().catch(() => undefined);
+      }
+    });
+    event(
+      'clock_synced',
+      'info',
+      {
+        id: `${dev.cfg.name ?? dev.cfg.id}: jam mesin absensi disetel (selisih ${before} s → ${after} s)`,
+        en: `${dev.cfg.name ?? dev.cfg.id}: terminal clock set (offset ${before} s → ${after} s)`,
+      },
+      dev.cfg.id,
+      { previous_offset_s: before, offset_s: after, by: typeof args.by === 'string' ? args.by : undefined },
+    );
+    if (dev.terminal.judged) {
+      dev.terminal.judged.terminal.clock_offset_s = after;
+      dev.terminal.judge.drift = false;
+      dev.terminal.judged.reasons = dev.terminal.judged.reasons.filter((x) => x.code !== 'clock_drift');
+      if (dev.terminal.judged.reasons.length === 0 && dev.terminal.judged.status === 'degraded')
+        dev.terminal.judged.status = 'ok';
+      publishState(dev);
+    }
+    return { device: dev.cfg.id, previous_offset_s: before, offset_s: after };
+  });
   publisher.handle('camera-clock-sync', async (args) => {
     const dev = typeof args.device === 'string' ? devices.get(args.device) : undefined;
     if (!dev?.camera)

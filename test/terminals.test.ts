@@ -1,0 +1,307 @@
+// Attendance terminals end to end: byte-exact ZKTeco simulators (TCP with a comm key, UDP, a full
+// one that hangs, a new one nobody uses yet) read by a real site box, judged, shown to BKD staff per
+// agency; an engineer sets a terminal's clock; the site goes dark and BKD sees whose attendance may
+// be incomplete.
+
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startZkSimulator, type ZkSimulator } from '@pantau/collectors/zkteco/simulator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Daemon, freePort, ROOT, runDaemon, tempDir, waitFor } from './support/procs.js';
+
+const run = promisify(execFile);
+const TZ = 'Asia/Makassar';
+
+interface Row {
+  device: string;
+  status: string;
+  reasons: Array<{ code: string; id: string }>;
+  terminal: {
+    state: string;
+    clock_offset_s?: number;
+    fill?: { records: number; records_capacity: number; records_pct: number };
+    last_punch: { ts: number } | null;
+  } | null;
+  serial: string | null;
+}
+interface Board {
+  summary: { reachable: number; total: number; id: string };
+  agencies: Array<{ agency: string; total: number; reachable: number; terminals: Row[] }>;
+}
+
+describe('attendance terminals through real processes', () => {
+  const dir = tempDir('terminals');
+  const sims: Record<string, ZkSimulator> = {};
+  const daemons: Daemon[] = [];
+  let gateway: Daemon;
+  let httpPort: number;
+  const cookies: Record<string, string> = {};
+
+  const api = async <T>(path: string, user = 'bkd', init: RequestInit = {}) => {
+    const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, {
+      ...init,
+      headers: { cookie: cookies[user] ?? '', 'content-type': 'application/json' },
+    });
+    return { status: res.status, body: (await res.json()) as T };
+  };
+  const rows = async () => (await api<Board>('/api/terminals')).body.agencies.flatMap((a) => a.terminals);
+  const row = async (id: string) => (await rows()).find((r) => r.device === id);
+
+  beforeAll(async () => {
+    sims['absen-bkd'] = await startZkSimulator({
+      transport: 'tcp',
+      commKey: 12345,
+      serial: 'BKD0001',
+      recordSize: 16,
+      records: 1000,
+      clockOffsetS: 300,
+      timeZone: TZ,
+      capacity: { records: 100_000 },
+    });
+    sims['absen-igd'] = await startZkSimulator({
+      transport: 'udp',
+      serial: 'IGD0001',
+      recordSize: 40,
+      records: 960,
+      timeZone: TZ,
+      capacity: { records: 1000 },
+    });
+    sims['absen-pkm'] = await startZkSimulator({
+      transport: 'tcp',
+      serial: 'PKM0001',
+      records: 50,
+      full: true,
+      timeZone: TZ,
+    });
+    sims['absen-baru'] = await startZkSimulator({
+      transport: 'tcp',
+      serial: 'NEW0001',
+      records: [],
+      timeZone: TZ,
+    });
+
+    const mqttPort = await freePort();
+    httpPort = await freePort();
+    const cred = join(dir.path, 'credentials.yaml');
+    const cli = (pkg: string, args: string[]) =>
+      run(process.execPath, [join(ROOT, `${pkg}/dist/cli.js`), ...args]);
+    await cli('broker', [
+      'credentials',
+      'add-gateway',
+      '--file',
+      cred,
+      '--site',
+      'kantor',
+      '--password',
+      'gw-kantor-secret',
+    ]);
+    await cli('broker', [
+      'credentials',
+      'add-reader',
+      '--file',
+      cred,
+      '--username',
+      'dashboard',
+      '--password',
+      'dash-secret-1',
+      '--requests',
+    ]);
+    for (const [user, role] of [
+      ['bkd', 'hr'],
+      ['insinyur', 'engineer'],
+    ] as const)
+      await cli('dashboard', [
+        'users',
+        'add',
+        '--file',
+        join(dir.path, 'users.yaml'),
+        '--username',
+        user,
+        '--role',
+        role,
+        '--password',
+        `${user}-secret-1`,
+      ]);
+    writeFileSync(join(dir.path, 'dashboard.pw'), 'dash-secret-1\n');
+    writeFileSync(join(dir.path, 'kantor.pw'), 'gw-kantor-secret\n');
+    writeFileSync(join(dir.path, 'bkd.key'), '12345\n');
+    writeFileSync(
+      join(dir.path, 'backbone.yaml'),
+      `root: scc
+sites:
+  - { id: scc, name: Command Center }
+  - { id: kantor, name: Kantor BKD, agency: BKD }
+links:
+  - { id: scc-kantor, medium: fiber, a: { site: scc }, b: { site: kantor } }
+`,
+    );
+    writeFileSync(
+      join(dir.path, 'central.yaml'),
+      `mqtt: { host: 127.0.0.1, port: ${mqttPort} }
+credentials_file: credentials.yaml
+store: { kind: sqlite, path: central.db }
+backbone: { file: backbone.yaml, state_path: central-state.db, evaluate_every_s: 1 }
+log_level: warn
+`,
+    );
+    writeFileSync(
+      join(dir.path, 'dashboard.yaml'),
+      `http: { host: 127.0.0.1, port: ${httpPort} }
+mqtt: { url: "mqtt://127.0.0.1:${mqttPort}", username: dashboard, password_file: dashboard.pw }
+store: { kind: sqlite, path: central.db }
+backbone: { file: backbone.yaml, state_path: central-state.db }
+users_file: users.yaml
+log_level: warn
+`,
+    );
+    const t = (id: string, zk: string) =>
+      `  - { id: ${id}, kind: terminal, address: 127.0.0.1, interval_s: 2, timeout_ms: 1000, zk: { port: ${sims[id]!.port}${zk} } }\n`;
+    writeFileSync(
+      join(dir.path, 'kantor.yaml'),
+      `site:
+  id: kantor
+  name: Kantor BKD
+  timezone: ${TZ}
+  # Every minute of every day is a working one here, so "no punch" does not depend on when tests run.
+  working_hours: { days: [1, 2, 3, 4, 5, 6, 7], start: "00:00", end: "23:59" }
+mqtt: { urls: ["mqtt://127.0.0.1:${mqttPort}"], username: gw-kantor, password_file: kantor.pw, keepalive_s: 5 }
+state_dir: state
+log_level: warn
+devices:
+${t('absen-bkd', ', comm_key_file: bkd.key')}${t('absen-igd', ', transport: udp')}${t('absen-pkm', '')}  - { id: absen-baru, kind: terminal, address: 127.0.0.1, interval_s: 2, timeout_ms: 1000, zk: { port: ${sims['absen-baru']!.port} }, terminal: { no_punch_grace_min: 0 } }
+`,
+    );
+    daemons.push(runDaemon('broker', ['--config', join(dir.path, 'central.yaml')]));
+    daemons.push(runDaemon('dashboard', ['--config', join(dir.path, 'dashboard.yaml')]));
+    gateway = runDaemon('gateway', ['run', '--config', join(dir.path, 'kantor.yaml')]);
+    await waitFor(
+      'dashboard up',
+      async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok,
+      20_000,
+    );
+    for (const user of ['bkd', 'insinyur']) {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/api/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: user, password: `${user}-secret-1` }),
+      });
+      expect(res.status).toBe(200);
+      cookies[user] = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    await gateway?.stop('SIGKILL');
+    await Promise.all(daemons.map((d) => d.stop()));
+    await Promise.all(Object.values(sims).map((s) => s.close()));
+    dir.remove();
+  }, 30_000);
+
+  it('shows each terminal per agency: clock off, memory nearly full, hung, unused', async () => {
+    const all = await waitFor(
+      'four terminals judged',
+      async () => {
+        const r = await rows();
+        return r.length === 4 && r.every((x) => x.terminal) ? r : null;
+      },
+      30_000,
+      500,
+    );
+    const by = Object.fromEntries(all.map((r) => [r.device, r]));
+    // TCP with a comm key, 16-byte records; the clock five minutes ahead.
+    expect(by['absen-bkd']!.terminal!.state).toBe('up');
+    expect(by['absen-bkd']!.serial).toBe('BKD0001');
+    expect(Math.abs(by['absen-bkd']!.terminal!.clock_offset_s! - 300)).toBeLessThanOrEqual(2);
+    expect(by['absen-bkd']!.reasons.map((r) => r.code)).toEqual(['clock_drift']);
+    expect(by['absen-bkd']!.terminal!.last_punch).not.toBeNull();
+    // UDP, 40-byte records, 96 % of the log memory used.
+    expect(by['absen-igd']!.terminal!.fill).toMatchObject({
+      records: 960,
+      records_capacity: 1000,
+      records_pct: 96,
+    });
+    expect(by['absen-igd']!.reasons[0]!.id).toBe(
+      'Memori log 96% penuh: mesin akan hang — unduh lalu kosongkan log',
+    );
+    // Memory full: it accepts the connection, then hangs.
+    expect(by['absen-pkm']).toMatchObject({ status: 'down', terminal: { state: 'hung' } });
+    expect(by['absen-baru']!.reasons.map((r) => r.id)).toContain('Belum ada absen sejak 00:00 (hari kerja)');
+    const board = (await api<Board>('/api/terminals')).body;
+    expect(board.summary.id).toBe('3 dari 4 mesin absensi terhubung');
+    expect(board.agencies.map((a) => a.agency)).toEqual(['BKD']);
+    const events = (await api<Array<{ type: string; device?: string }>>('/api/events?limit=200')).body.map(
+      (e) => `${e.type}:${e.device}`,
+    );
+    for (const e of [
+      'clock_drift:absen-bkd',
+      'terminal_memory_high:absen-igd',
+      'terminal_hung:absen-pkm',
+      'attendance_silent:absen-baru',
+    ])
+      expect(events).toContain(e);
+    // The terminals' logs were read, never cleared.
+    expect(sims['absen-bkd']!.log()).toHaveLength(1000);
+    expect(sims['absen-igd']!.stats().commands.CLEAR_ATTLOG ?? 0).toBe(0);
+  }, 40_000);
+
+  it('a new punch is seen at the next poll', async () => {
+    const before = (await row('absen-baru'))!.terminal!.last_punch;
+    expect(before).toBeNull();
+    sims['absen-baru']!.addPunch();
+    const r = await waitFor(
+      'punch seen',
+      async () => {
+        const x = await row('absen-baru');
+        return x?.terminal?.last_punch ? x : null;
+      },
+      15_000,
+      500,
+    );
+    expect(r.reasons.map((x) => x.code)).not.toContain('no_punch');
+  }, 20_000);
+
+  it('an engineer sets a terminal clock through its site box; HR staff may not', async () => {
+    const refused = await api('/api/terminals/kantor/absen-bkd/clock-sync', 'bkd', {
+      method: 'POST',
+      body: '{}',
+    });
+    expect(refused.status).toBe(403);
+    const res = await api<{ previous_offset_s: number; offset_s: number }>(
+      '/api/terminals/kantor/absen-bkd/clock-sync',
+      'insinyur',
+      {
+        method: 'POST',
+        body: '{}',
+      },
+    );
+    expect(res.status).toBe(200);
+    expect(Math.abs(res.body.previous_offset_s - 300)).toBeLessThanOrEqual(2);
+    expect(Math.abs(res.body.offset_s)).toBeLessThanOrEqual(1);
+    expect(Math.abs(sims['absen-bkd']!.clockOffsetS())).toBeLessThanOrEqual(1);
+    await waitFor('drift cleared', async () => (await row('absen-bkd'))?.reasons.length === 0);
+  }, 30_000);
+
+  it('the site goes dark: BKD sees which agency attendance may be incomplete', async () => {
+    await gateway.stop('SIGKILL');
+    type Gap = { site: string; terminals: string[]; incident: string; outage?: { label: string } };
+    const gaps = await waitFor(
+      'gap reported',
+      async () => {
+        const r = await api<{ agencies: Array<{ agency: string; gaps: Gap[] }> }>(
+          `/api/attendance/gaps?from=${Date.now() - 3600_000}`,
+        );
+        const bkd = r.body.agencies.find((a) => a.agency === 'BKD');
+        return bkd?.gaps.some((g) => g.incident === 'site:kantor') ? bkd.gaps : null;
+      },
+      20_000,
+      500,
+    );
+    const site = gaps.find((g) => g.incident === 'site:kantor')!;
+    expect(site.terminals.sort()).toEqual(['absen-baru', 'absen-bkd', 'absen-igd', 'absen-pkm']);
+    // Before that, the hung terminal alone: a device hang, its own gap.
+    const hung = gaps.find((g) => g.incident === 'device:kantor/absen-pkm')!;
+    expect(hung).toMatchObject({ terminals: ['absen-pkm'], outage: { label: 'device_hang' } });
+  }, 30_000);
+});
