@@ -80,7 +80,12 @@ export const METRICS = {
   mem_rss_bytes: { unit: 'B', id: 'Memori proses', en: 'Process memory', kind: 'gauge' },
   outbox_depth: { unit: '', id: 'Antrean kirim', en: 'Outbox backlog', kind: 'gauge' },
   // attendance terminals (ZKTeco)
-  log_records_count: { unit: '', id: 'Catatan absen tersimpan', en: 'Attendance records stored', kind: 'gauge' },
+  log_records_count: {
+    unit: '',
+    id: 'Catatan absen tersimpan',
+    en: 'Attendance records stored',
+    kind: 'gauge',
+  },
   log_fill_pct: { unit: '%', id: 'Memori log terisi', en: 'Log memory used', kind: 'gauge' },
   users_count: { unit: '', id: 'Pengguna terdaftar', en: 'Users enrolled', kind: 'gauge' },
   fingerprints_count: { unit: '', id: 'Sidik jari terdaftar', en: 'Fingerprints enrolled', kind: 'gauge' },
