@@ -15,6 +15,7 @@ import { generateSecret } from '@pantau/config';
 import { loadDashboardConfig, startDashboard } from '@pantau/dashboard';
 import { loadGatewayConfig, startGateway } from '@pantau/gateway';
 import { startDemoCameras } from './cameras.js';
+import { startDemoOffice } from './terminals.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const DIR = resolve(process.env.PANTAU_DEMO_DIR ?? join(ROOT, '.pantau-demo'));
@@ -307,6 +308,7 @@ async function main(): Promise<void> {
   );
   const ping = hasPing();
   const cameras = await startDemoCameras(ROOT, DIR, RTSP_PORT);
+  const office = await startDemoOffice(ROOT, 'Asia/Makassar');
   const siteYaml = (site: DemoRadio['site'], name: string, extra: string, moreDevices = '') => {
     const devices = RADIOS.map((r, i) => ({ r, port: agents[i]!.port }))
       .filter(({ r }) => r.site === site)
@@ -351,7 +353,7 @@ ${devices}${moreDevices}${extra}`,
   hops: [{ id: scc, address: 127.0.0.1, name: "Command Center (SCC)", link: scc-kota }]
 `
       : '',
-    cameras.yaml,
+    cameras.yaml + office.yaml,
   );
 
   // From here a failure must not leave the video source running behind the demo.
@@ -373,6 +375,7 @@ ${devices}${moreDevices}${extra}`,
       `  MQTT broker        : mqtt://127.0.0.1:${broker.port} (akun dashboard: dashboard / ${secrets.dashboardMqtt})`,
       `  Gateway lokasi     : scc dan relay-kota, ${RADIOS.length} perangkat simulasi`,
       cameras.banner,
+      office.banner,
       '  Tautan / Links     : hujan melewati tautan SCC – Relay Kota tiap 15 menit (kedua ujung memudar)',
       '                       dan tautan Relay – Damkar; baseline direkam otomatis setelah 2 menit',
       ping ? '' : '  (ping tidak terpasang: latensi/paket hilang kosong — apt-get install iputils-ping)',
@@ -392,6 +395,7 @@ ${devices}${moreDevices}${extra}`,
     await broker.close();
     await Promise.all(agents.map((a) => a.close()));
     await cameras.close();
+    await office.close();
     process.exit(0);
   };
   process.on('SIGINT', stop);
