@@ -38,6 +38,11 @@ export interface GatewayStatePayload {
   clock?: ClockStatus;
   /** Human place name of the site, e.g. "RSUD Latemmamala". */
   name?: string;
+  /**
+   * The first sequence number this process hands out. Numbers between the last one the central saw
+   * from the previous run and this one were reserved but never used (a restart): skipped, not lost.
+   */
+  seq_first?: number;
 }
 
 export interface PollStats {

@@ -180,6 +180,7 @@ export async function startGateway(
       started_at: startedAt,
       uptime_s: Math.round((Date.now() - startedAt) / 1000),
       outbox_depth: publisher.outbox.depth,
+      seq_first: seq.first,
       clock,
       ...(cfg.site.name ? { name: cfg.site.name } : {}),
     }),

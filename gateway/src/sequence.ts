@@ -12,6 +12,8 @@ export class SequenceCounter {
   private next: number;
   private reservedUntil: number;
   private readonly file: string;
+  /** The first number this process hands out. */
+  readonly first: number;
 
   constructor(stateDir: string) {
     mkdirSync(stateDir, { recursive: true });
@@ -23,6 +25,7 @@ export class SequenceCounter {
       stored = 0;
     }
     this.next = stored + 1;
+    this.first = this.next;
     this.reservedUntil = stored;
   }
 
