@@ -191,6 +191,7 @@ export type EventType =
   | 'camera_auth_failed'
   | 'clock_drift'
   | 'clock_synced'
+  | 'outbox_dropped'
   | 'terminal_hung'
   | 'terminal_memory_high'
   | 'attendance_silent'
