@@ -59,6 +59,18 @@ describe('dashboard API', () => {
       },
       now,
     );
+    // A batch that arrived while seq 2 never did: one reading missing.
+    await store.ingestTelemetry(
+      'rsud',
+      {
+        v: 1,
+        seq: 3,
+        device: 'ups-1',
+        backfill: true,
+        readings: [{ ts: now - 500, values: { battery_pct: 99 } }],
+      },
+      now,
+    );
     await store.close();
     const cfg: DashboardConfig = {
       http: { host: '127.0.0.1', port: 0, secure_cookies: false },
@@ -122,7 +134,12 @@ describe('dashboard API', () => {
       state: string;
       name: string;
     }>;
-    expect(sites).toMatchObject([{ site: 'rsud', state: 'online', name: 'RSUD Latemmamala' }]);
+    expect(sites).toMatchObject([
+      { site: 'rsud', state: 'online', name: 'RSUD Latemmamala', missing_readings: 1, backfilled_batches: 1 },
+    ]);
+    const seq = (await (await get('/api/sites/rsud/sequence')).json()) as { missing: number[][] };
+    expect(seq).toMatchObject({ first: 1, last: 3, received: 2, missing: [[2, 2]] });
+    expect((await get('/api/sites/nope/sequence')).status).toBe(404);
     const devs = (await (await get('/api/devices?site=rsud')).json()) as Array<{
       figures: Record<string, { value: number; age_s: number; stale: boolean }>;
       stale: boolean;

@@ -234,8 +234,31 @@ export async function startDashboard(
 
   app.get('/api/sites', async () => {
     const now = Date.now();
-    return ((await getStore()?.listSites()) ?? []).map((s) => siteView(s, now));
+    const store = getStore();
+    const sites = (await store?.listSites()) ?? [];
+    return Promise.all(
+      sites.map(async (s) => {
+        const seq = await store!.sequenceReport(s.site);
+        return {
+          ...siteView(s, now),
+          dropped: s.health?.dropped ?? null,
+          missing_readings: seq.missing_count,
+          backfilled_batches: seq.backfilled_batches,
+        };
+      }),
+    );
   });
+
+  app.get<{ Params: { site: string } }>(
+    '/api/sites/:site/sequence',
+    { schema: { params: Type.Object({ site: Slug }) } },
+    async (req, reply) => {
+      const store = getStore();
+      if (!store || !(await store.listSites()).some((s) => s.site === req.params.site))
+        return reply.code(404).send({ error: 'not_found', message: `no site box "${req.params.site}"` });
+      return store.sequenceReport(req.params.site);
+    },
+  );
 
   app.get<{ Querystring: Static<typeof DevicesQuery> }>(
     '/api/devices',

@@ -34,6 +34,8 @@ interface SiteRow {
   silent: boolean;
   version: string | null;
   outbox_depth: number | null;
+  dropped: number | null;
+  missing_readings: number;
 }
 interface EventRow {
   site: string;
@@ -114,6 +116,8 @@ const T: Record<string, { id: string; en: string }> = {
   last_heard: { id: 'terakhir terdengar', en: 'last heard' },
   never: { id: 'belum pernah', en: 'never' },
   backlog: { id: 'antrean kirim', en: 'outbox' },
+  missing: { id: 'bacaan hilang', en: 'readings missing' },
+  dropped: { id: 'dibuang (antrean penuh)', en: 'dropped (outbox full)' },
   summary_sites: { id: '{a} dari {n} gateway lokasi terhubung', en: '{a} of {n} site boxes connected' },
   summary_links: { id: '{a} dari {n} perangkat aktif', en: '{a} of {n} devices active' },
   live: { id: 'Pembaruan langsung: tersambung', en: 'Live updates: connected' },
@@ -186,7 +190,7 @@ function renderSites(): void {
       return `<div class="card site ${state}">
         <div class="name">${esc(s.name)}</div>
         <span class="badge ${state}">${t(state)}${s.state === 'online' && s.silent ? ` · ${t('silent')}` : ''}</span>
-        <div class="muted">${t('last_heard')}: <span data-ts="${s.last_heard ?? ''}">${age(s.last_heard)}</span>${s.outbox_depth ? ` · ${t('backlog')}: ${s.outbox_depth}` : ''}${s.version ? ` · v${esc(s.version)}` : ''}</div>
+        <div class="muted">${t('last_heard')}: <span data-ts="${s.last_heard ?? ''}">${age(s.last_heard)}</span>${s.outbox_depth ? ` · ${t('backlog')}: ${s.outbox_depth}` : ''}${s.missing_readings ? ` · <strong class="bad">${t('missing')}: ${s.missing_readings}</strong>` : ''}${s.dropped ? ` · <strong class="bad">${t('dropped')}: ${s.dropped}</strong>` : ''}${s.version ? ` · v${esc(s.version)}` : ''}</div>
       </div>`;
     })
     .join('');

@@ -17,6 +17,7 @@ import type {
   HistoryQuery,
   HistorySeries,
   IngestResult,
+  SequenceReport,
   SiteRecord,
   Store,
   ThumbnailRecord,
@@ -52,11 +53,34 @@ CREATE TABLE IF NOT EXISTS events (
   received_at INTEGER NOT NULL, PRIMARY KEY (site, seq)
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+CREATE TABLE IF NOT EXISTS seq_skips (
+  site TEXT NOT NULL, from_seq INTEGER NOT NULL, to_seq INTEGER NOT NULL, at INTEGER NOT NULL,
+  PRIMARY KEY (site, from_seq)
+);
 CREATE TABLE IF NOT EXISTS thumbnails (
   site TEXT NOT NULL, device TEXT NOT NULL, ts INTEGER NOT NULL, mime TEXT NOT NULL,
   data BLOB NOT NULL, received_at INTEGER NOT NULL, PRIMARY KEY (site, device)
 );
 `;
+
+/** `ranges` minus `cut`, both sorted lists of inclusive [from, to]. */
+export function subtractRanges(
+  ranges: Array<[number, number]>,
+  cut: Array<[number, number]>,
+): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const [a0, b] of ranges) {
+    let a = a0;
+    for (const [c, d] of cut) {
+      if (d < a || c > b) continue;
+      if (c > a) out.push([a, c - 1]);
+      a = Math.max(a, d + 1);
+      if (a > b) break;
+    }
+    if (a <= b) out.push([a, b]);
+  }
+  return out;
+}
 
 /** Labels as a canonical string, so {a,b} and {b,a} are one series. */
 export function labelsKey(labels: Record<string, string> | undefined): string {
@@ -147,7 +171,62 @@ export class SqliteStore implements Store {
     return tx();
   }
 
+  /** Highest sequence number received from a site box (telemetry or event), 0 for none. */
+  private maxSeq(site: string): number {
+    const row = this.db
+      .prepare(
+        `SELECT MAX(m) AS m FROM (SELECT MAX(seq) AS m FROM batches WHERE site = @site
+           UNION ALL SELECT MAX(seq) FROM events WHERE site = @site)`,
+      )
+      .get({ site }) as { m: number | null };
+    return row.m ?? 0;
+  }
+
+  async sequenceReport(site: string): Promise<SequenceReport> {
+    // Runs of consecutive numbers received ("gaps and islands").
+    const islands = this.db
+      .prepare(
+        `SELECT MIN(seq) AS a, MAX(seq) AS b, COUNT(*) AS n FROM (
+           SELECT seq, seq - ROW_NUMBER() OVER (ORDER BY seq) AS grp FROM (
+             SELECT seq FROM batches WHERE site = @site UNION SELECT seq FROM events WHERE site = @site))
+         GROUP BY grp ORDER BY a`,
+      )
+      .all({ site }) as Array<{ a: number; b: number; n: number }>;
+    const skips = (
+      this.db
+        .prepare('SELECT from_seq AS a, to_seq AS b FROM seq_skips WHERE site = ? ORDER BY from_seq')
+        .all(site) as Array<{
+        a: number;
+        b: number;
+      }>
+    ).map((x) => [x.a, x.b] as [number, number]);
+    const holes: Array<[number, number]> = [];
+    for (let i = 1; i < islands.length; i++) holes.push([islands[i - 1]!.b + 1, islands[i]!.a - 1]);
+    const missing = subtractRanges(holes, skips);
+    const backfill = this.db
+      .prepare('SELECT COUNT(*) AS n FROM batches WHERE site = ? AND backfill = 1')
+      .get(site) as { n: number };
+    return {
+      site,
+      first: islands[0]?.a ?? null,
+      last: islands.at(-1)?.b ?? null,
+      received: islands.reduce((n, x) => n + x.n, 0),
+      backfilled_batches: backfill.n,
+      missing,
+      missing_count: missing.reduce((n, [a, b]) => n + b - a + 1, 0),
+      skipped: skips,
+    };
+  }
+
   async putGatewayState(site: string, payload: GatewayStatePayload, receivedAt: number): Promise<void> {
+    // A restarted site box starts a new block of numbers: the unused rest of the old block is skipped.
+    if (payload.state === 'online' && typeof payload.seq_first === 'number') {
+      const max = this.maxSeq(site);
+      if (max > 0 && payload.seq_first > max + 1)
+        this.db
+          .prepare('INSERT OR IGNORE INTO seq_skips (site, from_seq, to_seq, at) VALUES (?, ?, ?, ?)')
+          .run(site, max + 1, payload.seq_first - 1, receivedAt);
+    }
     this.db
       .prepare(
         `INSERT INTO sites (site, state, last_heard) VALUES (?, ?, ?)

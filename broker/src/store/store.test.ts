@@ -44,6 +44,38 @@ describe('store: sqlite', () => {
     expect((await store.thumbnail('pasar', 'cam-1'))!.data).toEqual(jpeg(3));
   });
 
+  it("proves the sequence: missing ranges reported, a restart's unused block skipped, replays fill in", async () => {
+    const at = Date.UTC(2026, 11, 1);
+    for (const seq of [1, 2, 3, 4, 5, 8, 9])
+      await store.ingestTelemetry('pasar', batch(seq, at + seq * 1000, 1), at);
+    await store.putEvent(
+      'pasar',
+      { v: 1, seq: 10, ts: at, type: 'gateway_started', severity: 'info', message: { id: 'x', en: 'x' } },
+      at,
+    );
+    // The site box restarts and starts a new block at 2001.
+    await store.putGatewayState(
+      'pasar',
+      { v: 1, state: 'online', ts: at, site: 'pasar', seq_first: 2001 },
+      at,
+    );
+    await store.ingestTelemetry('pasar', batch(2001, at + 5000, 1), at);
+    // Its disk outbox replays a batch from before the restart that never reached the central.
+    await store.ingestTelemetry('pasar', { ...batch(12, at + 12_000, 1), backfill: true }, at);
+    // A reconnect of the same process (same seq_first) skips nothing more.
+    await store.putGatewayState(
+      'pasar',
+      { v: 1, state: 'online', ts: at, site: 'pasar', seq_first: 2001 },
+      at,
+    );
+    const r = await store.sequenceReport('pasar');
+    expect(r).toMatchObject({ first: 1, last: 2001, received: 10, backfilled_batches: 1 });
+    expect(r.skipped).toEqual([[11, 2000]]);
+    expect(r.missing).toEqual([[6, 7]]);
+    expect(r.missing_count).toBe(2);
+    expect(await store.sequenceReport('nowhere')).toMatchObject({ first: null, received: 0, missing: [] });
+  });
+
   it('ingests readings and answers a history query', async () => {
     expect(await store.ingestTelemetry('rsud', batch(1, 1_000_000, 5), 2_000_000)).toEqual({
       accepted: true,

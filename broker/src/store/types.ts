@@ -59,6 +59,21 @@ export interface ThumbnailRecord {
   data: Buffer;
 }
 
+/** What the central received from one site box's sequence: proof that nothing was lost, or where. */
+export interface SequenceReport {
+  site: string;
+  first: number | null;
+  last: number | null;
+  /** Distinct sequence numbers received (telemetry batches and events). */
+  received: number;
+  backfilled_batches: number;
+  /** Numbers never received below the last one, not explained by a restart: readings lost. */
+  missing: Array<[number, number]>;
+  missing_count: number;
+  /** Numbers a restarted site box never used (the rest of its reserved block). */
+  skipped: Array<[number, number]>;
+}
+
 export interface Store {
   readonly kind: string;
   ingestTelemetry(site: string, payload: TelemetryPayload, receivedAt: number): Promise<IngestResult>;
@@ -68,6 +83,7 @@ export interface Store {
   putEvent(site: string, payload: EventPayload, receivedAt: number): Promise<void>;
   putThumbnail(site: string, thumbnail: ThumbnailRecord, receivedAt: number): Promise<void>;
   thumbnail(site: string, device: string): Promise<ThumbnailRecord | null>;
+  sequenceReport(site: string): Promise<SequenceReport>;
   listSites(): Promise<SiteRecord[]>;
   listDevices(site?: string): Promise<DeviceRecord[]>;
   listEvents(q: { site?: string; since?: number; limit?: number }): Promise<EventRecord[]>;
