@@ -97,12 +97,20 @@ function requirePeers(): void {
   }
 }
 
+interface RtspServer {
+  proc: ChildProcess;
+  /** Why it ended, if it did: a benchmark whose streams vanished measured nothing worth reporting. */
+  exited: () => string | null;
+}
+
 /** The GStreamer RTSP server (test/support/rtsp-server.py), once it printed READY <port>. */
-function startRtspServer(port: number): Promise<ChildProcess> {
+function startRtspServer(port: number): Promise<RtspServer> {
   const proc = track(
     spawn(PYTHON, [RTSP_SERVER, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] }),
   );
   let text = '';
+  let exit: string | null = null;
+  const tail = () => text.split('\n').slice(-20).join('\n');
   return new Promise((res, rej) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
@@ -110,17 +118,18 @@ function startRtspServer(port: number): Promise<ChildProcess> {
     }, 10_000);
     proc.stdout!.on('data', (d: Buffer) => {
       text += d.toString();
-      if (text.includes(`READY ${port}`)) {
+      if (exit === null && text.includes(`READY ${port}`)) {
         clearTimeout(timer);
-        res(proc);
+        res({ proc, exited: () => exit });
       }
     });
     proc.stderr!.on('data', (d: Buffer) => {
       text += d.toString();
     });
-    proc.once('exit', (code) => {
+    proc.once('exit', (code, signal) => {
       clearTimeout(timer);
-      rej(new Error(`rtsp-server.py exited (${code}):\n${text}`));
+      exit = `rtsp-server.py (pid ${proc.pid}) exited with code ${code}, signal ${signal}:\n${tail()}`;
+      rej(new Error(exit));
     });
   });
 }
@@ -542,6 +551,8 @@ ${devices}`,
       }
     })();
     const alive = () => {
+      const rtspExit = rtsp.exited();
+      if (rtspExit !== null) throw new Error(`the RTSP server died: ${rtspExit}`);
       if (gatewayExit !== null)
         throw new Error(
           `the site box daemon died (${gatewayExit}): ${[...warnings.keys(), ...otherOutput].join('\n')}`,
@@ -569,7 +580,7 @@ ${devices}`,
     log(`warm after ${f((performance.now() - t0w) / 1000)} s; measuring for ${opts.minutes} min`);
     const s0 = snapshot(gwPid)!;
     const m0 = machineTicks();
-    const rtsp0 = procCpuMs(rtsp.pid!);
+    const rtsp0 = procCpuMs(rtsp.proc.pid!);
     const sims0 = sum(simPids.map(procCpuMs));
     const orch0 = process.cpuUsage();
     const t0 = performance.now();
@@ -590,7 +601,7 @@ ${devices}`,
     const s1 = snapshot(gwPid)!;
     const t1 = performance.now();
     const m1 = machineTicks();
-    const rtspMs = procCpuMs(rtsp.pid!) - rtsp0;
+    const rtspMs = procCpuMs(rtsp.proc.pid!) - rtsp0;
     const simsMs = sum(simPids.map(procCpuMs)) - sims0;
     const orchCpu = process.cpuUsage(orch0);
     const orchMs = (orchCpu.user + orchCpu.system) / 1000;
@@ -755,6 +766,12 @@ ${devices}`,
     const never = perCam.filter((c) => c.probes === 0);
     if (never.length)
       throw new Error(`never probed in the measured window: ${never.map((c) => c.id).join(', ')}`);
+    // Every simulated stream is up (frozen and black ones too): probes of a dead stream cost little
+    // and would make the figures look better than they are.
+    if (down.length)
+      throw new Error(
+        `the stream was down at ${sum(down.map((c) => c.probesTotal - c.up))} of ${sum(perCam.map((c) => c.probesTotal))} probes: the figures do not measure live video`,
+      );
   } finally {
     process.removeListener('SIGINT', onSignal);
     if (gateway && gateway.exitCode === null && gateway.signalCode === null) {
