@@ -32,6 +32,27 @@ describe('scheduler', () => {
     }
   });
 
+  it('keeps the period from start to start when a poll takes seconds (a camera sample)', async () => {
+    const s = new Scheduler({ concurrency: { camera: 2 }, jitterPct: 0, maxBackoffMs: 600_000 });
+    const starts: number[] = [];
+    s.add({
+      key: 'cam',
+      protocol: 'camera',
+      intervalMs: 60_000,
+      timeoutMs: 30_000,
+      run: async () => {
+        starts.push(Date.now());
+        await new Promise((r) => setTimeout(r, 6000));
+      },
+    });
+    s.start();
+    await vi.advanceTimersByTimeAsync(10 * 60_000);
+    s.stop();
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    expect(gaps.length).toBeGreaterThanOrEqual(8);
+    for (const g of gaps) expect(g).toBe(60_000);
+  });
+
   it('backs off exponentially for a silent device and resets on success', () => {
     const s = new Scheduler({ concurrency: {}, jitterPct: 0, maxBackoffMs: 60_000 });
     expect([0, 1, 2, 3, 4, 5].map((n) => s.nextDelay(5000, n))).toEqual([

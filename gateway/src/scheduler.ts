@@ -20,6 +20,8 @@ export interface SchedulerOptions {
   jitterPct: number;
   maxBackoffMs: number;
   random?: () => number;
+  /** Clock for measuring how long a poll took (tests use fake timers). */
+  now?: () => number;
 }
 
 export interface SchedulerStats {
@@ -67,11 +69,13 @@ export class Scheduler {
   private readonly jobs = new Map<string, JobState>();
   private readonly sems = new Map<string, Semaphore>();
   private readonly random: () => number;
+  private readonly now: () => number;
   private started = false;
   private counts = { ok: 0, failed: 0, timeouts: 0 };
 
   constructor(private readonly opts: SchedulerOptions) {
     this.random = opts.random ?? Math.random;
+    this.now = opts.now ?? (() => Date.now());
   }
 
   private sem(protocol: string): Semaphore {
@@ -125,6 +129,9 @@ export class Scheduler {
     // Never overlap polls of one device, even when the previous one outlived its timeout.
     if (st.running || st.inner) return this.arm(st, st.job.intervalMs);
     st.running = true;
+    // The period runs from this start, so a poll that takes seconds (a camera's sample) does not
+    // stretch a 60 s interval to 66 s.
+    const startedAt = this.now();
     const sem = this.sem(st.job.protocol);
     await sem.acquire();
     const ctrl = new AbortController();
@@ -158,7 +165,8 @@ export class Scheduler {
       sem.release();
       st.running = false;
     }
-    this.arm(st, this.nextDelay(st.job.intervalMs, st.failures));
+    const spent = this.now() - startedAt;
+    this.arm(st, Math.max(0, this.nextDelay(st.job.intervalMs, st.failures) - spent));
   }
 
   stats(): SchedulerStats {
