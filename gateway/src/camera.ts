@@ -305,6 +305,8 @@ export interface CameraTarget {
   device: DeviceConfig;
   settings: CameraSettings;
   onvif: CollectTarget | null;
+  /** The camera's own snapshot proved too large or too wide: go straight to a frame via ffmpeg. */
+  snapshotUnfit?: boolean;
 }
 
 export function cameraTarget(d: DeviceConfig, password: string | undefined, timeoutMs: number): CameraTarget {
@@ -375,7 +377,7 @@ export async function takeThumbnail(
 ): Promise<{ jpeg: Buffer; width?: number } | null> {
   const s = t.settings;
   const snapshotUri = o.onvif?.snapshotUri;
-  if (snapshotUri && o.onvif?.state === 'UpWithAuth') {
+  if (snapshotUri && o.onvif?.state === 'UpWithAuth' && !t.snapshotUnfit) {
     try {
       const jpeg = await fetchSnapshot(
         snapshotUri,
@@ -384,9 +386,11 @@ export async function takeThumbnail(
       );
       const size = jpegSize(jpeg);
       if (size && size.width <= s.thumbnail_max_width) return { jpeg, width: size.width };
+      t.snapshotUnfit = true;
     } catch (e) {
-      // Too large or refused: fall back to a frame of the stream.
+      // Too large or refused: fall back to a frame of the stream (and skip the download next time).
       if ((e as CollectorError).kind === undefined) throw e;
+      if (/byte cap/.test((e as Error).message)) t.snapshotUnfit = true;
     }
   }
   const chosen = s.rtsp_url ?? (s.stream === 'main' ? o.onvif?.mainStreamUri : o.onvif?.streamUri);
