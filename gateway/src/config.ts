@@ -207,6 +207,29 @@ const UplinkSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** The disk outbox (state_dir/outbox.db): what waits for the central, bounded, replayed in order. */
+const OutboxSchema = Type.Object(
+  {
+    /** Pages the waiting messages may occupy in outbox.db; beyond, the oldest are dropped (counted). */
+    max_bytes: Type.Integer({ minimum: 65536, default: 1024 * 1024 * 1024 }),
+    /** Messages whose reading is older than this are dropped (counted). */
+    max_age_h: Type.Number({ exclusiveMinimum: 0, maximum: 8760, default: 168 }),
+    /** Group commit: one transaction (one fsync) per this many milliseconds… */
+    commit_interval_ms: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
+    /** …or as soon as this many messages wait. */
+    commit_max_messages: Type.Integer({ minimum: 1, maximum: 100000, default: 500 }),
+    /** full: every commit is fsynced (a power cut loses at most the last window); normal: the kernel's writeback. */
+    sync: Type.Union([Type.Literal('full'), Type.Literal('normal')], { default: 'full' }),
+    /** Backlog messages per second sent on top of the live rate after an outage; 0 = uncapped. */
+    replay_rate_per_s: Type.Number({ minimum: 0, maximum: 100000, default: 50 }),
+    /** Unacknowledged QoS 1 messages in flight at once. */
+    inflight: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
+    /** A message first sent this long after it was written goes out with backfill: true. */
+    backfill_after_s: Type.Number({ minimum: 0, maximum: 86400, default: 30 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const GatewayConfigSchema = Type.Object(
   {
     site: Type.Object(
@@ -264,6 +287,7 @@ export const GatewayConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     health_interval_s: Type.Integer({ minimum: 1, maximum: 3600, default: 60 }),
+    outbox: OutboxSchema,
     devices: Type.Array(DeviceSchema, { default: [] }),
     uplink: Type.Optional(UplinkSchema),
   },
@@ -282,6 +306,7 @@ export type GatewayConfig = Static<typeof GatewayConfigSchema> & {
 };
 export type DeviceConfig = Static<typeof DeviceSchema>;
 export type UplinkConfig = Static<typeof UplinkSchema>;
+export type OutboxConfig = Static<typeof OutboxSchema>;
 
 function semantic(c: Static<typeof GatewayConfigSchema>): SemanticIssue[] {
   const issues = duplicateIds(c.devices, ['devices'], 'device id');

@@ -3,6 +3,7 @@
 
 import { execFile } from 'node:child_process';
 import { freemem, hostname, loadavg } from 'node:os';
+import { join } from 'node:path';
 import type { CollectorError, CollectorObservation, CollectorResult } from '@pantau/collectors/common';
 import {
   collectModbus,
@@ -48,6 +49,7 @@ import {
 } from './camera.js';
 import type { DeviceConfig, GatewayConfig } from './config.js';
 import { DEFAULT_RULES, evaluateRules, REACHABILITY, worst } from './health/rules.js';
+import { DiskOutbox, dropEvent, outboxOptions } from './outbox.js';
 import { Publisher, RequestError } from './publisher.js';
 import { Scheduler } from './scheduler.js';
 import { SequenceCounter } from './sequence.js';
@@ -163,8 +165,22 @@ export async function startGateway(
   const seq = new SequenceCounter(cfg.state_dir);
   let clock: ClockStatus = { synced: false, source: 'unknown' };
 
+  // Everything published at QoS 1 is on disk first (state_dir/outbox.db); drops are reported as events.
+  const outbox = new DiskOutbox({
+    path: join(cfg.state_dir, 'outbox.db'),
+    ...outboxOptions(cfg.outbox),
+    log,
+    onDrop: (d) => {
+      const { message, data } = dropEvent(d, cfg.site.timezone);
+      event('outbox_dropped', 'warning', message, undefined, data);
+    },
+  });
   const publisher: Publisher = new Publisher({
     site,
+    outbox,
+    replayRatePerS: cfg.outbox.replay_rate_per_s,
+    inflight: cfg.outbox.inflight,
+    backfillAfterMs: cfg.outbox.backfill_after_s * 1000,
     urls: cfg.mqtt.urls,
     username: cfg.mqtt.username,
     password: cfg.password,

@@ -1,6 +1,7 @@
 // The site box's MQTT side: last will `offline`, birth `online` on every (re)connect with every
-// retained device state re-published (a restarted broker forgot them), and a bounded queue for what
-// was produced while the uplink was down.
+// retained device state re-published (a restarted broker forgot them), and the outbox (outbox.ts)
+// drained in order: a window of unacknowledged QoS 1 messages, rate-capped, `backfill` set on what
+// waited.
 
 import {
   decode,
@@ -14,13 +15,9 @@ import {
 } from '@pantau/contract';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
+import { MemoryOutbox, type Outbox, type StoredOutboxItem } from './outbox.js';
 
-export interface OutboxItem {
-  topic: string;
-  body: Buffer;
-  qos: 0 | 1;
-  ts: number;
-}
+export { MemoryOutbox, type Outbox, type OutboxItem } from './outbox.js';
 
 /** Answers one request from the central; a thrown error becomes an error response. */
 export type RequestHandler = (args: Record<string, unknown>) => Promise<unknown>;
@@ -43,41 +40,6 @@ const SEEN_REQUESTS = 500;
 /** How long shutdown waits for the broker at each step. */
 const STOP_WAIT_MS = 2000;
 
-/** Where messages wait for the uplink. In memory for now; a disk outbox replaces it behind this interface. */
-export interface Outbox {
-  push(item: OutboxItem): void;
-  peek(): OutboxItem | undefined;
-  shift(): void;
-  readonly depth: number;
-  readonly oldestTs: number | null;
-  readonly dropped: number;
-}
-
-export class MemoryOutbox implements Outbox {
-  private items: OutboxItem[] = [];
-  dropped = 0;
-  constructor(private readonly max = 20_000) {}
-  push(item: OutboxItem): void {
-    this.items.push(item);
-    if (this.items.length > this.max) {
-      this.items.shift();
-      this.dropped++;
-    }
-  }
-  peek(): OutboxItem | undefined {
-    return this.items[0];
-  }
-  shift(): void {
-    this.items.shift();
-  }
-  get depth(): number {
-    return this.items.length;
-  }
-  get oldestTs(): number | null {
-    return this.items[0]?.ts ?? null;
-  }
-}
-
 export interface PublisherOptions {
   site: string;
   urls: string[];
@@ -88,20 +50,69 @@ export interface PublisherOptions {
   log: Logger;
   /** Birth message, built fresh at each connect. */
   birth: () => GatewayStatePayload;
+  /** Default: in memory (tests). The daemon gives the disk outbox; stop() closes it. */
   outbox?: Outbox;
+  /**
+   * Messages per second the backlog drains at, on top of the live rate (what was written in the last
+   * 10 s), so a returning radio link is not flooded and live readings never starve; 0 = uncapped.
+   */
+  replayRatePerS?: number;
+  /** QoS 1 messages sent and not yet acknowledged, at most. */
+  inflight?: number;
+  /** A message first sent this long after it was written is marked backfill (so is one written offline). */
+  backfillAfterMs?: number;
+}
+
+export const PUBLISHER_DEFAULTS = { replayRatePerS: 50, inflight: 20, backfillAfterMs: 30_000 };
+
+/** Seconds over which the live rate is measured. */
+const LIVE_WINDOW_S = 10;
+
+/** Sets `backfill: true` in a telemetry or event body. */
+export function markBackfill(body: Buffer): Buffer {
+  try {
+    const p = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    if (typeof p !== 'object' || p === null || p.backfill === true) return body;
+    p.backfill = true;
+    return Buffer.from(JSON.stringify(p));
+  } catch {
+    return body;
+  }
 }
 
 export class Publisher {
   private client: MqttClient | null = null;
   private readonly retained = new Map<string, Buffer>();
   readonly outbox: Outbox;
-  private flushing = false;
   private readonly handlers = new Map<string, RequestHandler>();
   private readonly seenRequests: string[] = [];
   connects = 0;
+  /** Outbox ids handed to the MQTT client and not yet acknowledged. */
+  private readonly inflight = new Set<number>();
+  /** The highest outbox id handed to the MQTT client by this process. */
+  private cursor = 0;
+  /** Read ahead from the outbox, in order. */
+  private ahead: StoredOutboxItem[] = [];
+  private pumpTimer: NodeJS.Timeout | null = null;
+  private pumping = false;
+  private stopping = false;
+  private readonly rate: number;
+  private readonly window: number;
+  private readonly backfillAfterMs: number;
+  private tokens = 0;
+  private refilledAt = performance.now();
+  /** Messages written per second over the last LIVE_WINDOW_S seconds, by second. */
+  private readonly written = new Array<number>(LIVE_WINDOW_S).fill(0);
+  private readonly writtenSecond = new Array<number>(LIVE_WINDOW_S).fill(-1);
+  /** Sent, acknowledged and sent as backfill by this process: for tests and the bench. */
+  readonly counts = { sent: 0, acked: 0, backfill: 0, resent: 0 };
 
   constructor(private readonly o: PublisherOptions) {
     this.outbox = o.outbox ?? new MemoryOutbox();
+    this.rate = o.replayRatePerS ?? PUBLISHER_DEFAULTS.replayRatePerS;
+    this.window = Math.max(1, o.inflight ?? PUBLISHER_DEFAULTS.inflight);
+    this.backfillAfterMs = o.backfillAfterMs ?? PUBLISHER_DEFAULTS.backfillAfterMs;
+    this.outbox.onDurable(() => this.pump());
   }
 
   get connected(): boolean {
@@ -132,7 +143,10 @@ export class Publisher {
       password: this.o.password,
       clientId: this.o.clientId,
       keepalive: this.o.keepaliveS,
-      clean: true,
+      // A persistent session under a stable client id: the broker keeps ours while we are away, and
+      // the client re-sends unacknowledged QoS 1 messages on reconnect (the central drops duplicates
+      // by site and sequence number).
+      clean: false,
       reconnectPeriod: 2000,
       connectTimeout: 10_000,
       protocolVersion: 4,
@@ -148,7 +162,7 @@ export class Publisher {
       client.publish(topics.gatewayState(this.o.site), encode(this.o.birth()), { qos: 1, retain: true });
       for (const [topic, body] of this.retained) client.publish(topic, body, { qos: 1, retain: true });
       if (this.handlers.size > 0) client.subscribe(`${topics.siteRoot(this.o.site)}/request/+`, { qos: 1 });
-      void this.flush();
+      this.pump();
     });
     client.on('message', (topic, body) => void this.onRequest(topic, body));
     client.on('close', () => this.o.log.debug('uplink closed'));
@@ -209,45 +223,133 @@ export class Publisher {
     if (this.connected) this.client!.publish(topic, body, { qos: 1, retain: true });
   }
 
-  /** QoS 1 messages go through the outbox so none is lost while the uplink is down. */
+  /** QoS 1 messages go through the outbox: on disk before they are sent, kept until acknowledged. */
   publish(topic: string, payload: Payload, ts: number, qos: 0 | 1 = 1): void {
     const body = encode(payload);
     if (qos === 0) {
       if (this.connected) this.client!.publish(topic, body, { qos: 0 });
       return;
     }
-    this.outbox.push({ topic, body, qos, ts });
-    void this.flush();
+    const seq = (payload as { seq?: unknown }).seq;
+    this.outbox.push({
+      topic,
+      body,
+      ts,
+      live: this.connected,
+      ...(typeof seq === 'number' ? { seq } : {}),
+    });
+    this.countWritten();
   }
 
-  private async flush(): Promise<void> {
-    if (this.flushing) return;
-    this.flushing = true;
+  private countWritten(): void {
+    const sec = Math.floor(performance.now() / 1000);
+    const i = sec % LIVE_WINDOW_S;
+    if (this.writtenSecond[i] !== sec) {
+      this.writtenSecond[i] = sec;
+      this.written[i] = 0;
+    }
+    this.written[i]!++;
+  }
+
+  /** Messages per second written over the last LIVE_WINDOW_S seconds. */
+  private liveRate(now: number): number {
+    const sec = Math.floor(now / 1000);
+    let n = 0;
+    for (let i = 0; i < LIVE_WINDOW_S; i++)
+      if (this.writtenSecond[i]! > sec - LIVE_WINDOW_S) n += this.written[i]!;
+    return n / LIVE_WINDOW_S;
+  }
+
+  /** 0 when a message may go now, else the milliseconds until it may. */
+  private takeToken(): number {
+    if (this.rate <= 0) return 0;
+    const now = performance.now();
+    const r = this.rate + this.liveRate(now);
+    // A burst of at most one second's worth after a quiet spell.
+    this.tokens = Math.min(Math.max(1, r), this.tokens + ((now - this.refilledAt) * r) / 1000);
+    this.refilledAt = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / r));
+  }
+
+  /** Sends durable messages in order while connected, the window has room and the rate allows. */
+  private pump(): void {
+    if (this.pumping || this.pumpTimer || this.stopping || !this.connected) return;
+    const client = this.client!;
+    this.pumping = true;
     try {
-      for (let item = this.outbox.peek(); item && this.connected; item = this.outbox.peek()) {
-        const ok = await new Promise<boolean>((resolve) => {
-          // An acknowledgement lost with a dying connection must not stall the queue forever.
-          const timer = setTimeout(() => resolve(false), 30_000);
-          this.client!.publish(item!.topic, item!.body, { qos: item!.qos }, (err) => {
-            clearTimeout(timer);
-            resolve(!err);
-          });
-        });
-        if (!ok) break;
-        this.outbox.shift();
+      while (this.inflight.size < this.window && !this.stopping) {
+        if (this.ahead.length === 0) {
+          this.ahead = this.outbox
+            .next(this.cursor, Math.max(64, this.window))
+            .filter((i) => !this.inflight.has(i.id));
+          if (this.ahead.length === 0) return;
+        }
+        const wait = this.takeToken();
+        if (wait > 0) return this.pumpLater(wait);
+        const item = this.ahead.shift()!;
+        this.cursor = Math.max(this.cursor, item.id);
+        this.send(client, item);
       }
     } finally {
-      this.flushing = false;
+      this.pumping = false;
     }
   }
 
-  /** Says goodbye properly: `offline` retained, then disconnect. */
+  private pumpLater(ms: number): void {
+    if (this.pumpTimer) return;
+    this.pumpTimer = setTimeout(() => {
+      this.pumpTimer = null;
+      this.pump();
+    }, ms);
+  }
+
+  private send(client: MqttClient, item: StoredOutboxItem): void {
+    const backfill = !item.live || Date.now() - item.enqueuedAt > this.backfillAfterMs;
+    const body = backfill ? markBackfill(item.body) : item.body;
+    this.inflight.add(item.id);
+    this.counts.sent++;
+    if (backfill) this.counts.backfill++;
+    // The client keeps an unacknowledged message across reconnects and sends it again itself; its
+    // callback comes with the PUBACK, or with an error when the message never left (then we send
+    // it again, from the outbox).
+    client.publish(item.topic, body, { qos: 1 }, (err) => {
+      this.inflight.delete(item.id);
+      if (!err) {
+        this.counts.acked++;
+        this.outbox.ack(item.id);
+        return this.pump();
+      }
+      if (this.stopping) return;
+      this.counts.resent++;
+      this.cursor = Math.min(this.cursor, item.id - 1);
+      this.ahead = [];
+      this.o.log.debug({ err: err.message }, 'a message did not leave; sending it again');
+      this.pumpLater(1000);
+    });
+  }
+
   /**
    * Says goodbye (retained `offline`) and disconnects. A broker that vanished mid-shutdown never
    * acknowledges: each step waits at most `STOP_WAIT_MS`, then the connection is dropped so the
    * daemon exits (systemd would otherwise kill it after its stop timeout).
    */
   async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    this.pumpTimer = null;
+    try {
+      await this.disconnect();
+    } finally {
+      // Acknowledgements that came during the goodbye are written; what is unacknowledged stays.
+      this.outbox.close();
+    }
+  }
+
+  private async disconnect(): Promise<void> {
     const c = this.client;
     if (!c) return;
     const bounded = (step: (done: () => void) => void) =>

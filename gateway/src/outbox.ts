@@ -1,0 +1,716 @@
+// Where the site box keeps what it publishes until the central has it. Every telemetry batch and
+// event is written to a SQLite file (WAL) before it is published, and forgotten only when the broker
+// acknowledged it (QoS 1 PUBACK). Why SQLite and not an append-only segment log, the fsync policy
+// and what a power cut can lose: gateway/README.md, "The outbox".
+//
+// Writes are group-committed: push() only queues in memory; one transaction every
+// `commitIntervalMs` (or as soon as `commitMaxMessages` wait) inserts them, deletes what the broker
+// acknowledged since, and enforces the bounds (age, then size: oldest first, counted). With
+// synchronous=FULL that transaction ends with one fdatasync of the WAL: a power cut loses at most
+// the messages queued since the last commit, and none of those was published, because the
+// publisher only sees a message (next()) once its transaction committed.
+
+import { mkdirSync, renameSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+
+export interface OutboxItem {
+  topic: string;
+  body: Buffer;
+  /** The reading's own time (ms since epoch). */
+  ts: number;
+  /** The payload's sequence number, when it has one (telemetry and events do). */
+  seq?: number;
+  /** Whether the uplink was up when the message was written: if not, it is backfill when sent. */
+  live: boolean;
+}
+
+export interface StoredOutboxItem extends OutboxItem {
+  /** Position in the outbox: strictly increasing in the order messages were written. */
+  id: number;
+  /** When it was written (ms since epoch). */
+  enqueuedAt: number;
+}
+
+/** Why messages were dropped before the central had them. */
+export type DropReason = 'size' | 'age' | 'disk_full';
+
+/** Messages dropped unsent, reported at most once per report interval per reason. */
+export interface OutboxDrop {
+  reason: DropReason;
+  count: number;
+  /** Reading times of the oldest and newest dropped message. */
+  fromTs: number;
+  toTs: number;
+  /** Lowest and highest sequence number among them (messages in between may have been delivered). */
+  firstSeq: number | null;
+  lastSeq: number | null;
+  /** Dropped since the outbox was created (kept across restarts). */
+  total: number;
+}
+
+/** Where messages wait for the uplink; the publisher reads it in order and acknowledges by id. */
+export interface Outbox {
+  /** Keeps a message; next() hands it out once it is durable (after the group commit). */
+  push(item: OutboxItem): void;
+  /** Durable, unacknowledged messages with id > afterId, oldest first. */
+  next(afterId: number, limit: number): StoredOutboxItem[];
+  /** The broker acknowledged the message: forget it. */
+  ack(id: number): void;
+  /** Called whenever new messages became durable. */
+  onDurable(fn: () => void): void;
+  /** Messages not yet acknowledged (written or still queued for the next commit). */
+  readonly depth: number;
+  /** Reading time of the oldest unacknowledged message. */
+  readonly oldestTs: number | null;
+  /** Messages dropped unsent since the outbox was created. */
+  readonly dropped: number;
+  /** Writes what is queued and closes; later calls do nothing. */
+  close(): void;
+}
+
+/** In memory: for tests, and where no disk is wanted. Bounded by count, oldest dropped. */
+export class MemoryOutbox implements Outbox {
+  private items: StoredOutboxItem[] = [];
+  private lastId = 0;
+  private readonly listeners: Array<() => void> = [];
+  dropped = 0;
+  constructor(private readonly max = 20_000) {}
+  push(item: OutboxItem): void {
+    this.items.push({ ...item, id: ++this.lastId, enqueuedAt: Date.now() });
+    if (this.items.length > this.max) {
+      this.items.shift();
+      this.dropped++;
+    }
+    queueMicrotask(() => {
+      for (const fn of this.listeners) fn();
+    });
+  }
+  next(afterId: number, limit: number): StoredOutboxItem[] {
+    const i = this.items.findIndex((x) => x.id > afterId);
+    return i < 0 ? [] : this.items.slice(i, i + limit);
+  }
+  ack(id: number): void {
+    const i = this.items.findIndex((x) => x.id === id);
+    if (i >= 0) this.items.splice(i, 1);
+  }
+  onDurable(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+  get depth(): number {
+    return this.items.length;
+  }
+  get oldestTs(): number | null {
+    return this.items[0]?.ts ?? null;
+  }
+  close(): void {}
+}
+
+export interface DiskOutboxOptions {
+  /** The SQLite file, e.g. state_dir/outbox.db. */
+  path: string;
+  /** Bound on the pages the messages occupy in the file; the oldest go first. */
+  maxBytes?: number;
+  /** Messages whose reading is older than this are dropped. */
+  maxAgeMs?: number;
+  /** Group commit: one transaction at most this long after the first message waiting… */
+  commitIntervalMs?: number;
+  /** …or as soon as this many wait. */
+  commitMaxMessages?: number;
+  /** full: each commit fsyncs the WAL (default); normal: the kernel writes it back when it likes. */
+  synchronous?: 'full' | 'normal';
+  /** Messages kept in memory while the disk refuses every write; beyond, the oldest are dropped. */
+  maxPending?: number;
+  /** Drops are reported at most this often per reason (the first one at once). */
+  dropReportIntervalMs?: number;
+  /** Testing: SQLite's max_page_count, which makes the file "full" (SQLITE_FULL) as a full disk would. */
+  maxPageCount?: number;
+  onDrop?: (d: OutboxDrop) => void;
+  log?: Logger;
+  now?: () => number;
+}
+
+export const OUTBOX_DEFAULTS = {
+  maxBytes: 1024 * 1024 * 1024,
+  maxAgeMs: 7 * 24 * 3600_000,
+  commitIntervalMs: 1000,
+  commitMaxMessages: 500,
+  synchronous: 'full' as const,
+  maxPending: 20_000,
+  dropReportIntervalMs: 60_000,
+};
+
+/** After the disk said full, how long the outbox keeps itself below what fitted before trying more. */
+const FULL_BACKOFF_MS = 10 * 60_000;
+/** How often a refusing disk is logged as an error. */
+const FULL_LOG_EVERY_MS = 60_000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS outbox (
+  id INTEGER PRIMARY KEY,
+  topic TEXT NOT NULL,
+  body BLOB NOT NULL,
+  ts INTEGER NOT NULL,
+  enq INTEGER NOT NULL,
+  live INTEGER NOT NULL,
+  seq INTEGER
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+`;
+
+interface Row {
+  id: number;
+  topic: string;
+  body: Buffer;
+  ts: number;
+  enq: number;
+  live: number;
+  seq: number | null;
+}
+
+interface Pending extends OutboxItem {
+  id: number;
+  enq: number;
+}
+
+interface DropAgg {
+  count: number;
+  fromTs: number;
+  toTs: number;
+  firstSeq: number | null;
+  lastSeq: number | null;
+}
+
+const isStorageError = (e: unknown): boolean => {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR'));
+};
+const isCorrupt = (e: unknown): boolean => {
+  const code = (e as { code?: unknown }).code;
+  return code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB';
+};
+
+function openDb(path: string, o: { synchronous: 'full' | 'normal'; maxPageCount?: number }) {
+  const db = new Database(path);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${o.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    // After a checkpoint the WAL file is cut back to this, so one big drain does not keep its space.
+    db.pragma(`journal_size_limit = ${8 * 1024 * 1024}`);
+    db.pragma('busy_timeout = 2000');
+    if (o.maxPageCount) db.pragma(`max_page_count = ${o.maxPageCount}`);
+    db.exec(SCHEMA);
+    db.prepare('SELECT COUNT(*) FROM outbox').get();
+    return db;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+export class DiskOutbox implements Outbox {
+  private db: Database.Database;
+  private readonly o: Required<Omit<DiskOutboxOptions, 'maxPageCount' | 'onDrop' | 'log'>> &
+    Pick<DiskOutboxOptions, 'maxPageCount' | 'onDrop' | 'log'>;
+  private pending: Pending[] = [];
+  private readonly acked = new Set<number>();
+  /** Rows in the table, acknowledged ones not yet deleted included. */
+  private rows = 0;
+  private lastId = 0;
+  private droppedTotal = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private readonly listeners: Array<() => void> = [];
+  private closed = false;
+  private readonly pageSize: number;
+  /** Below maxBytes after the disk said full: what fitted then. */
+  private ceiling: number;
+  private ceilingUntil = 0;
+  private lastFullLog = 0;
+  private readonly drops = new Map<DropReason, DropAgg>();
+  private readonly lastReport = new Map<DropReason, number>();
+  private reportTimer: NodeJS.Timeout | null = null;
+  /** The previous run did not close the outbox (kill -9, power cut, crash). */
+  readonly uncleanStart: boolean;
+  /** Commits done, for tests and the bench. */
+  commits = 0;
+
+  private readonly st: {
+    insert: Database.Statement;
+    del: Database.Statement;
+    next: Database.Statement;
+    head: Database.Statement;
+    dropUpTo: Database.Statement;
+    setMeta: Database.Statement;
+  };
+
+  constructor(opts: DiskOutboxOptions) {
+    this.o = { ...OUTBOX_DEFAULTS, now: Date.now, ...opts };
+    const log = this.o.log;
+    mkdirSync(dirname(opts.path), { recursive: true });
+    const dbOpts = {
+      synchronous: this.o.synchronous,
+      ...(opts.maxPageCount ? { maxPageCount: opts.maxPageCount } : {}),
+    };
+    let lostUnknown = false;
+    try {
+      this.db = openDb(opts.path, dbOpts);
+    } catch (e) {
+      if (!isCorrupt(e)) throw e;
+      // A damaged file (a card that lied about fsync): keep it for a post-mortem, start afresh.
+      const aside = `${opts.path}.corrupt-${this.o.now()}`;
+      log?.error({ err: (e as Error).message, moved_to: aside }, 'outbox file damaged: starting a new one');
+      for (const ext of ['', '-wal', '-shm'])
+        try {
+          renameSync(`${opts.path}${ext}`, `${aside}${ext}`);
+        } catch {}
+      this.db = openDb(opts.path, dbOpts);
+      lostUnknown = true;
+    }
+    const db = this.db;
+    this.pageSize = db.pragma('page_size', { simple: true }) as number;
+    this.ceiling = this.o.maxBytes;
+    this.st = {
+      insert: db.prepare(
+        'INSERT INTO outbox (id, topic, body, ts, enq, live, seq) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      del: db.prepare('DELETE FROM outbox WHERE id = ?'),
+      next: db.prepare(
+        'SELECT id, topic, body, ts, enq, live, seq FROM outbox WHERE id > ? ORDER BY id LIMIT ?',
+      ),
+      head: db.prepare('SELECT id, ts, seq FROM outbox ORDER BY id LIMIT ?'),
+      dropUpTo: db.prepare('DELETE FROM outbox WHERE id <= ?'),
+      setMeta: db.prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ),
+    };
+    const meta = new Map(
+      (db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: number }>).map((r) => [
+        r.key,
+        r.value,
+      ]),
+    );
+    this.uncleanStart = meta.get('open') === 1;
+    this.droppedTotal = meta.get('dropped') ?? 0;
+    this.rows = (db.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n;
+    this.lastId = (db.prepare('SELECT MAX(id) AS m FROM outbox').get() as { m: number | null }).m ?? 0;
+    this.st.setMeta.run('open', 1);
+    if (this.uncleanStart)
+      log?.warn(
+        { waiting: this.rows },
+        `the outbox was not closed cleanly (power cut, kill -9 or crash): readings taken in the last commit window (≤ ${this.o.commitIntervalMs} ms) before it may be lost; everything written is kept`,
+      );
+    else if (this.rows > 0) log?.info({ waiting: this.rows }, 'outbox: messages waiting from the last run');
+    if (lostUnknown) log?.error('the damaged outbox file was set aside: what it held is not replayed');
+  }
+
+  push(item: OutboxItem): void {
+    if (this.closed) return;
+    const enq = this.o.now();
+    this.pending.push({ ...item, id: ++this.lastId, enq });
+    if (this.pending.length >= this.o.commitMaxMessages) this.commitSoon();
+    else this.schedule();
+  }
+
+  ack(id: number): void {
+    if (this.closed) return;
+    this.acked.add(id);
+    if (this.acked.size >= this.o.commitMaxMessages) this.commitSoon();
+    else this.schedule();
+  }
+
+  next(afterId: number, limit: number): StoredOutboxItem[] {
+    if (this.closed) return [];
+    const out: StoredOutboxItem[] = [];
+    let after = afterId;
+    while (out.length < limit) {
+      const want = limit - out.length;
+      const rows = this.st.next.all(after, want) as Row[];
+      for (const r of rows) {
+        after = r.id;
+        // Acknowledged, not yet deleted (that waits for the next commit).
+        if (this.acked.has(r.id)) continue;
+        out.push({
+          id: r.id,
+          topic: r.topic,
+          body: r.body,
+          ts: r.ts,
+          enqueuedAt: r.enq,
+          live: r.live === 1,
+          ...(r.seq !== null ? { seq: r.seq } : {}),
+        });
+      }
+      if (rows.length < want) break;
+    }
+    return out;
+  }
+
+  onDurable(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  get depth(): number {
+    return Math.max(0, this.rows - this.acked.size) + this.pending.length;
+  }
+
+  get oldestTs(): number | null {
+    if (!this.closed && this.rows > this.acked.size) {
+      const rows = this.st.head.all(this.acked.size + 1) as Array<{ id: number; ts: number }>;
+      const first = rows.find((r) => !this.acked.has(r.id));
+      if (first) return first.ts;
+    }
+    return this.pending[0]?.ts ?? null;
+  }
+
+  get dropped(): number {
+    return this.droppedTotal;
+  }
+
+  /** Bytes the messages occupy in the file (its pages in use). */
+  get usedBytes(): number {
+    const pages = this.db.pragma('page_count', { simple: true }) as number;
+    const free = this.db.pragma('freelist_count', { simple: true }) as number;
+    return (pages - free) * this.pageSize;
+  }
+
+  private schedule(): void {
+    if (this.timer || this.immediate) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.commit();
+    }, this.o.commitIntervalMs);
+    this.timer.unref();
+  }
+
+  private commitSoon(): void {
+    if (this.immediate) return;
+    this.immediate = setImmediate(() => {
+      this.immediate = null;
+      this.commit();
+    });
+  }
+
+  /** One group commit: queued messages in, acknowledged ones out, bounds enforced. */
+  commit(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = null;
+    if (this.closed || (this.pending.length === 0 && this.acked.size === 0)) return;
+    const batch = this.pending;
+    const acks = [...this.acked];
+    try {
+      this.write(batch, acks);
+    } catch (e) {
+      if (!isStorageError(e)) {
+        this.o.log?.error({ err: (e as Error).message }, 'outbox write failed; trying again');
+        this.keepInMemory();
+        return;
+      }
+      if (!this.recover(e as Error, batch, acks)) return;
+    }
+    this.pending = this.pending.slice(batch.length);
+    this.commits++;
+    if (this.pending.length > 0) this.schedule();
+    if (batch.length > 0) for (const fn of this.listeners) fn();
+  }
+
+  /** The transaction. Throws what SQLite throws; on success the in-memory state follows it. */
+  private write(batch: Pending[], acks: number[]): void {
+    let deleted = 0;
+    const drops: Array<[DropReason, DropAgg]> = [];
+    const tx = this.db.transaction(() => {
+      for (const p of batch)
+        this.st.insert.run(p.id, p.topic, p.body, p.ts, p.enq, p.live ? 1 : 0, p.seq ?? null);
+      for (const id of acks) deleted += this.st.del.run(id).changes;
+      const rows = this.rows + batch.length - deleted;
+      const age = this.enforceAge(rows);
+      if (age) drops.push(['age', age]);
+      const size = this.enforceSize(rows - (age?.count ?? 0));
+      if (size) drops.push(['size', size]);
+      const n = drops.reduce((s, [, d]) => s + d.count, 0);
+      if (n > 0) this.st.setMeta.run('dropped', this.droppedTotal + n);
+    });
+    tx();
+    this.rows += batch.length - deleted;
+    for (const id of acks) this.acked.delete(id);
+    for (const [reason, d] of drops) this.countDrop(reason, d);
+  }
+
+  /** Deletes the oldest rows up to and including `upTo`; returns what they were (inside a transaction). */
+  private dropUpTo(head: Array<{ id: number; ts: number; seq: number | null }>): DropAgg | null {
+    if (head.length === 0) return null;
+    const last = head[head.length - 1]!;
+    const deleted = this.st.dropUpTo.run(last.id).changes;
+    let firstSeq: number | null = null;
+    let lastSeq: number | null = null;
+    let fromTs = Number.POSITIVE_INFINITY;
+    let toTs = Number.NEGATIVE_INFINITY;
+    for (const r of head) {
+      if (r.seq !== null) {
+        firstSeq = firstSeq === null ? r.seq : Math.min(firstSeq, r.seq);
+        lastSeq = lastSeq === null ? r.seq : Math.max(lastSeq, r.seq);
+      }
+      fromTs = Math.min(fromTs, r.ts);
+      toTs = Math.max(toTs, r.ts);
+    }
+    return { count: deleted, fromTs, toTs, firstSeq, lastSeq };
+  }
+
+  private merge(a: DropAgg | null, b: DropAgg | null): DropAgg | null {
+    if (!a) return b;
+    if (!b) return a;
+    const lo = (x: number | null, y: number | null) => (x === null ? y : y === null ? x : Math.min(x, y));
+    const hi = (x: number | null, y: number | null) => (x === null ? y : y === null ? x : Math.max(x, y));
+    return {
+      count: a.count + b.count,
+      fromTs: Math.min(a.fromTs, b.fromTs),
+      toTs: Math.max(a.toTs, b.toTs),
+      firstSeq: lo(a.firstSeq, b.firstSeq),
+      lastSeq: hi(a.lastSeq, b.lastSeq),
+    };
+  }
+
+  /** Oldest first, while the reading is older than maxAgeMs. Rows are in time order but for clock steps. */
+  private enforceAge(rows: number): DropAgg | null {
+    if (rows === 0) return null;
+    const cutoff = this.o.now() - this.o.maxAgeMs;
+    const oldest = this.st.head.all(1) as Array<{ ts: number }>;
+    if (!oldest[0] || oldest[0].ts >= cutoff) return null;
+    let agg: DropAgg | null = null;
+    for (;;) {
+      const head = this.st.head.all(1000) as Array<{ id: number; ts: number; seq: number | null }>;
+      let n = 0;
+      while (n < head.length && head[n]!.ts < cutoff) n++;
+      if (n === 0) break;
+      agg = this.merge(agg, this.dropUpTo(head.slice(0, n)));
+      if (n < head.length) break;
+    }
+    return agg;
+  }
+
+  /** Oldest first, until the pages in use are back under the bound (99 % of it, so not every commit drops). */
+  private enforceSize(rows: number, target = this.limit()): DropAgg | null {
+    let used = this.usedBytes;
+    if (used <= target) return null;
+    const goal = Math.floor(target * 0.99);
+    let agg: DropAgg | null = null;
+    let left = rows;
+    for (let round = 0; round < 50 && used > goal && left > 0; round++) {
+      const perRow = used / Math.max(1, left);
+      const n = Math.min(left, Math.max(1, Math.ceil((used - goal) / perRow)));
+      const d = this.dropUpTo(this.st.head.all(n) as Array<{ id: number; ts: number; seq: number | null }>);
+      if (!d) break;
+      agg = this.merge(agg, d);
+      left -= d.count;
+      used = this.usedBytes;
+    }
+    return agg;
+  }
+
+  /** The size bound now: maxBytes, or less for a while after the disk was full. */
+  private limit(): number {
+    if (this.ceiling < this.o.maxBytes && this.o.now() > this.ceilingUntil) this.ceiling = this.o.maxBytes;
+    return this.ceiling;
+  }
+
+  /**
+   * The disk refused a write (SQLITE_FULL, or an I/O error such as EFBIG). In turn: give back the
+   * WAL's space and try again; drop the oldest messages (counted) and keep the outbox below what
+   * fitted for a while; else keep the batch in memory (bounded) and try at the next commit.
+   * Never throws: the daemon keeps polling whatever the disk does.
+   */
+  private recover(e: Error, batch: Pending[], acks: number[]): boolean {
+    const now = this.o.now();
+    const log = this.o.log;
+    const code = (e as { code?: string }).code;
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {}
+    try {
+      this.write(batch, acks);
+      log?.warn({ code }, 'the disk refused a write; a WAL checkpoint made room');
+      return true;
+    } catch {}
+    let made = false;
+    try {
+      // Delete what the broker already has; then shrink below what fits, oldest first.
+      const used = this.usedBytes;
+      const drop = this.db.transaction(() => {
+        let deleted = 0;
+        for (const id of acks) deleted += this.st.del.run(id).changes;
+        const rows = this.rows - deleted;
+        const need = batch.reduce((s, p) => s + p.body.length + p.topic.length + 64, 0);
+        const target = Math.max(0, Math.min(used, this.limit()) * 0.95 - need);
+        const d = this.enforceSize(rows, target);
+        if (d) this.st.setMeta.run('dropped', this.droppedTotal + d.count);
+        return { deleted, d };
+      });
+      const { deleted, d } = drop();
+      this.rows -= deleted + (d?.count ?? 0);
+      for (const id of acks) this.acked.delete(id);
+      if (d) this.countDrop('disk_full', d);
+      this.ceiling = Math.max(this.pageSize * 16, Math.floor(used * 0.95));
+      this.ceilingUntil = now + FULL_BACKOFF_MS;
+      made = (d?.count ?? 0) > 0 || deleted > 0;
+      if (now - this.lastFullLog >= FULL_LOG_EVERY_MS) {
+        this.lastFullLog = now;
+        log?.error(
+          {
+            code,
+            err: e.message,
+            dropped: d?.count ?? 0,
+            dropped_total: this.droppedTotal,
+            keep_below_bytes: this.ceiling,
+          },
+          'disk full: dropping oldest',
+        );
+      }
+      this.write(batch, []);
+      return true;
+    } catch (e2) {
+      if (now - this.lastFullLog >= FULL_LOG_EVERY_MS || !made) {
+        this.lastFullLog = now;
+        log?.error(
+          { code, err: (e2 as Error).message, waiting_in_memory: this.pending.length },
+          'disk full: nothing could be written; keeping the newest readings in memory and trying again',
+        );
+      }
+      this.keepInMemory();
+      return false;
+    }
+  }
+
+  /** The disk takes nothing: keep the queue in memory, bounded, oldest dropped (counted). */
+  private keepInMemory(): void {
+    const over = this.pending.length - this.o.maxPending;
+    if (over > 0) {
+      const gone = this.pending.splice(0, over);
+      let agg: DropAgg | null = null;
+      for (const p of gone)
+        agg = this.merge(agg, {
+          count: 1,
+          fromTs: p.ts,
+          toTs: p.ts,
+          firstSeq: p.seq ?? null,
+          lastSeq: p.seq ?? null,
+        });
+      if (agg) this.countDrop('disk_full', agg);
+    }
+    this.schedule();
+  }
+
+  /** Counts a drop and reports it: the first at once, then at most once per interval per reason. */
+  private countDrop(reason: DropReason, d: DropAgg): void {
+    if (d.count <= 0) return;
+    this.droppedTotal += d.count;
+    this.drops.set(reason, this.merge(this.drops.get(reason) ?? null, d)!);
+    this.o.log?.warn({ reason, count: d.count, total: this.droppedTotal }, 'outbox dropped unsent messages');
+    this.scheduleReport();
+  }
+
+  private scheduleReport(): void {
+    if (this.reportTimer) return;
+    const now = this.o.now();
+    let wait = Number.POSITIVE_INFINITY;
+    for (const reason of this.drops.keys())
+      wait = Math.min(
+        wait,
+        Math.max(0, (this.lastReport.get(reason) ?? -Infinity) + this.o.dropReportIntervalMs - now),
+      );
+    // Always later than now: a drop found while the daemon is still wiring itself up is reported after.
+    this.reportTimer = setTimeout(
+      () => {
+        this.reportTimer = null;
+        this.report();
+      },
+      Math.max(0, wait),
+    );
+    this.reportTimer.unref();
+  }
+
+  private report(): void {
+    const now = this.o.now();
+    for (const [reason, d] of [...this.drops]) {
+      if (now - (this.lastReport.get(reason) ?? -Infinity) < this.o.dropReportIntervalMs) continue;
+      this.drops.delete(reason);
+      this.lastReport.set(reason, now);
+      try {
+        this.o.onDrop?.({ reason, ...d, total: this.droppedTotal });
+      } catch (e) {
+        this.o.log?.warn({ err: (e as Error).message }, 'outbox drop report failed');
+      }
+    }
+    if (this.drops.size > 0) this.scheduleReport();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.commit();
+    if (this.reportTimer) clearTimeout(this.reportTimer);
+    this.reportTimer = null;
+    this.closed = true;
+    if (this.pending.length > 0)
+      this.o.log?.error({ lost: this.pending.length }, 'outbox closed with messages it could not write');
+    try {
+      this.st.setMeta.run('open', 0);
+    } catch {}
+    this.db.close();
+  }
+}
+
+/** The outbox block of site.yaml as options. */
+export function outboxOptions(c: {
+  max_bytes: number;
+  max_age_h: number;
+  commit_interval_ms: number;
+  commit_max_messages: number;
+  sync: 'full' | 'normal';
+}): Omit<DiskOutboxOptions, 'path'> {
+  return {
+    maxBytes: c.max_bytes,
+    maxAgeMs: Math.round(c.max_age_h * 3600_000),
+    commitIntervalMs: c.commit_interval_ms,
+    commitMaxMessages: c.commit_max_messages,
+    synchronous: c.sync,
+  };
+}
+
+/** The `outbox_dropped` event's text (Bahasa Indonesia and English) and data. */
+export function dropEvent(
+  d: OutboxDrop,
+  timeZone: string,
+): { message: { id: string; en: string }; data: Record<string, unknown> } {
+  const fmt = (ts: number) =>
+    new Intl.DateTimeFormat('en-GB', { timeZone, dateStyle: 'short', timeStyle: 'medium' }).format(ts);
+  const span = d.fromTs === d.toTs ? fmt(d.fromTs) : `${fmt(d.fromTs)} – ${fmt(d.toTs)}`;
+  const n = d.count.toLocaleString('id-ID');
+  const nEn = d.count.toLocaleString('en-US');
+  const text = {
+    size: {
+      id: `Antrean kirim penuh: ${n} data terlama dibuang (${span})`,
+      en: `Outbox full: dropped the ${nEn} oldest readings (${span})`,
+    },
+    age: {
+      id: `${n} data yang lebih tua dari batas umur antrean kirim dibuang (${span})`,
+      en: `Dropped ${nEn} readings older than the outbox's age limit (${span})`,
+    },
+    disk_full: {
+      id: `Disk gateway penuh: ${n} data terlama dibuang (${span})`,
+      en: `Site box disk full: dropped the ${nEn} oldest readings (${span})`,
+    },
+  }[d.reason];
+  return {
+    message: text,
+    data: {
+      reason: d.reason,
+      count: d.count,
+      from_ts: d.fromTs,
+      to_ts: d.toTs,
+      first_seq: d.firstSeq,
+      last_seq: d.lastSeq,
+      total: d.total,
+    },
+  };
+}
