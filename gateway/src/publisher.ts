@@ -289,7 +289,10 @@ export class Publisher {
           if (this.ahead.length === 0) return;
         }
         const wait = this.takeToken();
-        if (wait > 0) return this.pumpLater(wait);
+        if (wait > 0) {
+          this.pumpLater(wait);
+          return;
+        }
         const item = this.ahead.shift()!;
         this.cursor = Math.max(this.cursor, item.id);
         this.send(client, item);
@@ -321,7 +324,8 @@ export class Publisher {
       if (!err) {
         this.counts.acked++;
         this.outbox.ack(item.id);
-        return this.pump();
+        this.pump();
+        return;
       }
       if (this.stopping) return;
       this.counts.resent++;
