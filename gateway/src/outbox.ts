@@ -433,7 +433,7 @@ export class DiskOutbox implements Outbox {
       if (n > 0) this.st.setMeta.run('dropped', this.droppedTotal + n);
     });
     tx();
-    this.rows += batch.length - deleted;
+    this.rows += batch.length - deleted - drops.reduce((s, [, d]) => s + d.count, 0);
     for (const id of acks) this.acked.delete(id);
     for (const [reason, d] of drops) this.countDrop(reason, d);
   }
