@@ -62,6 +62,18 @@ describe('monitoring points through real processes', () => {
     return { status: res.status, type: res.headers.get('content-type'), body };
   };
   const board = async (q = '') => (await api<Board>(`/api/cameras${q}`)).body;
+  /** Events travel separately from states (through the site box's outbox): wait for them. */
+  const eventsIncluding = (wanted: string[]) =>
+    waitFor(
+      `events ${wanted.join(', ')}`,
+      async () => {
+        const events = await api<Array<{ type: string; device?: string }>>('/api/events?limit=500');
+        const types = events.body.map((e) => `${e.type}:${e.device}`);
+        return wanted.every((w) => types.includes(w)) ? types : null;
+      },
+      15_000,
+      250,
+    );
   const tile = async (device: string) => (await board()).tiles.find((t) => t.device === device);
 
   beforeAll(async () => {
@@ -245,15 +257,12 @@ ${camera('cam-rsud', 'RSUD — IGD', 'kamera-cam-rsud')}${camera('cam-pasar', 'P
     expect(by['cam-mpp']!.camera!.stream).toBe('up');
     expect(by['cam-mpp']!.reasons.map((r) => r.code)).toContain('onvif_auth');
     expect(b.summary).toMatchObject({ active: 3, total: 5, id: '3 dari 5 titik aktif' });
-    const events = await api<Array<{ type: string; device?: string }>>('/api/events?limit=200');
-    const types = events.body.map((e) => `${e.type}:${e.device}`);
-    for (const t of [
+    const types = await eventsIncluding([
       'camera_frozen:cam-pasar',
       'camera_black:cam-terminal',
       'clock_drift:cam-camat',
       'camera_auth_failed:cam-mpp',
-    ])
-      expect(types).toContain(t);
+    ]);
     // Frozen was reported once, not once per probe.
     expect(types.filter((t) => t === 'camera_frozen:cam-pasar')).toHaveLength(1);
   }, 90_000);
@@ -395,8 +404,7 @@ ${camera('cam-rsud', 'RSUD — IGD', 'kamera-cam-rsud')}${camera('cam-pasar', 'P
       return v && Math.abs(v.camera!.clock_offset_s!) < 2 && v.status === 'ok' ? v : null;
     });
     expect(t.reasons).toEqual([]);
-    const events = await api<Array<{ type: string; device?: string }>>('/api/events?limit=200');
-    expect(events.body.map((e) => `${e.type}:${e.device}`)).toContain('clock_synced:cam-camat');
+    await eventsIncluding(['clock_synced:cam-camat']);
     expect(
       (await api('/api/cameras/kota/cam-nope/clock-sync', 'insinyur', { method: 'POST', body: '{}' })).status,
     ).toBe(404);
@@ -405,6 +413,18 @@ ${camera('cam-rsud', 'RSUD — IGD', 'kamera-cam-rsud')}${camera('cam-pasar', 'P
   it('the RTSP server killed: streams down within a probe interval or two; restarted: live again', async () => {
     await rtsp.stop('SIGKILL');
     const t0 = Date.now();
+    // The next probe already sees no video (the tile stops being live); a second one confirms it.
+    const seen = await waitFor(
+      'cam-rsud stream seen down',
+      async () => {
+        const v = await tile('cam-rsud');
+        return v?.camera?.stream === 'down' ? v : null;
+      },
+      40_000,
+      250,
+    );
+    expect(Date.now() - t0).toBeLessThan((INTERVAL_S + 8) * 1000);
+    expect(seen.active).toBe(false);
     const down = await waitFor(
       'cam-rsud down',
       async () => {
@@ -420,9 +440,6 @@ ${camera('cam-rsud', 'RSUD — IGD', 'kamera-cam-rsud')}${camera('cam-pasar', 'P
     expect(down.active).toBe(false);
     rtsp = await startRtspServer(rtspPort);
     await waitFor('cam-rsud live again', async () => (await tile('cam-rsud'))?.active, 40_000, 500);
-    const events = await api<Array<{ type: string; device?: string }>>('/api/events?limit=500');
-    const types = events.body.map((e) => `${e.type}:${e.device}`);
-    expect(types).toContain('camera_stream_down:cam-rsud');
-    expect(types).toContain('camera_stream_up:cam-rsud');
+    await eventsIncluding(['camera_stream_down:cam-rsud', 'camera_stream_up:cam-rsud']);
   }, 90_000);
 });

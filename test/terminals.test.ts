@@ -231,16 +231,23 @@ ${t('absen-bkd', ', comm_key_file: bkd.key')}${t('absen-igd', ', transport: udp'
     const board = (await api<Board>('/api/terminals')).body;
     expect(board.summary.id).toBe('3 dari 4 mesin absensi terhubung');
     expect(board.agencies.map((a) => a.agency)).toEqual(['BKD']);
-    const events = (await api<Array<{ type: string; device?: string }>>('/api/events?limit=200')).body.map(
-      (e) => `${e.type}:${e.device}`,
-    );
-    for (const e of [
+    // Events travel separately from states (through the site box's outbox): wait for them.
+    const wanted = [
       'clock_drift:absen-bkd',
       'terminal_memory_high:absen-igd',
       'terminal_hung:absen-pkm',
       'attendance_silent:absen-baru',
-    ])
-      expect(events).toContain(e);
+    ];
+    await waitFor(
+      'terminal events',
+      async () => {
+        const ev = (await api<Array<{ type: string; device?: string }>>('/api/events?limit=200')).body;
+        const types = ev.map((e) => `${e.type}:${e.device}`);
+        return wanted.every((w) => types.includes(w));
+      },
+      15_000,
+      250,
+    );
     // The terminals' logs were read, never cleared.
     expect(sims['absen-bkd']!.log()).toHaveLength(1000);
     expect(sims['absen-igd']!.stats().commands.CLEAR_ATTLOG ?? 0).toBe(0);

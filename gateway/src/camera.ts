@@ -15,6 +15,7 @@ import {
 import { grabThumbnail, jpegSize, probeStream, type StreamProbe } from '@pantau/collectors/rtsp';
 import type { CameraStatus, EventPayload, Reading, Reason, Status } from '@pantau/contract';
 import type { DeviceConfig } from './config.js';
+import { fmtOffset } from './format.js';
 
 export type CameraSettings = NonNullable<DeviceConfig['camera']>;
 
@@ -277,14 +278,6 @@ export function judgeCamera(
   if (offsetS !== undefined) values.clock_offset_s = offsetS;
   const readings = Object.keys(values).length > 0 ? [{ ts: o.ts, values }] : [];
   return { status, reasons, camera, readings, events };
-}
-
-function fmtOffset(s: number): string {
-  const abs = Math.abs(s);
-  const sign = s > 0 ? '+' : '−';
-  if (abs >= 3600) return `${sign}${Math.round((abs / 3600) * 10) / 10} jam/h`;
-  if (abs >= 120) return `${sign}${Math.round(abs / 60)} menit/min`;
-  return `${sign}${Math.round(abs)} s`;
 }
 
 /** The stream URL with the camera's credentials, as ffmpeg needs them. */

@@ -4,6 +4,7 @@
 
 import type { TerminalResult } from '@pantau/collectors/zkteco';
 import type { EventPayload, Reading, Reason, Status, TerminalStatus } from '@pantau/contract';
+import { fmtOffset } from './format.js';
 
 export interface WorkingHours {
   /** ISO weekdays, 1 = Monday … 7 = Sunday. */
@@ -72,14 +73,6 @@ const hm = (s: string) => {
   const [h, m] = s.split(':').map(Number);
   return h! * 60 + m!;
 };
-
-function fmtOffset(s: number): string {
-  const abs = Math.abs(s);
-  const sign = s > 0 ? '+' : '−';
-  if (abs >= 3600) return `${sign}${Math.round((abs / 3600) * 10) / 10} jam/h`;
-  if (abs >= 120) return `${sign}${Math.round(abs / 60)} menit/min`;
-  return `${sign}${Math.round(abs)} s`;
-}
 
 export interface TerminalJudgement {
   status: Status;
