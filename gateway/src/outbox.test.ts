@@ -163,6 +163,21 @@ describe('disk outbox', () => {
     expect(text.data).toMatchObject({ reason: 'size', first_seq: 1 });
   });
 
+  it('never drops what is on its way to the broker', async () => {
+    const o = open({ maxBytes: 128 * 1024 });
+    for (let s = 1; s <= 10; s++) o.push(item(s));
+    o.commit();
+    const inflight = new Set(o.next(0, 3).map((i) => i.id));
+    o.track(inflight);
+    for (let s = 11; s <= 2000; s++) o.push(item(s));
+    o.commit();
+    const kept = seqs(o);
+    expect(kept.slice(0, 3)).toEqual([1, 2, 3]);
+    expect(kept[3]).toBeGreaterThan(100);
+    expect(o.dropped).toBe(kept[3]! - 4);
+    o.close();
+  });
+
   it('drops what is older than max_age, by the reading time', async () => {
     let now = 1_800_000_000_000;
     const drops: OutboxDrop[] = [];
@@ -212,15 +227,43 @@ describe('disk outbox', () => {
     o.close();
   });
 
-  it('a disk that refuses everything: keeps the newest in memory (bounded) and counts the rest', async () => {
+  it('a disk that refuses everything: the newest wait in memory (bounded) and are still handed out', async () => {
     const { log, lines } = logCapture();
-    const o = open({ maxPageCount: 5, maxPending: 50, log });
-    // Five pages hold the schema and a few rows: nothing of this batch fits.
+    const o = open({ maxPageCount: 6, maxPending: 50, log });
+    // Six pages hold the schema and a few rows: nothing of this batch fits.
     for (let s = 1; s <= 500; s++) o.push(item(s));
     expect(() => o.commit()).not.toThrow();
     expect(o.depth).toBeLessThanOrEqual(50 + 10);
     expect(o.dropped).toBeGreaterThanOrEqual(440);
     expect(lines.some((l) => /nothing could be written/.test(l.msg))).toBe(true);
+    // The uplink still gets them, from memory, in order; an acknowledgement forgets them.
+    const out = o.next(0, 1000);
+    expect(out.at(-1)!.seq).toBe(500);
+    expect(out.map((i) => i.seq)).toEqual([...out.map((i) => i.seq!)].sort((a, b) => a - b));
+    const before = o.depth;
+    o.ack(out.at(-1)!.id);
+    expect(o.depth).toBe(before - 1);
+    expect(o.next(out.at(-2)!.id, 10)).toEqual([]);
+    o.close();
+  });
+
+  it('shrinks itself when the file system runs short of free space (statfs), oldest first', async () => {
+    const { log, lines } = logCapture();
+    const drops: OutboxDrop[] = [];
+    // A reserve larger than any disk: the outbox must give way to everything else.
+    const o = open({ reserveFreeBytes: 2 ** 60, log, onDrop: (d) => drops.push(d) });
+    for (let s = 1; s <= 4000; s++) {
+      o.push(item(s));
+      if (s % 200 === 0) o.commit();
+    }
+    o.commit();
+    const kept = seqs(o);
+    expect(kept.at(-1)).toBe(4000);
+    expect(kept.length).toBeLessThan(1000);
+    expect(o.dropped).toBe(kept[0]! - 1);
+    expect(lines.some((l) => l.msg === 'disk nearly full: dropping oldest' && l.level === 40)).toBe(true);
+    await tick(20);
+    expect(drops[0]!.reason).toBe('disk_full');
     o.close();
   });
 

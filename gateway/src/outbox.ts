@@ -10,7 +10,7 @@
 // the messages queued since the last commit, and none of those was published, because the
 // publisher only sees a message (next()) once its transaction committed.
 
-import { mkdirSync, renameSync } from 'node:fs';
+import { mkdirSync, renameSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
@@ -60,6 +60,8 @@ export interface Outbox {
   ack(id: number): void;
   /** Called whenever new messages became durable. */
   onDurable(fn: () => void): void;
+  /** The ids on their way to the broker (the publisher's live set): bounds never drop those. */
+  track?(inflight: ReadonlySet<number>): void;
   /** Messages not yet acknowledged (written or still queued for the next commit). */
   readonly depth: number;
   /** Reading time of the oldest unacknowledged message. */
@@ -124,6 +126,8 @@ export interface DiskOutboxOptions {
   maxPending?: number;
   /** Drops are reported at most this often per reason (the first one at once). */
   dropReportIntervalMs?: number;
+  /** Free space the file system keeps for others: below it, the outbox shrinks itself (oldest dropped). */
+  reserveFreeBytes?: number;
   /** Testing: SQLite's max_page_count, which makes the file "full" (SQLITE_FULL) as a full disk would. */
   maxPageCount?: number;
   onDrop?: (d: OutboxDrop) => void;
@@ -139,11 +143,18 @@ export const OUTBOX_DEFAULTS = {
   synchronous: 'full' as const,
   maxPending: 20_000,
   dropReportIntervalMs: 60_000,
+  reserveFreeBytes: 64 * 1024 * 1024,
 };
+
+/** A checkpoint (WAL into the file) after this many commits or this many bytes written, whichever first. */
+const CHECKPOINT_COMMITS = 30;
+const CHECKPOINT_BYTES = 1024 * 1024;
+/** Free pages kept for reuse when the rest is given back to the file system. */
+const KEEP_FREE_PAGES = 256;
 
 /** After the disk said full, how long the outbox keeps itself below what fitted before trying more. */
 const FULL_BACKOFF_MS = 10 * 60_000;
-/** How often a refusing disk is logged as an error. */
+/** How often each complaint about the disk is logged, at most. */
 const FULL_LOG_EVERY_MS = 60_000;
 
 const SCHEMA = `
@@ -166,6 +177,12 @@ interface Row {
   ts: number;
   enq: number;
   live: number;
+  seq: number | null;
+}
+
+interface HeadRow {
+  id: number;
+  ts: number;
   seq: number | null;
 }
 
@@ -194,6 +211,9 @@ const isCorrupt = (e: unknown): boolean => {
 function openDb(path: string, o: { synchronous: 'full' | 'normal'; maxPageCount?: number }) {
   const db = new Database(path);
   try {
+    // Lets freed pages go back to the file system (incremental_vacuum): after a long outage, and
+    // when the disk is full and the file must shrink. Takes effect when the file is created.
+    db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${o.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     // After a checkpoint the WAL file is cut back to this, so one big drain does not keep its space.
@@ -224,13 +244,18 @@ export class DiskOutbox implements Outbox {
   private readonly listeners: Array<() => void> = [];
   private closed = false;
   private readonly pageSize: number;
+  private readonly path: string;
   /** Below maxBytes after the disk said full: what fitted then. */
   private ceiling: number;
   private ceilingUntil = 0;
-  private lastFullLog = 0;
+  private readonly lastLog = new Map<string, number>();
+  /** The disk takes nothing: queued messages are handed out from memory. */
+  private refusing = false;
+  private sinceCheckpoint = { commits: 0, bytes: 0 };
   private readonly drops = new Map<DropReason, DropAgg>();
   private readonly lastReport = new Map<DropReason, number>();
   private reportTimer: NodeJS.Timeout | null = null;
+  private inflight: ReadonlySet<number> | null = null;
   /** The previous run did not close the outbox (kill -9, power cut, crash). */
   readonly uncleanStart: boolean;
   /** Commits done, for tests and the bench. */
@@ -241,13 +266,13 @@ export class DiskOutbox implements Outbox {
     del: Database.Statement;
     next: Database.Statement;
     head: Database.Statement;
-    dropUpTo: Database.Statement;
     setMeta: Database.Statement;
   };
 
   constructor(opts: DiskOutboxOptions) {
     this.o = { ...OUTBOX_DEFAULTS, now: Date.now, ...opts };
     const log = this.o.log;
+    this.path = opts.path;
     mkdirSync(dirname(opts.path), { recursive: true });
     const dbOpts = {
       synchronous: this.o.synchronous,
@@ -279,8 +304,7 @@ export class DiskOutbox implements Outbox {
       next: db.prepare(
         'SELECT id, topic, body, ts, enq, live, seq FROM outbox WHERE id > ? ORDER BY id LIMIT ?',
       ),
-      head: db.prepare('SELECT id, ts, seq FROM outbox ORDER BY id LIMIT ?'),
-      dropUpTo: db.prepare('DELETE FROM outbox WHERE id <= ?'),
+      head: db.prepare('SELECT id, ts, seq FROM outbox WHERE id > ? ORDER BY id LIMIT ?'),
       setMeta: db.prepare(
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
       ),
@@ -315,6 +339,13 @@ export class DiskOutbox implements Outbox {
 
   ack(id: number): void {
     if (this.closed) return;
+    if (this.refusing && this.pending.length > 0 && id >= this.pending[0]!.id) {
+      const i = this.pending.findIndex((p) => p.id === id);
+      if (i >= 0) {
+        this.pending.splice(i, 1);
+        return;
+      }
+    }
     this.acked.add(id);
     if (this.acked.size >= this.o.commitMaxMessages) this.commitSoon();
     else this.schedule();
@@ -343,11 +374,21 @@ export class DiskOutbox implements Outbox {
       }
       if (rows.length < want) break;
     }
+    // While the disk refuses every write, what waits in memory goes out too (after what is on disk).
+    if (this.refusing)
+      for (const p of this.pending) {
+        if (out.length >= limit) break;
+        if (p.id > after) out.push({ ...p, enqueuedAt: p.enq });
+      }
     return out;
   }
 
   onDurable(fn: () => void): void {
     this.listeners.push(fn);
+  }
+
+  track(inflight: ReadonlySet<number>): void {
+    this.inflight = inflight;
   }
 
   get depth(): number {
@@ -356,7 +397,7 @@ export class DiskOutbox implements Outbox {
 
   get oldestTs(): number | null {
     if (!this.closed && this.rows > this.acked.size) {
-      const rows = this.st.head.all(this.acked.size + 1) as Array<{ id: number; ts: number }>;
+      const rows = this.st.head.all(0, this.acked.size + 1) as HeadRow[];
       const first = rows.find((r) => !this.acked.has(r.id));
       if (first) return first.ts;
     }
@@ -403,17 +444,85 @@ export class DiskOutbox implements Outbox {
     try {
       this.write(batch, acks);
     } catch (e) {
-      if (!isStorageError(e)) {
-        this.o.log?.error({ err: (e as Error).message }, 'outbox write failed; trying again');
-        this.keepInMemory();
-        return;
-      }
       if (!this.recover(e as Error, batch, acks)) return;
     }
     this.pending = this.pending.slice(batch.length);
     this.commits++;
+    if (this.refusing) {
+      this.refusing = false;
+      this.o.log?.warn('outbox: the disk takes writes again');
+    }
+    this.sinceCheckpoint.commits++;
+    for (const p of batch) this.sinceCheckpoint.bytes += p.body.length;
+    if (this.sinceCheckpoint.commits >= CHECKPOINT_COMMITS || this.sinceCheckpoint.bytes >= CHECKPOINT_BYTES)
+      this.checkpoint();
     if (this.pending.length > 0) this.schedule();
     if (batch.length > 0) for (const fn of this.listeners) fn();
+  }
+
+  /**
+   * Copies the WAL into the file so the next commit writes the WAL from its start again (no growth),
+   * finds out early when the file cannot grow (a full disk), gives surplus free pages back, and
+   * shrinks the outbox when the file system runs short of free space.
+   */
+  private checkpoint(): void {
+    this.sinceCheckpoint = { commits: 0, bytes: 0 };
+    try {
+      this.db.pragma('wal_checkpoint(PASSIVE)');
+      const pages = this.db.pragma('page_count', { simple: true }) as number;
+      const free = this.db.pragma('freelist_count', { simple: true }) as number;
+      if (free > KEEP_FREE_PAGES && free > pages / 4)
+        this.db.pragma(`incremental_vacuum(${free - KEEP_FREE_PAGES})`);
+    } catch (e) {
+      this.recover(e as Error, [], []);
+      return;
+    }
+    let avail: number;
+    try {
+      const fs = statfsSync(dirname(this.path));
+      avail = fs.bavail * fs.bsize;
+    } catch {
+      return;
+    }
+    if (avail >= this.o.reserveFreeBytes) return;
+    const used = this.usedBytes;
+    const target = Math.max(this.pageSize * 16, used - (this.o.reserveFreeBytes - avail));
+    if (target >= this.limit()) return;
+    this.ceiling = target;
+    this.ceilingUntil = this.o.now() + FULL_BACKOFF_MS;
+    this.fullLog(
+      'warn',
+      { free_bytes: avail, reserve_bytes: this.o.reserveFreeBytes, keep_below_bytes: target },
+      'disk nearly full: dropping oldest',
+    );
+    this.shrink(target, 'disk_full');
+  }
+
+  private fullLog(level: 'warn' | 'error', o: Record<string, unknown>, msg: string): void {
+    const now = this.o.now();
+    if (now - (this.lastLog.get(msg) ?? Number.NEGATIVE_INFINITY) < FULL_LOG_EVERY_MS) return;
+    this.lastLog.set(msg, now);
+    this.o.log?.[level]({ ...o, dropped_total: this.droppedTotal }, msg);
+  }
+
+  /** Deletes acknowledged rows and the oldest until the pages in use fit `target`; gives the pages back. */
+  private shrink(target: number, reason: DropReason, acks: number[] = []): void {
+    const tx = this.db.transaction(() => {
+      let deleted = 0;
+      for (const id of acks) deleted += this.st.del.run(id).changes;
+      const d = this.enforceSize(this.rows - deleted, target);
+      if (d) this.st.setMeta.run('dropped', this.droppedTotal + d.count);
+      // The file shrinks at the next checkpoint: pages past the new end are not copied.
+      this.db.pragma('incremental_vacuum');
+      return { deleted, d };
+    });
+    const { deleted, d } = tx();
+    this.rows -= deleted + (d?.count ?? 0);
+    for (const id of acks) this.acked.delete(id);
+    if (d) this.countDrop(reason, d);
+    try {
+      this.db.pragma('wal_checkpoint(PASSIVE)');
+    } catch {}
   }
 
   /** The transaction. Throws what SQLite throws; on success the in-memory state follows it. */
@@ -438,24 +547,15 @@ export class DiskOutbox implements Outbox {
     for (const [reason, d] of drops) this.countDrop(reason, d);
   }
 
-  /** Deletes the oldest rows up to and including `upTo`; returns what they were (inside a transaction). */
-  private dropUpTo(head: Array<{ id: number; ts: number; seq: number | null }>): DropAgg | null {
-    if (head.length === 0) return null;
-    const last = head[head.length - 1]!;
-    const deleted = this.st.dropUpTo.run(last.id).changes;
-    let firstSeq: number | null = null;
-    let lastSeq: number | null = null;
-    let fromTs = Number.POSITIVE_INFINITY;
-    let toTs = Number.NEGATIVE_INFINITY;
-    for (const r of head) {
-      if (r.seq !== null) {
-        firstSeq = firstSeq === null ? r.seq : Math.min(firstSeq, r.seq);
-        lastSeq = lastSeq === null ? r.seq : Math.max(lastSeq, r.seq);
-      }
-      fromTs = Math.min(fromTs, r.ts);
-      toTs = Math.max(toTs, r.ts);
+  /** Deletes these rows, but not those on their way to the broker; returns what went. In a transaction. */
+  private dropRows(rows: HeadRow[]): DropAgg | null {
+    let agg: DropAgg | null = null;
+    for (const r of rows) {
+      if (this.inflight?.has(r.id)) continue;
+      if (this.st.del.run(r.id).changes === 0) continue;
+      agg = this.merge(agg, { count: 1, fromTs: r.ts, toTs: r.ts, firstSeq: r.seq, lastSeq: r.seq });
     }
-    return { count: deleted, fromTs, toTs, firstSeq, lastSeq };
+    return agg;
   }
 
   private merge(a: DropAgg | null, b: DropAgg | null): DropAgg | null {
@@ -476,16 +576,18 @@ export class DiskOutbox implements Outbox {
   private enforceAge(rows: number): DropAgg | null {
     if (rows === 0) return null;
     const cutoff = this.o.now() - this.o.maxAgeMs;
-    const oldest = this.st.head.all(1) as Array<{ ts: number }>;
+    const oldest = this.st.head.all(0, 1) as HeadRow[];
     if (!oldest[0] || oldest[0].ts >= cutoff) return null;
     let agg: DropAgg | null = null;
+    let after = 0;
     for (;;) {
-      const head = this.st.head.all(1000) as Array<{ id: number; ts: number; seq: number | null }>;
+      const head = this.st.head.all(after, 1000) as HeadRow[];
       let n = 0;
       while (n < head.length && head[n]!.ts < cutoff) n++;
       if (n === 0) break;
-      agg = this.merge(agg, this.dropUpTo(head.slice(0, n)));
+      agg = this.merge(agg, this.dropRows(head.slice(0, n)));
       if (n < head.length) break;
+      after = head[n - 1]!.id;
     }
     return agg;
   }
@@ -497,13 +599,18 @@ export class DiskOutbox implements Outbox {
     const goal = Math.floor(target * 0.99);
     let agg: DropAgg | null = null;
     let left = rows;
-    for (let round = 0; round < 50 && used > goal && left > 0; round++) {
+    let after = 0;
+    for (let round = 0; round < 100 && used > goal && left > 0; round++) {
       const perRow = used / Math.max(1, left);
       const n = Math.min(left, Math.max(1, Math.ceil((used - goal) / perRow)));
-      const d = this.dropUpTo(this.st.head.all(n) as Array<{ id: number; ts: number; seq: number | null }>);
-      if (!d) break;
-      agg = this.merge(agg, d);
-      left -= d.count;
+      const head = this.st.head.all(after, n) as HeadRow[];
+      if (head.length === 0) break;
+      after = head.at(-1)!.id;
+      const d = this.dropRows(head);
+      if (d) {
+        agg = this.merge(agg, d);
+        left -= d.count;
+      }
       used = this.usedBytes;
     }
     return agg;
@@ -516,67 +623,50 @@ export class DiskOutbox implements Outbox {
   }
 
   /**
-   * The disk refused a write (SQLITE_FULL, or an I/O error such as EFBIG). In turn: give back the
-   * WAL's space and try again; drop the oldest messages (counted) and keep the outbox below what
-   * fitted for a while; else keep the batch in memory (bounded) and try at the next commit.
-   * Never throws: the daemon keeps polling whatever the disk does.
+   * A write failed. A full disk (SQLITE_FULL, or an I/O error such as ENOSPC or EFBIG), in turn:
+   * a checkpoint, so the WAL is written from its start again, and retry; drop the oldest messages
+   * (counted) until the data fits in 90 % of what the file already holds, give the freed pages back,
+   * keep the outbox that small for a while, and retry; else keep the newest in memory (bounded),
+   * hand them out from there, and try again at the next commit. Never throws: the daemon keeps
+   * polling whatever the disk does.
    */
   private recover(e: Error, batch: Pending[], acks: number[]): boolean {
-    const now = this.o.now();
-    const log = this.o.log;
     const code = (e as { code?: string }).code;
+    if (!isStorageError(e)) {
+      this.fullLog('error', { code, err: e.message }, 'outbox write failed; trying again');
+      this.keepInMemory();
+      return false;
+    }
     try {
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
-    } catch {}
-    try {
+      this.db.pragma('wal_checkpoint(PASSIVE)');
       this.write(batch, acks);
-      log?.warn({ code }, 'the disk refused a write; a WAL checkpoint made room');
+      this.fullLog('warn', { code }, 'the disk refused a write; a checkpoint of the WAL made room');
       return true;
     } catch {}
-    let made = false;
     try {
-      // Delete what the broker already has; then shrink below what fits, oldest first.
-      const used = this.usedBytes;
-      const drop = this.db.transaction(() => {
-        let deleted = 0;
-        for (const id of acks) deleted += this.st.del.run(id).changes;
-        const rows = this.rows - deleted;
-        const need = batch.reduce((s, p) => s + p.body.length + p.topic.length + 64, 0);
-        const target = Math.max(0, Math.min(used, this.limit()) * 0.95 - need);
-        const d = this.enforceSize(rows, target);
-        if (d) this.st.setMeta.run('dropped', this.droppedTotal + d.count);
-        return { deleted, d };
-      });
-      const { deleted, d } = drop();
-      this.rows -= deleted + (d?.count ?? 0);
-      for (const id of acks) this.acked.delete(id);
-      if (d) this.countDrop('disk_full', d);
-      this.ceiling = Math.max(this.pageSize * 16, Math.floor(used * 0.95));
-      this.ceilingUntil = now + FULL_BACKOFF_MS;
-      made = (d?.count ?? 0) > 0 || deleted > 0;
-      if (now - this.lastFullLog >= FULL_LOG_EVERY_MS) {
-        this.lastFullLog = now;
-        log?.error(
-          {
-            code,
-            err: e.message,
-            dropped: d?.count ?? 0,
-            dropped_total: this.droppedTotal,
-            keep_below_bytes: this.ceiling,
-          },
-          'disk full: dropping oldest',
-        );
-      }
+      let fileBytes = this.usedBytes;
+      try {
+        fileBytes = Math.min(fileBytes, statSync(this.path).size);
+      } catch {}
+      const need = batch.reduce((s, p) => s + p.body.length + p.topic.length + 64, 0);
+      const target = Math.max(this.pageSize * 16, Math.floor(Math.min(fileBytes, this.limit()) * 0.9) - need);
+      this.ceiling = target;
+      this.ceilingUntil = this.o.now() + FULL_BACKOFF_MS;
+      const before = this.droppedTotal;
+      this.shrink(target, 'disk_full', acks);
+      this.fullLog(
+        'error',
+        { code, err: e.message, dropped: this.droppedTotal - before, keep_below_bytes: target },
+        'disk full: dropping oldest',
+      );
       this.write(batch, []);
       return true;
     } catch (e2) {
-      if (now - this.lastFullLog >= FULL_LOG_EVERY_MS || !made) {
-        this.lastFullLog = now;
-        log?.error(
-          { code, err: (e2 as Error).message, waiting_in_memory: this.pending.length },
-          'disk full: nothing could be written; keeping the newest readings in memory and trying again',
-        );
-      }
+      this.fullLog(
+        'error',
+        { code, err: (e2 as Error).message, waiting_in_memory: this.pending.length },
+        'disk full: nothing could be written; sending the newest readings from memory and trying again',
+      );
       this.keepInMemory();
       return false;
     }
@@ -584,6 +674,7 @@ export class DiskOutbox implements Outbox {
 
   /** The disk takes nothing: keep the queue in memory, bounded, oldest dropped (counted). */
   private keepInMemory(): void {
+    this.refusing = true;
     const over = this.pending.length - this.o.maxPending;
     if (over > 0) {
       const gone = this.pending.splice(0, over);
@@ -606,7 +697,6 @@ export class DiskOutbox implements Outbox {
     if (d.count <= 0) return;
     this.droppedTotal += d.count;
     this.drops.set(reason, this.merge(this.drops.get(reason) ?? null, d)!);
-    this.o.log?.warn({ reason, count: d.count, total: this.droppedTotal }, 'outbox dropped unsent messages');
     this.scheduleReport();
   }
 
@@ -636,6 +726,10 @@ export class DiskOutbox implements Outbox {
       if (now - (this.lastReport.get(reason) ?? -Infinity) < this.o.dropReportIntervalMs) continue;
       this.drops.delete(reason);
       this.lastReport.set(reason, now);
+      this.o.log?.warn(
+        { reason, count: d.count, first_seq: d.firstSeq, last_seq: d.lastSeq, total: this.droppedTotal },
+        'outbox dropped unsent messages',
+      );
       try {
         this.o.onDrop?.({ reason, ...d, total: this.droppedTotal });
       } catch (e) {

@@ -113,6 +113,7 @@ export class Publisher {
     this.window = Math.max(1, o.inflight ?? PUBLISHER_DEFAULTS.inflight);
     this.backfillAfterMs = o.backfillAfterMs ?? PUBLISHER_DEFAULTS.backfillAfterMs;
     this.outbox.onDurable(() => this.pump());
+    this.outbox.track?.(this.inflight);
   }
 
   get connected(): boolean {

@@ -1,0 +1,117 @@
+// A TCP proxy on 127.0.0.1 that plays a radio link between a site box and the central:
+//  - pass:      bytes flow both ways;
+//  - blackhole: connections stay open (new ones are accepted) but every byte is dropped both ways
+//               and a close on one side is not passed on, as when the link fades out; on the way
+//               back to pass, every connection that saw the blackhole is cut (its TCP stream has a
+//               hole, as a real connection would have timed out), so the client reconnects;
+//  - reset:     every connection is reset (RST), new ones too.
+// cut() resets the current connections once, e.g. in the middle of a burst of publishes.
+
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+
+export type ProxyMode = 'pass' | 'blackhole' | 'reset';
+
+export interface TcpProxy {
+  readonly port: number;
+  readonly mode: ProxyMode;
+  setMode(mode: ProxyMode): void;
+  /** Resets every current connection (both sides) now. */
+  cut(): void;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  /** Bytes forwarded client → server and server → client, and bytes dropped by the blackhole. */
+  readonly bytes: { up: number; down: number; dropped: number };
+  close(): Promise<void>;
+}
+
+interface Pair {
+  client: Socket;
+  server: Socket | null;
+  /** Saw a blackhole: its streams have holes. */
+  tainted: boolean;
+}
+
+export async function startTcpProxy(target: { host?: string; port: number }): Promise<TcpProxy> {
+  let mode: ProxyMode = 'pass';
+  let accepted = 0;
+  const bytes = { up: 0, down: 0, dropped: 0 };
+  const pairs = new Set<Pair>();
+
+  const kill = (p: Pair) => {
+    pairs.delete(p);
+    for (const s of [p.client, p.server])
+      if (s && !s.destroyed) {
+        // RST where the platform allows, else a plain destroy.
+        if (typeof s.resetAndDestroy === 'function') s.resetAndDestroy();
+        else s.destroy();
+      }
+  };
+
+  const server: Server = createServer((client) => {
+    accepted++;
+    const p: Pair = { client, server: null, tainted: mode === 'blackhole' };
+    pairs.add(p);
+    client.on('error', () => kill(p));
+    if (mode === 'reset') return kill(p);
+    const upstream = createConnection({ host: target.host ?? '127.0.0.1', port: target.port });
+    p.server = upstream;
+    upstream.on('error', () => kill(p));
+    client.on('data', (d: Buffer) => {
+      if (mode === 'blackhole') {
+        p.tainted = true;
+        bytes.dropped += d.length;
+        return;
+      }
+      bytes.up += d.length;
+      upstream.write(d);
+    });
+    upstream.on('data', (d: Buffer) => {
+      if (mode === 'blackhole') {
+        p.tainted = true;
+        bytes.dropped += d.length;
+        return;
+      }
+      bytes.down += d.length;
+      client.write(d);
+    });
+    // A close is news only when the link carries it.
+    client.on('close', () => {
+      if (mode !== 'blackhole') kill(p);
+    });
+    upstream.on('close', () => {
+      if (mode !== 'blackhole') kill(p);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+
+  return {
+    port,
+    get mode() {
+      return mode;
+    },
+    setMode(next: ProxyMode) {
+      const was = mode;
+      mode = next;
+      if (next === 'reset') for (const p of [...pairs]) kill(p);
+      if (was === 'blackhole' && next === 'pass')
+        for (const p of [...pairs]) if (p.tainted || p.client.destroyed || p.server?.destroyed) kill(p);
+      if (next === 'blackhole') for (const p of pairs) p.tainted = true;
+    },
+    cut() {
+      for (const p of [...pairs]) kill(p);
+    },
+    get accepted() {
+      return accepted;
+    },
+    bytes,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const p of [...pairs]) kill(p);
+        server.close(() => resolve());
+      }),
+  };
+}
