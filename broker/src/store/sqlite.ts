@@ -23,7 +23,7 @@ import type {
   ThumbnailRecord,
 } from './types.js';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS samples (
 CREATE TABLE IF NOT EXISTS batches (
   site TEXT NOT NULL, seq INTEGER NOT NULL, device TEXT NOT NULL,
   received_at INTEGER NOT NULL, backfill INTEGER NOT NULL, samples INTEGER NOT NULL,
+  clock_suspect INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (site, seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sites (
@@ -62,6 +63,15 @@ CREATE TABLE IF NOT EXISTS thumbnails (
   data BLOB NOT NULL, received_at INTEGER NOT NULL, PRIMARY KEY (site, device)
 );
 `;
+
+/** Readings stamped before this were taken before the site box's clock was set. */
+export const EARLIEST_PLAUSIBLE_TS = Date.UTC(2025, 0, 1);
+/** How far ahead of the central a site box's clock may run before its readings are suspect. */
+const FUTURE_SLACK_MS = 10 * 60_000;
+
+export function plausibleTs(ts: number, receivedAt: number): boolean {
+  return ts >= EARLIEST_PLAUSIBLE_TS && ts <= receivedAt + FUTURE_SLACK_MS;
+}
 
 /** `ranges` minus `cut`, both sorted lists of inclusive [from, to]. */
 export function subtractRanges(
@@ -123,11 +133,32 @@ export class SqliteStore implements Store {
       // which the site boxes resend because their outbox keeps what was not acknowledged.
       this.db.pragma('synchronous = NORMAL');
       this.db.exec(SCHEMA);
-      this.db
-        .prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)')
-        .run('schema_version', String(SCHEMA_VERSION));
+      this.migrate();
     }
     this.db.pragma('busy_timeout = 5000');
+  }
+
+  /** Brings a store written by an older version up to this schema, one numbered step at a time. */
+  private migrate(): void {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as
+      | { value: string }
+      | undefined;
+    let version = row ? Number(row.value) : SCHEMA_VERSION;
+    if (version > SCHEMA_VERSION)
+      throw new Error(
+        `store schema ${version} is newer than this Pantau (${SCHEMA_VERSION}): upgrade Pantau`,
+      );
+    const columns = (table: string) =>
+      (this.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name);
+    if (version < 2) {
+      // 2: readings stamped before the site box's clock was set are counted per batch.
+      if (!columns('batches').includes('clock_suspect'))
+        this.db.exec('ALTER TABLE batches ADD COLUMN clock_suspect INTEGER NOT NULL DEFAULT 0');
+      version = 2;
+    }
+    this.db
+      .prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)')
+      .run('schema_version', String(version));
   }
 
   private seriesId(site: string, device: string, metric: string, labels: string): number {
@@ -152,13 +183,21 @@ export class SqliteStore implements Store {
     const insertSample = this.db.prepare(
       'INSERT OR REPLACE INTO samples (series_id, ts, value) VALUES (?, ?, ?)',
     );
+    const markSuspect = this.db.prepare('UPDATE batches SET clock_suspect = ? WHERE site = ? AND seq = ?');
     const tx = this.db.transaction((): IngestResult => {
       let n = 0;
       for (const r of p.readings) n += Object.keys(r.values).length;
       const res = insertBatch.run(site, p.seq, p.device, receivedAt, p.backfill ? 1 : 0, n);
       if (res.changes === 0) return { accepted: false, samples: 0 };
       let samples = 0;
+      let suspect = 0;
       for (const r of p.readings) {
+        // A box without a real-time clock stamps readings in 1970 (or at its last saved time) until
+        // NTP sets it; such readings would land far from their hour. Kept out of history, counted.
+        if (!plausibleTs(r.ts, receivedAt)) {
+          suspect++;
+          continue;
+        }
         const lk = labelsKey(r.labels);
         for (const [metric, value] of Object.entries(r.values)) {
           if (typeof value !== 'number' || !Number.isFinite(value)) continue;
@@ -166,6 +205,7 @@ export class SqliteStore implements Store {
           samples++;
         }
       }
+      if (suspect > 0) markSuspect.run(suspect, site, p.seq);
       return { accepted: true, samples };
     });
     return tx();
@@ -204,14 +244,17 @@ export class SqliteStore implements Store {
     for (let i = 1; i < islands.length; i++) holes.push([islands[i - 1]!.b + 1, islands[i]!.a - 1]);
     const missing = subtractRanges(holes, skips);
     const backfill = this.db
-      .prepare('SELECT COUNT(*) AS n FROM batches WHERE site = ? AND backfill = 1')
-      .get(site) as { n: number };
+      .prepare(
+        'SELECT COUNT(*) FILTER (WHERE backfill = 1) AS n, COALESCE(SUM(clock_suspect), 0) AS s FROM batches WHERE site = ?',
+      )
+      .get(site) as { n: number; s: number };
     return {
       site,
       first: islands[0]?.a ?? null,
       last: islands.at(-1)?.b ?? null,
       received: islands.reduce((n, x) => n + x.n, 0),
       backfilled_batches: backfill.n,
+      clock_suspect_readings: backfill.s,
       missing,
       missing_count: missing.reduce((n, [a, b]) => n + b - a + 1, 0),
       skipped: skips,

@@ -2,8 +2,40 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TelemetryPayload } from '@pantau/contract';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from './index.js';
+
+describe('store: sqlite schema upgrade', () => {
+  it('brings a version 1 store up to date without losing what it holds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pantau-store-v1-'));
+    const path = join(dir, 'central.db');
+    const old = new Database(path);
+    old.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO meta VALUES ('schema_version', '1');
+      CREATE TABLE batches (site TEXT NOT NULL, seq INTEGER NOT NULL, device TEXT NOT NULL,
+        received_at INTEGER NOT NULL, backfill INTEGER NOT NULL, samples INTEGER NOT NULL,
+        PRIMARY KEY (site, seq)) WITHOUT ROWID;
+      INSERT INTO batches VALUES ('rsud', 7, 'ptp-scc', 1, 0, 3);`);
+    old.close();
+    const store = openStore({ kind: 'sqlite', path });
+    expect(await store.sequenceReport('rsud')).toMatchObject({
+      first: 7,
+      received: 1,
+      clock_suspect_readings: 0,
+    });
+    await store.close();
+    const check = new Database(path, { readonly: true });
+    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
+      value: '2',
+    });
+    check.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+/** A plausible time: readings stamped before 2025 count as taken before the clock was set. */
+const T = Date.UTC(2026, 10, 1);
 
 // The same suite will run against every store kind; today that is SQLite.
 describe('store: sqlite', () => {
@@ -76,8 +108,37 @@ describe('store: sqlite', () => {
     expect(await store.sequenceReport('nowhere')).toMatchObject({ first: null, received: 0, missing: [] });
   });
 
+  it('readings stamped before the site box had its clock set are counted, not put in history', async () => {
+    const now = Date.now();
+    const r = await store.ingestTelemetry(
+      'pasar',
+      {
+        v: 1,
+        seq: 1,
+        device: 'ptp-scc',
+        backfill: false,
+        readings: [
+          { ts: 60_000, values: { rx_power_dbm: -60 } }, // 1970: the box booted without a real-time clock
+          { ts: now + 3600_000, values: { rx_power_dbm: -61 } }, // an hour ahead of the central
+          { ts: now - 1000, values: { rx_power_dbm: -62 } },
+        ],
+      },
+      now,
+    );
+    expect(r).toEqual({ accepted: true, samples: 1 });
+    expect((await store.sequenceReport('pasar')).clock_suspect_readings).toBe(2);
+    const h = await store.history({
+      site: 'pasar',
+      device: 'ptp-scc',
+      metric: 'rx_power_dbm',
+      from: 0,
+      to: now + 7200_000,
+    });
+    expect(h[0]!.points.map((p) => p[1])).toEqual([-62]);
+  });
+
   it('ingests readings and answers a history query', async () => {
-    expect(await store.ingestTelemetry('rsud', batch(1, 1_000_000, 5), 2_000_000)).toEqual({
+    expect(await store.ingestTelemetry('rsud', batch(1, T, 5), T + 1_000_000)).toEqual({
       accepted: true,
       samples: 10,
     });
@@ -86,29 +147,29 @@ describe('store: sqlite', () => {
       device: 'ptp-scc',
       metric: 'rx_power_dbm',
       from: 0,
-      to: 3_000_000,
+      to: T + 3_000_000,
     });
     expect(h).toEqual([
       {
         labels: {},
         points: [
-          [1_000_000, -60],
-          [1_001_000, -61],
-          [1_002_000, -62],
-          [1_003_000, -63],
-          [1_004_000, -64],
+          [T, -60],
+          [T + 1_000, -61],
+          [T + 2_000, -62],
+          [T + 3_000, -63],
+          [T + 4_000, -64],
         ],
       },
     ]);
   });
 
   it('ignores a replayed sequence number', async () => {
-    await store.ingestTelemetry('rsud', batch(7, 1_000_000, 2), 1);
-    expect(await store.ingestTelemetry('rsud', batch(7, 1_000_000, 2), 2)).toEqual({
+    await store.ingestTelemetry('rsud', batch(7, T, 2), T + 1);
+    expect(await store.ingestTelemetry('rsud', batch(7, T, 2), T + 2)).toEqual({
       accepted: false,
       samples: 0,
     });
-    expect(await store.ingestTelemetry('damkar', batch(7, 1_000_000, 2), 2)).toMatchObject({
+    expect(await store.ingestTelemetry('damkar', batch(7, T, 2), T + 2)).toMatchObject({
       accepted: true,
     });
   });
@@ -122,18 +183,18 @@ describe('store: sqlite', () => {
         device: 'r1',
         backfill: false,
         readings: [0, 1, 2, 3].flatMap((i) => [
-          { ts: i * 1000, values: { if_in_bps: 100 * i }, labels: { iface: 'eth0' } },
-          { ts: i * 1000, values: { if_in_bps: 7 }, labels: { iface: 'ath0' } },
+          { ts: T + i * 1000, values: { if_in_bps: 100 * i }, labels: { iface: 'eth0' } },
+          { ts: T + i * 1000, values: { if_in_bps: 7 }, labels: { iface: 'ath0' } },
         ]),
       },
-      1,
+      T + 5000,
     );
     const eth = await store.history({
       site: 'rsud',
       device: 'r1',
       metric: 'if_in_bps',
-      from: 0,
-      to: 3999,
+      from: T,
+      to: T + 3999,
       labels: { iface: 'eth0' },
       maxPoints: 2,
     });
@@ -141,12 +202,18 @@ describe('store: sqlite', () => {
       {
         labels: { iface: 'eth0' },
         points: [
-          [0, 50],
-          [2000, 250],
+          [T, 50],
+          [T + 2000, 250],
         ],
       },
     ]);
-    const all = await store.history({ site: 'rsud', device: 'r1', metric: 'if_in_bps', from: 0, to: 3999 });
+    const all = await store.history({
+      site: 'rsud',
+      device: 'r1',
+      metric: 'if_in_bps',
+      from: T,
+      to: T + 3999,
+    });
     expect(all.map((s) => s.labels.iface).sort()).toEqual(['ath0', 'eth0']);
   });
 

@@ -67,6 +67,8 @@ export interface SequenceReport {
   /** Distinct sequence numbers received (telemetry batches and events). */
   received: number;
   backfilled_batches: number;
+  /** Readings stamped before the site box's clock was set (or far in the future): kept out of history. */
+  clock_suspect_readings: number;
   /** Numbers never received below the last one, not explained by a restart: readings lost. */
   missing: Array<[number, number]>;
   missing_count: number;
