@@ -54,7 +54,6 @@ const item = (seq: number, ts = Date.now()) => ({
   body: body(seq),
   ts,
   seq,
-  live: true,
 });
 
 function logCapture() {
@@ -93,14 +92,14 @@ describe('disk outbox', () => {
   it('keeps order and original bodies and times across a reopen', async () => {
     const o = open();
     const t0 = Date.now() - 3600_000;
-    for (let s = 1; s <= 5; s++) o.push({ ...item(s, t0 + s), live: s % 2 === 0 });
+    for (let s = 1; s <= 5; s++) o.push(item(s, t0 + s));
     o.close(); // a clean close writes what was queued
     const o2 = open();
     expect(o2.uncleanStart).toBe(false);
     const got = o2.next(0, 10);
     expect(got.map((i) => i.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(got.map((i) => i.ts)).toEqual([1, 2, 3, 4, 5].map((s) => t0 + s));
-    expect(got.map((i) => i.live)).toEqual([false, true, false, true, false]);
+    expect(got.every((i) => i.enqueuedAt >= t0 + 3600_000 - 1000)).toBe(true);
     expect(got[2]!.body.equals(body(3))).toBe(true);
     expect(o2.oldestTs).toBe(t0 + 1);
     // New messages go after the old ones.
@@ -304,7 +303,7 @@ o.onDurable(() => {
 });
 const body = ${JSON.stringify(body(0).toString())};
 (function write() {
-  for (let k = 0; k < 50; k++) { seq++; o.push({ topic: 't', body: Buffer.from(body.replace('"seq":0', '"seq":' + seq)), ts: Date.now(), seq, live: true }); }
+  for (let k = 0; k < 50; k++) { seq++; o.push({ topic: 't', body: Buffer.from(body.replace('"seq":0', '"seq":' + seq)), ts: Date.now(), seq }); }
   setImmediate(write);
 })();
 `,

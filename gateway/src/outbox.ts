@@ -22,8 +22,6 @@ export interface OutboxItem {
   ts: number;
   /** The payload's sequence number, when it has one (telemetry and events do). */
   seq?: number;
-  /** Whether the uplink was up when the message was written: if not, it is backfill when sent. */
-  live: boolean;
 }
 
 export interface StoredOutboxItem extends OutboxItem {
@@ -148,7 +146,7 @@ export const OUTBOX_DEFAULTS = {
 
 /** A checkpoint (WAL into the file) after this many commits or this many bytes written, whichever first. */
 const CHECKPOINT_COMMITS = 30;
-const CHECKPOINT_BYTES = 1024 * 1024;
+const CHECKPOINT_BYTES = 256 * 1024;
 /** Free pages kept for reuse when the rest is given back to the file system. */
 const KEEP_FREE_PAGES = 256;
 
@@ -164,7 +162,6 @@ CREATE TABLE IF NOT EXISTS outbox (
   body BLOB NOT NULL,
   ts INTEGER NOT NULL,
   enq INTEGER NOT NULL,
-  live INTEGER NOT NULL,
   seq INTEGER
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -176,7 +173,6 @@ interface Row {
   body: Buffer;
   ts: number;
   enq: number;
-  live: number;
   seq: number | null;
 }
 
@@ -252,6 +248,8 @@ export class DiskOutbox implements Outbox {
   /** The disk takes nothing: queued messages are handed out from memory. */
   private refusing = false;
   private sinceCheckpoint = { commits: 0, bytes: 0 };
+  /** Until then (after the disk refused a write), a checkpoint follows every commit. */
+  private pressureUntil = 0;
   private readonly drops = new Map<DropReason, DropAgg>();
   private readonly lastReport = new Map<DropReason, number>();
   private reportTimer: NodeJS.Timeout | null = null;
@@ -297,13 +295,9 @@ export class DiskOutbox implements Outbox {
     this.pageSize = db.pragma('page_size', { simple: true }) as number;
     this.ceiling = this.o.maxBytes;
     this.st = {
-      insert: db.prepare(
-        'INSERT INTO outbox (id, topic, body, ts, enq, live, seq) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
+      insert: db.prepare('INSERT INTO outbox (id, topic, body, ts, enq, seq) VALUES (?, ?, ?, ?, ?, ?)'),
       del: db.prepare('DELETE FROM outbox WHERE id = ?'),
-      next: db.prepare(
-        'SELECT id, topic, body, ts, enq, live, seq FROM outbox WHERE id > ? ORDER BY id LIMIT ?',
-      ),
+      next: db.prepare('SELECT id, topic, body, ts, enq, seq FROM outbox WHERE id > ? ORDER BY id LIMIT ?'),
       head: db.prepare('SELECT id, ts, seq FROM outbox WHERE id > ? ORDER BY id LIMIT ?'),
       setMeta: db.prepare(
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
@@ -368,7 +362,6 @@ export class DiskOutbox implements Outbox {
           body: r.body,
           ts: r.ts,
           enqueuedAt: r.enq,
-          live: r.live === 1,
           ...(r.seq !== null ? { seq: r.seq } : {}),
         });
       }
@@ -454,7 +447,11 @@ export class DiskOutbox implements Outbox {
     }
     this.sinceCheckpoint.commits++;
     for (const p of batch) this.sinceCheckpoint.bytes += p.body.length;
-    if (this.sinceCheckpoint.commits >= CHECKPOINT_COMMITS || this.sinceCheckpoint.bytes >= CHECKPOINT_BYTES)
+    if (
+      this.sinceCheckpoint.commits >= CHECKPOINT_COMMITS ||
+      this.sinceCheckpoint.bytes >= CHECKPOINT_BYTES ||
+      this.o.now() < this.pressureUntil
+    )
       this.checkpoint();
     if (this.pending.length > 0) this.schedule();
     if (batch.length > 0) for (const fn of this.listeners) fn();
@@ -506,14 +503,17 @@ export class DiskOutbox implements Outbox {
   }
 
   /** Deletes acknowledged rows and the oldest until the pages in use fit `target`; gives the pages back. */
-  private shrink(target: number, reason: DropReason, acks: number[] = []): void {
+  private shrink(target: number, reason: DropReason, acks: number[] = [], maxPages?: number): void {
     const tx = this.db.transaction(() => {
       let deleted = 0;
       for (const id of acks) deleted += this.st.del.run(id).changes;
       const d = this.enforceSize(this.rows - deleted, target);
       if (d) this.st.setMeta.run('dropped', this.droppedTotal + d.count);
-      // The file shrinks at the next checkpoint: pages past the new end are not copied.
-      this.db.pragma('incremental_vacuum');
+      // Free pages past `maxPages` go (the file shrinks at the next checkpoint: pages past the new
+      // end are not copied); the others stay for the next inserts, so the file need not grow.
+      const pages = this.db.pragma('page_count', { simple: true }) as number;
+      const excess = maxPages === undefined ? 0 : pages - maxPages;
+      if (excess > 0) this.db.pragma(`incremental_vacuum(${excess})`);
       return { deleted, d };
     });
     const { deleted, d } = tx();
@@ -530,8 +530,7 @@ export class DiskOutbox implements Outbox {
     let deleted = 0;
     const drops: Array<[DropReason, DropAgg]> = [];
     const tx = this.db.transaction(() => {
-      for (const p of batch)
-        this.st.insert.run(p.id, p.topic, p.body, p.ts, p.enq, p.live ? 1 : 0, p.seq ?? null);
+      for (const p of batch) this.st.insert.run(p.id, p.topic, p.body, p.ts, p.enq, p.seq ?? null);
       for (const id of acks) deleted += this.st.del.run(id).changes;
       const rows = this.rows + batch.length - deleted;
       const age = this.enforceAge(rows);
@@ -637,6 +636,8 @@ export class DiskOutbox implements Outbox {
       this.keepInMemory();
       return false;
     }
+    // Checkpoint after every commit for a while: the next refusal shows while the WAL still has room.
+    this.pressureUntil = this.o.now() + FULL_BACKOFF_MS;
     try {
       this.db.pragma('wal_checkpoint(PASSIVE)');
       this.write(batch, acks);
@@ -644,19 +645,24 @@ export class DiskOutbox implements Outbox {
       return true;
     } catch {}
     try {
+      // What the file holds now is what fits: after a complete checkpoint it is the whole database,
+      // and when the checkpoint failed the file could not grow.
       let fileBytes = this.usedBytes;
       try {
-        fileBytes = Math.min(fileBytes, statSync(this.path).size);
+        fileBytes = statSync(this.path).size;
       } catch {}
+      const fits = Math.min(fileBytes, this.limit());
       const need = batch.reduce((s, p) => s + p.body.length + p.topic.length + 64, 0);
-      const target = Math.max(this.pageSize * 16, Math.floor(Math.min(fileBytes, this.limit()) * 0.9) - need);
-      this.ceiling = target;
+      const min = this.pageSize * 16;
+      // Data to 80 % of it (less the waiting batch), the file to 90 %: the rest is room to insert.
+      const target = Math.max(min, Math.floor(fits * 0.8) - need);
+      this.ceiling = Math.max(min, Math.floor(fits * 0.8));
       this.ceilingUntil = this.o.now() + FULL_BACKOFF_MS;
       const before = this.droppedTotal;
-      this.shrink(target, 'disk_full', acks);
+      this.shrink(target, 'disk_full', acks, Math.floor((fits * 0.9) / this.pageSize));
       this.fullLog(
         'error',
-        { code, err: e.message, dropped: this.droppedTotal - before, keep_below_bytes: target },
+        { code, err: e.message, dropped: this.droppedTotal - before, keep_below_bytes: this.ceiling },
         'disk full: dropping oldest',
       );
       this.write(batch, []);

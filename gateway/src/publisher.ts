@@ -59,7 +59,10 @@ export interface PublisherOptions {
   replayRatePerS?: number;
   /** QoS 1 messages sent and not yet acknowledged, at most. */
   inflight?: number;
-  /** A message first sent this long after it was written is marked backfill (so is one written offline). */
+  /**
+   * A message first sent this long after it was written is marked backfill; so is one written before
+   * a reconnection (during an outage) or by an earlier run.
+   */
   backfillAfterMs?: number;
 }
 
@@ -91,14 +94,16 @@ export class Publisher {
   private readonly inflight = new Set<number>();
   /** The highest outbox id handed to the MQTT client by this process. */
   private cursor = 0;
-  /** Read ahead from the outbox, in order. */
-  private ahead: StoredOutboxItem[] = [];
   private pumpTimer: NodeJS.Timeout | null = null;
   private pumping = false;
   private stopping = false;
   private readonly rate: number;
   private readonly window: number;
   private readonly backfillAfterMs: number;
+  private readonly startedAt = Date.now();
+  /** When the broker accepted our connection (CONNACK) again after it had been lost. */
+  private reconnectedAt = Number.NEGATIVE_INFINITY;
+  private connacks = 0;
   private tokens = 0;
   private refilledAt = performance.now();
   /** Messages written per second over the last LIVE_WINDOW_S seconds, by second. */
@@ -164,6 +169,10 @@ export class Publisher {
       for (const [topic, body] of this.retained) client.publish(topic, body, { qos: 1, retain: true });
       if (this.handlers.size > 0) client.subscribe(`${topics.siteRoot(this.o.site)}/request/+`, { qos: 1 });
       this.pump();
+    });
+    client.on('packetreceive', (p) => {
+      if (p.cmd !== 'connack' || ((p as { returnCode?: number }).returnCode ?? 0) !== 0) return;
+      if (this.connacks++ > 0) this.reconnectedAt = Date.now();
     });
     client.on('message', (topic, body) => void this.onRequest(topic, body));
     client.on('close', () => this.o.log.debug('uplink closed'));
@@ -236,7 +245,6 @@ export class Publisher {
       topic,
       body,
       ts,
-      live: this.connected,
       ...(typeof seq === 'number' ? { seq } : {}),
     });
     this.countWritten();
@@ -261,42 +269,48 @@ export class Publisher {
     return n / LIVE_WINDOW_S;
   }
 
-  /** 0 when a message may go now, else the milliseconds until it may. */
-  private takeToken(): number {
-    if (this.rate <= 0) return 0;
+  /** Whole messages the rate allows now (Infinity uncapped); refills the bucket. */
+  private allowance(): number {
+    if (this.rate <= 0) return Number.POSITIVE_INFINITY;
     const now = performance.now();
     const r = this.rate + this.liveRate(now);
     // A burst of at most one second's worth after a quiet spell.
     this.tokens = Math.min(Math.max(1, r), this.tokens + ((now - this.refilledAt) * r) / 1000);
     this.refilledAt = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return 0;
-    }
+    return Math.floor(this.tokens);
+  }
+
+  /** Milliseconds until the next message may go. */
+  private untilToken(): number {
+    const r = this.rate + this.liveRate(performance.now());
     return Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / r));
   }
 
-  /** Sends durable messages in order while connected, the window has room and the rate allows. */
+  /**
+   * Sends durable messages in order while connected, the window has room and the rate allows. Only
+   * what goes out at once is read from the outbox: nothing waits here that the bounds could drop.
+   */
   private pump(): void {
     if (this.pumping || this.pumpTimer || this.stopping || !this.connected) return;
     const client = this.client!;
     this.pumping = true;
     try {
       while (this.inflight.size < this.window && !this.stopping) {
-        if (this.ahead.length === 0) {
-          this.ahead = this.outbox
-            .next(this.cursor, Math.max(64, this.window))
-            .filter((i) => !this.inflight.has(i.id));
-          if (this.ahead.length === 0) return;
-        }
-        const wait = this.takeToken();
-        if (wait > 0) {
-          this.pumpLater(wait);
+        const allowed = this.allowance();
+        if (allowed < 1) {
+          this.pumpLater(this.untilToken());
           return;
         }
-        const item = this.ahead.shift()!;
-        this.cursor = Math.max(this.cursor, item.id);
-        this.send(client, item);
+        const batch = this.outbox
+          .next(this.cursor, Math.min(this.window - this.inflight.size, allowed))
+          .filter((i) => !this.inflight.has(i.id));
+        if (batch.length === 0) return;
+        for (const item of batch) {
+          if (this.stopping) return;
+          this.cursor = Math.max(this.cursor, item.id);
+          if (this.rate > 0) this.tokens -= 1;
+          this.send(client, item);
+        }
       }
     } finally {
       this.pumping = false;
@@ -312,7 +326,13 @@ export class Publisher {
   }
 
   private send(client: MqttClient, item: StoredOutboxItem): void {
-    const backfill = !item.live || Date.now() - item.enqueuedAt > this.backfillAfterMs;
+    // Backfill: written by an earlier run, or before a reconnection (it waited through an outage,
+    // however short), or first sent more than backfill_after_s after it was written (behind a backlog,
+    // or the link was down when the box started).
+    const backfill =
+      item.enqueuedAt < this.startedAt ||
+      item.enqueuedAt < this.reconnectedAt ||
+      Date.now() - item.enqueuedAt > this.backfillAfterMs;
     const body = backfill ? markBackfill(item.body) : item.body;
     this.inflight.add(item.id);
     this.counts.sent++;
@@ -331,7 +351,6 @@ export class Publisher {
       if (this.stopping) return;
       this.counts.resent++;
       this.cursor = Math.min(this.cursor, item.id - 1);
-      this.ahead = [];
       this.o.log.debug({ err: err.message }, 'a message did not leave; sending it again');
       this.pumpLater(1000);
     });

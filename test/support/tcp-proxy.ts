@@ -4,12 +4,15 @@
 //               and a close on one side is not passed on, as when the link fades out; on the way
 //               back to pass, every connection that saw the blackhole is cut (its TCP stream has a
 //               hole, as a real connection would have timed out), so the client reconnects;
+//  - lose-acks: client → server passes, server → client is dropped: the central gets every publish
+//               but the site box hears no acknowledgement (nor ping response); tainted like blackhole;
 //  - reset:     every connection is reset (RST), new ones too.
 // cut() resets the current connections once, e.g. in the middle of a burst of publishes.
+// With `record`, every byte sent upstream is kept per connection, to read the MQTT packets after.
 
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
-export type ProxyMode = 'pass' | 'blackhole' | 'reset';
+export type ProxyMode = 'pass' | 'blackhole' | 'lose-acks' | 'reset';
 
 export interface TcpProxy {
   readonly port: number;
@@ -21,6 +24,8 @@ export interface TcpProxy {
   readonly accepted: number;
   /** Bytes forwarded client → server and server → client, and bytes dropped by the blackhole. */
   readonly bytes: { up: number; down: number; dropped: number };
+  /** With `record`: the bytes each connection sent upstream, in order of connection. */
+  readonly recorded: Buffer[][];
   close(): Promise<void>;
 }
 
@@ -31,8 +36,12 @@ interface Pair {
   tainted: boolean;
 }
 
-export async function startTcpProxy(target: { host?: string; port: number }): Promise<TcpProxy> {
+export async function startTcpProxy(
+  target: { host?: string; port: number },
+  opts: { record?: boolean } = {},
+): Promise<TcpProxy> {
   let mode: ProxyMode = 'pass';
+  const recorded: Buffer[][] = [];
   let accepted = 0;
   const bytes = { up: 0, down: 0, dropped: 0 };
   const pairs = new Set<Pair>();
@@ -49,12 +58,14 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
 
   const server: Server = createServer((client) => {
     accepted++;
-    const p: Pair = { client, server: null, tainted: mode === 'blackhole' };
+    const p: Pair = { client, server: null, tainted: mode === 'blackhole' || mode === 'lose-acks' };
     pairs.add(p);
     client.on('error', () => kill(p));
     if (mode === 'reset') return kill(p);
     const upstream = createConnection({ host: target.host ?? '127.0.0.1', port: target.port });
     p.server = upstream;
+    const log: Buffer[] = [];
+    if (opts.record) recorded.push(log);
     upstream.on('error', () => kill(p));
     client.on('data', (d: Buffer) => {
       if (mode === 'blackhole') {
@@ -63,10 +74,11 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
         return;
       }
       bytes.up += d.length;
+      if (opts.record) log.push(Buffer.from(d));
       upstream.write(d);
     });
     upstream.on('data', (d: Buffer) => {
-      if (mode === 'blackhole') {
+      if (mode === 'blackhole' || mode === 'lose-acks') {
         p.tainted = true;
         bytes.dropped += d.length;
         return;
@@ -79,7 +91,7 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
       if (mode !== 'blackhole') kill(p);
     });
     upstream.on('close', () => {
-      if (mode !== 'blackhole') kill(p);
+      if (mode !== 'blackhole' && mode !== 'lose-acks') kill(p);
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -97,9 +109,9 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
       const was = mode;
       mode = next;
       if (next === 'reset') for (const p of [...pairs]) kill(p);
-      if (was === 'blackhole' && next === 'pass')
+      if (was !== 'pass' && next === 'pass')
         for (const p of [...pairs]) if (p.tainted || p.client.destroyed || p.server?.destroyed) kill(p);
-      if (next === 'blackhole') for (const p of pairs) p.tainted = true;
+      if (next === 'blackhole' || next === 'lose-acks') for (const p of pairs) p.tainted = true;
     },
     cut() {
       for (const p of [...pairs]) kill(p);
@@ -108,6 +120,7 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
       return accepted;
     },
     bytes,
+    recorded,
     close: () =>
       new Promise<void>((resolve) => {
         for (const p of [...pairs]) kill(p);
