@@ -1,8 +1,10 @@
 // npm run bench: one poll round of 200 simulated airMAX radios by the gateway, compared in the same
 // run with net-snmp's C tool `snmpbulkget` fetching the same OIDs from the same simulators; then the
 // fleet benchmark (fleet.ts): 1,000 radios over 10 site boxes against prometheus-snmp-exporter; then the
-// camera benchmark (cameras.ts): 16 cameras probed every 60 s by one site box for 10 minutes.
-// BENCH_DEVICES=0 skips the first part, BENCH_FLEET_DEVICES=0 the second, BENCH_CAMERAS=0 the third.
+// camera benchmark (cameras.ts): 16 cameras probed every 60 s by one site box for 10 minutes; then the
+// outbox benchmark (outbox.ts): a 24-hour backlog of 200 devices written, and replayed into the central.
+// BENCH_DEVICES=0 skips the first part, BENCH_FLEET_DEVICES=0 the second, BENCH_CAMERAS=0 the third,
+// BENCH_OUTBOX=0 the fourth.
 
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { cameraOptionsFromEnv, runCameras } from './cameras.js';
 import { fleetOptionsFromEnv, runFleet } from './fleet.js';
+import { outboxBenchOptionsFromEnv, runOutbox } from './outbox.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
@@ -140,9 +143,11 @@ async function pollRound(): Promise<void> {
 async function main(): Promise<void> {
   const fleet = fleetOptionsFromEnv();
   const cameras = cameraOptionsFromEnv();
+  const outbox = outboxBenchOptionsFromEnv();
   if (N > 0) await pollRound();
   if (fleet.devices > 0) await runFleet(fleet);
   if (cameras.cameras > 0) await runCameras(cameras);
+  if (outbox) await runOutbox(outbox);
 }
 
 main().catch((e: unknown) => {
