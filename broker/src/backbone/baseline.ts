@@ -92,6 +92,13 @@ export async function computeBaseline(
     out.samples[end] = samples.length;
     if (samples.length >= min) out[end] = summarise(samples);
   }
+  // An end that reports but has too few readings yet is waited for: a one-ended baseline only when
+  // the other end says nothing at all (unreachable at commissioning).
+  for (const end of ['a', 'b'] as const)
+    if (out.samples[end] > 0 && out.samples[end] < min)
+      throw new BaselineError(
+        `link "${linkId}": only ${out.samples[end]} of ${min} readings yet at the ${end.toUpperCase()} end; try again shortly`,
+      );
   if (!out.a && !out.b)
     throw new BaselineError(
       `link "${linkId}": fewer than ${min} readings with rx power at either end between ${new Date(opts.from).toISOString()} and ${new Date(opts.to).toISOString()}`,
