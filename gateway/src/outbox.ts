@@ -486,7 +486,9 @@ export class DiskOutbox implements Outbox {
       this.db.pragma('wal_checkpoint(PASSIVE)');
       const pages = this.db.pragma('page_count', { simple: true }) as number;
       const free = this.db.pragma('freelist_count', { simple: true }) as number;
-      if (free > KEEP_FREE_PAGES && free > pages / 4)
+      // Only once the file is nine-tenths empty (a backlog drained): moving the newest pages to the
+      // front while a backlog still drains would write them twice for nothing.
+      if (free > KEEP_FREE_PAGES && free > pages * 0.9)
         this.db.pragma(`incremental_vacuum(${free - KEEP_FREE_PAGES})`);
     } catch (e) {
       this.recover(e as Error, [], []);

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { topics } from '@pantau/contract';
+import { Aedes } from 'aedes';
 import Database from 'better-sqlite3';
 // The outbox and publisher are internals of the site box, not its package API: read from its build.
 import { DiskOutbox, OUTBOX_DEFAULTS } from '../../../gateway/dist/outbox.js';
@@ -245,7 +246,7 @@ function procCpuMs(pid: number): number {
 /** One replay in its own process (outbox-replay.ts); RSS sampled from /proc as it goes. */
 async function replay(
   spec: { path: string; port: number; rate: number; seconds?: number },
-  central: Central,
+  central: Central | null,
 ): Promise<{ done: ReplayDone; rss: number[]; centralPeakRss: number; centralCpuMs: number }> {
   const child = spawn(process.execPath, [join(import.meta.dirname, 'outbox-replay.js')], {
     env: {
@@ -256,11 +257,11 @@ async function replay(
   });
   const rss: number[] = [];
   let centralPeakRss = 0;
-  const cpu0 = procCpuMs(central.proc.pid!);
+  const cpu0 = central ? procCpuMs(central.proc.pid!) : 0;
   const sampler = setInterval(() => {
     const r = rssMb(child.pid!);
     if (r > 0) rss.push(r);
-    centralPeakRss = Math.max(centralPeakRss, rssMb(central.proc.pid!));
+    if (central) centralPeakRss = Math.max(centralPeakRss, rssMb(central.proc.pid!));
   }, 200);
   let done: ReplayDone | null = null;
   let lastLog = performance.now();
@@ -280,7 +281,54 @@ async function replay(
     child.exitCode !== null ? r(child.exitCode) : child.once('exit', (c) => r(c)),
   );
   if (!done || code !== 0) throw new Error(`the replay process failed (exit ${code})`);
-  return { done, rss, centralPeakRss, centralCpuMs: procCpuMs(central.proc.pid!) - cpu0 };
+  return { done, rss, centralPeakRss, centralCpuMs: central ? procCpuMs(central.proc.pid!) - cpu0 : 0 };
+}
+
+/** Writes the backlog into a fresh outbox as fast as the loop makes it; closes it. */
+async function fill(path: string, opts: OutboxBenchOptions, total: number) {
+  for (const ext of ['', '-wal', '-shm']) rmSync(`${path}${ext}`, { force: true });
+  const o = new DiskOutbox({ path, maxBytes: 4 * 1024 ** 3 });
+  const start = Date.now() - opts.hours * 3600_000;
+  const stepMs = (opts.intervalS * 1000) / opts.devices;
+  const topic = (d: number) => topics.deviceTelemetry(SITE, `radio-${String(d).padStart(3, '0')}`);
+  let bodyBytes = 0;
+  const w0 = performance.now();
+  const c0 = process.cpuUsage();
+  for (let seq = 1; seq <= total; seq++) {
+    const d = seq % opts.devices;
+    const ts = Math.round(start + seq * stepMs);
+    const body = batch(seq, d, ts);
+    bodyBytes += body.length;
+    o.push({ topic: topic(d), body, ts, seq });
+    // Let the group commit run (it is scheduled, never inline).
+    if (seq % 500 === 0) await new Promise((r) => setImmediate(r));
+  }
+  o.commit();
+  const writeMs = performance.now() - w0;
+  const writeCpu = process.cpuUsage(c0);
+  const commits = o.commits;
+  const used = o.usedBytes;
+  o.close();
+  return { writeMs, writeCpu, commits, used, bodyBytes };
+}
+
+/** A bare MQTT broker in this process (aedes, any client accepted, nothing stored): counts telemetry. */
+async function bareBroker(): Promise<{ port: number; received: () => number; close(): Promise<void> }> {
+  const aedes = await Aedes.createBroker();
+  let received = 0;
+  aedes.on('publish', (packet, client) => {
+    if (client && packet.topic.endsWith('/telemetry')) received++;
+  });
+  const server = createServer((sock) => aedes.handle(sock));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as { port: number }).port,
+    received: () => received,
+    close: async () => {
+      await new Promise<void>((r) => aedes.close(() => r()));
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
 }
 
 export async function runOutbox(opts: OutboxBenchOptions): Promise<void> {
@@ -300,31 +348,10 @@ export async function runOutbox(opts: OutboxBenchOptions): Promise<void> {
 
     // 2. The backlog: a day of readings written while the link is down, as fast as they come.
     const path = join(dir, 'outbox.db');
-    const o = new DiskOutbox({ path, maxBytes: 4 * 1024 ** 3 });
-    const start = Date.now() - opts.hours * 3600_000;
-    const stepMs = (opts.intervalS * 1000) / opts.devices;
     log(
       `backlog: writing ${f(total)} telemetry batches (${opts.devices} devices × ${opts.hours} h / ${opts.intervalS} s)`,
     );
-    const topic = (d: number) => topics.deviceTelemetry(SITE, `radio-${String(d).padStart(3, '0')}`);
-    let bodyBytes = 0;
-    const w0 = performance.now();
-    const c0 = process.cpuUsage();
-    for (let seq = 1; seq <= total; seq++) {
-      const d = seq % opts.devices;
-      const ts = Math.round(start + seq * stepMs);
-      const body = batch(seq, d, ts);
-      bodyBytes += body.length;
-      o.push({ topic: topic(d), body, ts, seq });
-      // Let the group commit run (it is scheduled, never inline).
-      if (seq % 500 === 0) await new Promise((r) => setImmediate(r));
-    }
-    o.commit();
-    const writeMs = performance.now() - w0;
-    const writeCpu = process.cpuUsage(c0);
-    const commits = o.commits;
-    const used = o.usedBytes;
-    o.close();
+    const { writeMs, writeCpu, commits, used, bodyBytes } = await fill(path, opts, total);
     const fileBytes = statSync(path).size;
     log(`written in ${f(writeMs / 1000, 1)} s; ${f(mb(fileBytes), 1)} MiB on disk`);
 
@@ -347,6 +374,20 @@ export async function runOutbox(opts: OutboxBenchOptions): Promise<void> {
     if (got.batches !== total || got.maxSeq !== total)
       throw new Error(`the central has ${got.batches} of ${total} batches (max seq ${got.maxSeq})`);
     if (got.backfill !== total) throw new Error(`only ${got.backfill} of ${total} batches flagged backfill`);
+    await central.stop();
+    central = null;
+
+    // 4. The site box's own limit: the same backlog again, uncapped into a broker that stores nothing.
+    log('backlog again, replayed into a bare aedes (no store)');
+    await fill(path, opts, total);
+    const bare = await bareBroker();
+    let bareRun: Awaited<ReturnType<typeof replay>>;
+    try {
+      bareRun = await replay({ path, port: bare.port, rate: 0 }, null);
+      if (bare.received() < total) throw new Error(`the bare broker got ${bare.received()} of ${total}`);
+    } finally {
+      await bare.close();
+    }
     const rss = uncapped.rss.sort((a, b) => a - b);
     const medianRss = rss[Math.floor(rss.length / 2)] ?? 0;
     const peakRss = rss.at(-1) ?? 0;
@@ -376,6 +417,10 @@ export async function runOutbox(opts: OutboxBenchOptions): Promise<void> {
       [
         'replay uncapped (measured)',
         `${f(drainMs / 1000, 1)} s for ${f(left)} messages = ${f(left / (drainMs / 1000))} messages/s into the real central (aedes + ingest + SQLite), window ${PUBLISHER_DEFAULTS.inflight}; site-box side CPU ${f(uncapped.done.cpu_ms / 1000, 1)} s, central CPU ${f(uncapped.centralCpuMs / 1000, 1)} s`,
+      ],
+      [
+        'replay uncapped into a bare broker',
+        `${f(bareRun.done.wall_ms / 1000, 1)} s = ${f(bareRun.done.depth0 / (bareRun.done.wall_ms / 1000))} messages/s (aedes in-process, nothing stored: the site box's own limit); site-box side CPU ${f(bareRun.done.cpu_ms / 1000, 1)} s, RSS peak ${f(Math.max(...bareRun.rss, 0), 1)} MiB`,
       ],
       [
         'RSS during the uncapped replay',
