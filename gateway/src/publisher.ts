@@ -301,13 +301,13 @@ export class Publisher {
           this.pumpLater(this.untilToken());
           return;
         }
-        const batch = this.outbox
-          .next(this.cursor, Math.min(this.window - this.inflight.size, allowed))
-          .filter((i) => !this.inflight.has(i.id));
+        const batch = this.outbox.next(this.cursor, Math.min(this.window - this.inflight.size, allowed));
         if (batch.length === 0) return;
         for (const item of batch) {
           if (this.stopping) return;
           this.cursor = Math.max(this.cursor, item.id);
+          // Still on its way from before a message failed and the cursor went back: skip it.
+          if (this.inflight.has(item.id)) continue;
           if (this.rate > 0) this.tokens -= 1;
           this.send(client, item);
         }
