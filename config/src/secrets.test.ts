@@ -15,3 +15,9 @@ describe('secrets', () => {
     expect(generateSecret()).toMatch(/^[A-Za-z0-9_-]{32}$/);
   });
 });
+
+describe('generated secrets on a command line', () => {
+  it('never start with "-" (it would read as an option)', () => {
+    for (let i = 0; i < 2000; i++) expect(generateSecret(9).startsWith('-')).toBe(false);
+  });
+});

@@ -39,5 +39,7 @@ export async function verifySecret(secret: string, stored: string): Promise<bool
 
 /** A random secret that survives copy-paste and shells: base64url, 24 bytes of entropy. */
 export function generateSecret(bytes = 24): string {
-  return randomBytes(bytes).toString('base64url');
+  const s = randomBytes(bytes).toString('base64url');
+  // A leading '-' reads as an option when the secret is pasted into a command line.
+  return s.startsWith('-') ? `x${s.slice(1)}` : s;
 }

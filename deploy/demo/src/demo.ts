@@ -137,7 +137,7 @@ function cli(pkg: 'broker' | 'dashboard', args: string[]): void {
 
 function addGateway(site: string, password: string): void {
   const cred = join(DIR, 'credentials.yaml');
-  cli('broker', ['credentials', 'add-gateway', '--file', cred, '--site', site, '--password', password]);
+  cli('broker', ['credentials', 'add-gateway', '--file', cred, '--site', site, `--password=${password}`]);
   writeFileSync(join(DIR, `gateway-${site}.mqtt-password`), `${password}\n`, { mode: 0o600 });
 }
 
@@ -149,8 +149,7 @@ function addDashboardAccount(password: string): void {
     join(DIR, 'credentials.yaml'),
     '--username',
     'dashboard',
-    '--password',
-    password,
+    `--password=${password}`,
     '--requests',
   ]);
 }
@@ -202,8 +201,7 @@ function firstRunSecrets(): DemoSecrets {
     'admin',
     '--role',
     'admin',
-    '--password',
-    s.admin,
+    `--password=${s.admin}`,
   ]);
   writeFileSync(join(DIR, 'dashboard.mqtt-password'), `${s.dashboardMqtt}\n`, { mode: 0o600 });
   writeFileSync(file, JSON.stringify(s, null, 2), { mode: 0o600 });
