@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type SimulatedAgent, startSimulatedAgent } from '@pantau/collectors/snmp/simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Daemon, freePort, ROOT, runDaemon, tempDir, waitFor } from './support/procs.js';
+import { type Central, startCentral } from './support/central.js';
+import { type Daemon, ROOT, runDaemon, tempDir, waitFor } from './support/procs.js';
 
 const run = promisify(execFile);
 const RECORDING = join(ROOT, 'test/fixtures/snmp/airos/device.snmprec');
@@ -41,21 +42,11 @@ describe('links judged at the central, through real processes', () => {
   const dir = tempDir('backbone');
   const agents: SimulatedAgent[] = [];
   const daemons: Daemon[] = [];
-  let httpPort: number;
-  const cookies: Record<string, string> = {};
+  let central: Central;
   const node = process.execPath;
 
-  const api = async <T>(
-    path: string,
-    user = 'insinyur',
-    init: RequestInit = {},
-  ): Promise<{ status: number; body: T }> => {
-    const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, {
-      ...init,
-      headers: { cookie: cookies[user] ?? '', 'content-type': 'application/json', ...(init.headers ?? {}) },
-    });
-    return { status: res.status, body: (await res.json()) as T };
-  };
+  const api = <T>(path: string, user = 'insinyur', init: RequestInit = {}) =>
+    central.api<T>(path, user, init);
   const link = async () => (await api<LinkView>('/api/links/scc-bukit')).body;
 
   beforeAll(async () => {
@@ -68,51 +59,14 @@ describe('links judged at the central, through real processes', () => {
     };
     for (let i = 0; i < 2; i++)
       agents.push(await startSimulatedAgent({ recording: RECORDING, port: 0, scenarios: [rain] }));
-    const mqttPort = await freePort();
-    httpPort = await freePort();
-    const cred = join(dir.path, 'credentials.yaml');
-    const cli = (pkg: string, args: string[]) => run(node, [join(ROOT, `${pkg}/dist/cli.js`), ...args]);
-    for (const site of ['scc', 'bukit'])
-      await cli('broker', [
-        'credentials',
-        'add-gateway',
-        '--file',
-        cred,
-        '--site',
-        site,
-        '--password',
-        `gw-${site}-secret`,
-      ]);
-    await cli('broker', [
-      'credentials',
-      'add-reader',
-      '--file',
-      cred,
-      '--username',
-      'dashboard',
-      '--password',
-      'dash-secret-1',
-    ]);
-    for (const [user, role] of [
-      ['insinyur', 'engineer'],
-      ['operator', 'operator'],
-    ])
-      await cli('dashboard', [
-        'users',
-        'add',
-        '--file',
-        join(dir.path, 'users.yaml'),
-        '--username',
-        user!,
-        '--role',
-        role!,
-        '--password',
-        `${user}-secret-1`,
-      ]);
-    writeFileSync(join(dir.path, 'dashboard.pw'), 'dash-secret-1\n');
-    writeFileSync(
-      join(dir.path, 'backbone.yaml'),
-      `root: scc
+    central = await startCentral({
+      dir: dir.path,
+      sites: ['scc', 'bukit'],
+      users: [
+        ['insinyur', 'engineer'],
+        ['operator', 'operator'],
+      ],
+      backbone: `root: scc
 sites:
   - { id: scc, name: Command Center, kecamatan: Kota, coords: [-4.36, 119.62] }
   - { id: bukit, name: Relay Bukit, kecamatan: Tanete, coords: [-4.45, 119.75] }
@@ -124,34 +78,13 @@ links:
     b: { site: bukit, device: r-scc }
     capacity_bps: 150000000
 `,
-    );
-    writeFileSync(
-      join(dir.path, 'central.yaml'),
-      `mqtt: { host: 127.0.0.1, port: ${mqttPort} }
-credentials_file: credentials.yaml
-store: { kind: sqlite, path: central.db }
-backbone: { file: backbone.yaml, state_path: central-state.db, evaluate_every_s: 1 }
-log_level: warn
-`,
-    );
-    writeFileSync(
-      join(dir.path, 'dashboard.yaml'),
-      `http: { host: 127.0.0.1, port: ${httpPort} }
-mqtt: { url: "mqtt://127.0.0.1:${mqttPort}", username: dashboard, password_file: dashboard.pw }
-store: { kind: sqlite, path: central.db }
-backbone: { file: backbone.yaml, state_path: central-state.db }
-users_file: users.yaml
-log_level: warn
-`,
-    );
+    });
+    const mqttPort = central.mqttPort;
     const sites = [
       { site: 'scc', device: 'r-bukit', agent: agents[0]! },
       { site: 'bukit', device: 'r-scc', agent: agents[1]! },
     ];
-    daemons.push(runDaemon('broker', ['--config', join(dir.path, 'central.yaml')]));
-    daemons.push(runDaemon('dashboard', ['--config', join(dir.path, 'dashboard.yaml')]));
     for (const s of sites) {
-      writeFileSync(join(dir.path, `${s.site}.pw`), `gw-${s.site}-secret\n`);
       writeFileSync(
         join(dir.path, `${s.site}.yaml`),
         `site: { id: ${s.site} }
@@ -166,24 +99,11 @@ ${s.site === 'bukit' ? UPLINK : ''}`,
       );
       daemons.push(runDaemon('gateway', ['run', '--config', join(dir.path, `${s.site}.yaml`)]));
     }
-    await waitFor(
-      'dashboard up',
-      async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok,
-      20_000,
-    );
-    for (const user of ['insinyur', 'operator']) {
-      const res = await fetch(`http://127.0.0.1:${httpPort}/api/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username: user, password: `${user}-secret-1` }),
-      });
-      expect(res.status).toBe(200);
-      cookies[user] = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-    }
   }, 60_000);
 
   afterAll(async () => {
     await Promise.all(daemons.map((d) => d.stop()));
+    await central?.stop();
     await Promise.all(agents.map((a) => a.close()));
     dir.remove();
   }, 30_000);

@@ -11,6 +11,7 @@ import { type OnvifSimulator, startOnvifSimulator } from '@pantau/collectors/onv
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, logIn, screenshot } from './support/browser.js';
+import { type Central, startCentral } from './support/central.js';
 import { type Daemon, freePort, ROOT, runDaemon, tempDir, waitFor } from './support/procs.js';
 import { type RtspServer, requireRtspPeers, startRtspServer } from './support/rtsp.js';
 
@@ -44,23 +45,15 @@ interface Board {
 describe('monitoring points through real processes', () => {
   const dir = tempDir('cameras');
   const cams: Record<string, OnvifSimulator> = {};
-  const daemons: Daemon[] = [];
+  let central: Central;
+  let gateway: Daemon | undefined;
   let rtsp: RtspServer;
   let rtspPort: number;
   let httpPort: number;
-  const cookies: Record<string, string> = {};
   let browser: Browser | undefined;
 
-  const api = async <T>(path: string, user = 'insinyur', init: RequestInit = {}) => {
-    const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, {
-      ...init,
-      headers: { cookie: cookies[user] ?? '', 'content-type': 'application/json', ...(init.headers ?? {}) },
-    });
-    const body = res.headers.get('content-type')?.startsWith('application/json')
-      ? ((await res.json()) as T)
-      : (Buffer.from(await res.arrayBuffer()) as unknown as T);
-    return { status: res.status, type: res.headers.get('content-type'), body };
-  };
+  const api = <T>(path: string, user = 'insinyur', init: RequestInit = {}) =>
+    central.api<T>(path, user, init);
   const board = async (q = '') => (await api<Board>(`/api/cameras${q}`)).body;
   /** Events travel separately from states (through the site box's outbox): wait for them. */
   const eventsIncluding = (wanted: string[]) =>
@@ -97,79 +90,25 @@ describe('monitoring points through real processes', () => {
     await make('cam-camat', 'moving', { clockOffsetMs: 3_600_000 });
     await make('cam-mpp', 'moving');
 
-    const mqttPort = await freePort();
-    httpPort = await freePort();
-    const cred = join(dir.path, 'credentials.yaml');
-    const cli = (pkg: string, args: string[]) =>
-      run(process.execPath, [join(ROOT, `${pkg}/dist/cli.js`), ...args]);
-    await cli('broker', [
-      'credentials',
-      'add-gateway',
-      '--file',
-      cred,
-      '--site',
-      'kota',
-      '--password',
-      'gw-kota-secret',
-    ]);
-    await cli('broker', [
-      'credentials',
-      'add-reader',
-      '--file',
-      cred,
-      '--username',
-      'dashboard',
-      '--password',
-      'dash-secret-1',
-      '--requests',
-    ]);
-    for (const [user, role] of [
-      ['insinyur', 'engineer'],
-      ['operator', 'operator'],
-    ] as const)
-      await cli('dashboard', [
-        'users',
-        'add',
-        '--file',
-        join(dir.path, 'users.yaml'),
-        '--username',
-        user,
-        '--role',
-        role,
-        '--password',
-        `${user}-secret-1`,
-      ]);
-    writeFileSync(join(dir.path, 'dashboard.pw'), 'dash-secret-1\n');
-    writeFileSync(join(dir.path, 'kota.pw'), 'gw-kota-secret\n');
     // The site box watches cameras at several places; the backbone says which are emergency services.
-    writeFileSync(
-      join(dir.path, 'backbone.yaml'),
-      `root: scc
+    central = await startCentral({
+      dir: dir.path,
+      sites: ['kota'],
+      users: [
+        ['insinyur', 'engineer'],
+        ['operator', 'operator'],
+      ],
+      requests: true,
+      backbone: `root: scc
 sites:
   - { id: scc, name: Command Center }
   - { id: kota, name: Kota, kecamatan: Lalabata, agency: Diskominfo, priority: emergency }
 links:
   - { id: scc-kota, medium: fiber, a: { site: scc }, b: { site: kota } }
 `,
-    );
-    writeFileSync(
-      join(dir.path, 'central.yaml'),
-      `mqtt: { host: 127.0.0.1, port: ${mqttPort} }
-credentials_file: credentials.yaml
-store: { kind: sqlite, path: central.db }
-log_level: warn
-`,
-    );
-    writeFileSync(
-      join(dir.path, 'dashboard.yaml'),
-      `http: { host: 127.0.0.1, port: ${httpPort} }
-mqtt: { url: "mqtt://127.0.0.1:${mqttPort}", username: dashboard, password_file: dashboard.pw }
-store: { kind: sqlite, path: central.db }
-backbone: { file: backbone.yaml, state_path: central-state.db }
-users_file: users.yaml
-log_level: warn
-`,
-    );
+    });
+    const mqttPort = central.mqttPort;
+    httpPort = central.httpPort;
     const camera = (id: string, name: string, password: string, extra = '') => {
       writeFileSync(join(dir.path, `${id}.pw`), `${password}\n`);
       return `  - id: ${id}
@@ -191,28 +130,13 @@ health_interval_s: 5
 devices:
 ${camera('cam-rsud', 'RSUD — IGD', 'kamera-cam-rsud')}${camera('cam-pasar', 'Pasar Sentral', 'kamera-cam-pasar')}${camera('cam-terminal', 'Terminal Bus', 'kamera-cam-terminal')}${camera('cam-camat', 'Kantor Camat', 'kamera-cam-camat')}${camera('cam-mpp', 'Mal Pelayanan Publik', 'salah-sandi', `, rtsp_url: "rtsp://127.0.0.1:${rtspPort}/sub"`)}`,
     );
-    daemons.push(runDaemon('broker', ['--config', join(dir.path, 'central.yaml')]));
-    daemons.push(runDaemon('dashboard', ['--config', join(dir.path, 'dashboard.yaml')]));
-    daemons.push(runDaemon('gateway', ['run', '--config', join(dir.path, 'kota.yaml')]));
-    await waitFor(
-      'dashboard up',
-      async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok,
-      20_000,
-    );
-    for (const user of ['insinyur', 'operator']) {
-      const res = await fetch(`http://127.0.0.1:${httpPort}/api/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username: user, password: `${user}-secret-1` }),
-      });
-      expect(res.status).toBe(200);
-      cookies[user] = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-    }
+    gateway = runDaemon('gateway', ['run', '--config', join(dir.path, 'kota.yaml')]);
   }, 60_000);
 
   afterAll(async () => {
     await browser?.close();
-    await Promise.all(daemons.map((d) => d.stop()));
+    await gateway?.stop();
+    await central?.stop();
     await Promise.all(Object.values(cams).map((c) => c.close()));
     await rtsp?.stop();
     dir.remove();

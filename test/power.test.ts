@@ -2,16 +2,13 @@
 // CyberPower UPS over SNMP (the recording in the simulator), the mains fail, the box reports power
 // lost, then the site goes dark: the central's incident says power, not radio.
 
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { type SimulatedAgent, startSimulatedAgent } from '@pantau/collectors/snmp/simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Central, startCentral } from './support/central.js';
 import { type ModbusServer, requireModbusPeer, startModbusServer } from './support/modbus.js';
-import { type Daemon, freePort, ROOT, runDaemon, tempDir, waitFor } from './support/procs.js';
-
-const run = promisify(execFile);
+import { type Daemon, ROOT, runDaemon, tempDir, waitFor } from './support/procs.js';
 
 interface DeviceView {
   device: string;
@@ -23,15 +20,12 @@ interface DeviceView {
 
 describe('site power through real processes', () => {
   const dir = tempDir('power');
-  const daemons: Daemon[] = [];
+  let central: Central;
   let ups: ModbusServer;
   let snmpUps: SimulatedAgent;
   let gateway: Daemon;
-  let httpPort: number;
-  let cookie = '';
 
-  const api = async <T>(path: string) =>
-    (await (await fetch(`http://127.0.0.1:${httpPort}${path}`, { headers: { cookie } })).json()) as T;
+  const api = async <T>(path: string) => (await central.api<T>(path, 'insinyur')).body;
   const device = async (id: string) =>
     (await api<DeviceView[]>('/api/devices?site=pasar')).find((d) => d.device === id);
 
@@ -42,74 +36,19 @@ describe('site power through real processes', () => {
       recording: join(ROOT, 'test/fixtures/snmp/cyberpower/device.snmprec'),
       port: 0,
     });
-    const mqttPort = await freePort();
-    httpPort = await freePort();
-    const cred = join(dir.path, 'credentials.yaml');
-    const cli = (pkg: string, args: string[]) =>
-      run(process.execPath, [join(ROOT, `${pkg}/dist/cli.js`), ...args]);
-    await cli('broker', [
-      'credentials',
-      'add-gateway',
-      '--file',
-      cred,
-      '--site',
-      'pasar',
-      '--password',
-      'gw-pasar-secret',
-    ]);
-    await cli('broker', [
-      'credentials',
-      'add-reader',
-      '--file',
-      cred,
-      '--username',
-      'dashboard',
-      '--password',
-      'dash-secret-1',
-    ]);
-    await cli('dashboard', [
-      'users',
-      'add',
-      '--file',
-      join(dir.path, 'users.yaml'),
-      '--username',
-      'insinyur',
-      '--role',
-      'engineer',
-      '--password',
-      'insinyur-secret-1',
-    ]);
-    writeFileSync(join(dir.path, 'dashboard.pw'), 'dash-secret-1\n');
-    writeFileSync(join(dir.path, 'pasar.pw'), 'gw-pasar-secret\n');
-    writeFileSync(
-      join(dir.path, 'backbone.yaml'),
-      `root: scc
+    central = await startCentral({
+      dir: dir.path,
+      sites: ['pasar'],
+      users: [['insinyur', 'engineer']],
+      backbone: `root: scc
 sites:
   - { id: scc, name: Command Center }
   - { id: pasar, name: Pasar Sentral, agency: Dinas Perdagangan }
 links:
   - { id: scc-pasar, medium: fiber, a: { site: scc }, b: { site: pasar } }
 `,
-    );
-    writeFileSync(
-      join(dir.path, 'central.yaml'),
-      `mqtt: { host: 127.0.0.1, port: ${mqttPort} }
-credentials_file: credentials.yaml
-store: { kind: sqlite, path: central.db }
-backbone: { file: backbone.yaml, state_path: central-state.db, evaluate_every_s: 1 }
-log_level: warn
-`,
-    );
-    writeFileSync(
-      join(dir.path, 'dashboard.yaml'),
-      `http: { host: 127.0.0.1, port: ${httpPort} }
-mqtt: { url: "mqtt://127.0.0.1:${mqttPort}", username: dashboard, password_file: dashboard.pw }
-store: { kind: sqlite, path: central.db }
-backbone: { file: backbone.yaml, state_path: central-state.db }
-users_file: users.yaml
-log_level: warn
-`,
-    );
+    });
+    const mqttPort = central.mqttPort;
     writeFileSync(
       join(dir.path, 'pasar.yaml'),
       `site: { id: pasar, name: Pasar Sentral }
@@ -122,25 +61,12 @@ devices:
   - { id: ups-snmp, name: "UPS CyberPower", kind: power, address: 127.0.0.1, snmp: { port: ${snmpUps.port} } }
 `,
     );
-    daemons.push(runDaemon('broker', ['--config', join(dir.path, 'central.yaml')]));
-    daemons.push(runDaemon('dashboard', ['--config', join(dir.path, 'dashboard.yaml')]));
     gateway = runDaemon('gateway', ['run', '--config', join(dir.path, 'pasar.yaml')]);
-    await waitFor(
-      'dashboard up',
-      async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok,
-      20_000,
-    );
-    const res = await fetch(`http://127.0.0.1:${httpPort}/api/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'insinyur', password: 'insinyur-secret-1' }),
-    });
-    cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
   }, 60_000);
 
   afterAll(async () => {
     await gateway?.stop('SIGKILL');
-    await Promise.all(daemons.map((d) => d.stop()));
+    await central?.stop();
     await ups?.stop();
     await snmpUps?.close();
     dir.remove();

@@ -3,15 +3,13 @@
 // agency; an engineer sets a terminal's clock; the site goes dark and BKD sees whose attendance may
 // be incomplete.
 
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { startZkSimulator, type ZkSimulator } from '@pantau/collectors/zkteco/simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Daemon, freePort, ROOT, runDaemon, tempDir, waitFor } from './support/procs.js';
+import { type Central, startCentral } from './support/central.js';
+import { type Daemon, runDaemon, tempDir, waitFor } from './support/procs.js';
 
-const run = promisify(execFile);
 const TZ = 'Asia/Makassar';
 
 interface Row {
@@ -34,18 +32,10 @@ interface Board {
 describe('attendance terminals through real processes', () => {
   const dir = tempDir('terminals');
   const sims: Record<string, ZkSimulator> = {};
-  const daemons: Daemon[] = [];
+  let central: Central;
   let gateway: Daemon;
-  let httpPort: number;
-  const cookies: Record<string, string> = {};
 
-  const api = async <T>(path: string, user = 'bkd', init: RequestInit = {}) => {
-    const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, {
-      ...init,
-      headers: { cookie: cookies[user] ?? '', 'content-type': 'application/json' },
-    });
-    return { status: res.status, body: (await res.json()) as T };
-  };
+  const api = <T>(path: string, user = 'bkd', init: RequestInit = {}) => central.api<T>(path, user, init);
   const rows = async () => (await api<Board>('/api/terminals')).body.agencies.flatMap((a) => a.terminals);
   const row = async (id: string) => (await rows()).find((r) => r.device === id);
 
@@ -82,80 +72,24 @@ describe('attendance terminals through real processes', () => {
       timeZone: TZ,
     });
 
-    const mqttPort = await freePort();
-    httpPort = await freePort();
-    const cred = join(dir.path, 'credentials.yaml');
-    const cli = (pkg: string, args: string[]) =>
-      run(process.execPath, [join(ROOT, `${pkg}/dist/cli.js`), ...args]);
-    await cli('broker', [
-      'credentials',
-      'add-gateway',
-      '--file',
-      cred,
-      '--site',
-      'kantor',
-      '--password',
-      'gw-kantor-secret',
-    ]);
-    await cli('broker', [
-      'credentials',
-      'add-reader',
-      '--file',
-      cred,
-      '--username',
-      'dashboard',
-      '--password',
-      'dash-secret-1',
-      '--requests',
-    ]);
-    for (const [user, role] of [
-      ['bkd', 'hr'],
-      ['insinyur', 'engineer'],
-    ] as const)
-      await cli('dashboard', [
-        'users',
-        'add',
-        '--file',
-        join(dir.path, 'users.yaml'),
-        '--username',
-        user,
-        '--role',
-        role,
-        '--password',
-        `${user}-secret-1`,
-      ]);
-    writeFileSync(join(dir.path, 'dashboard.pw'), 'dash-secret-1\n');
-    writeFileSync(join(dir.path, 'kantor.pw'), 'gw-kantor-secret\n');
-    writeFileSync(join(dir.path, 'bkd.key'), '12345\n');
-    writeFileSync(
-      join(dir.path, 'backbone.yaml'),
-      `root: scc
+    central = await startCentral({
+      dir: dir.path,
+      sites: ['kantor'],
+      users: [
+        ['bkd', 'hr'],
+        ['insinyur', 'engineer'],
+      ],
+      requests: true,
+      backbone: `root: scc
 sites:
   - { id: scc, name: Command Center }
   - { id: kantor, name: Kantor BKD, agency: BKD }
 links:
   - { id: scc-kantor, medium: fiber, a: { site: scc }, b: { site: kantor } }
 `,
-    );
-    writeFileSync(
-      join(dir.path, 'central.yaml'),
-      `mqtt: { host: 127.0.0.1, port: ${mqttPort} }
-credentials_file: credentials.yaml
-store: { kind: sqlite, path: central.db }
-backbone: { file: backbone.yaml, state_path: central-state.db, evaluate_every_s: 1 }
-log_level: warn
-`,
-    );
-    writeFileSync(
-      join(dir.path, 'dashboard.yaml'),
-      `http: { host: 127.0.0.1, port: ${httpPort} }
-mqtt: { url: "mqtt://127.0.0.1:${mqttPort}", username: dashboard, password_file: dashboard.pw }
-store: { kind: sqlite, path: central.db }
-backbone: { file: backbone.yaml, state_path: central-state.db }
-users_file: users.yaml
-log_level: warn
-`,
-    );
+    });
+    const mqttPort = central.mqttPort;
+    writeFileSync(join(dir.path, 'bkd.key'), '12345\n');
     const t = (id: string, zk: string) =>
       `  - { id: ${id}, kind: terminal, address: 127.0.0.1, interval_s: 2, timeout_ms: 1000, zk: { port: ${sims[id]!.port}${zk} } }\n`;
     writeFileSync(
@@ -173,28 +107,12 @@ devices:
 ${t('absen-bkd', ', comm_key_file: bkd.key')}${t('absen-igd', ', transport: udp')}${t('absen-pkm', '')}  - { id: absen-baru, kind: terminal, address: 127.0.0.1, interval_s: 2, timeout_ms: 1000, zk: { port: ${sims['absen-baru']!.port} }, terminal: { no_punch_grace_min: 0 } }
 `,
     );
-    daemons.push(runDaemon('broker', ['--config', join(dir.path, 'central.yaml')]));
-    daemons.push(runDaemon('dashboard', ['--config', join(dir.path, 'dashboard.yaml')]));
     gateway = runDaemon('gateway', ['run', '--config', join(dir.path, 'kantor.yaml')]);
-    await waitFor(
-      'dashboard up',
-      async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok,
-      20_000,
-    );
-    for (const user of ['bkd', 'insinyur']) {
-      const res = await fetch(`http://127.0.0.1:${httpPort}/api/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username: user, password: `${user}-secret-1` }),
-      });
-      expect(res.status).toBe(200);
-      cookies[user] = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-    }
   }, 60_000);
 
   afterAll(async () => {
     await gateway?.stop('SIGKILL');
-    await Promise.all(daemons.map((d) => d.stop()));
+    await central?.stop();
     await Promise.all(Object.values(sims).map((s) => s.close()));
     dir.remove();
   }, 30_000);
