@@ -11,10 +11,10 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
 import type { LiveFeed } from './live.js';
+import { Slug } from './schemas.js';
 import { forwardToSite } from './site-request.js';
 import type { Role } from './users.js';
 
-const Slug = Type.String({ pattern: '^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$' });
 const BoardQuery = Type.Object(
   {
     kecamatan: Type.Optional(Type.String({ minLength: 1, maxLength: 80 })),

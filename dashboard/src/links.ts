@@ -19,9 +19,9 @@ import type { MetricName } from '@pantau/contract';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
+import { Slug } from './schemas.js';
 import type { Role } from './users.js';
 
-const Slug = Type.String({ pattern: '^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$' });
 const BaselineBody = Type.Object(
   {
     /** The quiet window the baseline is the median of. */

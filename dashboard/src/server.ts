@@ -13,6 +13,7 @@ import { registerCameraRoutes } from './cameras.js';
 import type { DashboardConfig } from './config.js';
 import { registerLinkRoutes } from './links.js';
 import { LiveFeed } from './live.js';
+import { Slug } from './schemas.js';
 import { LoginBrake, type Session, Sessions } from './sessions.js';
 import { registerTerminalRoutes } from './terminals.js';
 import { verifyUser } from './users.js';
@@ -35,7 +36,6 @@ const LoginBody = Type.Object(
   },
   { additionalProperties: false },
 );
-const Slug = Type.String({ pattern: '^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$' });
 const DevicesQuery = Type.Object({ site: Type.Optional(Slug) }, { additionalProperties: false });
 const HistoryQuery = Type.Object(
   {

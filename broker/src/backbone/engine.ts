@@ -315,13 +315,14 @@ export class CentralEngine {
       timeOf: (ts) => time.format(ts).replace('.', ':'),
     };
     // The label is decided when the outage starts; later evidence (power back) must not relabel it.
-    const open = new Map(this.db.openIncidents().map((i) => [i.key, i]));
+    const openNow = this.db.openIncidents();
+    const open = new Map(openNow.map((i) => [i.key, i]));
     for (const p of proposed) {
       const known = open.get(p.key)?.outage;
       const label = known ?? labelOutage(p, ctx);
       if (label) p.outage = label;
     }
-    for (const inc of reconcile(this.db.openIncidents(), proposed, now)) {
+    for (const inc of reconcile(openNow, proposed, now)) {
       this.db.putIncident(inc);
       this.log?.info(
         { incident: inc.key, closed: inc.closed_at !== null, affected: inc.affected.sites.length },
