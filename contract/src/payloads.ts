@@ -43,6 +43,15 @@ export interface GatewayStatePayload {
    * from the previous run and this one were reserved but never used (a restart): skipped, not lost.
    */
   seq_first?: number;
+  /**
+   * The highest sequence number the site box had durably written (to its outbox) before this process
+   * started. Numbers from the one after it to seq_first − 1 were never written: reserved but unused,
+   * or — after an unclean restart — taken in the last commit window before a power cut. Numbers up to
+   * it that never arrive were lost on the way (or dropped by the outbox bounds, reported as events).
+   */
+  seq_committed?: number;
+  /** The previous run ended without closing its outbox: a power cut, kill -9 or crash. */
+  unclean_restart?: boolean;
 }
 
 export interface PollStats {

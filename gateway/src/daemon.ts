@@ -197,6 +197,8 @@ export async function startGateway(
       uptime_s: Math.round((Date.now() - startedAt) / 1000),
       outbox_depth: publisher.outbox.depth,
       seq_first: seq.first,
+      ...(outbox.lastSeqAtStart !== null ? { seq_committed: outbox.lastSeqAtStart } : {}),
+      ...(outbox.uncleanStart ? { unclean_restart: true } : {}),
       clock,
       ...(cfg.site.name ? { name: cfg.site.name } : {}),
     }),
@@ -777,18 +779,27 @@ export async function startGateway(
 
   clock = await readClock();
   publisher.start();
+  const place = cfg.site.name ?? site;
   event(
     'gateway_started',
-    'info',
-    {
-      id: `Gateway lokasi ${cfg.site.name ?? site} menyala (versi ${VERSION})`,
-      en: `Site box ${cfg.site.name ?? site} started (version ${VERSION})`,
-    },
+    outbox.uncleanStart ? 'warning' : 'info',
+    outbox.uncleanStart
+      ? {
+          id: `Gateway lokasi ${place} menyala kembali setelah mati mendadak (listrik padam, crash atau kill -9); bacaan ≤ ${cfg.outbox.commit_interval_ms} ms terakhir sebelum mati bisa hilang (versi ${VERSION})`,
+          en: `Site box ${place} started again after stopping abruptly (power cut, crash or kill -9); readings of the last ≤ ${cfg.outbox.commit_interval_ms} ms before it may be lost (version ${VERSION})`,
+        }
+      : {
+          id: `Gateway lokasi ${place} menyala (versi ${VERSION})`,
+          en: `Site box ${place} started (version ${VERSION})`,
+        },
     undefined,
     {
       version: VERSION,
       devices: devices.size,
       clock,
+      unclean_restart: outbox.uncleanStart,
+      seq_first: seq.first,
+      ...(outbox.lastSeqAtStart !== null ? { seq_committed: outbox.lastSeqAtStart } : {}),
     },
   );
   scheduler.start();

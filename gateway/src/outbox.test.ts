@@ -268,13 +268,20 @@ describe('disk outbox', () => {
 
   it('reports an unclean previous run', async () => {
     const o = open();
+    expect(o.lastSeqAtStart).toBe(null); // a new file knows nothing of earlier numbers
     o.push(item(1));
+    o.push(item(2));
     o.commit();
+    o.ack(o.next(0, 10)[1]!.id);
+    o.commit();
+    o.push(item(3)); // queued, never committed: lost with the "power cut"
     // Not closed: the "open" mark stays, as after kill -9. A second handle stands in for the next run.
     const { log, lines } = logCapture();
     const o2 = new DiskOutbox({ path: join(dir, 'outbox.db'), log });
     expect(o2.uncleanStart).toBe(true);
     expect(seqs(o2)).toEqual([1]);
+    // The highest number ever written, even when acknowledged and gone: 3 never reached the disk.
+    expect(o2.lastSeqAtStart).toBe(2);
     expect(lines.some((l) => /not closed cleanly/.test(l.msg))).toBe(true);
     o2.close();
     o.close();

@@ -266,6 +266,12 @@ export class DiskOutbox implements Outbox {
   private inflight: ReadonlySet<number> | null = null;
   /** The previous run did not close the outbox (kill -9, power cut, crash). */
   readonly uncleanStart: boolean;
+  /**
+   * The highest sequence number durably written before this run (null when unknown: a new or
+   * damaged file). Numbers above it that the central never saw were not lost from the outbox.
+   */
+  readonly lastSeqAtStart: number | null;
+  private lastSeq = 0;
   /** Commits done, for tests and the bench. */
   commits = 0;
 
@@ -321,6 +327,8 @@ export class DiskOutbox implements Outbox {
     );
     this.uncleanStart = meta.get('open') === 1;
     this.droppedTotal = meta.get('dropped') ?? 0;
+    this.lastSeq = meta.get('last_seq') ?? 0;
+    this.lastSeqAtStart = lostUnknown || !meta.has('last_seq') ? null : this.lastSeq;
     this.rows = (db.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n;
     this.lastId = (db.prepare('SELECT MAX(id) AS m FROM outbox').get() as { m: number | null }).m ?? 0;
     this.st.setMeta.run('open', 1);
@@ -550,7 +558,12 @@ export class DiskOutbox implements Outbox {
     let deleted = 0;
     const drops: Array<[DropReason, DropAgg]> = [];
     const tx = this.db.transaction(() => {
-      for (const p of batch) this.st.insert.run(p.id, p.topic, p.body, p.ts, p.enq, p.seq ?? null);
+      let lastSeq = this.lastSeq;
+      for (const p of batch) {
+        this.st.insert.run(p.id, p.topic, p.body, p.ts, p.enq, p.seq ?? null);
+        if (p.seq !== undefined && p.seq > lastSeq) lastSeq = p.seq;
+      }
+      if (lastSeq > this.lastSeq) this.st.setMeta.run('last_seq', lastSeq);
       for (const id of acks) deleted += this.st.del.run(id).changes;
       const rows = this.rows + batch.length - deleted;
       const age = this.enforceAge(rows);
@@ -561,6 +574,7 @@ export class DiskOutbox implements Outbox {
       if (n > 0) this.st.setMeta.run('dropped', this.droppedTotal + n);
     });
     tx();
+    for (const p of batch) if (p.seq !== undefined && p.seq > this.lastSeq) this.lastSeq = p.seq;
     this.rows += batch.length - deleted - drops.reduce((s, [, d]) => s + d.count, 0);
     for (const id of acks) this.acked.delete(id);
     for (const [reason, d] of drops) this.countDrop(reason, d);

@@ -264,7 +264,9 @@ export class SqliteStore implements Store {
   async putGatewayState(site: string, payload: GatewayStatePayload, receivedAt: number): Promise<void> {
     // A restarted site box starts a new block of numbers: the unused rest of the old block is skipped.
     if (payload.state === 'online' && typeof payload.seq_first === 'number') {
-      const max = this.maxSeq(site);
+      // What the site box says it wrote, when it knows; else the highest number seen here, which
+      // hides losses among numbers still waiting in its outbox when the birth arrives.
+      const max = typeof payload.seq_committed === 'number' ? payload.seq_committed : this.maxSeq(site);
       if (max > 0 && payload.seq_first > max + 1)
         this.db
           .prepare('INSERT OR IGNORE INTO seq_skips (site, from_seq, to_seq, at) VALUES (?, ?, ?, ?)')
