@@ -73,6 +73,8 @@ export interface GatewayHealthPayload {
   polls: PollStats;
   outbox: { depth: number; oldest_ts: number | null };
   dropped: number;
+  /** Messages set aside because the central would not take them (too big, or refused each time). */
+  rejected?: number;
   seq: number;
 }
 
@@ -201,6 +203,7 @@ export type EventType =
   | 'clock_drift'
   | 'clock_synced'
   | 'outbox_dropped'
+  | 'outbox_rejected'
   | 'terminal_hung'
   | 'terminal_memory_high'
   | 'attendance_silent'

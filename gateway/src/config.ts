@@ -261,6 +261,8 @@ export const GatewayConfigSchema = Type.Object(
         password: Type.Optional(Type.String({ minLength: 1 })),
         password_file: Type.Optional(Type.String({ minLength: 1 })),
         keepalive_s: Type.Integer({ minimum: 5, maximum: 3600, default: 30 }),
+        /** The central's max_packet_bytes: bigger messages are refused here so they cannot block the queue. */
+        max_packet_bytes: Type.Integer({ minimum: 1024, maximum: 268435455, default: 262144 }),
       },
       { additionalProperties: false },
     ),

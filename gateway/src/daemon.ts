@@ -182,6 +182,29 @@ export async function startGateway(
     inflight: cfg.outbox.inflight,
     backfillAfterMs: cfg.outbox.backfill_after_s * 1000,
     urls: cfg.mqtt.urls,
+    maxMessageBytes: cfg.mqtt.max_packet_bytes,
+    onRejected: (r) => {
+      const why =
+        r.reason === 'too_big'
+          ? {
+              id: `lebih besar dari batas pusat (${r.bytes} > ${cfg.mqtt.max_packet_bytes} byte)`,
+              en: `larger than the central takes (${r.bytes} > ${cfg.mqtt.max_packet_bytes} bytes)`,
+            }
+          : { id: 'selalu ditolak broker pusat', en: 'refused by the central broker every time' };
+      // After the rejected message, so the report itself cannot be what blocks.
+      queueMicrotask(() =>
+        event(
+          'outbox_rejected',
+          'warning',
+          {
+            id: `Satu pesan tidak dikirim, ${why.id}: ${r.topic}`,
+            en: `One message not sent, ${why.en}: ${r.topic}`,
+          },
+          undefined,
+          { reason: r.reason, topic: r.topic, bytes: r.bytes, seq: r.seq, reading_ts: r.ts },
+        ),
+      );
+    },
     username: cfg.mqtt.username,
     password: cfg.password,
     keepaliveS: cfg.mqtt.keepalive_s,
@@ -770,6 +793,7 @@ export async function startGateway(
         polls: { ok: ps.ok, failed: ps.failed, timeouts: ps.timeouts, backing_off: ps.backing_off },
         outbox: { depth: publisher.outbox.depth, oldest_ts: publisher.outbox.oldestTs },
         dropped: publisher.outbox.dropped,
+        rejected: outbox.rejected,
         seq: seq.current,
       },
       Date.now(),

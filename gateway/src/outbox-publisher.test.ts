@@ -10,7 +10,7 @@ import { Aedes } from 'aedes';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DiskOutbox } from './outbox.js';
-import { Publisher } from './publisher.js';
+import { Publisher, type RejectedMessage } from './publisher.js';
 
 interface Got {
   seq: number;
@@ -18,8 +18,22 @@ interface Got {
   at: number;
 }
 
-async function broker(port = 0) {
-  const aedes = await Aedes.createBroker();
+/** How the test broker treats a telemetry message: take it, refuse it (drop the connection), or stall. */
+type Verdict = 'take' | 'refuse' | 'stall';
+
+async function broker(port = 0, judge: (seq: number) => Verdict = () => 'take') {
+  const aedes = await Aedes.createBroker({
+    authorizePublish: (client, packet, done) => {
+      if (!client || !packet.topic.endsWith('/telemetry')) return done(null);
+      const { seq } = JSON.parse(packet.payload.toString()) as { seq: number };
+      const v = judge(seq);
+      if (v === 'take') return done(null);
+      // aedes drops the connection when a publish is refused (MQTT 3.1.1 has nothing else).
+      if (v === 'refuse') return done(new Error('not allowed'));
+      // A link that went dead with this message on it: no answer, then the connection goes.
+      setTimeout(() => client.conn.destroy(), 4000);
+    },
+  });
   const got: Got[] = [];
   aedes.on('publish', (packet, client) => {
     if (!client || !packet.topic.endsWith('/telemetry')) return;
@@ -63,7 +77,13 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 function publisher(
   port: number,
   outbox: DiskOutbox,
-  o: { rate?: number; inflight?: number; backfillAfterMs?: number },
+  o: {
+    rate?: number;
+    inflight?: number;
+    backfillAfterMs?: number;
+    maxMessageBytes?: number;
+    onRejected?: (r: RejectedMessage) => void;
+  },
 ) {
   return new Publisher({
     site: 'rsud',
@@ -72,12 +92,14 @@ function publisher(
     password: 'x',
     keepaliveS: 5,
     clientId: 'pantau-gw-rsud-test',
-    log: pino({ level: 'silent' }),
+    log: pino({ level: process.env.PUB_LOG ?? 'silent' }),
     birth: () => ({ v: 1, state: 'online', ts: Date.now(), site: 'rsud' }),
     outbox,
     ...(o.rate !== undefined ? { replayRatePerS: o.rate } : {}),
     ...(o.inflight !== undefined ? { inflight: o.inflight } : {}),
     ...(o.backfillAfterMs !== undefined ? { backfillAfterMs: o.backfillAfterMs } : {}),
+    ...(o.maxMessageBytes !== undefined ? { maxMessageBytes: o.maxMessageBytes } : {}),
+    ...(o.onRejected ? { onRejected: o.onRejected } : {}),
   });
 }
 
@@ -155,5 +177,75 @@ describe('publisher and disk outbox', () => {
     ]);
     await p.stop();
     await b2.close();
+  }, 30_000);
+
+  it('a message the broker refuses every time is set aside after three sessions; the rest flows in order', async () => {
+    const refusedSessions: number[] = [];
+    const b = await broker(0, (seq) => {
+      if (seq !== 3) return 'take';
+      refusedSessions.push(Date.now());
+      return 'refuse';
+    });
+    const path = join(dir, 'outbox.db');
+    const outbox = new DiskOutbox({ path, commitIntervalMs: 20 });
+    const rejected: RejectedMessage[] = [];
+    const p = publisher(b.port, outbox, { inflight: 1, onRejected: (r) => rejected.push(r) });
+    p.start();
+    await until('connected', () => p.connected);
+    for (let s = 1; s <= 10; s++) p.publish(topic, telemetry(s), Date.now());
+    await until('all but the refused one', () => b.got.length >= 9, 30_000);
+    expect(b.got.map((g) => g.seq)).toEqual([1, 2, 4, 5, 6, 7, 8, 9, 10]);
+    expect(refusedSessions.length).toBe(3);
+    expect(rejected).toEqual([expect.objectContaining({ reason: 'refused_by_broker', seq: 3, topic })]);
+    expect(p.counts.rejected).toBe(1);
+    await until('outbox empty', () => outbox.depth === 0);
+    await p.stop();
+    await b.close();
+    // Kept aside in the file for a post-mortem, and counted across restarts.
+    const again = new DiskOutbox({ path });
+    expect(again.rejected).toBe(1);
+    again.close();
+  }, 60_000);
+
+  it('a link that dies with a message on it is not taken for a refusal: the message goes when the link holds', async () => {
+    let stalls = 0;
+    const b = await broker(0, (seq) => (seq === 3 && stalls++ < 3 ? 'stall' : 'take'));
+    const outbox = new DiskOutbox({ path: join(dir, 'outbox.db'), commitIntervalMs: 20 });
+    const rejected: RejectedMessage[] = [];
+    const p = publisher(b.port, outbox, { inflight: 1, onRejected: (r) => rejected.push(r) });
+    p.start();
+    await until('connected', () => p.connected);
+    for (let s = 1; s <= 5; s++) p.publish(topic, telemetry(s), Date.now());
+    await until('all five', () => b.got.length >= 5, 50_000);
+    expect(stalls).toBeGreaterThanOrEqual(3);
+    expect(rejected).toEqual([]);
+    expect(b.got.map((g) => [g.seq, g.backfill])).toEqual([
+      [1, false],
+      [2, false],
+      // Sent again after reconnections: it waited through outages.
+      [3, true],
+      [4, true],
+      [5, true],
+    ]);
+    await p.stop();
+    await b.close();
+  }, 60_000);
+
+  it('a message bigger than the central takes is refused at once, not written', async () => {
+    const b = await broker();
+    const outbox = new DiskOutbox({ path: join(dir, 'outbox.db'), commitIntervalMs: 20 });
+    const rejected: RejectedMessage[] = [];
+    const p = publisher(b.port, outbox, { maxMessageBytes: 2048, onRejected: (r) => rejected.push(r) });
+    p.start();
+    await until('connected', () => p.connected);
+    const big = { ...telemetry(1), readings: Array.from({ length: 100 }, () => telemetry(1).readings[0]!) };
+    p.publish(topic, big, Date.now());
+    p.publish(topic, telemetry(2), Date.now());
+    await until('seq 2', () => b.got.length >= 1);
+    expect(b.got.map((g) => g.seq)).toEqual([2]);
+    expect(rejected).toEqual([expect.objectContaining({ reason: 'too_big', seq: 1 })]);
+    expect(rejected[0]!.bytes).toBeGreaterThan(2048);
+    await p.stop();
+    await b.close();
   }, 30_000);
 });

@@ -56,6 +56,8 @@ export interface Outbox {
   next(afterId: number, limit: number): StoredOutboxItem[];
   /** The broker acknowledged the message: forget it. */
   ack(id: number): void;
+  /** The broker will never take this message: move it out of the queue (kept aside, counted). */
+  reject?(id: number): void;
   /** Called whenever new messages became durable. */
   onDurable(fn: () => void): void;
   /** The ids on their way to the broker (the publisher's live set): bounds never drop those. */
@@ -94,6 +96,9 @@ export class MemoryOutbox implements Outbox {
   ack(id: number): void {
     const i = this.items.findIndex((x) => x.id === id);
     if (i >= 0) this.items.splice(i, 1);
+  }
+  reject(id: number): void {
+    this.ack(id);
   }
   onDurable(fn: () => void): void {
     this.listeners.push(fn);
@@ -172,7 +177,19 @@ CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS rejected (
+  id INTEGER PRIMARY KEY,
+  topic TEXT NOT NULL,
+  body BLOB NOT NULL,
+  ts INTEGER NOT NULL,
+  enq INTEGER NOT NULL,
+  seq INTEGER,
+  at INTEGER NOT NULL
+);
 `;
+
+/** Messages the broker refused are kept aside for a post-mortem, the newest this many. */
+const REJECTED_KEPT = 1000;
 
 interface Row {
   id: number;
@@ -272,6 +289,7 @@ export class DiskOutbox implements Outbox {
    */
   readonly lastSeqAtStart: number | null;
   private lastSeq = 0;
+  private rejectedTotal = 0;
   /** Commits done, for tests and the bench. */
   commits = 0;
 
@@ -328,6 +346,7 @@ export class DiskOutbox implements Outbox {
     this.uncleanStart = meta.get('open') === 1;
     this.droppedTotal = meta.get('dropped') ?? 0;
     this.lastSeq = meta.get('last_seq') ?? 0;
+    this.rejectedTotal = meta.get('rejected') ?? 0;
     this.lastSeqAtStart = lostUnknown || !meta.has('last_seq') ? null : this.lastSeq;
     this.rows = (db.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n;
     this.lastId = (db.prepare('SELECT MAX(id) AS m FROM outbox').get() as { m: number | null }).m ?? 0;
@@ -364,6 +383,35 @@ export class DiskOutbox implements Outbox {
     // and the central drops what it already has).
     if (this.acked.size >= this.o.commitMaxMessages) this.commitSoon();
     else this.schedule(Math.max(this.o.commitIntervalMs, ACK_FLUSH_MS));
+  }
+
+  reject(id: number): void {
+    if (this.closed) return;
+    const i = this.pending.findIndex((p) => p.id === id);
+    if (i >= 0) this.pending.splice(i, 1);
+    else {
+      const moved = this.db.transaction(() => {
+        this.db
+          .prepare(
+            'INSERT OR REPLACE INTO rejected (id, topic, body, ts, enq, seq, at) SELECT id, topic, body, ts, enq, seq, ? FROM outbox WHERE id = ?',
+          )
+          .run(this.o.now(), id);
+        this.db
+          .prepare('DELETE FROM rejected WHERE id NOT IN (SELECT id FROM rejected ORDER BY id DESC LIMIT ?)')
+          .run(REJECTED_KEPT);
+        const n = this.st.del.run(id).changes;
+        if (n > 0) this.st.setMeta.run('rejected', this.rejectedTotal + 1);
+        return n;
+      })();
+      if (moved === 0) return;
+      this.rows--;
+    }
+    this.rejectedTotal++;
+  }
+
+  /** Messages the broker refused, since the outbox was created. */
+  get rejected(): number {
+    return this.rejectedTotal;
   }
 
   next(afterId: number, limit: number): StoredOutboxItem[] {

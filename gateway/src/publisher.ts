@@ -64,9 +64,46 @@ export interface PublisherOptions {
    * a reconnection (during an outage) or by an earlier run.
    */
   backfillAfterMs?: number;
+  /**
+   * Largest message the central takes (its max_packet_bytes): a bigger one is refused here, not
+   * written, so it cannot block the queue. Default 256 KiB, the broker's default.
+   */
+  maxMessageBytes?: number;
+  /** A message was refused: too big to send, or the broker kept dropping the connection over it. */
+  onRejected?: (r: RejectedMessage) => void;
 }
 
-export const PUBLISHER_DEFAULTS = { replayRatePerS: 50, inflight: 20, backfillAfterMs: 30_000 };
+/** A message that will not be sent: why, and what it was. */
+export interface RejectedMessage {
+  reason: 'too_big' | 'refused_by_broker';
+  topic: string;
+  bytes: number;
+  ts: number;
+  seq: number | null;
+}
+
+export const PUBLISHER_DEFAULTS = {
+  replayRatePerS: 50,
+  inflight: 20,
+  backfillAfterMs: 30_000,
+  maxMessageBytes: 256 * 1024,
+};
+
+/**
+ * A broker that refuses a message over MQTT 3.1.1 can only drop the connection. When that happens
+ * within this long after the oldest unacknowledged message was sent, in a session where the broker
+ * did take our birth message, the message is suspected; after REFUSALS_TO_REJECT sessions in a row
+ * end that way over the same message, it is set aside so the readings behind it can flow.
+ */
+const REFUSAL_WINDOW_MS = 3000;
+const REFUSALS_TO_REJECT = 3;
+
+/** One connection to the broker, from CONNACK to close. */
+interface Session {
+  birthAcked: boolean;
+  /** Outbox id → when it was sent in this session. */
+  sent: Map<number, number>;
+}
 
 /** Seconds over which the live rate is measured. */
 const LIVE_WINDOW_S = 10;
@@ -110,12 +147,19 @@ export class Publisher {
   private readonly written = new Array<number>(LIVE_WINDOW_S).fill(0);
   private readonly writtenSecond = new Array<number>(LIVE_WINDOW_S).fill(-1);
   /** Sent, acknowledged and sent as backfill by this process: for tests and the bench. */
-  readonly counts = { sent: 0, acked: 0, backfill: 0, resent: 0 };
+  readonly counts = { sent: 0, acked: 0, backfill: 0, resent: 0, rejected: 0 };
+  /** Publish callbacks of outbox messages handed to the MQTT client, by outbox id. */
+  private readonly callbacks = new Map<number, (err?: Error) => void>();
+  private session: Session | null = null;
+  /** The message suspected of being refused, and in how many sessions in a row. */
+  private suspect: { id: number; sessions: number } | null = null;
+  private readonly maxBytes: number;
 
   constructor(private readonly o: PublisherOptions) {
     this.outbox = o.outbox ?? new MemoryOutbox();
     this.rate = o.replayRatePerS ?? PUBLISHER_DEFAULTS.replayRatePerS;
     this.window = Math.max(1, o.inflight ?? PUBLISHER_DEFAULTS.inflight);
+    this.maxBytes = o.maxMessageBytes ?? PUBLISHER_DEFAULTS.maxMessageBytes;
     this.backfillAfterMs = o.backfillAfterMs ?? PUBLISHER_DEFAULTS.backfillAfterMs;
     this.outbox.onDurable(() => this.pump());
     this.outbox.track?.(this.inflight);
@@ -165,17 +209,32 @@ export class Publisher {
       this.o.log.info({ connects: this.connects }, 'connected to the central');
       // The next will (if this connection dies) carries a fresh time.
       if (client.options.will) client.options.will.payload = this.willPayload();
-      client.publish(topics.gatewayState(this.o.site), encode(this.o.birth()), { qos: 1, retain: true });
+      const session: Session = { birthAcked: false, sent: new Map() };
+      this.session = session;
+      client.publish(
+        topics.gatewayState(this.o.site),
+        encode(this.o.birth()),
+        { qos: 1, retain: true },
+        (err) => {
+          if (err) return;
+          session.birthAcked = true;
+          this.pump();
+        },
+      );
       for (const [topic, body] of this.retained) client.publish(topic, body, { qos: 1, retain: true });
       if (this.handlers.size > 0) client.subscribe(`${topics.siteRoot(this.o.site)}/request/+`, { qos: 1 });
-      this.pump();
+      // The outbox drains once the broker has taken the birth (see judgeSession).
     });
     client.on('packetreceive', (p) => {
       if (p.cmd !== 'connack' || ((p as { returnCode?: number }).returnCode ?? 0) !== 0) return;
       if (this.connacks++ > 0) this.reconnectedAt = Date.now();
     });
     client.on('message', (topic, body) => void this.onRequest(topic, body));
-    client.on('close', () => this.o.log.debug('uplink closed'));
+    client.on('close', () => {
+      this.o.log.debug('uplink closed');
+      this.judgeSession();
+      this.takeBackInflight(client);
+    });
     client.on('offline', () => this.o.log.warn('central unreachable; keeping readings until it returns'));
     client.on('error', (e) => this.o.log.warn({ err: e.message }, 'MQTT error'));
   }
@@ -241,6 +300,12 @@ export class Publisher {
       return;
     }
     const seq = (payload as { seq?: unknown }).seq;
+    // The fixed header, topic and packet id come on top of the body.
+    const bytes = body.length + Buffer.byteLength(topic) + 8;
+    if (bytes > this.maxBytes) {
+      this.reject({ reason: 'too_big', topic, bytes, ts, seq: typeof seq === 'number' ? seq : null });
+      return;
+    }
     this.outbox.push({
       topic,
       body,
@@ -258,6 +323,65 @@ export class Publisher {
       this.written[i] = 0;
     }
     this.written[i]!++;
+  }
+
+  private reject(r: RejectedMessage): void {
+    this.counts.rejected++;
+    this.o.log.error(
+      { reason: r.reason, topic: r.topic, bytes: r.bytes, seq: r.seq, max_bytes: this.maxBytes },
+      r.reason === 'too_big'
+        ? 'message larger than the central takes: not sent'
+        : 'the central keeps refusing this message: set aside so the readings behind it can go',
+    );
+    this.o.onRejected?.(r);
+  }
+
+  /**
+   * At the end of a session: did the broker drop us right after the oldest unacknowledged message,
+   * once more? Link trouble does not count: the broker must have taken our birth in that session.
+   */
+  private judgeSession(): void {
+    const s = this.session;
+    this.session = null;
+    if (!s) return;
+    let head: number | undefined;
+    for (const id of this.inflight) if (head === undefined || id < head) head = id;
+    const sentAt = head === undefined ? undefined : s.sent.get(head);
+    if (
+      !s.birthAcked ||
+      head === undefined ||
+      sentAt === undefined ||
+      Date.now() - sentAt > REFUSAL_WINDOW_MS
+    ) {
+      this.suspect = null;
+      return;
+    }
+    const sessions = this.suspect?.id === head ? this.suspect.sessions + 1 : 1;
+    this.suspect = { id: head, sessions };
+    if (sessions < REFUSALS_TO_REJECT) return;
+    this.suspect = null;
+    const item = this.outbox.next(head - 1, 1)[0];
+    if (!item || item.id !== head || !this.outbox.reject) return;
+    this.outbox.reject(head);
+    this.reject({
+      reason: 'refused_by_broker',
+      topic: item.topic,
+      bytes: item.body.length,
+      ts: item.ts,
+      seq: item.seq ?? null,
+    });
+  }
+
+  /**
+   * The MQTT client would send its unacknowledged messages again by itself, first thing after the
+   * next CONNACK and ahead of our birth; take them back instead and send them from the outbox, so
+   * the birth goes first, the resent ones carry `backfill`, and a refused one can be set aside.
+   */
+  private takeBackInflight(client: MqttClient): void {
+    const ours = new Set(this.callbacks.values());
+    const outgoing = client.outgoing as Record<string, { cb?: unknown } | undefined>;
+    for (const [mid, o] of Object.entries(outgoing))
+      if (o && ours.has(o.cb as (err?: Error) => void)) client.removeOutgoingMessage(Number(mid));
   }
 
   /** Messages per second written over the last LIVE_WINDOW_S seconds. */
@@ -291,7 +415,8 @@ export class Publisher {
    * what goes out at once is read from the outbox: nothing waits here that the bounds could drop.
    */
   private pump(): void {
-    if (this.pumping || this.pumpTimer || this.stopping || !this.connected) return;
+    if (this.pumping || this.pumpTimer || this.stopping || !this.connected || !this.session?.birthAcked)
+      return;
     const client = this.client!;
     this.pumping = true;
     try {
@@ -335,12 +460,13 @@ export class Publisher {
       Date.now() - item.enqueuedAt > this.backfillAfterMs;
     const body = backfill ? markBackfill(item.body) : item.body;
     this.inflight.add(item.id);
+    this.session?.sent.set(item.id, Date.now());
     this.counts.sent++;
     if (backfill) this.counts.backfill++;
-    // The client keeps an unacknowledged message across reconnects and sends it again itself; its
-    // callback comes with the PUBACK, or with an error when the message never left (then we send
-    // it again, from the outbox).
-    client.publish(item.topic, body, { qos: 1 }, (err) => {
+    // The callback comes with the PUBACK, or with an error when the message did not get through
+    // (never left, or taken back at a disconnection): then it goes again, from the outbox.
+    const done = (err?: Error) => {
+      this.callbacks.delete(item.id);
       this.inflight.delete(item.id);
       if (!err) {
         this.counts.acked++;
@@ -351,9 +477,11 @@ export class Publisher {
       if (this.stopping) return;
       this.counts.resent++;
       this.cursor = Math.min(this.cursor, item.id - 1);
-      this.o.log.debug({ err: err.message }, 'a message did not leave; sending it again');
+      this.o.log.debug({ err: err.message }, 'a message did not get through; sending it again');
       this.pumpLater(1000);
-    });
+    };
+    this.callbacks.set(item.id, done);
+    client.publish(item.topic, body, { qos: 1 }, done);
   }
 
   /**
