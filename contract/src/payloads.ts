@@ -17,11 +17,25 @@ export interface Reason {
 
 export type DeviceKind = 'radio' | 'camera' | 'terminal' | 'power' | 'host';
 
+/**
+ * No reading is taken before this: a time earlier than 2025 means a clock that was never set since
+ * boot (a site box without a real-time clock starts in 1970). The central keeps such readings out of
+ * history; the site box holds them back and corrects them when its clock is set.
+ */
+export const EARLIEST_PLAUSIBLE_TS = Date.UTC(2025, 0, 1);
+
 /** How the site box knows the time: an unsynchronised clock makes every timestamp suspect. */
 export interface ClockStatus {
   synced: boolean;
   /** e.g. "ntp", "rtc", "none" */
   source: string;
+  /** The time is after EARLIEST_PLAUSIBLE_TS. */
+  plausible?: boolean;
+  /** Readings are held in the outbox until the clock is set (or the wait runs out). */
+  holding?: boolean;
+  /** The last time the clock was set while the daemon ran: by how much, and when. */
+  last_step_ms?: number;
+  last_step_at?: number;
 }
 
 /** `…/gateway/state`, retained. `offline` is the MQTT last will. */
@@ -72,6 +86,7 @@ export interface GatewayHealthPayload {
   mem_free_bytes: number;
   polls: PollStats;
   outbox: { depth: number; oldest_ts: number | null };
+  clock?: ClockStatus;
   dropped: number;
   /** Messages set aside because the central would not take them (too big, or refused each time). */
   rejected?: number;
@@ -185,6 +200,8 @@ export interface TelemetryPayload {
   /** True when the batch is replayed from the outbox after an outage. */
   backfill: boolean;
   readings: Reading[];
+  /** The site box's clock was set after these readings were taken: their times were moved by this (ms). */
+  clock_corrected_ms?: number;
 }
 
 export type EventType =
@@ -204,6 +221,8 @@ export type EventType =
   | 'clock_synced'
   | 'outbox_dropped'
   | 'outbox_rejected'
+  | 'gateway_clock_set'
+  | 'gateway_clock_unset'
   | 'terminal_hung'
   | 'terminal_memory_high'
   | 'attendance_silent'
@@ -221,6 +240,8 @@ export interface EventPayload {
   message: { id: string; en: string };
   data?: Record<string, unknown>;
   backfill?: boolean;
+  /** As in TelemetryPayload: the event's time was corrected by this (ms) after the clock was set. */
+  clock_corrected_ms?: number;
 }
 
 /** `…/request/{op}`: central → site. The answer echoes `id` on `…/response/{op}`. */

@@ -230,6 +230,21 @@ const OutboxSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** The site box's own clock (boxes without a real-time clock boot in 1970 until NTP sets them). */
+const ClockSchema = Type.Object(
+  {
+    /**
+     * After start, readings wait in the outbox at most this long for the clock to be set (a time
+     * before 2025, or NTP not yet synchronised in the first 10 minutes after boot), so their times
+     * can be corrected; then they go as they are and the central sets them aside as suspect.
+     */
+    wait_for_sync_s: Type.Integer({ minimum: 0, maximum: 86400, default: 300 }),
+    /** A step of the clock at least this big moves the times of what still waits in the outbox. */
+    correct_over_s: Type.Number({ minimum: 2, maximum: 86400, default: 60 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const GatewayConfigSchema = Type.Object(
   {
     site: Type.Object(
@@ -290,6 +305,7 @@ export const GatewayConfigSchema = Type.Object(
     ),
     health_interval_s: Type.Integer({ minimum: 1, maximum: 3600, default: 60 }),
     outbox: OutboxSchema,
+    clock: ClockSchema,
     devices: Type.Array(DeviceSchema, { default: [] }),
     uplink: Type.Optional(UplinkSchema),
   },

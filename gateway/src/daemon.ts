@@ -2,7 +2,7 @@
 // states and events to the publisher.
 
 import { execFile } from 'node:child_process';
-import { freemem, hostname, loadavg } from 'node:os';
+import { freemem, hostname, loadavg, uptime } from 'node:os';
 import { join } from 'node:path';
 import type { CollectorError, CollectorObservation, CollectorResult } from '@pantau/collectors/common';
 import {
@@ -47,6 +47,7 @@ import {
   setCameraClock,
   takeThumbnail,
 } from './camera.js';
+import { type ClockStep, ClockWatch } from './clock.js';
 import type { DeviceConfig, GatewayConfig } from './config.js';
 import { DEFAULT_RULES, evaluateRules, REACHABILITY, worst } from './health/rules.js';
 import { DiskOutbox, dropEvent, outboxOptions } from './outbox.js';
@@ -129,6 +130,29 @@ export interface RunningGateway {
   stats(): { polls: ReturnType<Scheduler['stats']>; seq: number; outbox: number; connected: boolean };
 }
 
+/** "+3 hari 2 jam" / "+3 d 2 h": how far the clock moved. */
+function formatStep(ms: number): { id: string; en: string } {
+  const sign = ms < 0 ? '−' : '+';
+  let s = Math.round(Math.abs(ms) / 1000);
+  const parts: Array<[number, string, string]> = [];
+  for (const [size, id, en] of [
+    [86400 * 365, 'tahun', 'y'],
+    [86400, 'hari', 'd'],
+    [3600, 'jam', 'h'],
+    [60, 'menit', 'min'],
+    [1, 'detik', 's'],
+  ] as Array<[number, string, string]>) {
+    const n = Math.floor(s / size);
+    s -= n * size;
+    if (n > 0 && parts.length < 2) parts.push([n, id, en]);
+  }
+  if (parts.length === 0) parts.push([0, 'detik', 's']);
+  return {
+    id: sign + parts.map(([n, id]) => `${n} ${id}`).join(' '),
+    en: sign + parts.map(([n, , en]) => `${n} ${en}`).join(' '),
+  };
+}
+
 function readClock(): Promise<ClockStatus> {
   return new Promise((resolve) => {
     execFile('timedatectl', ['show', '-p', 'NTPSynchronized', '--value'], { timeout: 2000 }, (err, out) => {
@@ -161,7 +185,8 @@ export async function startGateway(
   const log = (opts.logger ?? pino({ level: cfg.log_level, base: { service: 'pantau-gateway' } })).child({
     site,
   });
-  const startedAt = Date.now();
+  let startedAt = Date.now();
+  const startedMono = performance.now();
   const seq = new SequenceCounter(cfg.state_dir);
   let clock: ClockStatus = { synced: false, source: 'unknown' };
 
@@ -175,7 +200,78 @@ export async function startGateway(
       event('outbox_dropped', 'warning', message, undefined, data);
     },
   });
+  // The box's own clock: readings wait while it is not set, and are corrected when it is.
+  const clockWatch = new ClockWatch();
+  const clockSince = performance.now();
+  let lastStep: ClockStep | null = null;
+  let clockGaveUp = false;
+  const clockStatus = (): ClockStatus => ({
+    ...clock,
+    plausible: clockWatch.plausible,
+    holding: publisher.holding,
+    ...(lastStep ? { last_step_ms: lastStep.deltaMs, last_step_at: lastStep.detectedAt } : {}),
+  });
+  // Just booted and NTP says not yet: a box without a real-time clock may still show the time
+  // fake-hwclock saved at shutdown, plausible but hours or days behind.
+  const clockTrusted = () =>
+    clockWatch.plausible && !(clock.source === 'ntp' && !clock.synced && uptime() < 600 && !lastStep);
+  const onClockStep = (step: ClockStep) => {
+    lastStep = step;
+    startedAt += step.deltaMs;
+    const correct = !step.wasPlausible || Math.abs(step.deltaMs) >= cfg.clock.correct_over_s * 1000;
+    const inFlight = publisher.inflightIds.size;
+    const corrected = correct
+      ? (outbox.shiftTimes(step.deltaMs, outbox.lastPushedId, publisher.inflightIds) ?? 0)
+      : 0;
+    const by = formatStep(step.deltaMs);
+    log.warn({ delta_ms: step.deltaMs, corrected, in_flight: inFlight }, 'the site box clock was set');
+    event(
+      'gateway_clock_set',
+      correct ? 'warning' : 'info',
+      correct
+        ? {
+            id: `Jam gateway disetel (${by.id}); ${corrected} pesan yang menunggu dikoreksi waktunya`,
+            en: `Site box clock set (${by.en}); ${corrected} waiting messages had their times corrected`,
+          }
+        : { id: `Jam gateway disetel (${by.id})`, en: `Site box clock set (${by.en})` },
+      undefined,
+      {
+        delta_ms: step.deltaMs,
+        was_plausible: step.wasPlausible,
+        corrected,
+        // Already on their way: these keep their old times (and the central flags them if implausible).
+        uncorrected_in_flight: correct ? inFlight : 0,
+      },
+    );
+    void readClock().then((c) => {
+      clock = c;
+    });
+  };
+  const checkClock = () => {
+    const step = clockWatch.check();
+    if (step) onClockStep(step);
+  };
+  const judgeClock = () => {
+    checkClock();
+    const trusted = clockTrusted();
+    const waited = performance.now() - clockSince > cfg.clock.wait_for_sync_s * 1000;
+    if (!trusted && waited && !clockGaveUp) {
+      clockGaveUp = true;
+      log.error(
+        { waited_s: cfg.clock.wait_for_sync_s, now: new Date().toISOString() },
+        'the clock is still not set: sending readings with their times as they are (the central sets implausible ones aside)',
+      );
+      event('gateway_clock_unset', 'critical', {
+        id: `Jam gateway belum disetel setelah ${cfg.clock.wait_for_sync_s} detik: waktu bacaan tidak dapat dipercaya (periksa NTP)`,
+        en: `Site box clock still not set after ${cfg.clock.wait_for_sync_s} s: reading times cannot be trusted (check NTP)`,
+      });
+    }
+    if (trusted) clockGaveUp = false;
+    publisher.hold(!trusted && !waited);
+  };
+
   const publisher: Publisher = new Publisher({
+    beforeWrite: checkClock,
     site,
     outbox,
     replayRatePerS: cfg.outbox.replay_rate_per_s,
@@ -217,12 +313,12 @@ export async function startGateway(
       site,
       version: VERSION,
       started_at: startedAt,
-      uptime_s: Math.round((Date.now() - startedAt) / 1000),
+      uptime_s: Math.round((performance.now() - startedMono) / 1000),
       outbox_depth: publisher.outbox.depth,
       seq_first: seq.first,
       ...(outbox.lastSeqAtStart !== null ? { seq_committed: outbox.lastSeqAtStart } : {}),
       ...(outbox.uncleanStart ? { unclean_restart: true } : {}),
-      clock,
+      clock: clockStatus(),
       ...(cfg.site.name ? { name: cfg.site.name } : {}),
     }),
   });
@@ -786,12 +882,13 @@ export async function startGateway(
       {
         v: 1,
         ts: Date.now(),
-        uptime_s: Math.round((Date.now() - startedAt) / 1000),
+        uptime_s: Math.round((performance.now() - startedMono) / 1000),
         load1: loadavg()[0] ?? 0,
         mem_rss_bytes: mem.rss,
         mem_free_bytes: freemem(),
         polls: { ok: ps.ok, failed: ps.failed, timeouts: ps.timeouts, backing_off: ps.backing_off },
         outbox: { depth: publisher.outbox.depth, oldest_ts: publisher.outbox.oldestTs },
+        clock: clockStatus(),
         dropped: publisher.outbox.dropped,
         rejected: outbox.rejected,
         seq: seq.current,
@@ -802,6 +899,14 @@ export async function startGateway(
   }, cfg.health_interval_s * 1000);
 
   clock = await readClock();
+  judgeClock();
+  const clockTimer = setInterval(judgeClock, 1000);
+  // NTP's verdict, re-read now and then (a box may find its time server long after boot).
+  const ntpTimer = setInterval(() => {
+    void readClock().then((c) => {
+      clock = c;
+    });
+  }, 60_000);
   publisher.start();
   const place = cfg.site.name ?? site;
   event(
@@ -839,6 +944,8 @@ export async function startGateway(
     stop: async () => {
       scheduler.stop();
       clearInterval(healthTimer);
+      clearInterval(clockTimer);
+      clearInterval(ntpTimer);
       await publisher.stop();
       for (const dev of devices.values()) dev.session?.close();
     },

@@ -2,12 +2,12 @@
 // after a writer is killed with SIGKILL in the middle of heavy writes.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import pino from 'pino';
-import ts from 'typescript';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DiskOutbox, type DiskOutboxOptions, dropEvent, type OutboxDrop } from './outbox.js';
 
@@ -288,19 +288,13 @@ describe('disk outbox', () => {
   });
 
   it('after SIGKILL of a process writing heavily: everything it saw committed is there, once, in order', async () => {
-    // The child runs this very module (transpiled, no build needed): it writes as fast as it can,
+    // The child runs the built module (npm test builds first): it writes as fast as it can,
     // acknowledges every even sequence number once durable, and prints the highest durable one.
-    const js = ts.transpileModule(readFileSync(join(import.meta.dirname, 'outbox.ts'), 'utf8'), {
-      compilerOptions: {
-        module: ts.ModuleKind.CommonJS,
-        target: ts.ScriptTarget.ES2022,
-        esModuleInterop: true,
-      },
-    }).outputText;
-    writeFileSync(join(dir, 'outbox.cjs'), js);
+    const built = join(ROOT, 'gateway/dist/outbox.js');
+    if (!existsSync(built)) throw new Error(`${built} is missing: run "npm run build"`);
     writeFileSync(
-      join(dir, 'writer.cjs'),
-      `const { DiskOutbox } = require('./outbox.cjs');
+      join(dir, 'writer.mjs'),
+      `import { DiskOutbox } from ${JSON.stringify(pathToFileURL(built).href)};
 const o = new DiskOutbox({ path: process.argv[2], commitIntervalMs: 5, commitMaxMessages: 200 });
 let seq = 0, cursor = 0;
 o.onDurable(() => {
@@ -317,7 +311,7 @@ const body = ${JSON.stringify(body(0).toString())};
     );
     for (let round = 0; round < 3; round++) {
       const path = join(dir, `kill-${round}.db`);
-      const child = spawn(process.execPath, [join(dir, 'writer.cjs'), path], {
+      const child = spawn(process.execPath, [join(dir, 'writer.mjs'), path], {
         env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules') },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -12,8 +12,10 @@
 
 import { mkdirSync, renameSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { EARLIEST_PLAUSIBLE_TS } from '@pantau/contract';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
+import { shiftBodyTimes } from './clock.js';
 
 export interface OutboxItem {
   topic: string;
@@ -58,6 +60,13 @@ export interface Outbox {
   ack(id: number): void;
   /** The broker will never take this message: move it out of the queue (kept aside, counted). */
   reject?(id: number): void;
+  /**
+   * The clock was set: moves the times of waiting messages up to this id (not those in `skip`,
+   * already on their way) by deltaMs. Returns how many were corrected.
+   */
+  shiftTimes?(deltaMs: number, upToId: number, skip: ReadonlySet<number>): number;
+  /** The id of the last message pushed. */
+  readonly lastPushedId?: number;
   /** Called whenever new messages became durable. */
   onDurable(fn: () => void): void;
   /** The ids on their way to the broker (the publisher's live set): bounds never drop those. */
@@ -99,6 +108,21 @@ export class MemoryOutbox implements Outbox {
   }
   reject(id: number): void {
     this.ack(id);
+  }
+  shiftTimes(deltaMs: number, upToId: number, skip: ReadonlySet<number>): number {
+    let n = 0;
+    for (const it of this.items) {
+      if (it.id > upToId || skip.has(it.id)) continue;
+      const body = shiftBodyTimes(it.body, deltaMs);
+      if (!body) continue;
+      it.body = body;
+      it.ts += deltaMs;
+      n++;
+    }
+    return n;
+  }
+  get lastPushedId(): number {
+    return this.lastId;
   }
   onDurable(fn: () => void): void {
     this.listeners.push(fn);
@@ -409,6 +433,44 @@ export class DiskOutbox implements Outbox {
     this.rejectedTotal++;
   }
 
+  shiftTimes(deltaMs: number, upToId: number, skip: ReadonlySet<number>): number {
+    if (this.closed) return 0;
+    let n = 0;
+    for (const p of this.pending) {
+      if (p.id > upToId || skip.has(p.id)) continue;
+      const body = shiftBodyTimes(p.body, deltaMs);
+      if (!body) continue;
+      p.body = body;
+      p.ts += deltaMs;
+      n++;
+    }
+    const read = this.db.prepare(
+      'SELECT id, body FROM outbox WHERE id > ? AND id <= ? ORDER BY id LIMIT 2000',
+    );
+    const update = this.db.prepare('UPDATE outbox SET body = ?, ts = ts + ? WHERE id = ?');
+    // In chunks: a long backlog is rewritten without one huge transaction.
+    let after = 0;
+    for (;;) {
+      const rows = read.all(after, upToId) as Array<{ id: number; body: Buffer }>;
+      if (rows.length === 0) break;
+      this.db.transaction(() => {
+        for (const r of rows) {
+          after = r.id;
+          if (skip.has(r.id) || this.acked.has(r.id)) continue;
+          const body = shiftBodyTimes(r.body, deltaMs);
+          if (!body) continue;
+          update.run(body, deltaMs, r.id);
+          n++;
+        }
+      })();
+    }
+    return n;
+  }
+
+  get lastPushedId(): number {
+    return this.lastId;
+  }
+
   /** Messages the broker refused, since the outbox was created. */
   get rejected(): number {
     return this.rejectedTotal;
@@ -657,14 +719,16 @@ export class DiskOutbox implements Outbox {
   private enforceAge(rows: number): DropAgg | null {
     if (rows === 0) return null;
     const cutoff = this.o.now() - this.o.maxAgeMs;
+    // Stamped before the clock was set: not old, just wrong (and maybe about to be corrected).
+    const tooOld = (r: HeadRow) => r.ts < cutoff && r.ts >= EARLIEST_PLAUSIBLE_TS;
     const oldest = this.st.head.all(0, 1) as HeadRow[];
-    if (!oldest[0] || oldest[0].ts >= cutoff) return null;
+    if (!oldest[0] || !tooOld(oldest[0])) return null;
     let agg: DropAgg | null = null;
     let after = 0;
     for (;;) {
       const head = this.st.head.all(after, 1000) as HeadRow[];
       let n = 0;
-      while (n < head.length && head[n]!.ts < cutoff) n++;
+      while (n < head.length && tooOld(head[n]!)) n++;
       if (n === 0) break;
       agg = this.merge(agg, this.dropRows(head.slice(0, n)));
       if (n < head.length) break;

@@ -69,6 +69,8 @@ export interface PublisherOptions {
    * written, so it cannot block the queue. Default 256 KiB, the broker's default.
    */
   maxMessageBytes?: number;
+  /** Called before each message is written: the daemon checks its clock there. */
+  beforeWrite?: () => void;
   /** A message was refused: too big to send, or the broker kept dropping the connection over it. */
   onRejected?: (r: RejectedMessage) => void;
 }
@@ -154,6 +156,7 @@ export class Publisher {
   /** The message suspected of being refused, and in how many sessions in a row. */
   private suspect: { id: number; sessions: number } | null = null;
   private readonly maxBytes: number;
+  private held = false;
 
   constructor(private readonly o: PublisherOptions) {
     this.outbox = o.outbox ?? new MemoryOutbox();
@@ -299,6 +302,7 @@ export class Publisher {
       if (this.connected) this.client!.publish(topic, body, { qos: 0 });
       return;
     }
+    this.o.beforeWrite?.();
     const seq = (payload as { seq?: unknown }).seq;
     // The fixed header, topic and packet id come on top of the body.
     const bytes = body.length + Buffer.byteLength(topic) + 8;
@@ -384,6 +388,32 @@ export class Publisher {
       if (o && ours.has(o.cb as (err?: Error) => void)) client.removeOutgoingMessage(Number(mid));
   }
 
+  /**
+   * Holds the outbox (readings stay on disk, nothing is sent) while the clock is not yet set, so
+   * their times can still be corrected; the birth and retained states still go.
+   */
+  hold(on: boolean): void {
+    if (this.held === on) return;
+    this.held = on;
+    // The retained state says whether readings are held: keep it true.
+    if (this.connected)
+      this.client!.publish(topics.gatewayState(this.o.site), encode(this.o.birth()), {
+        qos: 1,
+        retain: true,
+      });
+    if (!on) this.pump();
+  }
+
+  /** The outbox is held back. */
+  get holding(): boolean {
+    return this.held;
+  }
+
+  /** Ids on their way to the broker: their times can no longer be corrected. */
+  get inflightIds(): ReadonlySet<number> {
+    return this.inflight;
+  }
+
   /** Messages per second written over the last LIVE_WINDOW_S seconds. */
   private liveRate(now: number): number {
     const sec = Math.floor(now / 1000);
@@ -415,7 +445,14 @@ export class Publisher {
    * what goes out at once is read from the outbox: nothing waits here that the bounds could drop.
    */
   private pump(): void {
-    if (this.pumping || this.pumpTimer || this.stopping || !this.connected || !this.session?.birthAcked)
+    if (
+      this.pumping ||
+      this.pumpTimer ||
+      this.stopping ||
+      this.held ||
+      !this.connected ||
+      !this.session?.birthAcked
+    )
       return;
     const client = this.client!;
     this.pumping = true;

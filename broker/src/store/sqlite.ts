@@ -10,6 +10,7 @@ import type {
   GatewayStatePayload,
   TelemetryPayload,
 } from '@pantau/contract';
+import { EARLIEST_PLAUSIBLE_TS } from '@pantau/contract';
 import Database from 'better-sqlite3';
 import type {
   DeviceRecord,
@@ -65,7 +66,8 @@ CREATE TABLE IF NOT EXISTS thumbnails (
 `;
 
 /** Readings stamped before this were taken before the site box's clock was set. */
-export const EARLIEST_PLAUSIBLE_TS = Date.UTC(2025, 0, 1);
+export { EARLIEST_PLAUSIBLE_TS };
+
 /** How far ahead of the central a site box's clock may run before its readings are suspect. */
 const FUTURE_SLACK_MS = 10 * 60_000;
 
