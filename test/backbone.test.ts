@@ -65,6 +65,7 @@ describe('links judged at the central, through real processes', () => {
       users: [
         ['insinyur', 'engineer'],
         ['operator', 'operator'],
+        ['pimpinan', 'leadership'],
       ],
       backbone: `root: scc
 sites:
@@ -181,6 +182,69 @@ ${s.site === 'bukit' ? UPLINK : ''}`,
     const incidents = await api<Array<{ key: string; kind: string }>>('/api/incidents?open=true');
     expect(incidents.body.map((i) => i.key)).toContain('weather:Tanete');
   }, 60_000);
+
+  it('an operator acknowledges the incident, an engineer writes a note; leadership may not; uptime shows the fade as degraded', async () => {
+    type Inc = {
+      key: string;
+      opened_at: number;
+      acknowledged: { by: string } | null;
+      notes: Array<{ kind: string; username: string; text: string }>;
+    };
+    const weather = (await api<Inc[]>('/api/incidents?open=true')).body.find(
+      (i) => i.key === 'weather:Tanete',
+    )!;
+    expect(weather.acknowledged).toBe(null);
+    const post = (path: string, user: string, body: unknown) =>
+      central.api<Inc & { message?: string }>(path, user, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const id = { key: weather.key, opened_at: weather.opened_at };
+    const denied = await post('/api/incidents/ack', 'pimpinan', id);
+    expect(denied.status).toBe(403);
+    expect(denied.body.message).toContain('hanya operator dan teknisi');
+    const acked = await post('/api/incidents/ack', 'operator', { ...id, text: 'hujan lebat, dipantau' });
+    expect(acked.status).toBe(201);
+    expect(acked.body.acknowledged!.by).toBe('operator');
+    expect((await post('/api/incidents/ack', 'insinyur', id)).status).toBe(409);
+    expect((await post('/api/incidents/note', 'insinyur', id)).status).toBe(400);
+    expect((await post('/api/incidents/note', 'insinyur', { ...id, text: 'margin cukup' })).status).toBe(201);
+    expect((await post('/api/incidents/ack', 'operator', { key: 'link:nope', opened_at: 1 })).status).toBe(
+      404,
+    );
+    const after = (await api<Inc[]>('/api/incidents?open=true')).body.find(
+      (i) => i.key === 'weather:Tanete',
+    )!;
+    expect(after.acknowledged!.by).toBe('operator');
+    expect(after.notes.map((n) => [n.kind, n.username, n.text])).toEqual([
+      ['ack', 'operator', 'hujan lebat, dipantau'],
+      ['note', 'insinyur', 'margin cukup'],
+    ]);
+
+    // Uptime over the last hour: the link faded (degraded) but was not down (beyond a second or so
+    // at start, before both site boxes had reported).
+    const from = Date.now() - 3600_000;
+    type Row = { id: string; down_ms: number; degraded_ms: number; availability_pct: number };
+    const links = (await api<{ rows: Row[] }>(`/api/uptime?from=${from}&group=link`)).body.rows;
+    const trunk = links.find((r) => r.id === 'scc-bukit')!;
+    expect(trunk.down_ms).toBeLessThan(5000);
+    expect(trunk.degraded_ms).toBeGreaterThan(0);
+    expect(trunk.availability_pct).toBeGreaterThan(99.8);
+    const kec = (await api<{ rows: Row[] }>(`/api/uptime?from=${from}&group=kecamatan`)).body.rows;
+    // The relay is the kecamatan's one measured site (the command center is where it is seen from).
+    expect(kec).toEqual([expect.objectContaining({ id: 'Tanete', sites: 1 })]);
+    expect(kec[0]!.availability_pct).toBeGreaterThan(99.8);
+    const csv = await central.api<string>(`/api/uptime?from=${from}&group=site&format=csv`, 'pimpinan');
+    expect(csv.status).toBe(200);
+    expect(csv.type).toContain('text/csv');
+    const lines = String(csv.body).trim().split('\r\n');
+    expect(lines[0]).toBe(
+      'site,name,sites,availability_pct,down_minutes,degraded_minutes,outages,longest_minutes,down_now,from,to',
+    );
+    expect(lines[1]).toMatch(/^bukit,Relay Bukit,1,(100|99\.\d+),/);
+    expect((await central.api(`/api/uptime?from=${Date.now() + 1000}`, 'pimpinan')).status).toBe(400);
+  });
 
   it("puts the relay box's probe bursts across the link on its card, the distribution kept", async () => {
     const l = await waitFor(

@@ -1,5 +1,6 @@
 // The backbone in the API: sites and links with the central's verdicts, a link's two ends side by
-// side, commissioning a baseline (engineers), incidents and pairing proposals.
+// side, commissioning a baseline (engineers), attendance gaps and pairing proposals (incidents and
+// uptime reports: incidents.ts).
 
 import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -19,6 +20,7 @@ import type { MetricName } from '@pantau/contract';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
+import { registerIncidentRoutes } from './incidents.js';
 import { Slug } from './schemas.js';
 import type { Role } from './users.js';
 
@@ -27,14 +29,6 @@ const BaselineBody = Type.Object(
     /** The quiet window the baseline is the median of. */
     minutes: Type.Integer({ minimum: 1, maximum: 24 * 60, default: 15 }),
     note: Type.Optional(Type.String({ maxLength: 200 })),
-  },
-  { additionalProperties: false },
-);
-const IncidentsQuery = Type.Object(
-  {
-    open: Type.Optional(Type.Boolean()),
-    since: Type.Optional(Type.Integer({ minimum: 0 })),
-    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
   },
   { additionalProperties: false },
 );
@@ -79,6 +73,7 @@ export async function registerLinkRoutes(app: App, opts: LinkRoutesOptions): Pro
     db = new CentralDb(opts.backbone.state_path);
     app.addHook('onClose', async () => db?.close());
   }
+  registerIncidentRoutes(app, { bb, db, log });
   const noBackbone = { error: 'not_found', message: 'no backbone configured / backbone belum diatur' };
 
   /** The latest burst of each hop of a site box's uplink path that crosses this link. */
@@ -188,19 +183,6 @@ export async function registerLinkRoutes(app: App, opts: LinkRoutesOptions): Pro
         if (e instanceof BaselineError) return reply.code(409).send({ error: 'no_data', message: e.message });
         throw e;
       }
-    },
-  );
-
-  app.get<{ Querystring: Static<typeof IncidentsQuery> }>(
-    '/api/incidents',
-    { schema: { querystring: IncidentsQuery } },
-    async (req, reply) => {
-      if (!db) return reply.code(404).send(noBackbone);
-      if (req.query.open) return db.openIncidents();
-      return db.incidents({
-        limit: req.query.limit,
-        ...(req.query.since !== undefined ? { since: req.query.since } : {}),
-      });
     },
   );
 

@@ -39,7 +39,23 @@ CREATE TABLE IF NOT EXISTS incidents (
   PRIMARY KEY (key, opened_at)
 );
 CREATE INDEX IF NOT EXISTS incidents_open ON incidents (closed_at);
+CREATE TABLE IF NOT EXISTS incident_notes (
+  key TEXT NOT NULL, opened_at INTEGER NOT NULL, at INTEGER NOT NULL, username TEXT NOT NULL,
+  kind TEXT NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incident_notes_key ON incident_notes (key, opened_at);
 `;
+
+/** Someone at the command center acknowledged an incident or wrote a note on it. */
+export interface IncidentNote {
+  key: string;
+  opened_at: number;
+  at: number;
+  username: string;
+  /** ack: "seen, someone is on it" (stops repeated notifications); note: free text. */
+  kind: 'ack' | 'note';
+  text: string;
+}
 
 export class CentralDb {
   private readonly db: Database.Database;
@@ -110,6 +126,47 @@ export class CentralDb {
         )
         .all(q.since ?? 0, q.limit ?? 200) as Array<{ body: string }>
     ).map((r) => JSON.parse(r.body) as IncidentRecord);
+  }
+
+  /** Incidents open at some time in [from, to), oldest first. */
+  incidentsBetween(from: number, to: number): IncidentRecord[] {
+    return (
+      this.db
+        .prepare(
+          'SELECT body FROM incidents WHERE opened_at < ? AND (closed_at IS NULL OR closed_at > ?) ORDER BY opened_at',
+        )
+        .all(to, from) as Array<{ body: string }>
+    ).map((r) => JSON.parse(r.body) as IncidentRecord);
+  }
+
+  /** The incident with this key that opened at this time, if any. */
+  incident(key: string, openedAt: number): IncidentRecord | null {
+    const r = this.db
+      .prepare('SELECT body FROM incidents WHERE key = ? AND opened_at = ?')
+      .get(key, openedAt) as { body: string } | undefined;
+    return r ? (JSON.parse(r.body) as IncidentRecord) : null;
+  }
+
+  // Notes live beside the incident, not in it: the broker rewrites an incident's body as it evolves.
+  addIncidentNote(n: IncidentNote): void {
+    this.db
+      .prepare(
+        'INSERT INTO incident_notes (key, opened_at, at, username, kind, text) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+      .run(n.key, n.opened_at, n.at, n.username, n.kind, n.text);
+  }
+
+  /** Notes on these incidents, oldest first, by "key@opened_at". */
+  incidentNotes(of: Array<{ key: string; opened_at: number }>): Map<string, IncidentNote[]> {
+    const out = new Map<string, IncidentNote[]>();
+    const q = this.db.prepare(
+      'SELECT key, opened_at, at, username, kind, text FROM incident_notes WHERE key = ? AND opened_at = ? ORDER BY at',
+    );
+    for (const i of of) {
+      const rows = q.all(i.key, i.opened_at) as IncidentNote[];
+      if (rows.length > 0) out.set(`${i.key}@${i.opened_at}`, rows);
+    }
+    return out;
   }
 
   putIncident(i: IncidentRecord): void {

@@ -8,3 +8,4 @@ export * from './engine.js';
 export * from './incidents.js';
 export * from './outage.js';
 export * from './pairing.js';
+export * from './uptime.js';
