@@ -52,6 +52,8 @@ export class PointWriter {
   /** Drains give up once past this (set by close()). */
   private deadline = Number.POSITIVE_INFINITY;
   private wake: (() => void) | null = null;
+  /** Told after every write attempt, good or bad. */
+  private attempted: Array<() => void> = [];
   private readonly st: WriterStats = {
     written: 0,
     buffered: 0,
@@ -128,7 +130,9 @@ export class PointWriter {
         this.st.written += chunk.length;
         this.inflight = null;
         this.failures = 0;
+        this.notify();
       } catch (e) {
+        this.notify();
         const err = e as Error;
         this.st.lastError = err.message;
         if (isRejection(err)) {
@@ -149,6 +153,12 @@ export class PointWriter {
         await this.pause(wait);
       }
     }
+  }
+
+  private notify(): void {
+    const waiters = this.attempted;
+    this.attempted = [];
+    for (const w of waiters) w();
   }
 
   private async writeChunk(chunk: Queued[]): Promise<void> {
@@ -173,9 +183,10 @@ export class PointWriter {
    */
   async flush(): Promise<void> {
     if (this.failing) return;
-    if (this.pending.length === 0 && !this.inflight && !this.draining) return;
+    if (this.pending.length === 0 && !this.inflight) return;
     this.kick();
-    while (this.draining && !this.failing) await this.draining;
+    while ((this.pending.length > 0 || this.inflight) && !this.failing)
+      await new Promise<void>((r) => this.attempted.push(r));
   }
 
   /** Last chance to deliver: keeps trying for up to `timeoutMs`, then counts the rest as dropped. */

@@ -53,6 +53,12 @@ export const THUMB_CHUNK = 60_000;
 /** How late a reading may arrive and still be caught by the continuous query's resampling. */
 const RESAMPLE_FOR_INTERVALS = 3;
 
+const NO_BACKOFF = {
+  getDelay: () => 0,
+  next: () => NO_BACKOFF,
+  reset: () => NO_BACKOFF,
+};
+
 const RAW_MS: Target = { rp: RP.raw, precision: 'ms' };
 const ROLLUP_MS: Target = { rp: RP.rollup, precision: 'ms' };
 const KEEP_NS: Target = { rp: RP.keep, precision: 'n' };
@@ -122,7 +128,8 @@ export class InfluxStore implements Store {
       database: o.cfg.database,
       ...(o.cfg.username ? { username: o.cfg.username, password: o.cfg.password ?? '' } : {}),
       // Our writer does the retrying; the client's own would only multiply the waits.
-      pool: { maxRetries: 0, requestTimeout: 15_000 },
+      // The client's pool would also take a failed host out of use for a while; never disable it.
+      pool: { maxRetries: 0, requestTimeout: 15_000, backoff: NO_BACKOFF },
     });
     this.everyMs = durationMs(o.cfg.retention.rollup_every);
     this.writer = new PointWriter(this.influx, {
@@ -209,8 +216,17 @@ export class InfluxStore implements Store {
     const res = (await this.influx.queryRaw(statements, { precision: epoch === 'ns' ? 'n' : 'ms' })) as {
       results: Array<{ series?: RawSeries[]; error?: string }>;
     };
+    // Before the broker first wrote, the database does not exist: every statement reads as empty.
+    // InfluxDB 1.6 may answer that with one "not executed" for the whole request: ask which it was.
+    const err = res.results.find((r) => r.error)?.error;
+    if (
+      err &&
+      (/database not found/.test(err) ||
+        (err === 'not executed' && !(await this.influx.getDatabaseNames()).includes(this.cfg.database)))
+    )
+      return statements.map(() => []);
     return res.results.map((r) => {
-      if (r.error && !/database not found/.test(r.error)) throw new Error(`InfluxDB: ${r.error}`);
+      if (r.error) throw new Error(`InfluxDB: ${r.error}`);
       return r.series ?? [];
     });
   }
