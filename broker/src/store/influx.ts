@@ -336,10 +336,7 @@ export class InfluxStore implements Store {
           fields: { value: a.sum / a.n, min: a.min, max: a.max, n: a.n },
         })),
       );
-    if (lateMin <= lateMax) {
-      const cur = this.late.get(site);
-      this.late.set(site, cur ? [Math.min(cur[0], lateMin), Math.max(cur[1], lateMax)] : [lateMin, lateMax]);
-    }
+    if (lateMin <= lateMax) this.noteLate(site, lateMin, lateMax);
     // The ledger point last: a batch counts as received only with its readings queued before it.
     this.writer.push(KEEP_NS, [
       {
@@ -357,6 +354,11 @@ export class InfluxStore implements Store {
       },
     ]);
     return { accepted: true, samples };
+  }
+
+  private noteLate(site: string, a: number, b: number): void {
+    const cur = this.late.get(site);
+    this.late.set(site, cur ? [Math.min(cur[0], a), Math.max(cur[1], b)] : [a, b]);
   }
 
   /**
@@ -503,15 +505,17 @@ export class InfluxStore implements Store {
     );
     // Also as a time series for Grafana (up 1, degraded 0.5, down 0), downsampled like telemetry.
     const up = { ok: 1, degraded: 0.5, down: 0 }[payload.status as 'ok'];
-    if (up !== undefined && payload.ts >= receivedAt - this.cfg.retention.raw_days * DAY + 3600_000)
-      this.writer.push(RAW_MS, [
-        {
-          measurement: M.deviceUp,
-          tags: { site, device: payload.device, kind: payload.kind },
-          fields: { value: up, status: payload.status },
-          timestamp: String(payload.ts),
-        },
-      ]);
+    if (up === undefined || payload.ts < receivedAt - this.cfg.retention.raw_days * DAY + 3600_000) return;
+    this.writer.push(RAW_MS, [
+      {
+        measurement: M.deviceUp,
+        tags: { site, device: payload.device, kind: payload.kind },
+        fields: { value: up, status: payload.status },
+        timestamp: String(payload.ts),
+      },
+    ]);
+    if (payload.ts < receivedAt - (RESAMPLE_FOR_INTERVALS - 1) * this.everyMs)
+      this.noteLate(site, payload.ts, payload.ts);
   }
 
   async putThumbnail(site: string, t: ThumbnailRecord, receivedAt: number): Promise<void> {
