@@ -127,7 +127,6 @@ export class PointWriter {
       const chunk = this.inflight;
       try {
         await this.writeChunk(chunk);
-        this.st.written += chunk.length;
         this.inflight = null;
         this.failures = 0;
         this.notify();
@@ -135,13 +134,6 @@ export class PointWriter {
         this.notify();
         const err = e as Error;
         this.st.lastError = err.message;
-        if (isRejection(err)) {
-          // Partly or wholly refused: what InfluxDB accepted is stored, the rest never will be.
-          this.st.rejected += chunk.length;
-          this.inflight = null;
-          this.o.onError?.(err, false);
-          continue;
-        }
         this.failures++;
         this.st.retries++;
         this.o.onError?.(err, true);
@@ -161,6 +153,11 @@ export class PointWriter {
     for (const w of waiters) w();
   }
 
+  /**
+   * Writes a chunk, one request per retention policy. A group InfluxDB refuses (4xx: a point it will
+   * never take) is counted and given up without holding back the others; on any other failure the
+   * groups not yet written stay in flight for the retry.
+   */
   private async writeChunk(chunk: Queued[]): Promise<void> {
     const groups = new Map<string, { target: Target; points: IPoint[] }>();
     for (const q of chunk) {
@@ -169,12 +166,25 @@ export class PointWriter {
       if (g) g.points.push(q.point);
       else groups.set(k, { target: q.target, points: [q.point] });
     }
-    for (const g of groups.values())
-      await this.influx.writePoints(g.points, {
-        database: this.o.database,
-        retentionPolicy: g.target.rp,
-        precision: g.target.precision,
-      });
+    for (const g of groups.values()) {
+      try {
+        await this.influx.writePoints(g.points, {
+          database: this.o.database,
+          retentionPolicy: g.target.rp,
+          precision: g.target.precision,
+        });
+        this.st.written += g.points.length;
+      } catch (e) {
+        if (!isRejection(e)) throw e;
+        // Partly or wholly refused: what InfluxDB accepted is stored, the rest never will be.
+        this.st.rejected += g.points.length;
+        this.st.lastError = (e as Error).message;
+        this.o.onError?.(e as Error, false);
+      }
+      this.inflight = (this.inflight ?? []).filter(
+        (q) => q.target.rp !== g.target.rp || q.target.precision !== g.target.precision,
+      );
+    }
   }
 
   /**

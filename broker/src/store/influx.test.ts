@@ -132,6 +132,43 @@ describe('store: influx only', () => {
     await store.close();
   });
 
+  it('a point InfluxDB refuses is counted, and holds back neither the rest of its batch nor the ledger', async () => {
+    const cfg = config();
+    const store = new InfluxStore({ cfg });
+    await store.listSites();
+    // Someone else wrote snr_db as an integer: our float values for it are refused (type conflict).
+    const w = await fetch(`${influxd.url}/write?db=${cfg.database}&rp=raw&precision=ms`, {
+      method: 'POST',
+      body: `snr_db,device=other,site=x value=1i ${Date.now() - 60_000}`,
+    });
+    expect(w.status).toBe(204);
+    const now = Date.now();
+    const r = await store.ingestTelemetry(
+      'rsud',
+      {
+        v: 1,
+        seq: 1,
+        device: 'ptp-scc',
+        backfill: false,
+        readings: [{ ts: now - 1000, values: { snr_db: 30, rx_power_dbm: -60 } }],
+      },
+      now,
+    );
+    expect(r.accepted).toBe(true);
+    expect((await store.sequenceReport('rsud')).received).toBe(1);
+    const h = await store.history({
+      site: 'rsud',
+      device: 'ptp-scc',
+      metric: 'rx_power_dbm',
+      from: now - 5000,
+      to: now,
+    });
+    expect(h[0]!.points).toEqual([[now - 1000, -60]]);
+    expect(store.stats().rejected).toBeGreaterThan(0);
+    expect(store.stats().retries).toBe(0);
+    await store.close();
+  });
+
   it('answers old ranges from the rollup, and rolls up readings that arrive late', async () => {
     const cfg = config({ retention: { raw_days: 1, rollup_days: 30, rollup_every: '5m' } });
     const store = new InfluxStore({ cfg });
