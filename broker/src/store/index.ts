@@ -11,6 +11,7 @@ export {
   RP as INFLUX_RETENTION_POLICIES,
   rollupSelect,
 } from './influx.js';
+export type { WriterStats } from './influx-writer.js';
 export { labelsKey, SqliteStore } from './sqlite.js';
 export * from './types.js';
 

@@ -6,18 +6,26 @@
 //    close() has delivered everything;
 // and, as the peer in the same run, the raw line-protocol write rate of the same influxd: the same
 // points prebuilt as lines, POSTed to /write in batches of the store's batch size, one in flight.
+// Each is run BENCH_INGEST_REPEAT (3) times, interleaved; the medians are reported.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Reading, TelemetryPayload } from '@pantau/contract';
 // The stores are the broker's package API, read from its build like the gateway's internals.
-import { INFLUX_DEFAULTS, InfluxStore, SqliteStore, type Store } from '../../../broker/dist/store/index.js';
+import {
+  INFLUX_DEFAULTS,
+  InfluxStore,
+  SqliteStore,
+  type Store,
+  type WriterStats,
+} from '../../../broker/dist/store/index.js';
 import { startInfluxd } from './influxd.js';
 
 export interface IngestBenchOptions {
   devices: number;
   rounds: number;
+  repeat: number;
 }
 
 export function ingestBenchOptionsFromEnv(): IngestBenchOptions | null {
@@ -28,7 +36,11 @@ export function ingestBenchOptionsFromEnv(): IngestBenchOptions | null {
       throw new Error(`${k} must be a whole number > 0, got ${process.env[k]}`);
     return v;
   };
-  return { devices: n('BENCH_INGEST_DEVICES', 200), rounds: n('BENCH_INGEST_ROUNDS', 30) };
+  return {
+    devices: n('BENCH_INGEST_DEVICES', 200),
+    rounds: n('BENCH_INGEST_ROUNDS', 30),
+    repeat: n('BENCH_INGEST_REPEAT', 3),
+  };
 }
 
 const log = (s: string) => process.stderr.write(`[ingest] ${s}\n`);
@@ -117,77 +129,107 @@ async function countPoints(url: string, db: string): Promise<number> {
   return (body.results[0]?.series ?? []).reduce((n, s) => n + Number(s.values[0]?.[1] ?? 0), 0);
 }
 
+/** Median of the runs: the machine is shared, a single run can be slowed by anything. */
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function sqliteRun(
+  dir: string,
+  run: number,
+  rounds: Work[][],
+  points: number,
+  now: number,
+): Promise<number> {
+  const sqlite = new SqliteStore({ path: join(dir, `central-${run}.db`) });
+  const t0 = performance.now();
+  const samples = await ingestAll(sqlite, rounds, now);
+  await sqlite.close();
+  const ms = performance.now() - t0;
+  if (samples !== points) throw new Error(`sqlite stored ${samples} of ${points} points`);
+  return ms;
+}
+
+/** The InfluxDB store, timed until close() has delivered everything. */
+async function influxRun(
+  url: string,
+  run: number,
+  rounds: Work[][],
+  points: number,
+  now: number,
+): Promise<{ ms: number; stats: WriterStats }> {
+  const database = `bench_store_${run}`;
+  const influx = new InfluxStore({ cfg: { kind: 'influx', ...INFLUX_DEFAULTS, url, database } });
+  await influx.listSites(); // the set-up (database, policies, continuous query) is not ingest
+  const t0 = performance.now();
+  await ingestAll(influx, rounds, now);
+  await influx.close();
+  const ms = performance.now() - t0;
+  const stats = influx.stats();
+  const stored = await countPoints(url, database);
+  if (stored !== points || stats.dropped > 0)
+    throw new Error(`influx store delivered ${stored} of ${points} points (dropped ${stats.dropped})`);
+  return { ms, stats };
+}
+
+/** Raw line protocol into the same influxd, same batch size, one request in flight. */
+async function rawRun(url: string, run: number, bodies: string[], points: number): Promise<number> {
+  const db = `bench_raw_${run}`;
+  const q = (s: string) => fetch(`${url}/query?q=${encodeURIComponent(s)}`, { method: 'POST' });
+  await q(`CREATE DATABASE ${db}`);
+  await q(`CREATE RETENTION POLICY "raw" ON ${db} DURATION 30d REPLICATION 1 SHARD DURATION 1d DEFAULT`);
+  const t0 = performance.now();
+  for (const body of bodies) {
+    const res = await fetch(`${url}/write?db=${db}&rp=raw&precision=ms`, { method: 'POST', body });
+    if (res.status !== 204) throw new Error(`raw write: ${res.status} ${await res.text()}`);
+  }
+  const ms = performance.now() - t0;
+  const stored = await countPoints(url, db);
+  if (stored !== points) throw new Error(`raw writes stored ${stored} of ${points} points`);
+  return ms;
+}
+
 export async function runIngest(o: IngestBenchOptions): Promise<void> {
   const now = Date.now();
   const { rounds, points } = workload(o, now);
   const batchSize = INFLUX_DEFAULTS.batch.max_points;
   log(`${o.devices} radios x ${o.rounds} rounds = ${f(o.devices * o.rounds)} batches, ${f(points)} points`);
+  const all = lines(rounds);
+  const bodies: string[] = [];
+  for (let i = 0; i < all.length; i += batchSize) bodies.push(all.slice(i, i + batchSize).join('\n'));
   const dir = mkdtempSync(join(tmpdir(), 'pantau-bench-ingest-'));
   const influxd = await startInfluxd();
   try {
-    // SQLite store.
-    const sqlite = new SqliteStore({ path: join(dir, 'central.db') });
-    let t0 = performance.now();
-    const sqliteSamples = await ingestAll(sqlite, rounds, now);
-    await sqlite.close();
-    const sqliteMs = performance.now() - t0;
-    if (sqliteSamples !== points) throw new Error(`sqlite stored ${sqliteSamples} of ${points} points`);
-    log(`sqlite: ${Math.round(sqliteMs)} ms`);
-
-    // InfluxDB store: until close() has delivered everything.
-    const influx = new InfluxStore({
-      cfg: { kind: 'influx', ...INFLUX_DEFAULTS, url: influxd.url, database: 'bench_store' },
-    });
-    await influx.listSites(); // the set-up (database, policies, continuous query) is not ingest
-    t0 = performance.now();
-    await ingestAll(influx, rounds, now);
-    await influx.close();
-    const influxMs = performance.now() - t0;
-    const stats = influx.stats();
-    const stored = await countPoints(influxd.url, 'bench_store');
-    if (stored !== points || stats.dropped > 0)
-      throw new Error(`influx store delivered ${stored} of ${points} points (dropped ${stats.dropped})`);
-    log(`influx store: ${Math.round(influxMs)} ms`);
-
-    // Raw line protocol into the same influxd, same batch size, one request in flight.
-    await fetch(`${influxd.url}/query?q=${encodeURIComponent('CREATE DATABASE bench_raw')}`, {
-      method: 'POST',
-    });
-    await fetch(
-      `${influxd.url}/query?q=${encodeURIComponent('CREATE RETENTION POLICY "raw" ON bench_raw DURATION 30d REPLICATION 1 SHARD DURATION 1d DEFAULT')}`,
-      { method: 'POST' },
-    );
-    const all = lines(rounds);
-    const bodies: string[] = [];
-    for (let i = 0; i < all.length; i += batchSize) bodies.push(all.slice(i, i + batchSize).join('\n'));
-    t0 = performance.now();
-    for (const body of bodies) {
-      const res = await fetch(`${influxd.url}/write?db=bench_raw&rp=raw&precision=ms`, {
-        method: 'POST',
-        body,
-      });
-      if (res.status !== 204) throw new Error(`raw write: ${res.status} ${await res.text()}`);
+    const sqliteMs: number[] = [];
+    const influxMs: number[] = [];
+    const rawMs: number[] = [];
+    let stats: WriterStats | null = null;
+    // Interleaved, so a slow spell of the machine hits all three alike.
+    for (let run = 1; run <= o.repeat; run++) {
+      sqliteMs.push(await sqliteRun(dir, run, rounds, points, now));
+      const r = await influxRun(influxd.url, run, rounds, points, now);
+      influxMs.push(r.ms);
+      stats = r.stats;
+      rawMs.push(await rawRun(influxd.url, run, bodies, points));
+      log(
+        `run ${run}: sqlite ${Math.round(sqliteMs.at(-1)!)} ms, influx store ${Math.round(r.ms)} ms, raw ${Math.round(rawMs.at(-1)!)} ms`,
+      );
     }
-    const rawMs = performance.now() - t0;
-    const rawStored = await countPoints(influxd.url, 'bench_raw');
-    if (rawStored !== points) throw new Error(`raw writes stored ${rawStored} of ${points} points`);
-
+    const [s, i, r] = [median(sqliteMs), median(influxMs), median(rawMs)];
     const rate = (ms: number) => (points / ms) * 1000;
     const rows = [
       ['', 'points/s', 'wall ms', 'vs raw line protocol'],
-      ['SQLite store', f(rate(sqliteMs)), f(sqliteMs), (rawMs / sqliteMs).toFixed(2)],
-      ['InfluxDB store', f(rate(influxMs)), f(influxMs), (rawMs / influxMs).toFixed(2)],
-      ['influxd raw /write', f(rate(rawMs)), f(rawMs), '1.00'],
+      ['SQLite store', f(rate(s)), f(s), (r / s).toFixed(2)],
+      ['InfluxDB store', f(rate(i)), f(i), (r / i).toFixed(2)],
+      ['influxd raw /write', f(rate(r)), f(r), '1.00'],
     ];
     process.stdout.write(
-      `\nIngest through the Store: ${f(o.devices * o.rounds)} telemetry batches (${o.devices} radios x ${o.rounds} rounds, 10 sites), ${f(points)} points; InfluxDB batch ${batchSize} points\n`,
+      `\nIngest through the Store: ${f(o.devices * o.rounds)} telemetry batches (${o.devices} radios x ${o.rounds} rounds, 10 sites), ${f(points)} points; InfluxDB batch ${batchSize} points; median of ${o.repeat} runs\n`,
     );
-    for (const r of rows)
+    for (const row of rows)
       process.stdout.write(
-        `${r[0]!.padEnd(22)}${r[1]!.padStart(12)}${r[2]!.padStart(10)}${r[3]!.padStart(22)}\n`,
+        `${row[0]!.padEnd(22)}${row[1]!.padStart(12)}${row[2]!.padStart(10)}${row[3]!.padStart(22)}\n`,
       );
     process.stdout.write(
-      `\nratio = store rate / raw line-protocol rate of the same influxd. The InfluxDB store also writes one\nledger point per batch (${f(o.devices * o.rounds)} more) and looks sequence numbers up (${stats.retries} retries, ${stats.dropped} dropped).\n`,
+      `\nratio = store rate / raw line-protocol rate of the same influxd. The InfluxDB store also writes one\nledger point per batch (${f(o.devices * o.rounds)} more) and looks sequence numbers up (last run: ${stats?.retries} retries, ${stats?.dropped} dropped).\n`,
     );
   } finally {
     await influxd.remove();
