@@ -153,6 +153,13 @@ export class InfluxStore implements Store {
     return this.writer.stats();
   }
 
+  /** Runs a statement that returns nothing; InfluxDB reports its errors inside a 200 answer. */
+  private async exec(statement: string): Promise<void> {
+    const res = (await this.influx.queryRaw(statement)) as { results?: Array<{ error?: string }> };
+    const err = res.results?.find((r) => r.error)?.error;
+    if (err) throw new Error(`InfluxDB: ${err} (${statement.slice(0, 80)})`);
+  }
+
   /** Creates the database, retention policies and the continuous query; safe to run again. */
   async setup(): Promise<void> {
     const db = this.cfg.database;
@@ -166,7 +173,7 @@ export class InfluxStore implements Store {
     const have = await this.influx.showRetentionPolicies(db);
     for (const p of want) {
       const verb = have.some((h) => h.name === p.name) ? 'ALTER' : 'CREATE';
-      await this.influx.queryRaw(
+      await this.exec(
         `${verb} RETENTION POLICY ${q(p.name)} ON ${q(db)} DURATION ${p.duration} REPLICATION 1 SHARD DURATION ${p.shard}${p.isDefault ? ' DEFAULT' : ''}`,
       );
     }
@@ -183,11 +190,9 @@ export class InfluxStore implements Store {
       norm(existing.query).includes('min(value)')
     )
       return;
-    if (existing) await this.influx.queryRaw(`DROP CONTINUOUS QUERY ${q(ROLLUP_CQ)} ON ${q(db)}`);
+    if (existing) await this.exec(`DROP CONTINUOUS QUERY ${q(ROLLUP_CQ)} ON ${q(db)}`);
     try {
-      await this.influx.queryRaw(
-        `CREATE CONTINUOUS QUERY ${q(ROLLUP_CQ)} ON ${q(db)} ${resample} BEGIN ${body} END`,
-      );
+      await this.exec(`CREATE CONTINUOUS QUERY ${q(ROLLUP_CQ)} ON ${q(db)} ${resample} BEGIN ${body} END`);
     } catch (e) {
       // Another broker created it at the same moment.
       if (!/already exists/.test((e as Error).message)) throw e;
