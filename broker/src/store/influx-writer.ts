@@ -24,6 +24,8 @@ export interface WriterOptions {
   maxBuffered: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /** Run before each write attempt (creating the database); a failure counts as a failed attempt. */
+  prepare?: () => Promise<void>;
   onError?: (err: Error, retrying: boolean) => void;
 }
 
@@ -37,9 +39,14 @@ export interface WriterStats {
   lastError: string | null;
 }
 
-/** InfluxDB answered 4xx (bad point, beyond retention, type conflict): resending cannot help. */
+/**
+ * InfluxDB answered 4xx (bad point, beyond retention, type conflict): resending cannot help. Not
+ * 404 (database missing: created again before the retry), 401/403 (credentials may be fixed) or
+ * 408/429 (busy).
+ */
 export function isRejection(e: unknown): boolean {
-  return /A 4\d\d /.test((e as Error).message ?? '') && !/A 408 /.test((e as Error).message);
+  const m = /A (4\d\d) /.exec((e as Error).message ?? '');
+  return m !== null && !['401', '403', '404', '408', '429'].includes(m[1]!);
 }
 
 export class PointWriter {
@@ -126,6 +133,7 @@ export class PointWriter {
       }
       const chunk = this.inflight;
       try {
+        await this.o.prepare?.();
         await this.writeChunk(chunk);
         this.inflight = null;
         this.failures = 0;

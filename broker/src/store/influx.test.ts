@@ -114,6 +114,30 @@ describe('store: influx only', () => {
     await store.close();
   });
 
+  it('starts while influxd is down, and sets up and delivers once it is up', async () => {
+    await influxd.stop();
+    const store = new InfluxStore({
+      cfg: config({ batch: { max_points: 100, flush_ms: 50, max_buffered_points: 100_000 } }),
+    });
+    const now = Date.now();
+    try {
+      for (let seq = 1; seq <= 5; seq++)
+        expect((await store.ingestTelemetry('pasar', batch(seq, [now - 5000 + seq]), now)).accepted).toBe(
+          true,
+        );
+      await until('a failed attempt', async () => store.stats().retries > 0);
+    } finally {
+      await influxd.restart();
+    }
+    const r = await until('the batches', async () => {
+      const rep = await store.sequenceReport('pasar');
+      return rep.received === 5 ? rep : null;
+    });
+    expect(r).toMatchObject({ first: 1, last: 5, missing: [] });
+    expect(store.stats()).toMatchObject({ dropped: 0, rejected: 0, buffered: 0 });
+    await store.close();
+  });
+
   it('drops the oldest points, counted, when an outage outlasts the buffer', async () => {
     const store = new InfluxStore({
       cfg: config({ batch: { max_points: 100, flush_ms: 50, max_buffered_points: 1000 } }),

@@ -105,8 +105,9 @@ export class InfluxStore implements Store {
   private readonly cfg: InfluxStoreConfig;
   private readonly readonly: boolean;
   private readonly writer: PointWriter;
-  private readonly ready: Promise<void>;
-  private setupError: Error | null = null;
+  /** Database, policies and continuous query exist (as far as this process knows). */
+  private setUp = false;
+  private settingUp: Promise<void> | null = null;
   /** Sequence numbers this process knows are stored, per site: skips most look-ups. */
   private readonly known = new Map<string, RangeSet>();
   /** Look-ups of sequence numbers waiting to go out as one query per site. */
@@ -117,7 +118,7 @@ export class InfluxStore implements Store {
   private lateTimer: NodeJS.Timeout | null = null;
   private readonly everyMs: number;
 
-  constructor(private readonly o: InfluxStoreOptions) {
+  constructor(o: InfluxStoreOptions) {
     this.cfg = o.cfg;
     this.readonly = o.readonly ?? false;
     const url = new URL(o.cfg.url);
@@ -137,14 +138,16 @@ export class InfluxStore implements Store {
       maxPoints: o.cfg.batch.max_points,
       flushMs: o.cfg.batch.flush_ms,
       maxBuffered: o.cfg.batch.max_buffered_points,
-      ...(o.onWriteError ? { onError: o.onWriteError } : {}),
+      prepare: () => this.ensureSetUp(),
+      onError: (err, retrying) => {
+        // Database dropped under us (404 on write): create it again before the retry.
+        if (/A 404 /.test(err.message)) this.setUp = false;
+        o.onWriteError?.(err, retrying);
+      },
     });
-    // Set-up is retried on first use rather than failing the broker: InfluxDB may start after it.
-    this.ready = this.readonly
-      ? Promise.resolve()
-      : this.setup().catch((e: Error) => {
-          this.setupError = e;
-        });
+    // InfluxDB may be down when the broker starts: the broker starts anyway, and the writer holds
+    // its points and retries the set-up before each attempt until it succeeds.
+    if (!this.readonly) this.ensureSetUp().catch(() => {});
     if (!this.readonly)
       this.lateTimer = setInterval(() => void this.rollupLate().catch(() => {}), 10_000).unref();
   }
@@ -199,19 +202,21 @@ export class InfluxStore implements Store {
     }
   }
 
-  private async writable(): Promise<void> {
-    if (this.readonly) throw new Error('store opened read-only');
-    await this.ready;
-    if (this.setupError) {
-      // InfluxDB was down when the broker started: try again now, then go ahead either way (the
-      // writer keeps points until InfluxDB answers).
-      const err = this.setupError;
-      this.setupError = null;
-      await this.setup().catch((e: Error) => {
-        this.setupError = e;
-        this.o.onWriteError?.(new Error(`setting up InfluxDB: ${err.message}`), true);
+  /** Runs the set-up once (shared by concurrent callers); again after it failed. */
+  private ensureSetUp(): Promise<void> {
+    if (this.readonly || this.setUp) return Promise.resolve();
+    this.settingUp ??= this.setup()
+      .then(() => {
+        this.setUp = true;
+      })
+      .finally(() => {
+        this.settingUp = null;
       });
-    }
+    return this.settingUp;
+  }
+
+  private writable(): void {
+    if (this.readonly) throw new Error('store opened read-only');
   }
 
   /** Runs statements; a database that does not exist yet reads as empty. */
@@ -220,7 +225,8 @@ export class InfluxStore implements Store {
     epoch: 'ms' | 'ns' = 'ms',
     opts: { flush: boolean } = { flush: true },
   ): Promise<RawSeries[][]> {
-    await this.ready;
+    // Reads go ahead when the set-up fails: they fail on their own or find the database missing.
+    await this.ensureSetUp().catch(() => {});
     if (opts.flush) await this.writer.flush();
     const res = (await this.influx.queryRaw(statements, { precision: epoch === 'ns' ? 'n' : 'ms' })) as {
       results: Array<{ series?: RawSeries[]; error?: string }>;
@@ -282,7 +288,7 @@ export class InfluxStore implements Store {
   }
 
   async ingestTelemetry(site: string, p: TelemetryPayload, receivedAt: number): Promise<IngestResult> {
-    await this.writable();
+    this.writable();
     const seen = await this.stored(site, p.seq);
     const known = this.site(site);
     // Checked again after the wait: the same number may have arrived twice meanwhile.
@@ -478,7 +484,7 @@ export class InfluxStore implements Store {
   }
 
   async putGatewayState(site: string, payload: GatewayStatePayload, receivedAt: number): Promise<void> {
-    await this.writable();
+    this.writable();
     // A restarted site box starts a new block of numbers: the unused rest of the old block is skipped.
     if (payload.state === 'online' && typeof payload.seq_first === 'number') {
       const max = await this.maxSeq(site);
@@ -496,7 +502,7 @@ export class InfluxStore implements Store {
   }
 
   async putGatewayHealth(site: string, payload: GatewayHealthPayload, receivedAt: number): Promise<void> {
-    await this.writable();
+    this.writable();
     this.putCurrent(M.gatewayHealth, { site }, { body: JSON.stringify(payload), received_at: receivedAt });
   }
 
@@ -506,7 +512,7 @@ export class InfluxStore implements Store {
   }
 
   async putDeviceState(site: string, payload: DeviceStatePayload, receivedAt: number): Promise<void> {
-    await this.writable();
+    this.writable();
     this.putCurrent(
       M.deviceState,
       { site, device: payload.device },
@@ -528,7 +534,7 @@ export class InfluxStore implements Store {
   }
 
   async putThumbnail(site: string, t: ThumbnailRecord, receivedAt: number): Promise<void> {
-    await this.writable();
+    this.writable();
     // Only a newer picture replaces the kept one (a replayed retained message may be older).
     const cur = await this.thumbnailTs(site, t.device);
     if (cur !== null && cur >= t.ts) return;
@@ -569,7 +575,7 @@ export class InfluxStore implements Store {
   }
 
   async putEvent(site: string, payload: EventPayload, receivedAt: number): Promise<void> {
-    await this.writable();
+    this.writable();
     this.writer.push(KEEP_NS, [
       {
         measurement: M.event,
@@ -718,7 +724,6 @@ export class InfluxStore implements Store {
   async close(): Promise<void> {
     if (this.lateTimer) clearInterval(this.lateTimer);
     if (this.readonly) return;
-    await this.ready;
     await this.writer.close();
     await this.rollupLate().catch(() => {});
   }
