@@ -33,7 +33,18 @@ function authError(code: number, message: string): AuthenticateError {
 
 export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } = {}): Promise<RunningBroker> {
   const log = opts.logger ?? pino({ level: cfg.log_level, base: { service: 'pantau-broker' } });
-  const store = openStore(cfg.store);
+  // Repeated failures of an unreachable InfluxDB log once per minute, not per attempt.
+  let lastStoreWarn = 0;
+  const store = openStore(cfg.store, {
+    onWriteError: (err, retrying) => {
+      if (retrying && Date.now() - lastStoreWarn < 60_000) return;
+      lastStoreWarn = Date.now();
+      log.warn(
+        { err: err.message, retrying },
+        retrying ? 'store unreachable, buffering' : 'store refused points',
+      );
+    },
+  });
   const auth = new Authenticator(loadCredentials(cfg.credentials_file));
   const accounts = new WeakMap<Client, Account>();
   const central = cfg.backbone ? new CentralDb(cfg.backbone.state_path!) : null;
@@ -181,7 +192,14 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     wss = server;
     wsPort = (server.address() as { port: number }).port;
   }
-  log.info({ port, wsPort, store: cfg.store.path }, 'broker listening');
+  log.info(
+    {
+      port,
+      wsPort,
+      store: cfg.store.kind === 'sqlite' ? cfg.store.path : `${cfg.store.url}/${cfg.store.database}`,
+    },
+    'broker listening',
+  );
 
   return {
     port,

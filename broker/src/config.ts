@@ -3,6 +3,12 @@
 import { dirname, join } from 'node:path';
 import { LogLevelSchema, loadConfig, pathFrom } from '@pantau/config';
 import { type Static, Type } from '@sinclair/typebox';
+import {
+  resolveStoreConfig,
+  type StoreConfig,
+  StoreConfigSchema,
+  storeConfigIssues,
+} from './store/config.js';
 
 export const BrokerConfigSchema = Type.Object(
   {
@@ -16,16 +22,14 @@ export const BrokerConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     credentials_file: Type.String({ minLength: 1 }),
-    store: Type.Object(
-      { kind: Type.Literal('sqlite', { default: 'sqlite' }), path: Type.String({ minLength: 1 }) },
-      { additionalProperties: false },
-    ),
+    /** Embedded SQLite (`kind: sqlite, path`) or InfluxDB 1.x (`kind: influx, url, ...`): docs/store.md. */
+    store: StoreConfigSchema,
     /** The backbone description and the central's own judgement of links and incidents. */
     backbone: Type.Optional(
       Type.Object(
         {
           file: Type.String({ minLength: 1 }),
-          /** Baselines, link verdicts and incidents; default central.db beside the store. */
+          /** Baselines, link verdicts and incidents; default central.db beside the store (or central.yaml). */
           state_path: Type.Optional(Type.String({ minLength: 1 })),
           evaluate_every_s: Type.Number({ minimum: 1, maximum: 3600, default: 30 }),
         },
@@ -37,22 +41,26 @@ export const BrokerConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type BrokerConfig = Static<typeof BrokerConfigSchema>;
+export type BrokerConfig = Omit<Static<typeof BrokerConfigSchema>, 'store'> & { store: StoreConfig };
 
 /** Loads central.yaml; relative paths resolve against the file's folder. */
 export function loadBrokerConfig(file: string): BrokerConfig {
-  const cfg = loadConfig(file, BrokerConfigSchema);
+  const cfg = loadConfig(file, BrokerConfigSchema, { check: (c) => storeConfigIssues(c.store) });
   const abs = (p: string) => pathFrom(file, p);
+  const store = resolveStoreConfig(file, cfg.store);
   return {
     ...cfg,
     credentials_file: abs(cfg.credentials_file),
-    store: { ...cfg.store, path: abs(cfg.store.path) },
+    store,
     ...(cfg.backbone
       ? {
           backbone: {
             ...cfg.backbone,
             file: abs(cfg.backbone.file),
-            state_path: abs(cfg.backbone.state_path ?? join(dirname(cfg.store.path), 'central.db')),
+            state_path: abs(
+              cfg.backbone.state_path ??
+                join(store.kind === 'sqlite' ? dirname(store.path) : dirname(abs(file)), 'central.db'),
+            ),
           },
         }
       : {}),

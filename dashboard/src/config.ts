@@ -1,6 +1,12 @@
 // dashboard.yaml: where the dashboard listens, which broker and store it reads, who may log in.
 
 import { dirname, join } from 'node:path';
+import {
+  resolveStoreConfig,
+  type StoreConfig,
+  StoreConfigSchema,
+  storeConfigIssues,
+} from '@pantau/broker/store';
 import { LogLevelSchema, loadConfig, pathFrom, readSecretFile } from '@pantau/config';
 import { type Static, Type } from '@sinclair/typebox';
 
@@ -23,10 +29,8 @@ export const DashboardConfigSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    store: Type.Object(
-      { kind: Type.Literal('sqlite', { default: 'sqlite' }), path: Type.String({ minLength: 1 }) },
-      { additionalProperties: false },
-    ),
+    /** The broker's store, read only: the same section as in central.yaml. */
+    store: StoreConfigSchema,
     users_file: Type.String({ minLength: 1 }),
     /** The same backbone description the broker judges links by, and its state database. */
     backbone: Type.Optional(
@@ -42,7 +46,8 @@ export const DashboardConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type DashboardConfig = Omit<Static<typeof DashboardConfigSchema>, 'backbone'> & {
+export type DashboardConfig = Omit<Static<typeof DashboardConfigSchema>, 'backbone' | 'store'> & {
+  store: StoreConfig;
   mqttPassword: string;
   backbone?: { file: string; state_path: string };
 };
@@ -50,7 +55,7 @@ export type DashboardConfig = Omit<Static<typeof DashboardConfigSchema>, 'backbo
 export function loadDashboardConfig(file: string): DashboardConfig {
   const cfg = loadConfig(file, DashboardConfigSchema, {
     check: (c) => {
-      const issues = [];
+      const issues = storeConfigIssues(c.store);
       if (!c.mqtt.password && !c.mqtt.password_file)
         issues.push({ path: ['mqtt'], message: 'needs password_file (or password)' });
       try {
@@ -69,15 +74,19 @@ export function loadDashboardConfig(file: string): DashboardConfig {
     ? readSecretFile(file, 'mqtt.password_file', cfg.mqtt.password_file)
     : (cfg.mqtt.password ?? '');
   const { backbone: _bb, ...rest } = cfg;
+  const store = resolveStoreConfig(file, cfg.store);
   return {
     ...rest,
-    store: { ...cfg.store, path: abs(cfg.store.path) },
+    store,
     users_file: abs(cfg.users_file),
     ...(cfg.backbone
       ? {
           backbone: {
             file: abs(cfg.backbone.file),
-            state_path: abs(cfg.backbone.state_path ?? join(dirname(cfg.store.path), 'central.db')),
+            state_path: abs(
+              cfg.backbone.state_path ??
+                join(store.kind === 'sqlite' ? dirname(store.path) : dirname(abs(file)), 'central.db'),
+            ),
           },
         }
       : {}),

@@ -133,7 +133,7 @@ export async function startDashboard(
   // The broker creates the store; until it exists the dashboard answers with empty lists.
   let store: Store | null = null;
   const getStore = (): Store | null => {
-    if (!store && existsSync(cfg.store.path)) {
+    if (!store && (cfg.store.kind !== 'sqlite' || existsSync(cfg.store.path))) {
       try {
         store = openStore(cfg.store, { readonly: true });
       } catch (e) {

@@ -20,6 +20,8 @@ export interface CentralOptions {
   backbone?: string;
   /** The dashboard's broker account may send requests to site boxes (clock sync). */
   requests?: boolean;
+  /** Readings in this InfluxDB (see support/influxd.ts) instead of the embedded SQLite file. */
+  influx?: { url: string; database: string };
 }
 
 export interface Central {
@@ -76,11 +78,14 @@ export async function startCentral(o: CentralOptions): Promise<Central> {
     ]);
   writeFileSync(join(o.dir, 'dashboard.pw'), 'dash-secret-1\n');
   if (o.backbone) writeFileSync(join(o.dir, 'backbone.yaml'), o.backbone);
+  const store = o.influx
+    ? `store: { kind: influx, url: "${o.influx.url}", database: ${o.influx.database}, batch: { flush_ms: 200 } }`
+    : 'store: { kind: sqlite, path: central.db }';
   writeFileSync(
     join(o.dir, 'central.yaml'),
     `mqtt: { host: 127.0.0.1, port: ${mqttPort} }
 credentials_file: credentials.yaml
-store: { kind: sqlite, path: central.db }
+${store}
 ${o.backbone ? 'backbone: { file: backbone.yaml, state_path: central-state.db, evaluate_every_s: 1 }\n' : ''}log_level: warn
 `,
   );
@@ -88,7 +93,7 @@ ${o.backbone ? 'backbone: { file: backbone.yaml, state_path: central-state.db, e
     join(o.dir, 'dashboard.yaml'),
     `http: { host: 127.0.0.1, port: ${httpPort} }
 mqtt: { url: "mqtt://127.0.0.1:${mqttPort}", username: dashboard, password_file: dashboard.pw }
-store: { kind: sqlite, path: central.db }
+${store}
 ${o.backbone ? 'backbone: { file: backbone.yaml, state_path: central-state.db }\n' : ''}users_file: users.yaml
 log_level: warn
 `,

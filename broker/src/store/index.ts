@@ -1,18 +1,37 @@
+import type { StoreConfig } from './config.js';
+import { InfluxStore } from './influx.js';
 import { SqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 
+export * from './config.js';
+export {
+  InfluxStore,
+  M as INFLUX_MEASUREMENTS,
+  ROLLUP_CQ,
+  RP as INFLUX_RETENTION_POLICIES,
+  rollupSelect,
+} from './influx.js';
+export type { WriterStats } from './influx-writer.js';
 export { labelsKey, SqliteStore } from './sqlite.js';
 export * from './types.js';
 
-export interface StoreConfig {
-  kind: 'sqlite';
-  path: string;
+export interface OpenStoreOptions {
+  /** For readers such as the dashboard: nothing is created or written. */
+  readonly?: boolean;
+  /** InfluxDB write failures (the writer keeps retrying); never thrown. */
+  onWriteError?: (err: Error, retrying: boolean) => void;
 }
 
-/** Opens the configured store; `readonly` is for readers such as the dashboard. */
-export function openStore(cfg: StoreConfig, opts: { readonly?: boolean } = {}): Store {
+/** Opens the configured store. */
+export function openStore(cfg: StoreConfig, opts: OpenStoreOptions = {}): Store {
   switch (cfg.kind) {
     case 'sqlite':
       return new SqliteStore({ path: cfg.path, readonly: opts.readonly ?? false });
+    case 'influx':
+      return new InfluxStore({
+        cfg,
+        readonly: opts.readonly ?? false,
+        ...(opts.onWriteError ? { onWriteError: opts.onWriteError } : {}),
+      });
   }
 }

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TelemetryPayload } from '@pantau/contract';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, type Store } from './index.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Influxd, startInfluxd } from '../../../test/support/influxd.js';
+import { INFLUX_DEFAULTS, openStore, type Store } from './index.js';
 
 describe('store: sqlite schema upgrade', () => {
   it('brings a version 1 store up to date without losing what it holds', async () => {
@@ -34,20 +35,71 @@ describe('store: sqlite schema upgrade', () => {
   });
 });
 
-/** A plausible time: readings stamped before 2025 count as taken before the clock was set. */
-const T = Date.UTC(2026, 10, 1);
+/** Start of yesterday (UTC): plausible (after 2025) and recent enough for InfluxDB's raw policy. */
+const T = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000;
 
-// The same suite will run against every store kind; today that is SQLite.
-describe('store: sqlite', () => {
-  let dir: string;
+/** How each kind of store is opened fresh for a test and thrown away after it. */
+interface Kind {
+  setup(): Promise<void>;
+  open(): Promise<Store>;
+  /** A second store on the same data, as a second broker of a cluster would have. */
+  another(): Promise<Store>;
+  discard(): Promise<void>;
+  teardown(): Promise<void>;
+}
+
+const kinds: Record<'sqlite' | 'influx', () => Kind> = {
+  sqlite: () => {
+    let dir = '';
+    return {
+      setup: async () => {},
+      open: async () => {
+        dir = mkdtempSync(join(tmpdir(), 'pantau-store-'));
+        return openStore({ kind: 'sqlite', path: join(dir, 'central.db') });
+      },
+      another: async () => openStore({ kind: 'sqlite', path: join(dir, 'central.db') }),
+      discard: async () => rmSync(dir, { recursive: true, force: true }),
+      teardown: async () => {},
+    };
+  },
+  // One real influxd for the file, a fresh database per test.
+  influx: () => {
+    let influxd: Influxd | null = null;
+    let n = 0;
+    let db = '';
+    return {
+      setup: async () => {
+        influxd = await startInfluxd();
+      },
+      open: async () => {
+        db = `suite_${++n}`;
+        return openStore({ kind: 'influx', ...INFLUX_DEFAULTS, url: influxd!.url, database: db });
+      },
+      another: async () => openStore({ kind: 'influx', ...INFLUX_DEFAULTS, url: influxd!.url, database: db }),
+      discard: async () => {
+        await fetch(`${influxd!.url}/query?q=${encodeURIComponent(`DROP DATABASE "${db}"`)}`, {
+          method: 'POST',
+        });
+      },
+      teardown: async () => {
+        await influxd?.remove();
+      },
+    };
+  },
+};
+
+// The same suite runs against every store kind.
+describe.each(Object.keys(kinds) as Array<keyof typeof kinds>)('store: %s', (kindName) => {
+  const kind = kinds[kindName]();
   let store: Store;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'pantau-store-'));
-    store = openStore({ kind: 'sqlite', path: join(dir, 'central.db') });
+  beforeAll(() => kind.setup());
+  afterAll(() => kind.teardown());
+  beforeEach(async () => {
+    store = await kind.open();
   });
   afterEach(async () => {
     await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await kind.discard();
   });
 
   const batch = (seq: number, t0: number, n: number): TelemetryPayload => ({
@@ -74,6 +126,78 @@ describe('store: sqlite', () => {
     });
     await store.putThumbnail('pasar', { device: 'cam-1', ts: 3000, mime: 'image/jpeg', data: jpeg(3) }, 3100);
     expect((await store.thumbnail('pasar', 'cam-1'))!.data).toEqual(jpeg(3));
+  });
+
+  it('keeps a picture larger than a database string field (64 KiB) whole', async () => {
+    const big = Buffer.alloc(300_000);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7919) % 251;
+    await store.putThumbnail('pasar', { device: 'cam-2', ts: 5000, mime: 'image/jpeg', data: big }, 5100);
+    expect((await store.thumbnail('pasar', 'cam-2'))!.data.equals(big)).toBe(true);
+    // A smaller, newer picture replaces it entirely.
+    const small = Buffer.from([1, 2, 3]);
+    await store.putThumbnail('pasar', { device: 'cam-2', ts: 6000, mime: 'image/jpeg', data: small }, 6100);
+    expect(await store.thumbnail('pasar', 'cam-2')).toEqual({
+      device: 'cam-2',
+      ts: 6000,
+      mime: 'image/jpeg',
+      data: small,
+    });
+  });
+
+  it('finds every hole in a long sequence', async () => {
+    const at = T;
+    const lost = new Set([3, 4096, 4097, 9000, 12_287]);
+    const all: Array<Promise<unknown>> = [];
+    for (let seq = 1; seq <= 12_300; seq++)
+      if (!lost.has(seq)) all.push(store.ingestTelemetry('hutan', batch(seq, at + (seq % 60) * 1000, 1), at));
+    await Promise.all(all);
+    const r = await store.sequenceReport('hutan');
+    expect(r).toMatchObject({
+      first: 1,
+      last: 12_300,
+      received: 12_300 - lost.size,
+      missing_count: lost.size,
+    });
+    expect(r.missing).toEqual([
+      [3, 3],
+      [4096, 4097],
+      [9000, 9000],
+      [12_287, 12_287],
+    ]);
+  });
+
+  it('two brokers on one store: a replay to the other is a duplicate, and both report the same', async () => {
+    const other = await kind.another();
+    try {
+      for (const seq of [1, 2, 3]) await store.ingestTelemetry('rsud', batch(seq, T + seq * 1000, 2), T);
+      for (const seq of [4, 6]) await other.ingestTelemetry('rsud', batch(seq, T + seq * 1000, 2), T);
+      // Reads see the store as a whole, writes of this process included.
+      await store.sequenceReport('rsud');
+      await other.sequenceReport('rsud');
+      expect(await other.ingestTelemetry('rsud', batch(2, T + 2000, 2), T)).toEqual({
+        accepted: false,
+        samples: 0,
+      });
+      expect(await store.ingestTelemetry('rsud', batch(6, T + 6000, 2), T)).toEqual({
+        accepted: false,
+        samples: 0,
+      });
+      const a = await store.sequenceReport('rsud');
+      const b = await other.sequenceReport('rsud');
+      expect(a).toEqual(b);
+      expect(a).toMatchObject({ first: 1, last: 6, received: 5, missing: [[5, 5]] });
+      const h = await other.history({
+        site: 'rsud',
+        device: 'ptp-scc',
+        metric: 'snr_db',
+        from: T,
+        to: T + 10_000,
+      });
+      // Batches overlap by a reading: seven distinct times, T + 1 s to T + 7 s.
+      expect(h[0]!.points.map((p) => p[0] - T)).toEqual([1000, 2000, 3000, 4000, 5000, 6000, 7000]);
+    } finally {
+      await other.close();
+    }
   });
 
   it("proves the sequence: missing ranges reported, a restart's unused block skipped, replays fill in", async () => {

@@ -3,8 +3,10 @@
 // fleet benchmark (fleet.ts): 1,000 radios over 10 site boxes against prometheus-snmp-exporter; then the
 // camera benchmark (cameras.ts): 16 cameras probed every 60 s by one site box for 10 minutes; then the
 // outbox benchmark (outbox.ts): a 24-hour backlog of 200 devices written, and replayed into the central.
+// Then the ingest benchmark (ingest.ts): points/s into the SQLite and InfluxDB stores against raw
+// line-protocol writes to the same influxd.
 // BENCH_DEVICES=0 skips the first part, BENCH_FLEET_DEVICES=0 the second, BENCH_CAMERAS=0 the third,
-// BENCH_OUTBOX=0 the fourth.
+// BENCH_OUTBOX=0 the fourth, BENCH_INGEST=0 the fifth.
 
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { cameraOptionsFromEnv, runCameras } from './cameras.js';
 import { fleetOptionsFromEnv, runFleet } from './fleet.js';
+import { ingestBenchOptionsFromEnv, runIngest } from './ingest.js';
 import { outboxBenchOptionsFromEnv, runOutbox } from './outbox.js';
 
 const run = promisify(execFile);
@@ -144,10 +147,12 @@ async function main(): Promise<void> {
   const fleet = fleetOptionsFromEnv();
   const cameras = cameraOptionsFromEnv();
   const outbox = outboxBenchOptionsFromEnv();
+  const ingest = ingestBenchOptionsFromEnv();
   if (N > 0) await pollRound();
   if (fleet.devices > 0) await runFleet(fleet);
   if (cameras.cameras > 0) await runCameras(cameras);
   if (outbox) await runOutbox(outbox);
+  if (ingest) await runIngest(ingest);
 }
 
 main().catch((e: unknown) => {
