@@ -487,7 +487,8 @@ export class InfluxStore implements Store {
     this.writable();
     // A restarted site box starts a new block of numbers: the unused rest of the old block is skipped.
     if (payload.state === 'online' && typeof payload.seq_first === 'number') {
-      const max = await this.maxSeq(site);
+      // What the site box says it wrote, when it knows (see SqliteStore.putGatewayState).
+      const max = typeof payload.seq_committed === 'number' ? payload.seq_committed : await this.maxSeq(site);
       if (max > 0 && payload.seq_first > max + 1)
         this.writer.push(KEEP_NS, [
           {

@@ -232,6 +232,31 @@ describe.each(Object.keys(kinds) as Array<keyof typeof kinds>)('store: %s', (kin
     expect(await store.sequenceReport('nowhere')).toMatchObject({ first: null, received: 0, missing: [] });
   });
 
+  it('a birth that says what was written: a loss among the waiting numbers is missing, not skipped', async () => {
+    const at = Date.UTC(2026, 11, 1);
+    for (const seq of [1, 2, 3]) await store.ingestTelemetry('pasar', batch(seq, at + seq * 1000, 1), at);
+    // Power cut: 4–7 were on the site box's disk (seq_committed 7); 8 was taken, never written.
+    await store.putGatewayState(
+      'pasar',
+      {
+        v: 1,
+        state: 'online',
+        ts: at,
+        site: 'pasar',
+        seq_first: 1001,
+        seq_committed: 7,
+        unclean_restart: true,
+      },
+      at,
+    );
+    // The outbox replays 4, 5 and 7; 6 never arrives (lost on the way).
+    for (const seq of [4, 5, 7, 1001])
+      await store.ingestTelemetry('pasar', { ...batch(seq, at + seq * 1000, 1), backfill: seq < 1001 }, at);
+    const r = await store.sequenceReport('pasar');
+    expect(r.skipped).toEqual([[8, 1000]]);
+    expect(r.missing).toEqual([[6, 6]]);
+  });
+
   it('readings stamped before the site box had its clock set are counted, not put in history', async () => {
     const now = Date.now();
     const r = await store.ingestTelemetry(
