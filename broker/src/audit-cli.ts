@@ -13,12 +13,18 @@ pantau-broker audit search --config central.yaml [--event E] [--username U] [--r
 
 function format(l: AuditLine, json: boolean): string {
   if (json) return JSON.stringify(l);
-  const who = [l.username && `user=${l.username}`, l.client && `client=${l.client}`, l.remote && `from=${l.remote}`]
+  const who = [
+    l.username && `user=${l.username}`,
+    l.client && `client=${l.client}`,
+    l.remote && `from=${l.remote}`,
+  ]
     .filter(Boolean)
     .join(' ');
   const topic = l.topic ? ` topic=${l.topic}` : '';
   const count = l.count ? ` (+${l.count} more)` : '';
-  return `${l.time}  ${l.event.padEnd(16)} ${l.action.padEnd(9)} ${who}${topic}  ${l.reason}${count}`;
+  // One event a line, whatever a TLS library put into the reason.
+  const reason = l.reason.replace(/\s+/g, ' ');
+  return `${l.time}  ${l.event.padEnd(16)} ${l.action.padEnd(9)} ${who}${topic}  ${reason}${count}`;
 }
 
 function time(s: string | undefined, flag: string): number | undefined {
@@ -47,7 +53,10 @@ export async function auditCli(argv: string[]): Promise<void> {
     },
   });
   const file =
-    values.file ?? (values.config ? loadBrokerConfig(values.config).audit!.file! : fail(`--config or --file is required\n${AUDIT_USAGE}`));
+    values.file ??
+    (values.config
+      ? loadBrokerConfig(values.config).audit!.file!
+      : fail(`--config or --file is required\n${AUDIT_USAGE}`));
   const json = values.json ?? false;
   switch (action) {
     case 'tail': {

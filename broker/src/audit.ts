@@ -1,7 +1,16 @@
 // The audit log: every refused login, ACL denial and limit hit as one JSON line, appended to a file
 // that rotates at a size (file.1 … file.<keep>), so a flood of refusals cannot fill the disk.
 
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 
 export type AuditEvent =
   | 'auth_failed'

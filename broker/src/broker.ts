@@ -73,7 +73,8 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
   const aedes = await Aedes.createBroker({
     authenticate: (client, username, password, done) => guard.authenticate(client, username, password, done),
     // aedes also asks here before publishing a client's last will, so wills keep to the same fence.
-    authorizePublish: (client, packet, done) => (client ? guard.authorizePublish(client, packet, done) : done(null)),
+    authorizePublish: (client, packet, done) =>
+      client ? guard.authorizePublish(client, packet, done) : done(null),
     authorizeSubscribe: (client, sub, done) => guard.authorizeSubscribe(client, sub, done),
   });
 

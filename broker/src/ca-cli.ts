@@ -52,18 +52,27 @@ export async function caCli(argv: string[]): Promise<void> {
         out(`  certificate: ${r.crt}`);
         out(`  private key: ${r.key} (mode 0600; copy it only to the box it is for)`);
         if ('client' in kind)
-          out(`  the broker accepts it as account "${kind.client}" when mqtt.tls.client_certs is optional or required`);
+          out(
+            `  the broker accepts it as account "${kind.client}" when mqtt.tls.client_certs is optional or required`,
+          );
         return;
       }
       case 'list': {
         const warn = Number(values['warn-days'] ?? 60);
         let expiring = 0;
         for (const c of listCerts(dir)) {
-          const left = c.daysLeft < 0 ? 'EXPIRED' : c.daysLeft < warn ? `expires in ${c.daysLeft} days` : `${c.daysLeft} days left`;
+          const left =
+            c.daysLeft < 0
+              ? 'EXPIRED'
+              : c.daysLeft < warn
+                ? `expires in ${c.daysLeft} days`
+                : `${c.daysLeft} days left`;
           if (c.daysLeft < warn) expiring++;
           const names = c.names.length ? `  names=${c.names.join(',')}` : '';
           const foreign = c.kind !== 'ca' && !c.fromThisCa ? '  (NOT signed by this CA)' : '';
-          out(`${c.kind.padEnd(6)}  ${c.cn}${names}  until ${c.validTo.toISOString().slice(0, 10)}  ${left}${foreign}  ${c.file}`);
+          out(
+            `${c.kind.padEnd(6)}  ${c.cn}${names}  until ${c.validTo.toISOString().slice(0, 10)}  ${left}${foreign}  ${c.file}`,
+          );
         }
         if (expiring > 0) process.exitCode = 3;
         return;

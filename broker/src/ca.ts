@@ -8,7 +8,16 @@
 
 import { execFile } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -54,11 +63,14 @@ function writeKey(path: string, pem: string): void {
 
 function checkName(what: string, name: string): void {
   if (!NAME.test(name))
-    throw new CaError(`${what} "${name}" may hold only letters, digits, '.', '-' and '_' (and no leading or trailing '.', '-')`);
+    throw new CaError(
+      `${what} "${name}" may hold only letters, digits, '.', '-' and '_' (and no leading or trailing '.', '-')`,
+    );
 }
 
 function checkDays(days: number): void {
-  if (!Number.isInteger(days) || days < 1 || days > 36500) throw new CaError(`--days must be a whole number from 1 to 36500, not ${days}`);
+  if (!Number.isInteger(days) || days < 1 || days > 36500)
+    throw new CaError(`--days must be a whole number from 1 to 36500, not ${days}`);
 }
 
 export interface CaInit {
@@ -116,7 +128,10 @@ subjectKeyIdentifier = hash
   return { crt, key };
 }
 
-const serial = () => `0x${randomBytes(16).toString('hex').replace(/^[89a-f]/, '1')}`;
+const serial = () =>
+  `0x${randomBytes(16)
+    .toString('hex')
+    .replace(/^[89a-f]/, '1')}`;
 
 export type IssueKind = { server: string[] } | { client: string };
 
@@ -154,7 +169,8 @@ export async function issueCert(o: {
   let cn: string;
   let ext: string;
   if ('server' in o.kind) {
-    if (o.kind.server.length === 0) throw new CaError('a server certificate needs at least one --name (DNS name or IP address)');
+    if (o.kind.server.length === 0)
+      throw new CaError('a server certificate needs at least one --name (DNS name or IP address)');
     const sans = o.kind.server.map((n) => {
       if (isIP(n)) return `IP:${n}`;
       checkName('--name', n);
@@ -172,7 +188,9 @@ export async function issueCert(o: {
   const crt = join(o.dir, `${base}.crt`);
   const key = join(o.dir, `${base}.key`);
   if (!o.force && (existsSync(crt) || existsSync(key)))
-    throw new CaError(`${crt} already exists; pass --force to replace it (the old certificate stays valid until it expires)`);
+    throw new CaError(
+      `${crt} already exists; pass --force to replace it (the old certificate stays valid until it expires)`,
+    );
   const keyPem = await newKey();
   const pem = await withTemp(async (tmp) => {
     const cnf = join(tmp, 'leaf.cnf');
@@ -215,7 +233,8 @@ ${ext}`,
     );
   });
   const cert = new X509Certificate(pem);
-  if (!cert.verify(ca.publicKey)) throw new CaError('openssl made a certificate the CA did not sign (this is a bug)');
+  if (!cert.verify(ca.publicKey))
+    throw new CaError('openssl made a certificate the CA did not sign (this is a bug)');
   writeKey(key, keyPem);
   writeFileSync(crt, pem, { mode: 0o644 });
   return { crt, key, subject: cert.subject, validTo: cert.validTo };

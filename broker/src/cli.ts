@@ -5,8 +5,8 @@ import { parseArgs } from 'node:util';
 import { fail, generateSecret, out, runCli } from '@pantau/config';
 import { AUDIT_USAGE, auditCli } from './audit-cli.js';
 import { BACKBONE_USAGE, backboneCli } from './backbone-cli.js';
-import { CA_USAGE, caCli } from './ca-cli.js';
 import { startBroker } from './broker.js';
+import { CA_USAGE, caCli } from './ca-cli.js';
 import { loadBrokerConfig } from './config.js';
 import { addGateway, addReader, loadCredentials, removeAccount } from './credentials.js';
 

@@ -114,12 +114,21 @@ export function loadBrokerConfig(file: string): BrokerConfig {
     check: (c) => {
       const issues: SemanticIssue[] = [];
       if (c.mqtt.plain === false && !c.mqtt.tls)
-        issues.push({ path: ['mqtt', 'plain'], message: 'with the plain listener off, mqtt.tls must be set' });
+        issues.push({
+          path: ['mqtt', 'plain'],
+          message: 'with the plain listener off, mqtt.tls must be set',
+        });
       if (c.mqtt.plain === false && c.mqtt.ws_port !== undefined)
-        issues.push({ path: ['mqtt', 'ws_port'], message: 'ws_port is a plain listener; use mqtt.tls.wss_port' });
+        issues.push({
+          path: ['mqtt', 'ws_port'],
+          message: 'ws_port is a plain listener; use mqtt.tls.wss_port',
+        });
       const tls = c.mqtt.tls;
       if (tls && tls.client_certs !== 'off' && !tls.ca_file)
-        issues.push({ path: ['mqtt', 'tls', 'ca_file'], message: `client_certs: ${tls.client_certs} needs the CA that signs them` });
+        issues.push({
+          path: ['mqtt', 'tls', 'ca_file'],
+          message: `client_certs: ${tls.client_certs} needs the CA that signs them`,
+        });
       if (tls?.client_certs === 'required' && c.mqtt.plain !== false)
         issues.push({
           path: ['mqtt', 'plain'],

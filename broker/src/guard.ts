@@ -94,17 +94,27 @@ export class Guard {
     if (wait > 0) {
       this.stats.authFailures++;
       const reason = `too many failed logins from ${remote}; next try in ${Math.ceil(wait / 1000)} s`;
-      this.record({ event: 'auth_backoff', ...base, reason }, 'login refused without checking (back-off)', true);
-      return done(authError(NOT_AUTHORIZED, reason), false);
+      this.record(
+        { event: 'auth_backoff', ...base, reason },
+        'login refused without checking (back-off)',
+        true,
+      );
+      done(authError(NOT_AUTHORIZED, reason), false);
+      return;
     }
     const admit = (account: Account) => {
       this.backoff.succeed(remote);
-      const limit = account.role === 'gateway' ? this.limits.gateway_connections : this.limits.reader_connections;
+      const limit =
+        account.role === 'gateway' ? this.limits.gateway_connections : this.limits.reader_connections;
       if (this.connections.others(account.username, client.id) >= limit) {
         this.stats.limitHits++;
         const reason = `account already has ${limit} connection${limit > 1 ? 's' : ''} (the limit)`;
-        this.record({ event: 'connection_limit', ...base, username: account.username, reason }, 'connection refused');
-        return done(authError(NOT_AUTHORIZED, reason), false);
+        this.record(
+          { event: 'connection_limit', ...base, username: account.username, reason },
+          'connection refused',
+        );
+        done(authError(NOT_AUTHORIZED, reason), false);
+        return;
       }
       this.connections.add(account.username, client, client.id);
       client.conn.once('close', () => this.connections.remove(account.username, client));
@@ -114,19 +124,34 @@ export class Guard {
 
     const cn = this.clientCerts === 'off' ? null : certifiedName(client);
     if (cn) {
-      if (username && username !== cn)
-        return refuse(NOT_AUTHORIZED, `username "${username}" does not match the certificate's "${cn}"`);
+      if (username && username !== cn) {
+        refuse(NOT_AUTHORIZED, `username "${username}" does not match the certificate's "${cn}"`);
+        return;
+      }
       const account = this.auth.byName(cn);
-      if (!account) return refuse(NOT_AUTHORIZED, `certificate for "${cn}", which is no account`);
-      if (!password) return admit(account);
+      if (!account) {
+        refuse(NOT_AUTHORIZED, `certificate for "${cn}", which is no account`);
+        return;
+      }
+      if (!password) {
+        admit(account);
+        return;
+      }
       // A password sent alongside a certificate must be right too.
-      return void this.auth.check(cn, password).then(
+      this.auth.check(cn, password).then(
         (a) => (a ? admit(a) : refuse(BAD_CREDENTIALS, 'bad username or password')),
         (e: Error) => refuse(BAD_CREDENTIALS, e.message),
       );
+      return;
     }
-    if (this.clientCerts === 'required') return refuse(NOT_AUTHORIZED, 'a client certificate is required');
-    if (!username || !password) return refuse(NOT_AUTHORIZED, 'anonymous clients are not allowed');
+    if (this.clientCerts === 'required') {
+      refuse(NOT_AUTHORIZED, 'a client certificate is required');
+      return;
+    }
+    if (!username || !password) {
+      refuse(NOT_AUTHORIZED, 'anonymous clients are not allowed');
+      return;
+    }
     this.auth.check(username, password).then(
       (a) => (a ? admit(a) : refuse(BAD_CREDENTIALS, 'bad username or password')),
       (e: Error) => refuse(BAD_CREDENTIALS, e.message),
@@ -136,7 +161,13 @@ export class Guard {
   authorizePublish(client: Client, packet: PublishPacket, done: (err?: Error | null) => void): void {
     const account = this.accounts.get(client);
     const d = account
-      ? mayPublish(account, packet.topic, packet.retain, packet.payload.length, this.cfg.mqtt.max_packet_bytes)
+      ? mayPublish(
+          account,
+          packet.topic,
+          packet.retain,
+          packet.payload.length,
+          this.cfg.mqtt.max_packet_bytes,
+        )
       : ({ ok: false, reason: 'not authenticated' } as const);
     if (!d.ok) {
       this.stats.denied++;
@@ -152,26 +183,42 @@ export class Guard {
         },
         'publish denied',
       );
-      return done(new Error(d.reason));
+      done(new Error(d.reason));
+      return;
     }
     this.throttle(client, account!, packet.topic, done);
   }
 
   /** The publish rate (limits.ts TokenBucket): go, wait for a token, or be cut off. */
-  private throttle(client: Client, account: Account, topic: string, done: (err?: Error | null) => void): void {
+  private throttle(
+    client: Client,
+    account: Account,
+    topic: string,
+    done: (err?: Error | null) => void,
+  ): void {
     let bucket = this.buckets.get(client);
     if (!bucket) {
       bucket = new TokenBucket(this.limits.publish_rate_per_s, this.limits.publish_burst);
       this.buckets.set(client, bucket);
     }
     const wait = bucket.take();
-    if (wait === 0) return done(null);
-    const base = { action: 'publish' as const, username: account.username, client: client.id, remote: remoteOf(client), topic };
+    if (wait === 0) {
+      done(null);
+      return;
+    }
+    const base = {
+      action: 'publish' as const,
+      username: account.username,
+      client: client.id,
+      remote: remoteOf(client),
+      topic,
+    };
     this.stats.limitHits++;
     if (wait < 0) {
       const reason = `kept publishing over ${this.limits.publish_rate_per_s}/s (burst ${this.limits.publish_burst}): disconnected`;
       this.record({ event: 'rate_abuse', ...base, reason }, 'client disconnected for flooding', true);
-      return done(new Error(reason));
+      done(new Error(reason));
+      return;
     }
     this.record(
       { event: 'rate_limited', ...base, reason: `over ${this.limits.publish_rate_per_s}/s: held ${wait} ms` },
@@ -181,10 +228,19 @@ export class Guard {
     setTimeout(() => done(null), wait);
   }
 
-  authorizeSubscribe(client: Client, sub: Subscription, done: (err: Error | null, sub: Subscription | null) => void): void {
+  authorizeSubscribe(
+    client: Client,
+    sub: Subscription,
+    done: (err: Error | null, sub: Subscription | null) => void,
+  ): void {
     const account = this.accounts.get(client);
-    const d = account ? maySubscribe(account, sub.topic) : ({ ok: false, reason: 'not authenticated' } as const);
-    if (d.ok) return done(null, sub);
+    const d = account
+      ? maySubscribe(account, sub.topic)
+      : ({ ok: false, reason: 'not authenticated' } as const);
+    if (d.ok) {
+      done(null, sub);
+      return;
+    }
     this.stats.denied++;
     this.record(
       {

@@ -89,8 +89,8 @@ export class ConnectionCounter<C> {
   }
 
   add(account: string, client: C, clientId: string): void {
-    let m = this.byAccount.get(account);
-    if (!m) this.byAccount.set(account, (m = new Map()));
+    const m = this.byAccount.get(account) ?? new Map<C, string>();
+    this.byAccount.set(account, m);
     m.set(client, clientId);
   }
 

@@ -6,7 +6,12 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type SecureContextOptions, createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
+import {
+  createServer as createTlsServer,
+  type SecureContextOptions,
+  type TLSSocket,
+  type Server as TlsServer,
+} from 'node:tls';
 import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
@@ -51,9 +56,13 @@ export async function startListeners(
   const host = cfg.mqtt.host;
   const servers: Server[] = [];
   const wsServers: WebSocketServer[] = [];
-  const handle = (stream: Duplex, req?: Parameters<Aedes['handle']>[1]) => guard.meter(stream, aedes.handle(stream, req));
+  const handle = (stream: Duplex, req?: Parameters<Aedes['handle']>[1]) =>
+    guard.meter(stream, aedes.handle(stream, req));
   const webSocket = (server: Server) => {
-    const wss = new WebSocketServer({ server: server as HttpsServer, maxPayload: cfg.mqtt.max_packet_bytes + 1024 });
+    const wss = new WebSocketServer({
+      server: server as HttpsServer,
+      maxPayload: cfg.mqtt.max_packet_bytes + 1024,
+    });
     wss.on('connection', (ws, req) => handle(createWebSocketStream(ws), req));
     wsServers.push(wss);
   };

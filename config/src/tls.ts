@@ -8,7 +8,12 @@ import { ConfigError, pathFrom } from './index.js';
 export type PemKind = 'certificate' | 'private key';
 
 /** Reads a PEM file named by a config field; its path is resolved against the config file. */
-export function readPemFile(configFile: string, field: string, p: string, kind: PemKind): { path: string; pem: string } {
+export function readPemFile(
+  configFile: string,
+  field: string,
+  p: string,
+  kind: PemKind,
+): { path: string; pem: string } {
   const path = pathFrom(configFile, p);
   const problem = (message: string) =>
     new ConfigError(configFile, [{ file: configFile, line: 0, column: 0, field, message }]);
@@ -19,7 +24,8 @@ export function readPemFile(configFile: string, field: string, p: string, kind: 
     throw problem(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code}`);
   }
   if (kind === 'private key') {
-    if (!/-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/.test(pem)) throw problem(`${path} holds no PEM private key`);
+    if (!/-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/.test(pem))
+      throw problem(`${path} holds no PEM private key`);
     return { path, pem };
   }
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw problem(`${path} holds no PEM certificate`);

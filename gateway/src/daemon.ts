@@ -184,6 +184,7 @@ export async function startGateway(
     urls: cfg.mqtt.urls,
     username: cfg.mqtt.username,
     password: cfg.password,
+    ...(cfg.mqttTls ? { tls: cfg.mqttTls } : {}),
     keepaliveS: cfg.mqtt.keepalive_s,
     clientId: `pantau-gw-${site}-${hostname()}`.slice(0, 64),
     log,

@@ -44,7 +44,10 @@ export interface PublisherOptions {
   site: string;
   urls: string[];
   username: string;
-  password: string;
+  /** Not needed with a client certificate (tls.cert). */
+  password?: string;
+  /** CA, client certificate and key (PEM) for mqtts:// and wss://; the server is always verified. */
+  tls?: { ca?: string; cert?: string; key?: string; servername?: string };
   keepaliveS: number;
   clientId: string;
   log: Logger;
@@ -146,7 +149,12 @@ export class Publisher {
     const opts: IClientOptions = {
       servers,
       username: this.o.username,
-      password: this.o.password,
+      ...(this.o.password ? { password: this.o.password } : {}),
+      ...(this.o.tls ?? {}),
+      // mqtt.js insists on a top-level protocol when given a client certificate; each server's own wins.
+      ...(this.o.tls?.cert ? { protocol: servers[0]?.protocol } : {}),
+      // Never trust an unverified central, whatever the options above hold.
+      rejectUnauthorized: true,
       clientId: this.o.clientId,
       keepalive: this.o.keepaliveS,
       // A persistent session under a stable client id: the broker keeps ours while we are away, and
