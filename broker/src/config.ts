@@ -31,9 +31,12 @@ export const LimitsSchema = Type.Object(
     gateway_connections: Type.Integer({ minimum: 1, maximum: 1000, default: 2 }),
     /** Connections at once under one reader account (dashboards, tools). */
     reader_connections: Type.Integer({ minimum: 1, maximum: 1000, default: 8 }),
-    /** Publishes per second one client may keep up (a site box replays its outbox at 50/s + live). */
+    /**
+     * Publishes per second one account may keep up, all its connections together (a site box
+     * replays its outbox at 50/s + live).
+     */
     publish_rate_per_s: Type.Number({ minimum: 0.1, maximum: 100000, default: 200 }),
-    /** Publishes one client may send at once above the rate (a reconnect re-sends every device state). */
+    /** Publishes one account may send at once above the rate (a reconnect re-sends every device state). */
     publish_burst: Type.Integer({ minimum: 1, maximum: 1000000, default: 1000 }),
     /** Authentication failures from one address before it must wait. */
     auth_failures: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),

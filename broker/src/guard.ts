@@ -46,7 +46,8 @@ export class Guard {
   private readonly audit: AuditLog | null;
   private readonly folder: AuditFolder | null;
   private readonly accounts = new WeakMap<Client, Account>();
-  private readonly buckets = new WeakMap<Client, TokenBucket>();
+  /** By account: reconnecting, or a second client id, does not reset a client's bucket. */
+  private readonly buckets = new Map<string, TokenBucket>();
   private readonly connections = new ConnectionCounter<Client>();
   private readonly backoff: AuthBackoff;
   private readonly clientCerts: 'off' | 'optional' | 'required';
@@ -104,6 +105,11 @@ export class Guard {
     }
     const admit = (account: Account) => {
       this.backoff.succeed(remote);
+      // Gone while its password was checked: counting it now would hold its slot for ever.
+      if ((client.conn as Duplex).destroyed) {
+        done(authError(NOT_AUTHORIZED, 'connection closed during login'), false);
+        return;
+      }
       const limit =
         account.role === 'gateway' ? this.limits.gateway_connections : this.limits.reader_connections;
       if (this.connections.others(account.username, client.id) >= limit) {
@@ -196,10 +202,10 @@ export class Guard {
     topic: string,
     done: (err?: Error | null) => void,
   ): void {
-    let bucket = this.buckets.get(client);
+    let bucket = this.buckets.get(account.username);
     if (!bucket) {
       bucket = new TokenBucket(this.limits.publish_rate_per_s, this.limits.publish_burst);
-      this.buckets.set(client, bucket);
+      this.buckets.set(account.username, bucket);
     }
     const wait = bucket.take();
     if (wait === 0) {

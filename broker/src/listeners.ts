@@ -2,6 +2,7 @@
 // secure WebSocket. Every connection is metered for packet size; TLS connections with a client
 // certificate from another CA (or none, where one is required) are cut before any MQTT is read.
 
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer, type Server } from 'node:net';
@@ -29,9 +30,23 @@ export interface Listeners {
   close(): Promise<void>;
 }
 
-function secureContext(t: TlsConfig): SecureContextOptions {
+/** Says so in the journal, at start and at each reload, when the broker's certificate is near its end. */
+function warnExpiry(cert: Buffer, file: string, log: Logger): void {
+  try {
+    const days = Math.floor((Date.parse(new X509Certificate(cert).validTo) - Date.now()) / 86_400_000);
+    if (days < 0) log.error({ file }, 'the broker certificate has expired: site boxes will refuse it');
+    else if (days < 30)
+      log.warn({ file, days }, `the broker certificate expires in ${days} days: renew it (docs/security.md)`);
+  } catch {
+    // not parseable as one certificate: TLS itself will say what is wrong
+  }
+}
+
+function secureContext(t: TlsConfig, log: Logger): SecureContextOptions {
+  const cert = readFileSync(t.cert_file);
+  warnExpiry(cert, t.cert_file, log);
   return {
-    cert: readFileSync(t.cert_file),
+    cert,
     key: readFileSync(t.key_file),
     ...(t.ca_file ? { ca: readFileSync(t.ca_file) } : {}),
   };
@@ -86,7 +101,7 @@ export async function startListeners(
   let wssPort: number | null = null;
   const tlsServers: TlsServer[] = [];
   const tlsOptions = (t: TlsConfig) => ({
-    ...secureContext(t),
+    ...secureContext(t, log),
     minVersion: t.min_version,
     // We judge the client certificate ourselves right after the handshake, so that a refusal
     // is audited; no MQTT byte is read from a connection before that.
