@@ -1,16 +1,18 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { ConfigError } from '@pantau/config';
 import mqtt from 'mqtt';
+import { generate, type Packet } from 'mqtt-packet';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, waitFor } from '../../test/support/procs.js';
 import { AuditFolder, AuditLog, readAudit } from './audit.js';
 import { type RunningBroker, startBroker } from './broker.js';
 import { CaError, initCa, issueCert, listCerts } from './ca.js';
-import { type BrokerConfig, loadBrokerConfig } from './config.js';
+import { type BrokerConfig, LIMIT_DEFAULTS, loadBrokerConfig } from './config.js';
 import { addGateway } from './credentials.js';
 import { AuthBackoff, PacketMeter, TokenBucket } from './limits.js';
 
@@ -162,6 +164,54 @@ describe('broker over TLS and WSS, client certificates required', () => {
     await issueCert({ dir: ca, kind: { server: ['localhost'] }, force: true });
     process.emit('SIGHUP', 'SIGHUP');
     expect(await serial()).not.toBe(before);
+  });
+});
+
+describe('connection slots', () => {
+  const dir = tempDir('broker-slots');
+  let broker: RunningBroker;
+  beforeAll(async () => {
+    const cred = join(dir.path, 'credentials.yaml');
+    await addGateway(cred, 'psc', 'gw-psc', 'gw-psc-pass');
+    broker = await startBroker(
+      {
+        mqtt: { host: '127.0.0.1', port: 0, max_packet_bytes: 65536 },
+        credentials_file: cred,
+        store: { kind: 'sqlite', path: join(dir.path, 'c.db') },
+        limits: { ...LIMIT_DEFAULTS, gateway_connections: 1 },
+        log_level: 'fatal',
+      },
+      { logger: pino({ level: 'silent' }) },
+    );
+  });
+  afterAll(async () => {
+    await broker?.close();
+    dir.remove();
+  });
+
+  it('a client that hangs up while its password is checked leaves no slot taken', async () => {
+    // The first check of a password costs scrypt's ~50 ms: hang up inside that window.
+    const s = netConnect(broker.port, '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    s.write(
+      generate({
+        cmd: 'connect',
+        clientId: 'ghost',
+        username: 'gw-psc',
+        password: Buffer.from('gw-psc-pass'),
+        protocolVersion: 4,
+        clean: true,
+        keepalive: 30,
+      } as Packet),
+    );
+    s.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    const c = await mqtt.connectAsync(
+      `mqtt://127.0.0.1:${broker.port}`,
+      { username: 'gw-psc', password: 'gw-psc-pass', clientId: 'real', reconnectPeriod: 0 },
+      false,
+    );
+    await c.endAsync();
   });
 });
 
