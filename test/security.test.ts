@@ -8,7 +8,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type AuditLine, readAudit } from '@pantau/broker';
+import { topics } from '@pantau/contract';
+import { Publisher } from '@pantau/gateway';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Central, cli, httpsRequest, startCentral } from './support/central.js';
 import { type Daemon, requireBinary, runDaemon, tempDir, waitFor } from './support/procs.js';
@@ -83,7 +86,7 @@ health_interval_s: 2
     requireBinary('/usr/bin/openssl', 'apt-get install -y openssl');
     central = await startCentral({
       dir: dir.path,
-      sites: ['psc', 'rsud', 'bad', 'big', 'lim', 'flood', 'guess'],
+      sites: ['psc', 'rsud', 'bad', 'big', 'lim', 'flood', 'slow', 'guess'],
       users: [['admin', 'admin']],
       tls: { clientCerts: 'optional', dashboardCert: true },
       mqttYaml: 'max_packet_bytes: 4096',
@@ -261,6 +264,35 @@ health_interval_s: 2
       /over 20\/s \(burst 20\): disconnected/,
     );
   }, 20_000);
+
+  it('a site box replaying uncapped is slowed to the rate, not disconnected', async () => {
+    const publisher = new Publisher({
+      site: 'slow',
+      urls: [`mqtts://localhost:${central.tlsPort}`],
+      username: 'gw-slow',
+      password: 'gw-slow-secret',
+      tls: { ca },
+      keepaliveS: 5,
+      clientId: 'pantau-gw-slow-test',
+      log: pino({ level: 'silent' }),
+      birth: () => ({ v: 1, state: 'online', ts: Date.now(), site: 'slow' }),
+      replayRatePerS: 0,
+      inflight: 10,
+    });
+    const n = 3 * BURST;
+    for (let seq = 1; seq <= n; seq++)
+      publisher.publish(topics.deviceTelemetry('slow', 'ptp-1'), JSON.parse(telemetry(seq)), Date.now());
+    publisher.start();
+    try {
+      await waitFor('all acknowledged', () => publisher.counts.acked === n, 20_000);
+      expect(publisher.connects).toBe(1);
+      const lines = auditLines().filter((l) => l.username === 'gw-slow');
+      expect(lines.some((l) => l.event === 'rate_limited')).toBe(true);
+      expect(lines.some((l) => l.event === 'rate_abuse')).toBe(false);
+    } finally {
+      await publisher.stop();
+    }
+  }, 30_000);
 
   it('pantau-broker audit reads the log', async () => {
     const config = join(dir.path, 'central.yaml');

@@ -47,7 +47,7 @@ export interface PublisherOptions {
   /** Not needed with a client certificate (tls.cert). */
   password?: string;
   /** CA, client certificate and key (PEM) for mqtts:// and wss://; the server is always verified. */
-  tls?: { ca?: string; cert?: string; key?: string; servername?: string };
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; servername?: string };
   keepaliveS: number;
   clientId: string;
   log: Logger;
