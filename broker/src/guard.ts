@@ -64,10 +64,6 @@ export class Guard {
     this.folder = this.audit ? new AuditFolder(this.audit) : null;
   }
 
-  account(client: Client): Account | undefined {
-    return this.accounts.get(client);
-  }
-
   /** One refusal: a warn line in the journal, a line in the audit file. */
   record(e: AuditEntry, message: string, fold = false): void {
     this.log.warn({ audit: e.event, ...e }, message);
@@ -83,11 +79,9 @@ export class Guard {
   ): void {
     const remote = remoteOf(client);
     const base = { action: 'connect' as const, username, client: client.id, remote };
-    const refuse = (code: number, reason: string, counts = true) => {
-      if (counts) {
-        this.stats.authFailures++;
-        this.backoff.fail(remote);
-      }
+    const refuse = (code: number, reason: string) => {
+      this.stats.authFailures++;
+      this.backoff.fail(remote);
       this.record({ event: 'auth_failed', ...base, reason }, 'authentication failed');
       done(authError(code, reason), false);
     };

@@ -4,6 +4,7 @@
 
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -89,7 +90,7 @@ export async function startListeners(
     servers.push(tcp);
     port = await listen(tcp, cfg.mqtt.port, host);
     if (cfg.mqtt.ws_port !== undefined) {
-      const http = (await import('node:http')).createServer();
+      const http = createHttpServer();
       servers.push(http);
       webSocket(http);
       wsPort = await listen(http, cfg.mqtt.ws_port, host);
