@@ -1,5 +1,5 @@
-// PEM files named in a config (certificates, keys, CAs): read at load time so a wrong path, a key
-// where a certificate belongs or an expired certificate is a config error naming file and field.
+// PEM files named in a config (certificates, keys, CAs): read at load time so a wrong path or a
+// key where a certificate belongs is a config error naming file and field.
 
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -29,12 +29,21 @@ export function readPemFile(
     return { path, pem };
   }
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw problem(`${path} holds no PEM certificate`);
-  let cert: X509Certificate;
   try {
-    cert = new X509Certificate(pem);
+    new X509Certificate(pem);
   } catch (e) {
     throw problem(`${path} is not a readable certificate: ${(e as Error).message}`);
   }
-  if (Date.parse(cert.validTo) < Date.now()) throw problem(`${path} expired on ${cert.validTo}`);
+  // An expired certificate is not a config error: a site box must keep polling and buffering
+  // while someone brings it a new one. The daemons say so in their logs (certificateExpiry).
   return { path, pem };
+}
+
+/** Days until a PEM certificate expires (negative: expired), or null when it cannot be read. */
+export function certificateDaysLeft(pem: string | Buffer): number | null {
+  try {
+    return Math.floor((Date.parse(new X509Certificate(pem).validTo) - Date.now()) / 86_400_000);
+  } catch {
+    return null;
+  }
 }
