@@ -177,7 +177,10 @@ health_interval_s: 2
     );
     await waitFor(
       'certificate error logged',
-      () => /"err":"[^"]*certificate[^"]*","msg":"MQTT error"/.test(bad.output()),
+      () =>
+        /"err":"self-signed certificate in certificate chain","hint":"the central's certificate is not signed by the CA in mqtt.tls.ca_file[^"]*","msg":"MQTT error"/.test(
+          bad.output(),
+        ),
       15_000,
     ).catch((e) => {
       throw new Error(`${e}\n${bad.output()}`);

@@ -86,6 +86,22 @@ export function markBackfill(body: Buffer): Buffer {
   }
 }
 
+/** What to do about a TLS failure, in words an installer at the site can act on. */
+function tlsHint(e: Error & { code?: string | number }): { hint?: string } {
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return {
+      hint: "the central's certificate does not name the host in mqtt.urls: use a name it holds, or mqtt.tls.servername",
+    };
+  if (code === 'CERT_HAS_EXPIRED')
+    return { hint: "the central's certificate has expired: renew it at the central" };
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code))
+    return {
+      hint: "the central's certificate is not signed by the CA in mqtt.tls.ca_file: copy the central's ca.crt",
+    };
+  return {};
+}
+
 export class Publisher {
   private client: MqttClient | null = null;
   private readonly retained = new Map<string, Buffer>();
@@ -185,7 +201,7 @@ export class Publisher {
     client.on('message', (topic, body) => void this.onRequest(topic, body));
     client.on('close', () => this.o.log.debug('uplink closed'));
     client.on('offline', () => this.o.log.warn('central unreachable; keeping readings until it returns'));
-    client.on('error', (e) => this.o.log.warn({ err: e.message }, 'MQTT error'));
+    client.on('error', (e) => this.o.log.warn({ err: e.message, ...tlsHint(e) }, 'MQTT error'));
   }
 
   /** Registers the answer to `…/request/{op}`; call before start(). */
