@@ -20,7 +20,8 @@ export type AuditEvent =
   | 'packet_too_large'
   | 'connection_limit'
   | 'rate_limited'
-  | 'rate_abuse';
+  | 'rate_abuse'
+  | 'revoked';
 
 export interface AuditEntry {
   event: AuditEvent;

@@ -31,6 +31,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
   const log = opts.logger ?? pino({ level: cfg.log_level, base: { service: 'pantau-broker' } });
   const store = openStore(cfg.store);
   const auth = new Authenticator(loadCredentials(cfg.credentials_file));
+  const guard = new Guard(cfg, auth, log);
   const central = cfg.backbone ? new CentralDb(cfg.backbone.state_path!) : null;
   const engine =
     cfg.backbone && central
@@ -52,6 +53,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     try {
       auth.replace(loadCredentials(cfg.credentials_file));
       log.info({ file: cfg.credentials_file }, 'accounts reloaded');
+      guard.dropRemovedAccounts();
     } catch (e) {
       log.error({ err: (e as Error).message }, 'accounts file unreadable; keeping the previous accounts');
     }
@@ -69,7 +71,6 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
   })();
   process.on('SIGHUP', reload);
 
-  const guard = new Guard(cfg, auth, log);
   const aedes = await Aedes.createBroker({
     authenticate: (client, username, password, done) => guard.authenticate(client, username, password, done),
     // aedes also asks here before publishing a client's last will, so wills keep to the same fence.

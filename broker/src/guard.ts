@@ -258,6 +258,31 @@ export class Guard {
     done(null, null);
   }
 
+  /**
+   * After the accounts file changed: connections of accounts that are gone are closed, so removing
+   * an account revokes a site box at once (its certificate or password stops working at the next
+   * login anyway).
+   */
+  dropRemovedAccounts(): void {
+    for (const [username, clients] of [...this.connections.entries()]) {
+      if (this.auth.byName(username)) continue;
+      for (const client of [...clients.keys()]) {
+        this.record(
+          {
+            event: 'revoked',
+            action: 'connect',
+            username,
+            client: client.id,
+            remote: remoteOf(client),
+            reason: 'account removed from the accounts file: disconnected',
+          },
+          'connection of a removed account closed',
+        );
+        client.close();
+      }
+    }
+  }
+
   /** Watches a connection's bytes and cuts it at the first packet over max_packet_bytes. */
   meter(stream: Duplex, client: Client): void {
     const meter = new PacketMeter(this.cfg.mqtt.max_packet_bytes);

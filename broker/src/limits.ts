@@ -94,6 +94,11 @@ export class ConnectionCounter<C> {
     m.set(client, clientId);
   }
 
+  /** Every account with a live connection, and its clients. */
+  entries(): IterableIterator<[string, Map<C, string>]> {
+    return this.byAccount.entries();
+  }
+
   remove(account: string, client: C): void {
     const m = this.byAccount.get(account);
     if (!m) return;

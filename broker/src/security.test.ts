@@ -13,7 +13,7 @@ import { AuditFolder, AuditLog, readAudit } from './audit.js';
 import { type RunningBroker, startBroker } from './broker.js';
 import { CaError, initCa, issueCert, listCerts } from './ca.js';
 import { type BrokerConfig, LIMIT_DEFAULTS, loadBrokerConfig } from './config.js';
-import { addGateway } from './credentials.js';
+import { addGateway, removeAccount } from './credentials.js';
 import { AuthBackoff, PacketMeter, TokenBucket } from './limits.js';
 
 describe('the private CA', () => {
@@ -212,6 +212,46 @@ describe('connection slots', () => {
       false,
     );
     await c.endAsync();
+  });
+});
+
+describe('revocation', () => {
+  const dir = tempDir('broker-revoke');
+  let broker: RunningBroker;
+  const cred = join(dir.path, 'credentials.yaml');
+  beforeAll(async () => {
+    await addGateway(cred, 'psc', 'gw-psc', 'gw-psc-pass');
+    await addGateway(cred, 'rsud', 'gw-rsud', 'gw-rsud-pass');
+    broker = await startBroker(
+      {
+        mqtt: { host: '127.0.0.1', port: 0, max_packet_bytes: 65536 },
+        credentials_file: cred,
+        store: { kind: 'sqlite', path: join(dir.path, 'c.db') },
+        audit: { file: join(dir.path, 'audit.log'), max_bytes: 1 << 20, keep: 2 },
+        log_level: 'fatal',
+      },
+      { logger: pino({ level: 'silent' }) },
+    );
+  });
+  afterAll(async () => {
+    await broker?.close();
+    dir.remove();
+  });
+
+  it('removing an account disconnects its live connections at once, and only those', async () => {
+    const opts = (u: string) => ({ username: u, password: `${u}-pass`, reconnectPeriod: 0 });
+    const psc = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, opts('gw-psc'), false);
+    const rsud = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, opts('gw-rsud'), false);
+    const closed = new Promise<void>((r) => psc.once('close', () => r()));
+    removeAccount(cred, 'gw-psc');
+    await closed;
+    expect(rsud.connected).toBe(true);
+    const line = readAudit(join(dir.path, 'audit.log')).find((l) => l.event === 'revoked');
+    expect(line).toMatchObject({
+      username: 'gw-psc',
+      reason: 'account removed from the accounts file: disconnected',
+    });
+    await rsud.endAsync();
   });
 });
 
