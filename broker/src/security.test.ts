@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
@@ -51,6 +52,43 @@ describe('the private CA', () => {
     await expect(issueCert({ dir: join(dir.path, 'none'), kind: { client: 'a' } })).rejects.toThrow(
       /no CA in/,
     );
+  });
+});
+
+describe('pantau-broker ca', () => {
+  const dir = tempDir('ca-cli');
+  afterAll(() => dir.remove());
+  const cli = (args: string[]) =>
+    new Promise<{ code: number; out: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        [join(import.meta.dirname, '..', 'dist', 'cli.js'), 'ca', ...args],
+        (e, stdout, stderr) =>
+          resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+      ),
+    );
+
+  it('says what is wrong, and flags certificates near their end with exit code 3', async () => {
+    const ca = join(dir.path, 'ca');
+    expect(await cli(['issue', '--dir', ca, '--site', 'psc'])).toEqual({
+      code: 1,
+      out: `pantau-broker ca issue: no CA in ${ca}: make one with "pantau-broker ca init --dir ${ca}"\n`,
+    });
+    expect((await cli(['init', '--dir', ca])).code).toBe(0);
+    expect(await cli(['issue', '--dir', ca, '--site', 'PSC'])).toMatchObject({
+      code: 1,
+      out: expect.stringMatching(/lowercase id/),
+    });
+    expect(await cli(['issue', '--dir', ca, '--server', '--site', 'psc'])).toMatchObject({
+      code: 1,
+      out: expect.stringMatching(/exactly one of/),
+    });
+    expect((await cli(['issue', '--dir', ca, '--site', 'psc'])).code).toBe(0);
+    expect((await cli(['list', '--dir', ca])).code).toBe(0);
+    expect((await cli(['issue', '--dir', ca, '--client', 'dashboard', '--days', '10'])).code).toBe(0);
+    const list = await cli(['list', '--dir', ca]);
+    expect(list.code).toBe(3);
+    expect(list.out).toMatch(/client {2}dashboard {2}until \S+ {2}expires in 9 days/);
   });
 });
 
