@@ -1,34 +1,30 @@
-// The central MQTT broker: aedes on TCP and WebSocket, accounts and ACLs, and ingest into the store.
+// The central MQTT broker: aedes on TCP, TLS and WebSocket (listeners.ts), accounts, ACLs and limits
+// (guard.ts), and ingest into the store.
 
 import { watch } from 'node:fs';
-import { createServer, type Server } from 'node:net';
-import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { Aedes } from 'aedes';
 import pino, { type Logger } from 'pino';
-import { createWebSocketStream, WebSocketServer } from 'ws';
-import { mayPublish, maySubscribe } from './acl.js';
 import { CentralDb } from './backbone/central-db.js';
 import { loadBackbone } from './backbone/description.js';
 import { CentralEngine } from './backbone/engine.js';
 import type { BrokerConfig } from './config.js';
-import { type Account, Authenticator, loadCredentials } from './credentials.js';
+import { Authenticator, loadCredentials } from './credentials.js';
+import { Guard } from './guard.js';
 import { createIngest, type IngestStats } from './ingest.js';
+import { startListeners } from './listeners.js';
 import { openStore } from './store/index.js';
 
 export interface RunningBroker {
+  /** The plain MQTT port; 0 when the plain listener is off. */
   port: number;
   wsPort: number | null;
+  tlsPort: number | null;
+  wssPort: number | null;
   aedes: Aedes;
   /** The link judgement, when central.yaml names a backbone. */
   engine: CentralEngine | null;
-  stats(): IngestStats & { clients: number; authFailures: number; denied: number };
+  stats(): IngestStats & { clients: number; authFailures: number; denied: number; limitHits: number };
   close(): Promise<void>;
-}
-
-const BAD_CREDENTIALS = 4;
-const NOT_AUTHORIZED = 5;
-
-function authError(code: number, message: string): AuthenticateError {
-  return Object.assign(new Error(message), { returnCode: code }) as AuthenticateError;
 }
 
 export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } = {}): Promise<RunningBroker> {
@@ -46,7 +42,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     },
   });
   const auth = new Authenticator(loadCredentials(cfg.credentials_file));
-  const accounts = new WeakMap<Client, Account>();
+  const guard = new Guard(cfg, auth, log);
   const central = cfg.backbone ? new CentralDb(cfg.backbone.state_path!) : null;
   const engine =
     cfg.backbone && central
@@ -62,14 +58,13 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
         }
       }, cfg.backbone!.evaluate_every_s * 1000)
     : undefined;
-  let authFailures = 0;
-  let denied = 0;
 
   // Accounts change without a restart: re-read the file when it changes, keep the old set if it breaks.
   const reload = () => {
     try {
       auth.replace(loadCredentials(cfg.credentials_file));
       log.info({ file: cfg.credentials_file }, 'accounts reloaded');
+      guard.dropRemovedAccounts();
     } catch (e) {
       log.error({ err: (e as Error).message }, 'accounts file unreadable; keeping the previous accounts');
     }
@@ -87,77 +82,12 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
   })();
   process.on('SIGHUP', reload);
 
-  const remote = (c: Client) => (c.conn as { remoteAddress?: string } | undefined)?.remoteAddress;
-
   const aedes = await Aedes.createBroker({
-    authenticate: (client, username, password, done) => {
-      if (!username || !password) {
-        authFailures++;
-        log.warn(
-          { audit: 'auth_failed', client: client.id, remote: remote(client), reason: 'anonymous' },
-          'refused an anonymous client',
-        );
-        return done(authError(NOT_AUTHORIZED, 'anonymous clients are not allowed'), false);
-      }
-      auth.check(username, password).then(
-        (account) => {
-          if (!account) {
-            authFailures++;
-            log.warn(
-              { audit: 'auth_failed', username, client: client.id, remote: remote(client) },
-              'wrong username or password',
-            );
-            return done(authError(BAD_CREDENTIALS, 'bad username or password'), false);
-          }
-          accounts.set(client, account);
-          done(null, true);
-        },
-        (e: Error) => done(authError(BAD_CREDENTIALS, e.message), false),
-      );
-    },
-    authorizePublish: (client, packet, done) => {
-      // aedes also asks here before publishing a client's last will, so wills keep to the same fence.
-      if (!client) return done(null); // the broker's own messages
-      const account = accounts.get(client);
-      const d = account
-        ? mayPublish(account, packet.topic, packet.retain, packet.payload.length, cfg.mqtt.max_packet_bytes)
-        : ({ ok: false, reason: 'not authenticated' } as const);
-      if (d.ok) return done(null);
-      denied++;
-      log.warn(
-        {
-          audit: 'acl_denied',
-          action: 'publish',
-          username: account?.username,
-          client: client.id,
-          topic: packet.topic,
-          reason: d.reason,
-        },
-        'publish denied',
-      );
-      done(new Error(d.reason));
-    },
-    authorizeSubscribe: (client, sub, done) => {
-      const account = accounts.get(client);
-      const d = account
-        ? maySubscribe(account, sub.topic)
-        : ({ ok: false, reason: 'not authenticated' } as const);
-      if (d.ok) return done(null, sub);
-      denied++;
-      log.warn(
-        {
-          audit: 'acl_denied',
-          action: 'subscribe',
-          username: account?.username,
-          client: client.id,
-          topic: sub.topic,
-          reason: d.reason,
-        },
-        'subscribe denied',
-      );
-      // A null subscription is answered with SUBACK 0x80 (failure); an error would drop the connection.
-      done(null, null);
-    },
+    authenticate: (client, username, password, done) => guard.authenticate(client, username, password, done),
+    // aedes also asks here before publishing a client's last will, so wills keep to the same fence.
+    authorizePublish: (client, packet, done) =>
+      client ? guard.authorizePublish(client, packet, done) : done(null),
+    authorizeSubscribe: (client, sub, done) => guard.authorizeSubscribe(client, sub, done),
   });
 
   // Only publishes that passed authorizePublish (last wills included) reach this event.
@@ -169,33 +99,15 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     log.debug({ client: client.id, err: err.message }, 'client error'),
   );
 
-  const tcp: Server = createServer((socket) => aedes.handle(socket));
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(cfg.mqtt.port, cfg.mqtt.host, () => resolve());
-  });
-  const port = (tcp.address() as { port: number }).port;
-
-  let wss: WebSocketServer | null = null;
-  let wsPort: number | null = null;
-  if (cfg.mqtt.ws_port !== undefined) {
-    const server = new WebSocketServer({
-      host: cfg.mqtt.host,
-      port: cfg.mqtt.ws_port,
-      maxPayload: cfg.mqtt.max_packet_bytes + 1024,
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.once('listening', () => resolve());
-    });
-    server.on('connection', (ws, req) => aedes.handle(createWebSocketStream(ws), req));
-    wss = server;
-    wsPort = (server.address() as { port: number }).port;
-  }
+  const listeners = await startListeners(cfg, aedes, guard, log);
+  const { port, wsPort, tlsPort, wssPort } = listeners;
+  process.on('SIGHUP', listeners.reloadTls);
   log.info(
     {
       port,
       wsPort,
+      tlsPort,
+      wssPort,
       store: cfg.store.kind === 'sqlite' ? cfg.store.path : `${cfg.store.url}/${cfg.store.database}`,
     },
     'broker listening',
@@ -204,18 +116,20 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
   return {
     port,
     wsPort,
+    tlsPort,
+    wssPort,
     aedes,
     engine,
-    stats: () => ({ ...ingest.stats, clients: aedes.connectedClients, authFailures, denied }),
+    stats: () => ({ ...ingest.stats, clients: aedes.connectedClients, ...guard.stats }),
     close: async () => {
       process.off('SIGHUP', reload);
       clearInterval(evaluator);
       watcher?.close();
       clearTimeout(reloadTimer);
-      for (const c of wss?.clients ?? []) c.terminate();
-      await new Promise<void>((r) => (wss ? wss.close(() => r()) : r()));
+      process.off('SIGHUP', listeners.reloadTls);
       await new Promise<void>((r) => aedes.close(() => r()));
-      await new Promise<void>((r) => tcp.close(() => r()));
+      await listeners.close();
+      guard.close();
       await store.close();
       central?.close();
     },

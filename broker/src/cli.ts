@@ -3,8 +3,10 @@
 
 import { parseArgs } from 'node:util';
 import { fail, generateSecret, out, runCli } from '@pantau/config';
+import { AUDIT_USAGE, auditCli } from './audit-cli.js';
 import { BACKBONE_USAGE, backboneCli } from './backbone-cli.js';
 import { startBroker } from './broker.js';
+import { CA_USAGE, caCli } from './ca-cli.js';
 import { loadBrokerConfig } from './config.js';
 import { addGateway, addReader, loadCredentials, removeAccount } from './credentials.js';
 
@@ -15,7 +17,7 @@ pantau-broker credentials add-reader  --file F --username U [--password P] [--re
                                       (--requests: may also send requests to site boxes, e.g. clock sync)
 pantau-broker credentials remove      --file F --username U
 pantau-broker credentials list        --file F
-${BACKBONE_USAGE}`;
+${CA_USAGE}${AUDIT_USAGE}${BACKBONE_USAGE}`;
 
 async function credentials(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
@@ -75,6 +77,8 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === 'credentials') return credentials(argv.slice(1));
   if (argv[0] === 'backbone') return backboneCli(argv.slice(1));
+  if (argv[0] === 'ca') return caCli(argv.slice(1));
+  if (argv[0] === 'audit') return auditCli(argv.slice(1));
   if (argv[0] === 'check-config') {
     const file = argv[1] ?? fail(USAGE);
     loadBrokerConfig(file);

@@ -1,7 +1,7 @@
 // central.yaml: what the broker listens on, where accounts and readings live.
 
 import { dirname, join } from 'node:path';
-import { LogLevelSchema, loadConfig, pathFrom } from '@pantau/config';
+import { LogLevelSchema, loadConfig, pathFrom, readPemFile, type SemanticIssue } from '@pantau/config';
 import { type Static, Type } from '@sinclair/typebox';
 import {
   resolveStoreConfig,
@@ -10,6 +10,72 @@ import {
   storeConfigIssues,
 } from './store/config.js';
 
+const Pem = Type.String({ minLength: 1 });
+
+export const TlsSchema = Type.Object(
+  {
+    /** MQTT over TLS (mqtts://). */
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8883 }),
+    /** MQTT over secure WebSocket (wss://); off when absent. */
+    wss_port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    cert_file: Pem,
+    key_file: Pem,
+    /** The CA that signs client certificates; needed when client_certs is not off. */
+    ca_file: Type.Optional(Pem),
+    /** off: passwords only; optional: a certificate from ca_file or a password; required: a certificate always. */
+    client_certs: Type.Union([Type.Literal('off'), Type.Literal('optional'), Type.Literal('required')], {
+      default: 'off',
+    }),
+    min_version: Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')], { default: 'TLSv1.2' }),
+  },
+  { additionalProperties: false },
+);
+
+export const LimitsSchema = Type.Object(
+  {
+    /** Connections at once under one site box account (its daemon, plus one reconnecting). */
+    gateway_connections: Type.Integer({ minimum: 1, maximum: 1000, default: 2 }),
+    /** Connections at once under one reader account (dashboards, tools). */
+    reader_connections: Type.Integer({ minimum: 1, maximum: 1000, default: 8 }),
+    /**
+     * Publishes per second one account may keep up, all its connections together (a site box
+     * replays its outbox at 50/s + live).
+     */
+    publish_rate_per_s: Type.Number({ minimum: 0.1, maximum: 100000, default: 200 }),
+    /** Publishes one account may send at once above the rate (a reconnect re-sends every device state). */
+    publish_burst: Type.Integer({ minimum: 1, maximum: 1000000, default: 1000 }),
+    /** Authentication failures from one address before it must wait. */
+    auth_failures: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
+    /** The longest wait; each further failure doubles it from 1 s up to this. */
+    auth_backoff_max_s: Type.Integer({ minimum: 1, maximum: 86400, default: 300 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const AuditSchema = Type.Object(
+  {
+    /** JSON lines; default audit.log beside the store. */
+    file: Type.Optional(Type.String({ minLength: 1 })),
+    /** Rotated past this size into file.1 … file.<keep>. */
+    max_bytes: Type.Integer({ minimum: 4096, default: 10 * 1024 * 1024 }),
+    keep: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export type TlsConfig = Static<typeof TlsSchema>;
+export type Limits = Static<typeof LimitsSchema>;
+export type AuditConfig = Static<typeof AuditSchema>;
+
+export const LIMIT_DEFAULTS: Limits = {
+  gateway_connections: 2,
+  reader_connections: 8,
+  publish_rate_per_s: 200,
+  publish_burst: 1000,
+  auth_failures: 5,
+  auth_backoff_max_s: 300,
+};
+
 export const BrokerConfigSchema = Type.Object(
   {
     mqtt: Type.Object(
@@ -17,7 +83,11 @@ export const BrokerConfigSchema = Type.Object(
         host: Type.String({ format: 'host', default: '127.0.0.1' }),
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883 }),
         ws_port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+        /** A client that sends a bigger MQTT packet (any kind) is disconnected. */
         max_packet_bytes: Type.Integer({ minimum: 1024, maximum: 268435455, default: 262144 }),
+        /** The unencrypted listeners (port, ws_port); false leaves only TLS. */
+        plain: Type.Optional(Type.Boolean({ default: true })),
+        tls: Type.Optional(TlsSchema),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -36,6 +106,8 @@ export const BrokerConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    limits: Type.Optional(LimitsSchema),
+    audit: Type.Optional(AuditSchema),
     log_level: LogLevelSchema,
   },
   { additionalProperties: false },
@@ -45,11 +117,55 @@ export type BrokerConfig = Omit<Static<typeof BrokerConfigSchema>, 'store'> & { 
 
 /** Loads central.yaml; relative paths resolve against the file's folder. */
 export function loadBrokerConfig(file: string): BrokerConfig {
-  const cfg = loadConfig(file, BrokerConfigSchema, { check: (c) => storeConfigIssues(c.store) });
+  const cfg = loadConfig(file, BrokerConfigSchema, {
+    check: (c) => {
+      const issues: SemanticIssue[] = [...storeConfigIssues(c.store)];
+      if (c.mqtt.plain === false && !c.mqtt.tls)
+        issues.push({
+          path: ['mqtt', 'plain'],
+          message: 'with the plain listener off, mqtt.tls must be set',
+        });
+      if (c.mqtt.plain === false && c.mqtt.ws_port !== undefined)
+        issues.push({
+          path: ['mqtt', 'ws_port'],
+          message: 'ws_port is a plain listener; use mqtt.tls.wss_port',
+        });
+      const tls = c.mqtt.tls;
+      if (tls && tls.client_certs !== 'off' && !tls.ca_file)
+        issues.push({
+          path: ['mqtt', 'tls', 'ca_file'],
+          message: `client_certs: ${tls.client_certs} needs the CA that signs them`,
+        });
+      if (tls?.client_certs === 'required' && c.mqtt.plain !== false)
+        issues.push({
+          path: ['mqtt', 'plain'],
+          message: 'client_certs: required needs plain: false (the plain listener cannot check certificates)',
+        });
+      return issues;
+    },
+  });
   const abs = (p: string) => pathFrom(file, p);
   const store = resolveStoreConfig(file, cfg.store);
+  const tls = cfg.mqtt.tls
+    ? {
+        ...cfg.mqtt.tls,
+        cert_file: readPemFile(file, 'mqtt.tls.cert_file', cfg.mqtt.tls.cert_file, 'certificate').path,
+        key_file: readPemFile(file, 'mqtt.tls.key_file', cfg.mqtt.tls.key_file, 'private key').path,
+        ...(cfg.mqtt.tls.ca_file
+          ? { ca_file: readPemFile(file, 'mqtt.tls.ca_file', cfg.mqtt.tls.ca_file, 'certificate').path }
+          : {}),
+      }
+    : undefined;
   return {
     ...cfg,
+    mqtt: { ...cfg.mqtt, ...(tls ? { tls } : {}) },
+    audit: {
+      ...(cfg.audit ?? { max_bytes: 10 * 1024 * 1024, keep: 5 }),
+      file: abs(
+        cfg.audit?.file ??
+          join(store.kind === 'sqlite' ? dirname(store.path) : dirname(abs(file)), 'audit.log'),
+      ),
+    },
     credentials_file: abs(cfg.credentials_file),
     store,
     ...(cfg.backbone

@@ -133,6 +133,11 @@ export class Authenticator {
     this.verified.clear();
   }
 
+  /** The account of a name a client certificate vouches for (the CA checked it, not a password). */
+  byName(username: string): Account | null {
+    return this.accounts.get(username)?.account ?? null;
+  }
+
   async check(username: string, password: Buffer | string): Promise<Account | null> {
     const entry = this.accounts.get(username);
     if (!entry) return null;

@@ -7,7 +7,14 @@ import {
   StoreConfigSchema,
   storeConfigIssues,
 } from '@pantau/broker/store';
-import { LogLevelSchema, loadConfig, pathFrom, readSecretFile } from '@pantau/config';
+import {
+  LogLevelSchema,
+  loadConfig,
+  type PemKind,
+  pathFrom,
+  readPemFile,
+  readSecretFile,
+} from '@pantau/config';
 import { type Static, Type } from '@sinclair/typebox';
 
 export const DashboardConfigSchema = Type.Object(
@@ -16,7 +23,15 @@ export const DashboardConfigSchema = Type.Object(
       {
         host: Type.String({ format: 'host', default: '127.0.0.1' }),
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+        /** Secure session cookie; always on with tls. */
         secure_cookies: Type.Boolean({ default: false }),
+        /** HTTPS: the dashboard's certificate (e.g. from "pantau-broker ca issue --server") and key. */
+        tls: Type.Optional(
+          Type.Object(
+            { cert_file: Type.String({ minLength: 1 }), key_file: Type.String({ minLength: 1 }) },
+            { additionalProperties: false },
+          ),
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -26,6 +41,20 @@ export const DashboardConfigSchema = Type.Object(
         username: Type.String({ minLength: 1 }),
         password: Type.Optional(Type.String({ minLength: 1 })),
         password_file: Type.Optional(Type.String({ minLength: 1 })),
+        /** For mqtts:// and wss:// URLs: the broker's certificate is always verified. */
+        tls: Type.Optional(
+          Type.Object(
+            {
+              /** The CA that signed the broker's certificate; default: the system's trusted CAs. */
+              ca_file: Type.Optional(Type.String({ minLength: 1 })),
+              /** A client certificate for the dashboard's account: login without a password. */
+              cert_file: Type.Optional(Type.String({ minLength: 1 })),
+              key_file: Type.Optional(Type.String({ minLength: 1 })),
+              servername: Type.Optional(Type.String({ format: 'hostname' })),
+            },
+            { additionalProperties: false },
+          ),
+        ),
       },
       { additionalProperties: false },
     ),
@@ -49,6 +78,10 @@ export const DashboardConfigSchema = Type.Object(
 export type DashboardConfig = Omit<Static<typeof DashboardConfigSchema>, 'backbone' | 'store'> & {
   store: StoreConfig;
   mqttPassword: string;
+  /** PEM contents of http.tls's files. */
+  httpsFiles?: { cert: string; key: string };
+  /** PEM contents of mqtt.tls's files. */
+  mqttTls?: { ca?: string; cert?: string; key?: string; servername?: string };
   backbone?: { file: string; state_path: string };
 };
 
@@ -56,8 +89,13 @@ export function loadDashboardConfig(file: string): DashboardConfig {
   const cfg = loadConfig(file, DashboardConfigSchema, {
     check: (c) => {
       const issues = storeConfigIssues(c.store);
-      if (!c.mqtt.password && !c.mqtt.password_file)
-        issues.push({ path: ['mqtt'], message: 'needs password_file (or password)' });
+      const tls = c.mqtt.tls;
+      if (!c.mqtt.password && !c.mqtt.password_file && !tls?.cert_file)
+        issues.push({ path: ['mqtt'], message: 'needs password_file (or password, or tls.cert_file)' });
+      if (tls && (tls.cert_file === undefined) !== (tls.key_file === undefined))
+        issues.push({ path: ['mqtt', 'tls'], message: 'cert_file and key_file go together' });
+      if (tls && !/^(mqtts|tls|wss):/.test(c.mqtt.url))
+        issues.push({ path: ['mqtt', 'tls'], message: 'is set, but the URL is not mqtts:// or wss://' });
       try {
         new Intl.DateTimeFormat('en', { timeZone: c.timezone });
       } catch {
@@ -73,6 +111,9 @@ export function loadDashboardConfig(file: string): DashboardConfig {
   const mqttPassword = cfg.mqtt.password_file
     ? readSecretFile(file, 'mqtt.password_file', cfg.mqtt.password_file)
     : (cfg.mqtt.password ?? '');
+  const pem = (field: string, p: string, kind: PemKind) => readPemFile(file, field, p, kind).pem;
+  const h = cfg.http.tls;
+  const t = cfg.mqtt.tls;
   const { backbone: _bb, ...rest } = cfg;
   const store = resolveStoreConfig(file, cfg.store);
   return {
@@ -91,5 +132,23 @@ export function loadDashboardConfig(file: string): DashboardConfig {
         }
       : {}),
     mqttPassword,
+    ...(h
+      ? {
+          httpsFiles: {
+            cert: pem('http.tls.cert_file', h.cert_file, 'certificate'),
+            key: pem('http.tls.key_file', h.key_file, 'private key'),
+          },
+        }
+      : {}),
+    ...(t
+      ? {
+          mqttTls: {
+            ...(t.ca_file ? { ca: pem('mqtt.tls.ca_file', t.ca_file, 'certificate') } : {}),
+            ...(t.cert_file ? { cert: pem('mqtt.tls.cert_file', t.cert_file, 'certificate') } : {}),
+            ...(t.key_file ? { key: pem('mqtt.tls.key_file', t.key_file, 'private key') } : {}),
+            ...(t.servername ? { servername: t.servername } : {}),
+          },
+        }
+      : {}),
   };
 }

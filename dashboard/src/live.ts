@@ -18,7 +18,16 @@ export class LiveFeed {
   private readonly listeners = new Set<(e: LiveEvent) => void>();
   private readonly pending = new Map<string, (r: ResponsePayload) => void>();
 
-  constructor(private readonly o: { url: string; username: string; password: string; log: Logger }) {}
+  constructor(
+    private readonly o: {
+      url: string;
+      username: string;
+      password: string;
+      /** CA, client certificate and key (PEM) for mqtts:// and wss://. */
+      tls?: { ca?: string; cert?: string; key?: string; servername?: string };
+      log: Logger;
+    },
+  ) {}
 
   get connected(): boolean {
     return this.client?.connected ?? false;
@@ -27,7 +36,10 @@ export class LiveFeed {
   start(): void {
     const client = mqtt.connect(this.o.url, {
       username: this.o.username,
-      password: this.o.password,
+      ...(this.o.password ? { password: this.o.password } : {}),
+      ...(this.o.tls ?? {}),
+      // Never trust an unverified broker, whatever the options above hold.
+      rejectUnauthorized: true,
       clientId: `pantau-dashboard-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
       reconnectPeriod: 3000,
       connectTimeout: 10_000,

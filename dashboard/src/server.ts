@@ -126,6 +126,7 @@ export async function startDashboard(
     url: cfg.mqtt.url,
     username: cfg.mqtt.username,
     password: cfg.mqttPassword,
+    ...(cfg.mqttTls ? { tls: cfg.mqttTls } : {}),
     log,
   });
   live.start();
@@ -144,6 +145,7 @@ export async function startDashboard(
   };
 
   const app = Fastify({
+    ...(cfg.httpsFiles ? { https: { ...cfg.httpsFiles, minVersion: 'TLSv1.2' as const } } : {}),
     // Request lines at info would drown the journal on a busy control-room screen; errors still log.
     loggerInstance: log.child({ component: 'http' }, { level: 'warn' }),
     bodyLimit: 16 * 1024,
@@ -210,7 +212,7 @@ export async function startDashboard(
         httpOnly: true,
         sameSite: 'strict',
         path: '/',
-        secure: cfg.http.secure_cookies,
+        secure: cfg.http.secure_cookies || cfg.httpsFiles !== undefined,
         maxAge: 12 * 3600,
       });
       return { username: user.username, role: user.role };

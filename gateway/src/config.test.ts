@@ -129,3 +129,46 @@ describe('site.yaml validation', () => {
     ).toMatch(/^OK: .*2 devices/);
   });
 });
+
+describe('site.yaml mqtt.tls', () => {
+  const site = (mqtt: string) => `site: { id: rsud, name: "RSUD" }\nmqtt:\n${mqtt}`;
+
+  it('names a missing key file, a TLS block without a TLS URL, a certificate on a plain URL', () => {
+    expect(
+      issuesOf(
+        site('  urls: [mqtts://central.lan:8883]\n  username: gw-rsud\n  tls: { cert_file: a.crt }\n'),
+      ),
+    ).toEqual(['5:mqtt.tls: cert_file and key_file go together']);
+    expect(
+      issuesOf(
+        site(
+          '  urls: [mqtt://central.lan]\n  username: gw-rsud\n  password: x\n  tls: { ca_file: ca.crt }\n',
+        ),
+      ),
+    ).toEqual(['6:mqtt.tls: is set, but no URL uses mqtts:// or wss://']);
+    expect(
+      issuesOf(
+        site(
+          '  urls: [mqtts://central.lan, mqtt://10.0.0.1]\n  username: gw-rsud\n  tls: { cert_file: a.crt, key_file: a.key }\n',
+        ),
+      ),
+    ).toEqual(['3:mqtt.urls: with a client certificate every URL must be mqtts:// or wss://']);
+    expect(issuesOf(site('  urls: [mqtts://central.lan]\n  username: gw-rsud\n'))).toEqual([
+      '3:mqtt: needs password_file (or password, or tls.cert_file)',
+    ]);
+  });
+
+  it('reads the PEM files, and needs no password with a client certificate', () => {
+    const pem = (name: string, body: string) =>
+      write(name, `-----BEGIN ${body}-----\nAAAA\n-----END ${body}-----\n`);
+    pem('k.key', 'PRIVATE KEY');
+    // A file that claims to be a certificate but is not one is refused with its field.
+    pem('bad.crt', 'CERTIFICATE');
+    const text = site(
+      '  urls: [mqtts://central.lan]\n  username: gw-rsud\n  tls: { ca_file: bad.crt, cert_file: bad.crt, key_file: k.key }\n',
+    );
+    expect(() => loadGatewayConfig(write('tls.yaml', text))).toThrow(
+      /mqtt\.tls\.ca_file: .*bad\.crt is not a readable certificate/,
+    );
+  });
+});

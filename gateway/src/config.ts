@@ -13,6 +13,7 @@ import {
   LogLevelSchema,
   loadConfig,
   pathFrom,
+  readPemFile,
   readSecretFile,
   type SemanticIssue,
 } from '@pantau/config';
@@ -278,6 +279,21 @@ export const GatewayConfigSchema = Type.Object(
         keepalive_s: Type.Integer({ minimum: 5, maximum: 3600, default: 30 }),
         /** The central's max_packet_bytes: bigger messages are refused here so they cannot block the queue. */
         max_packet_bytes: Type.Integer({ minimum: 1024, maximum: 268435455, default: 262144 }),
+        /** For mqtts:// and wss:// URLs: the central's certificate is always verified. */
+        tls: Type.Optional(
+          Type.Object(
+            {
+              /** The CA that signed the broker's certificate; default: the system's trusted CAs. */
+              ca_file: Type.Optional(Type.String({ minLength: 1 })),
+              /** This box's client certificate and key: login without a password. */
+              cert_file: Type.Optional(Type.String({ minLength: 1 })),
+              key_file: Type.Optional(Type.String({ minLength: 1 })),
+              /** The name to check the broker's certificate against, when the URL holds an IP address. */
+              servername: Type.Optional(Type.String({ format: 'hostname' })),
+            },
+            { additionalProperties: false },
+          ),
+        ),
       },
       { additionalProperties: false },
     ),
@@ -321,7 +337,16 @@ export type GatewayConfig = Static<typeof GatewayConfigSchema> & {
   registerMaps: Map<string, RegisterMap>;
   /** Terminal comm keys (from their files), by device id. */
   commKeys: Map<string, number>;
+  /** PEM contents of mqtt.tls's files. */
+  mqttTls?: MqttTls;
 };
+
+export interface MqttTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  servername?: string;
+}
 export type DeviceConfig = Static<typeof DeviceSchema>;
 export type UplinkConfig = Static<typeof UplinkSchema>;
 export type OutboxConfig = Static<typeof OutboxSchema>;
@@ -382,8 +407,18 @@ function semantic(c: Static<typeof GatewayConfigSchema>): SemanticIssue[] {
       message: `unknown time zone "${c.site.timezone}" (e.g. Asia/Makassar, Asia/Jakarta)`,
     });
   }
-  if (!c.mqtt.password && !c.mqtt.password_file)
-    issues.push({ path: ['mqtt'], message: 'needs password_file (or password)' });
+  const tls = c.mqtt.tls;
+  if (!c.mqtt.password && !c.mqtt.password_file && !tls?.cert_file)
+    issues.push({ path: ['mqtt'], message: 'needs password_file (or password, or tls.cert_file)' });
+  if (tls && (tls.cert_file === undefined) !== (tls.key_file === undefined))
+    issues.push({ path: ['mqtt', 'tls'], message: 'cert_file and key_file go together' });
+  if (tls && !c.mqtt.urls.some((u) => /^(mqtts|tls|wss):/.test(u)))
+    issues.push({ path: ['mqtt', 'tls'], message: 'is set, but no URL uses mqtts:// or wss://' });
+  if (tls?.cert_file && !c.mqtt.urls.every((u) => /^(mqtts|tls|wss):/.test(u)))
+    issues.push({
+      path: ['mqtt', 'urls'],
+      message: 'with a client certificate every URL must be mqtts:// or wss://',
+    });
   return issues;
 }
 
@@ -421,6 +456,17 @@ export function loadGatewayConfig(file: string): GatewayConfig {
   const password = cfg.mqtt.password_file
     ? readSecretFile(file, 'mqtt.password_file', cfg.mqtt.password_file)
     : (cfg.mqtt.password ?? '');
+  const t = cfg.mqtt.tls;
+  const mqttTls: MqttTls | undefined = t
+    ? {
+        ...(t.ca_file ? { ca: readPemFile(file, 'mqtt.tls.ca_file', t.ca_file, 'certificate').pem } : {}),
+        ...(t.cert_file
+          ? { cert: readPemFile(file, 'mqtt.tls.cert_file', t.cert_file, 'certificate').pem }
+          : {}),
+        ...(t.key_file ? { key: readPemFile(file, 'mqtt.tls.key_file', t.key_file, 'private key').pem } : {}),
+        ...(t.servername ? { servername: t.servername } : {}),
+      }
+    : undefined;
   const commKeys = new Map<string, number>();
   cfg.devices.forEach((d, i) => {
     if (d.zk?.comm_key_file) {
@@ -446,5 +492,6 @@ export function loadGatewayConfig(file: string): GatewayConfig {
     cameraPasswords,
     registerMaps,
     commKeys,
+    ...(mqttTls ? { mqttTls } : {}),
   };
 }

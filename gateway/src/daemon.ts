@@ -23,6 +23,7 @@ import {
   withTerminalLock,
   ZkClient,
 } from '@pantau/collectors/zkteco';
+import { certificateDaysLeft } from '@pantau/config';
 import type {
   CameraStatus,
   ClockStatus,
@@ -303,6 +304,7 @@ export async function startGateway(
     },
     username: cfg.mqtt.username,
     password: cfg.password,
+    ...(cfg.mqttTls ? { tls: cfg.mqttTls } : {}),
     keepaliveS: cfg.mqtt.keepalive_s,
     clientId: `pantau-gw-${site}-${hostname()}`.slice(0, 64),
     log,
@@ -933,6 +935,16 @@ export async function startGateway(
   );
   scheduler.start();
   log.info({ devices: devices.size, version: VERSION }, 'site box running');
+  for (const [what, pem] of [
+    ['client certificate (mqtt.tls.cert_file)', cfg.mqttTls?.cert],
+    ['CA certificate (mqtt.tls.ca_file)', cfg.mqttTls?.ca],
+  ] as const) {
+    const days = pem ? certificateDaysLeft(pem) : null;
+    if (days === null || days >= 30) continue;
+    if (days < 0)
+      log.error(`the ${what} has expired: the central will refuse it; readings wait in the outbox`);
+    else log.warn(`the ${what} expires in ${days} days: ask the central for a new one`);
+  }
 
   return {
     stats: () => ({

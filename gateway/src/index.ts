@@ -1,3 +1,4 @@
 export { type DeviceConfig, type GatewayConfig, loadGatewayConfig } from './config.js';
 export { type RunningGateway, startGateway } from './daemon.js';
+export { MemoryOutbox, Publisher, type PublisherOptions } from './publisher.js';
 export { Scheduler } from './scheduler.js';

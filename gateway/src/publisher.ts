@@ -44,7 +44,10 @@ export interface PublisherOptions {
   site: string;
   urls: string[];
   username: string;
-  password: string;
+  /** Not needed with a client certificate (tls.cert). */
+  password?: string;
+  /** CA, client certificate and key (PEM) for mqtts:// and wss://; the server is always verified. */
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; servername?: string };
   keepaliveS: number;
   clientId: string;
   log: Logger;
@@ -122,6 +125,22 @@ export function markBackfill(body: Buffer): Buffer {
   }
 }
 
+/** What to do about a TLS failure, in words an installer at the site can act on. */
+function tlsHint(e: Error & { code?: string | number }): { hint?: string } {
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return {
+      hint: "the central's certificate does not name the host in mqtt.urls: use a name it holds, or mqtt.tls.servername",
+    };
+  if (code === 'CERT_HAS_EXPIRED')
+    return { hint: "the central's certificate has expired: renew it at the central" };
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code))
+    return {
+      hint: "the central's certificate is not signed by the CA in mqtt.tls.ca_file: copy the central's ca.crt",
+    };
+  return {};
+}
+
 export class Publisher {
   private client: MqttClient | null = null;
   private readonly retained = new Map<string, Buffer>();
@@ -193,7 +212,12 @@ export class Publisher {
     const opts: IClientOptions = {
       servers,
       username: this.o.username,
-      password: this.o.password,
+      ...(this.o.password ? { password: this.o.password } : {}),
+      ...(this.o.tls ?? {}),
+      // mqtt.js insists on a top-level protocol when given a client certificate; each server's own wins.
+      ...(this.o.tls?.cert ? { protocol: servers[0]?.protocol } : {}),
+      // Never trust an unverified central, whatever the options above hold.
+      rejectUnauthorized: true,
       clientId: this.o.clientId,
       keepalive: this.o.keepaliveS,
       // A persistent session under a stable client id: the broker keeps ours while we are away, and
@@ -239,7 +263,7 @@ export class Publisher {
       this.takeBackInflight(client);
     });
     client.on('offline', () => this.o.log.warn('central unreachable; keeping readings until it returns'));
-    client.on('error', (e) => this.o.log.warn({ err: e.message }, 'MQTT error'));
+    client.on('error', (e) => this.o.log.warn({ err: e.message, ...tlsHint(e) }, 'MQTT error'));
   }
 
   /** Registers the answer to `…/request/{op}`; call before start(). */

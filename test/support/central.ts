@@ -3,14 +3,36 @@
 // dashboard users (password `<user>-secret-1`) already logged in, and optionally a backbone.
 
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Daemon, freePort, ROOT, runDaemon, waitFor } from './procs.js';
 
 const run = promisify(execFile);
-const cli = (pkg: string, args: string[]) =>
+/** Runs a package's CLI (`broker`, `dashboard`, `gateway`) as a process. */
+export const cli = (pkg: string, args: string[]) =>
   run(process.execPath, [join(ROOT, `${pkg}/dist/cli.js`), ...args]);
+
+/** An HTTPS request that trusts only `ca` (fetch cannot be given a CA). */
+export function httpsRequest(
+  url: string,
+  ca: Buffer,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: init.method ?? 'GET', headers: init.headers, ca }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
 
 export interface CentralOptions {
   dir: string;
@@ -22,11 +44,29 @@ export interface CentralOptions {
   requests?: boolean;
   /** Readings in this InfluxDB (see support/influxd.ts) instead of the embedded SQLite file. */
   influx?: { url: string; database: string };
+  /**
+   * TLS everywhere, with a CA made by `pantau-broker ca` in <dir>/ca (server certificate for
+   * localhost and 127.0.0.1): the broker on mqtts (plain listener off unless `plain`), the
+   * dashboard on HTTPS and reading the broker over mqtts, with a client certificate when
+   * `dashboardCert` (no password then).
+   */
+  tls?: { clientCerts?: 'off' | 'optional' | 'required'; plain?: boolean; dashboardCert?: boolean };
+  /** More central.yaml, e.g. `limits:` or `audit:` blocks. */
+  centralYaml?: string;
+  /** More lines in central.yaml's mqtt block, e.g. `max_packet_bytes: 4096`. */
+  mqttYaml?: string;
 }
 
 export interface Central {
   mqttPort: number;
+  /** With tls: the broker's mqtts port. */
+  tlsPort: number;
   httpPort: number;
+  /** http://127.0.0.1:port or https://localhost:port. */
+  base: string;
+  /** With tls: the CA folder and its certificate. */
+  caDir: string;
+  ca: Buffer | null;
   daemons: Daemon[];
   /** Session cookie per user. */
   cookies: Record<string, string>;
@@ -41,6 +81,24 @@ export interface Central {
 export async function startCentral(o: CentralOptions): Promise<Central> {
   const mqttPort = await freePort();
   const httpPort = await freePort();
+  const tlsPort = await freePort();
+  const caDir = join(o.dir, 'ca');
+  const tls = o.tls;
+  if (tls) {
+    await cli('broker', ['ca', 'init', '--dir', caDir, '--name', 'Pantau test CA']);
+    await cli('broker', [
+      'ca',
+      'issue',
+      '--dir',
+      caDir,
+      '--server',
+      '--name',
+      'localhost',
+      '--name',
+      '127.0.0.1',
+    ]);
+    if (tls.dashboardCert) await cli('broker', ['ca', 'issue', '--dir', caDir, '--client', 'dashboard']);
+  }
   const cred = join(o.dir, 'credentials.yaml');
   for (const site of o.sites) {
     await cli('broker', [
@@ -81,18 +139,37 @@ export async function startCentral(o: CentralOptions): Promise<Central> {
   const store = o.influx
     ? `store: { kind: influx, url: "${o.influx.url}", database: ${o.influx.database}, batch: { flush_ms: 200 } }`
     : 'store: { kind: sqlite, path: central.db }';
+  const mqttTls = tls
+    ? `
+  plain: ${tls.plain === true}
+  tls:
+    port: ${tlsPort}
+    cert_file: ca/server-localhost.crt
+    key_file: ca/server-localhost.key
+    ca_file: ca/ca.crt
+    client_certs: ${tls.clientCerts ?? 'off'}`
+    : '';
   writeFileSync(
     join(o.dir, 'central.yaml'),
-    `mqtt: { host: 127.0.0.1, port: ${mqttPort} }
+    `mqtt:
+  host: 127.0.0.1
+  port: ${mqttPort}${mqttTls}${o.mqttYaml ? `\n  ${o.mqttYaml.trim().split('\n').join('\n  ')}` : ''}
 credentials_file: credentials.yaml
 ${store}
 ${o.backbone ? 'backbone: { file: backbone.yaml, state_path: central-state.db, evaluate_every_s: 1 }\n' : ''}log_level: warn
+${o.centralYaml ?? ''}
 `,
   );
+  const dashboardMqtt = tls
+    ? `mqtt:
+  url: "mqtts://localhost:${tlsPort}"
+  username: dashboard
+  ${tls.dashboardCert ? 'tls: { ca_file: ca/ca.crt, cert_file: ca/dashboard.crt, key_file: ca/dashboard.key }' : 'password_file: dashboard.pw\n  tls: { ca_file: ca/ca.crt }'}`
+    : `mqtt: { url: "mqtt://127.0.0.1:${mqttPort}", username: dashboard, password_file: dashboard.pw }`;
   writeFileSync(
     join(o.dir, 'dashboard.yaml'),
-    `http: { host: 127.0.0.1, port: ${httpPort} }
-mqtt: { url: "mqtt://127.0.0.1:${mqttPort}", username: dashboard, password_file: dashboard.pw }
+    `http: { host: 127.0.0.1, port: ${httpPort}${tls ? ', tls: { cert_file: ca/server-localhost.crt, key_file: ca/server-localhost.key }' : ''} }
+${dashboardMqtt}
 ${store}
 ${o.backbone ? 'backbone: { file: backbone.yaml, state_path: central-state.db }\n' : ''}users_file: users.yaml
 log_level: warn
@@ -102,24 +179,61 @@ log_level: warn
     runDaemon('broker', ['--config', join(o.dir, 'central.yaml')]),
     runDaemon('dashboard', ['--config', join(o.dir, 'dashboard.yaml')]),
   ];
-  const base = `http://127.0.0.1:${httpPort}`;
-  await waitFor('dashboard up', async () => (await fetch(`${base}/healthz`)).ok, 20_000);
+  const ca = tls ? readFileSync(join(caDir, 'ca.crt')) : null;
+  const base = ca ? `https://localhost:${httpPort}` : `http://127.0.0.1:${httpPort}`;
+  await waitFor(
+    'dashboard up',
+    async () =>
+      ca ? (await httpsRequest(`${base}/healthz`, ca)).status === 200 : (await fetch(`${base}/healthz`)).ok,
+    20_000,
+  );
   const cookies: Record<string, string> = {};
   for (const [user] of o.users) {
-    const res = await fetch(`${base}/api/login`, {
+    const init = {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ username: user, password: `${user}-secret-1` }),
-    });
-    if (res.status !== 200) throw new Error(`login of ${user} failed: ${res.status}`);
-    cookies[user] = (res.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    };
+    let status: number;
+    let setCookie: string;
+    if (ca) {
+      const res = await httpsRequest(`${base}/api/login`, ca, init);
+      status = res.status;
+      setCookie = String(res.headers['set-cookie'] ?? '');
+    } else {
+      const res = await fetch(`${base}/api/login`, init);
+      status = res.status;
+      setCookie = res.headers.get('set-cookie') ?? '';
+    }
+    if (status !== 200) throw new Error(`login of ${user} failed: ${status}`);
+    cookies[user] = setCookie.split(';')[0] ?? '';
   }
   return {
     mqttPort,
+    tlsPort,
     httpPort,
+    base,
+    caDir,
+    ca,
     daemons,
     cookies,
     api: async <T>(path: string, user: string, init: RequestInit = {}) => {
+      if (ca) {
+        const res = await httpsRequest(`${base}${path}`, ca, {
+          method: init.method ?? 'GET',
+          headers: {
+            cookie: cookies[user] ?? '',
+            'content-type': 'application/json',
+            ...((init.headers as Record<string, string>) ?? {}),
+          },
+          ...(typeof init.body === 'string' ? { body: init.body } : {}),
+        });
+        const type = String(res.headers['content-type'] ?? '') || null;
+        const body = type?.startsWith('application/json')
+          ? (JSON.parse(res.body.toString()) as T)
+          : (res.body as unknown as T);
+        return { status: res.status, type, body };
+      }
       const res = await fetch(`${base}${path}`, {
         ...init,
         headers: { cookie: cookies[user] ?? '', 'content-type': 'application/json', ...(init.headers ?? {}) },

@@ -179,7 +179,8 @@ async function startCentral(dir: string): Promise<Central> {
   });
   writeFileSync(
     join(dir, 'central.yaml'),
-    `mqtt: { host: 127.0.0.1, port: ${port} }\ncredentials_file: credentials.yaml\nstore: { kind: sqlite, path: central.db }\nlog_level: warn\n`,
+    // The broker's publish limit off (as high as it goes): this measures the outbox, not the limit.
+    `mqtt: { host: 127.0.0.1, port: ${port} }\ncredentials_file: credentials.yaml\nstore: { kind: sqlite, path: central.db }\nlimits: { publish_rate_per_s: 100000, publish_burst: 1000000 }\nlog_level: warn\n`,
   );
   const proc = spawn(process.execPath, [cli, '--config', join(dir, 'central.yaml')], {
     stdio: ['ignore', 'inherit', 'inherit'],
