@@ -99,7 +99,7 @@ export const BrokerConfigSchema = Type.Object(
       Type.Object(
         {
           file: Type.String({ minLength: 1 }),
-          /** Baselines, link verdicts and incidents; default central.db beside the store (or central.yaml). */
+          /** Baselines, link verdicts and incidents; default central-state.db beside the store (or central.yaml); never the store's own file. */
           state_path: Type.Optional(Type.String({ minLength: 1 })),
           evaluate_every_s: Type.Number({ minimum: 1, maximum: 3600, default: 30 }),
         },
@@ -175,7 +175,7 @@ export function loadBrokerConfig(file: string): BrokerConfig {
             file: abs(cfg.backbone.file),
             state_path: abs(
               cfg.backbone.state_path ??
-                join(store.kind === 'sqlite' ? dirname(store.path) : dirname(abs(file)), 'central.db'),
+                join(store.kind === 'sqlite' ? dirname(store.path) : dirname(abs(file)), 'central-state.db'),
             ),
           },
         }

@@ -126,7 +126,7 @@ export function loadDashboardConfig(file: string): DashboardConfig {
             file: abs(cfg.backbone.file),
             state_path: abs(
               cfg.backbone.state_path ??
-                join(store.kind === 'sqlite' ? dirname(store.path) : dirname(abs(file)), 'central.db'),
+                join(store.kind === 'sqlite' ? dirname(store.path) : dirname(abs(file)), 'central-state.db'),
             ),
           },
         }
