@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { fail, generateSecret, out, runCli } from '@pantau/config';
 import { AUDIT_USAGE, auditCli } from './audit-cli.js';
 import { BACKBONE_USAGE, backboneCli } from './backbone-cli.js';
+import { BackupError, backupCentral, restoreCentral } from './backup.js';
 import { startBroker } from './broker.js';
 import { CA_USAGE, caCli } from './ca-cli.js';
 import { loadBrokerConfig } from './config.js';
@@ -17,6 +18,9 @@ pantau-broker credentials add-reader  --file F --username U [--password P] [--re
                                       (--requests: may also send requests to site boxes, e.g. clock sync)
 pantau-broker credentials remove      --file F --username U
 pantau-broker credentials list        --file F
+pantau-broker backup  --config central.yaml [--users users.yaml] --out FILE.tar.gz
+                      accounts, dashboard users, backbone, baselines, incidents, TLS files (not readings)
+pantau-broker restore --from FILE.tar.gz [--force]     put them back where they were (stop the daemons first)
 ${CA_USAGE}${AUDIT_USAGE}${BACKBONE_USAGE}`;
 
 async function credentials(argv: string[]): Promise<void> {
@@ -73,12 +77,47 @@ async function credentials(argv: string[]): Promise<void> {
   }
 }
 
+async function backupCli(cmd: 'backup' | 'restore', args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string' },
+      users: { type: 'string' },
+      out: { type: 'string' },
+      from: { type: 'string' },
+      force: { type: 'boolean' },
+    },
+  });
+  try {
+    if (cmd === 'backup') {
+      const m = await backupCentral({
+        config: values.config ?? fail('--config is required'),
+        out: values.out ?? fail('--out is required'),
+        ...(values.users ? { users: values.users } : {}),
+      });
+      for (const e of m.entries) out(`${e.role.padEnd(14)} ${e.path} (${e.bytes} bytes)`);
+      out(`backup written to ${values.out}`);
+    } else {
+      const m = await restoreCentral({
+        from: values.from ?? fail('--from is required'),
+        force: values.force === true,
+      });
+      for (const e of m.entries) out(`restored ${e.role.padEnd(14)} ${e.path}`);
+      out(`restored the backup of ${m.created_at} from ${m.host}`);
+    }
+  } catch (e) {
+    if (e instanceof BackupError) fail(`${cmd}: ${e.message}`, 2);
+    throw e;
+  }
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === 'credentials') return credentials(argv.slice(1));
   if (argv[0] === 'backbone') return backboneCli(argv.slice(1));
   if (argv[0] === 'ca') return caCli(argv.slice(1));
   if (argv[0] === 'audit') return auditCli(argv.slice(1));
+  if (argv[0] === 'backup' || argv[0] === 'restore') return backupCli(argv[0], argv.slice(1));
   if (argv[0] === 'check-config') {
     const file = argv[1] ?? fail(USAGE);
     loadBrokerConfig(file);
