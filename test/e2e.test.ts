@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '@pantau/broker/store';
 import { type SimulatedAgent, startSimulatedAgent } from '@pantau/collectors/snmp/simulator';
+import parsePrometheus from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Daemon, freePort, ROOT, requireBinary, runDaemon, tempDir, waitFor } from './support/procs.js';
 
@@ -28,6 +29,7 @@ describe('end to end: one site box, the central and the dashboard', () => {
   let agent: SimulatedAgent;
   let mqttPort: number;
   let httpPort: number;
+  let metricsPort: number;
   let broker: Daemon;
   let gateway: Daemon;
   let dashboard: Daemon;
@@ -51,6 +53,7 @@ describe('end to end: one site box, the central and the dashboard', () => {
     });
     mqttPort = await freePort();
     httpPort = await freePort();
+    metricsPort = await freePort();
     const node = process.execPath;
     const cred = join(dir.path, 'credentials.yaml');
     execFileSync(node, [
@@ -110,6 +113,7 @@ state_dir: gw-state
 log_level: warn
 defaults: { interval_s: 1, timeout_ms: 800, retries: 0 }
 health_interval_s: 2
+metrics: { port: ${metricsPort} }
 devices:
   - id: ptp-scc
     name: "Pemancar RSUD → SCC"
@@ -169,6 +173,17 @@ devices:
     expect(hist[0]?.points.length).toBeGreaterThan(0);
     expect(hist[0]?.points.every(([, v]) => v === -69)).toBe(true);
     expect((await siteState())?.state).toBe('online');
+  });
+
+  it("the site box's own /metrics (Prometheus text) and /healthz", async () => {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const fams = new Map(parsePrometheus(text).map((f) => [f.name, f]));
+    const ok = fams.get('pantau_gateway_polls_total')!.metrics.find((m) => m.labels!.result === 'ok');
+    expect(Number(ok!.value)).toBeGreaterThan(0);
+    expect(Number(fams.get('pantau_gateway_mqtt_connected')!.metrics[0]!.value)).toBe(1);
+    expect(Number(fams.get('pantau_gateway_devices')!.metrics[0]!.value)).toBe(1);
+    const h = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
+    expect(h.status).toBe(200);
   });
 
   it('streams live updates to the page as server-sent events', async () => {

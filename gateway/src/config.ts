@@ -246,6 +246,22 @@ const ClockSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** The site box's own /metrics and /healthz, and the systemd watchdog. */
+const MetricsSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    /** Localhost by default: open it to the monitoring server deliberately. */
+    host: Type.String({ format: 'host', default: '127.0.0.1' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 9310 }),
+    /**
+     * Unhealthy (503 on /healthz, no more watchdog pings) when no poll has finished for this long;
+     * default: 3 × the longest device interval, at least 300 s.
+     */
+    stall_after_s: Type.Optional(Type.Integer({ minimum: 10, maximum: 86400 })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const GatewayConfigSchema = Type.Object(
   {
     site: Type.Object(
@@ -322,6 +338,7 @@ export const GatewayConfigSchema = Type.Object(
     health_interval_s: Type.Integer({ minimum: 1, maximum: 3600, default: 60 }),
     outbox: OutboxSchema,
     clock: ClockSchema,
+    metrics: MetricsSchema,
     devices: Type.Array(DeviceSchema, { default: [] }),
     uplink: Type.Optional(UplinkSchema),
   },

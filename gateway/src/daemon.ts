@@ -61,6 +61,7 @@ import {
   type TerminalJudgeMemory,
   type TerminalSettings,
 } from './terminal.js';
+import { startObserver } from './observe.js';
 import { judgePath, pathReadings, probePath, UPLINK_DEVICE } from './uplink.js';
 import { VERSION } from './version.js';
 
@@ -934,7 +935,35 @@ export async function startGateway(
     },
   );
   scheduler.start();
-  log.info({ devices: devices.size, version: VERSION }, 'site box running');
+  const longest = Math.max(0, ...[...devices.values()].map((d) => d.cfg.interval_s ?? cfg.defaults.interval_s));
+  const observer = await startObserver({
+    log,
+    stallAfterS: cfg.metrics.stall_after_s ?? Math.max(300, 3 * longest),
+    listen: cfg.metrics.enabled ? { host: cfg.metrics.host, port: cfg.metrics.port } : null,
+    figures: () => {
+      const ps = scheduler.stats();
+      return {
+        polls: { ok: ps.ok, failed: ps.failed, timeouts: ps.timeouts, backing_off: ps.backing_off },
+        devices: devices.size,
+        outbox: {
+          depth: outbox.depth,
+          oldestTs: outbox.oldestTs,
+          dropped: outbox.dropped,
+          rejected: outbox.rejected,
+        },
+        mqtt: {
+          connected: publisher.connected,
+          connects: publisher.connects,
+          sent: publisher.counts.sent,
+          acked: publisher.counts.acked,
+          backfill: publisher.counts.backfill,
+        },
+        seq: seq.current,
+        clock: { plausible: clockWatch.plausible, holding: publisher.holding },
+      };
+    },
+  });
+  log.info({ devices: devices.size, version: VERSION, metrics_port: observer.port }, 'site box running');
   for (const [what, pem] of [
     ['client certificate (mqtt.tls.cert_file)', cfg.mqttTls?.cert],
     ['CA certificate (mqtt.tls.ca_file)', cfg.mqttTls?.ca],
@@ -958,6 +987,7 @@ export async function startGateway(
       clearInterval(healthTimer);
       clearInterval(clockTimer);
       clearInterval(ntpTimer);
+      await observer.close();
       await publisher.stop();
       for (const dev of devices.values()) dev.session?.close();
     },
