@@ -333,6 +333,8 @@ state_dir: gateway-state-${site}
 log_level: warn
 defaults: { interval_s: 5, timeout_ms: 1500, retries: 1 }
 health_interval_s: 15
+# Each site box's own /metrics and /healthz (two on one machine: one port each).
+metrics: { port: ${site === 'scc' ? 9310 : 9311} }
 devices:
 ${devices}${moreDevices}${extra}`,
     );
