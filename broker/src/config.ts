@@ -3,6 +3,7 @@
 import { dirname, join } from 'node:path';
 import { LogLevelSchema, loadConfig, pathFrom, readPemFile, type SemanticIssue } from '@pantau/config';
 import { type Static, Type } from '@sinclair/typebox';
+import { defaultStatePath } from './backbone/central-db.js';
 import {
   resolveStoreConfig,
   type StoreConfig,
@@ -175,7 +176,9 @@ export function loadBrokerConfig(file: string): BrokerConfig {
             file: abs(cfg.backbone.file),
             state_path: abs(
               cfg.backbone.state_path ??
-                join(store.kind === 'sqlite' ? dirname(store.path) : dirname(abs(file)), 'central-state.db'),
+                (store.kind === 'sqlite'
+                  ? defaultStatePath(dirname(store.path), store.path)
+                  : defaultStatePath(dirname(abs(file)))),
             ),
           },
         }

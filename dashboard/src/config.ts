@@ -1,6 +1,7 @@
 // dashboard.yaml: where the dashboard listens, which broker and store it reads, who may log in.
 
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
+import { defaultStatePath } from '@pantau/broker/backbone';
 import {
   resolveStoreConfig,
   type StoreConfig,
@@ -126,7 +127,9 @@ export function loadDashboardConfig(file: string): DashboardConfig {
             file: abs(cfg.backbone.file),
             state_path: abs(
               cfg.backbone.state_path ??
-                join(store.kind === 'sqlite' ? dirname(store.path) : dirname(abs(file)), 'central-state.db'),
+                (store.kind === 'sqlite'
+                  ? defaultStatePath(dirname(store.path), store.path)
+                  : defaultStatePath(dirname(abs(file)))),
             ),
           },
         }

@@ -2,8 +2,8 @@
 // link, and incidents. One small SQLite file in WAL mode, shared by the broker (which judges) and
 // the dashboard (which shows and records baselines), so the dashboard works with any telemetry store.
 
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Reason } from '@pantau/contract';
 import Database from 'better-sqlite3';
 import type { LinkBaseline, LinkVerdict } from './classifier.js';
@@ -177,5 +177,27 @@ export class CentralDb {
 
   close(): void {
     this.db.close();
+  }
+}
+
+/**
+ * Where the central state lives when the config does not say: central-state.db in `dir`. Before
+ * 2026-12 the default was central.db beside the store — with the store's default name, the very
+ * same file — so a central upgraded from then keeps its baselines and incidents in the store file:
+ * use that while no central-state.db exists.
+ */
+export function defaultStatePath(dir: string, storePath?: string): string {
+  const current = join(dir, 'central-state.db');
+  if (existsSync(current) || !storePath || !existsSync(storePath)) return current;
+  try {
+    const db = new Database(storePath, { readonly: true, fileMustExist: true });
+    try {
+      const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'incidents'").get();
+      return has ? storePath : current;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return current;
   }
 }
