@@ -315,4 +315,5 @@ export function readSecretFile(configFile: string, field: string, p: string): st
   }
 }
 export * from './cli.js';
+export * from './observe.js';
 export * from './tls.js';

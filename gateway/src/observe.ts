@@ -1,10 +1,8 @@
-// Watching the site box itself: /metrics in Prometheus' text format and /healthz for monitoring, on a
-// small HTTP listener (localhost by default), and the systemd watchdog: while the daemon is healthy
-// it tells systemd so every half watchdog period; a daemon whose polling has stalled stops telling,
-// and systemd restarts it.
+// Watching the site box itself: its figures for /metrics (Prometheus text) and its health for
+// /healthz and the systemd watchdog (served by @pantau/config's observe.ts): a daemon whose polling
+// has stalled is unhealthy, stops feeding the watchdog, and systemd restarts it.
 
-import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
+import { feedWatchdog, serveObservability } from '@pantau/config';
 import type { Logger } from 'pino';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
@@ -138,79 +136,22 @@ export async function startObserver(o: ObserveOptions): Promise<Observer> {
   gauge('pantau_gateway_healthy', '1 when /healthz says ok', [], (g) => g.set(health().ok ? 1 : 0));
   gauge('pantau_gateway_start_time_seconds', 'When this daemon started', [], (g) => g.set(startedAt / 1000));
 
-  let server: Server | null = null;
-  let port = 0;
-  if (o.listen) {
-    const srv = createServer((req, res) => {
-      const url = (req.url ?? '/').split('?')[0];
-      if (req.method !== 'GET') {
-        res.writeHead(405, { allow: 'GET' }).end('GET only\n');
-        return;
-      }
-      if (url === '/metrics') {
-        registry.metrics().then(
-          (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-          (e: Error) => res.writeHead(500).end(`${e.message}\n`),
-        );
-        return;
-      }
-      if (url === '/healthz') {
-        const h = health();
-        res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(h)}\n`);
-        return;
-      }
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: /metrics or /healthz\n');
-    });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(o.listen!.port, o.listen!.host, () => resolve());
-      });
-      server = srv;
-      port = (srv.address() as { port: number }).port;
-    } catch (e) {
-      // Another daemon holds the port: the site box polls on without its metrics (and still
-      // tells systemd it is ready, below).
-      o.log.error({ err: (e as Error).message, port: o.listen.port }, 'metrics listener not started');
-    }
-  }
-
-  // systemd's watchdog: Type=notify with WatchdogSec= sets NOTIFY_SOCKET and WATCHDOG_USEC.
-  let watchdog: NodeJS.Timeout | undefined;
-  const notifySocket = process.env.NOTIFY_SOCKET;
-  if (notifySocket) {
-    const cmd = o.notifyCommand ?? 'systemd-notify';
-    // --pid names the daemon as the sender (systemd-notify is a short-lived child).
-    const notify = (...args: string[]) =>
-      execFile(cmd, [`--pid=${process.pid}`, ...args], { timeout: 5000 }, (err) => {
-        if (err) o.log.warn({ err: err.message }, 'could not notify systemd');
-      });
-    notify('--ready', '--status=polling');
-    const usec = Number(process.env.WATCHDOG_USEC ?? 0);
-    if (usec > 0) {
-      let warned = false;
-      watchdog = setInterval(
-        () => {
-          const h = health();
-          if (h.ok) {
-            warned = false;
-            notify('WATCHDOG=1');
-          } else if (!warned) {
-            warned = true;
-            o.log.error({ reasons: h.reasons }, 'unhealthy: no longer feeding the systemd watchdog');
-          }
-        },
-        Math.max(500, usec / 2000),
-      );
-    }
-  }
+  const served = o.listen
+    ? await serveObservability({ registry, health, listen: o.listen, log: o.log })
+    : { port: 0, close: async () => {} };
+  const watchdog = feedWatchdog({
+    health,
+    log: o.log,
+    status: 'polling',
+    ...(o.notifyCommand ? { notifyCommand: o.notifyCommand } : {}),
+  });
 
   return {
     health,
-    port,
+    port: served.port,
     close: async () => {
-      clearInterval(watchdog);
-      await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+      watchdog.close();
+      await served.close();
     },
   };
 }
