@@ -2,15 +2,17 @@
 // run with net-snmp's C tool `snmpbulkget` fetching the same OIDs from the same simulators; then the
 // fleet benchmark (fleet.ts): 1,000 radios over 10 site boxes against prometheus-snmp-exporter; then the
 // camera benchmark (cameras.ts): 16 cameras probed every 60 s by one site box for 10 minutes; then the
-// outbox benchmark (outbox.ts): a 24-hour backlog of 200 devices written, and replayed into the central.
+// outbox benchmark (outbox.ts): a 24-hour backlog of 200 devices written, and replayed into the central;
+// then the broker benchmark (broker.ts): Pantau's broker against mosquitto, throughput, latency, memory.
 // BENCH_DEVICES=0 skips the first part, BENCH_FLEET_DEVICES=0 the second, BENCH_CAMERAS=0 the third,
-// BENCH_OUTBOX=0 the fourth.
+// BENCH_OUTBOX=0 the fourth, BENCH_BROKER=0 the fifth.
 
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { brokerBenchOptionsFromEnv, runBrokerBench } from './broker.js';
 import { cameraOptionsFromEnv, runCameras } from './cameras.js';
 import { fleetOptionsFromEnv, runFleet } from './fleet.js';
 import { outboxBenchOptionsFromEnv, runOutbox } from './outbox.js';
@@ -144,10 +146,12 @@ async function main(): Promise<void> {
   const fleet = fleetOptionsFromEnv();
   const cameras = cameraOptionsFromEnv();
   const outbox = outboxBenchOptionsFromEnv();
+  const broker = brokerBenchOptionsFromEnv();
   if (N > 0) await pollRound();
   if (fleet.devices > 0) await runFleet(fleet);
   if (cameras.cameras > 0) await runCameras(cameras);
   if (outbox) await runOutbox(outbox);
+  if (broker) await runBrokerBench(broker);
 }
 
 main().catch((e: unknown) => {
