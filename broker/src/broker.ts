@@ -1,7 +1,7 @@
 // The central MQTT broker: aedes on TCP and WebSocket, accounts and ACLs, and ingest into the store.
 
 import { watch } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import pino, { type Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
@@ -29,6 +29,28 @@ const NOT_AUTHORIZED = 5;
 
 function authError(code: number, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode: code }) as AuthenticateError;
+}
+
+/**
+ * aedes writes every packet on its own (one syscall each: an acknowledgement, a delivery); held until
+ * the end of this turn of the event loop, the packets for one socket leave in one write.
+ */
+function coalesceWrites(socket: Socket): Socket {
+  let corked = false;
+  const release = () => {
+    corked = false;
+    socket.uncork();
+  };
+  const write = socket.write.bind(socket) as (...a: unknown[]) => boolean;
+  socket.write = ((...args: unknown[]) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      setImmediate(release);
+    }
+    return write(...args);
+  }) as Socket['write'];
+  return socket;
 }
 
 export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } = {}): Promise<RunningBroker> {
@@ -158,7 +180,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     log.debug({ client: client.id, err: err.message }, 'client error'),
   );
 
-  const tcp: Server = createServer((socket) => aedes.handle(socket));
+  const tcp: Server = createServer((socket) => aedes.handle(coalesceWrites(socket)));
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', reject);
     tcp.listen(cfg.mqtt.port, cfg.mqtt.host, () => resolve());

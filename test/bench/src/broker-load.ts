@@ -11,8 +11,8 @@ import { createInterface } from 'node:readline';
 import {
   leanConnect,
   PINGREQ,
-  publishPacket,
   pubackPacket,
+  publishPacket,
   subscribePacket,
   wireTopic,
 } from './mqtt-lean.js';
@@ -36,7 +36,14 @@ export type LoadConfig =
       durationMs: number;
     }
   | { role: 'sub'; port: number; account: Account; warmupMs: number; durationMs: number }
-  | { role: 'idle'; port: number; localAddress?: string; accounts: Account[]; perAccount: number };
+  | {
+      role: 'idle';
+      port: number;
+      localAddress?: string;
+      accounts: Account[];
+      perAccount: number;
+      tag: string;
+    };
 
 const now = () => performance.timeOrigin + performance.now();
 const say = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
@@ -175,11 +182,17 @@ async function sub(c: Extract<LoadConfig, { role: 'sub' }>): Promise<void> {
     c.port,
     '127.0.0.1',
     undefined,
-    { clientId: 'bench-sub', username: c.account.username, password: c.account.password, clean: true, keepaliveS: 0 },
+    {
+      clientId: 'bench-sub',
+      username: c.account.username,
+      password: c.account.password,
+      clean: true,
+      keepaliveS: 0,
+    },
     {
       connack: (rc) => {
         if (rc !== 0) throw new Error(`subscriber refused: ${rc}`);
-        socket.write(subscribePacket(1, 'pantau/v1/#', 1));
+        socket.write(subscribePacket(1, process.env.BENCH_BROKER_READER_FILTER ?? 'pantau/v1/#', 1));
       },
       suback: (_id, granted) => {
         if (granted === 0x80) throw new Error('subscription refused');
@@ -237,7 +250,7 @@ async function idle(c: Extract<LoadConfig, { role: 'idle' }>): Promise<void> {
           '127.0.0.1',
           c.localAddress,
           {
-            clientId: `idle-${job.a.username}-${job.k}`,
+            clientId: `idle-${c.tag}-${job.a.username}-${job.k}`,
             username: job.a.username,
             password: job.a.password,
             clean: false,

@@ -57,7 +57,9 @@ export function brokerBenchOptionsFromEnv(): BrokerBenchOptions | null {
 const log = (s: string) => process.stderr.write(`[broker] ${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const f = (x: number, d = 0) =>
-  Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a';
+  Number.isFinite(x)
+    ? x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
+    : 'n/a';
 
 function freePort(): Promise<number> {
   return new Promise((res) => {
@@ -102,12 +104,16 @@ interface Broker {
   stop(): Promise<void>;
 }
 
-function stopper(proc: ChildProcess): () => Promise<void> {
+/** BENCH_BROKER_PROFILE=DIR: the Pantau broker writes a V8 CPU profile there (node --cpu-prof). */
+const PROFILE = process.env.BENCH_BROKER_PROFILE;
+
+function stopper(proc: ChildProcess, graceful = false): () => Promise<void> {
   return () =>
     new Promise<void>((res) => {
       if (proc.exitCode !== null || proc.signalCode !== null) return res();
       proc.once('exit', () => res());
-      proc.kill('SIGKILL'); // nothing to keep: a graceful close of 10,000 sessions only costs time
+      // Nothing to keep: a graceful close of 10,000 sessions only costs time (unless profiling).
+      proc.kill(graceful ? 'SIGTERM' : 'SIGKILL');
     });
 }
 
@@ -118,9 +124,12 @@ async function startPantau(dir: string, tag: string): Promise<Broker> {
     yaml,
     `mqtt: { host: 127.0.0.1, port: ${port} }\ncredentials_file: credentials.yaml\nstore: { kind: sqlite, path: central-${tag}.db }\nlog_level: error\n`,
   );
-  const proc = spawn(process.execPath, [CLI, '--config', yaml], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROFILE)}`] : [];
+  const proc = spawn(process.execPath, [...prof, CLI, '--config', yaml], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   await waitPort(port, 'the Pantau broker');
-  return { name: 'pantau', port, proc, stop: stopper(proc) };
+  return { name: 'pantau', port, proc, stop: stopper(proc, PROFILE !== undefined) };
 }
 
 async function startMosquitto(dir: string, tag: string): Promise<Broker> {
@@ -140,7 +149,9 @@ async function startMosquitto(dir: string, tag: string): Promise<Broker> {
   ]);
   // As root mosquitto would switch to its own user, who cannot read our temp dir; and it logs nothing.
   appendFileSync(join(out, 'mosquitto.conf'), `user ${userInfo().username}\nlog_dest none\n`);
-  const proc = spawn(MOSQUITTO, ['-c', join(out, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const proc = spawn(MOSQUITTO, ['-c', join(out, 'mosquitto.conf')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   await waitPort(port, 'mosquitto');
   return { name: 'mosquitto', port, proc, stop: stopper(proc) };
 }
@@ -242,24 +253,50 @@ async function round(
   };
 }
 
-async function memory(b: Broker, o: BrokerBenchOptions, accounts: Account[]): Promise<{ perConnKb: number; connected: number; baseMb: number; afterMb: number }> {
+/**
+ * RSS growth per idle site-box connection. A first connection per account is made before the baseline:
+ * it pays the password check (scrypt's 16 MiB of working memory, which the allocator keeps), a cost per
+ * account and not per connection.
+ */
+async function memory(
+  b: Broker,
+  o: BrokerBenchOptions,
+  accounts: Account[],
+): Promise<{ perConnKb: number; connected: number; baseMb: number; afterMb: number }> {
   const procs = 4;
-  await sleep(1000);
+  const stage = (tag: string, perAccount: number) =>
+    Array.from({ length: procs }, (_, p) =>
+      load({
+        role: 'idle',
+        port: b.port,
+        localAddress: `127.0.0.${10 + p}`,
+        accounts: accounts.filter((_, i) => i % procs === p),
+        perAccount,
+        tag,
+      }),
+    );
+  const count = async (loads: Load[]) => {
+    const ready = await Promise.all(loads.map((l) => l.ready));
+    const failed = ready.reduce((n, r) => n + Number(r.failed), 0);
+    if (failed > 0) log(`${b.name}: ${failed} idle connections refused`);
+    return ready.reduce((n, r) => n + Number(r.connected), 0);
+  };
+  const warm = stage('w', 1);
+  await count(warm);
+  await sleep(2000);
   const base = procStat(b.proc.pid!).rssKb;
-  const perAccount = Math.ceil(o.idle / accounts.length);
-  const loads = Array.from({ length: procs }, (_, p) => {
-    const mine = accounts.filter((_, i) => i % procs === p);
-    return load({ role: 'idle', port: b.port, localAddress: `127.0.0.${10 + p}`, accounts: mine, perAccount });
-  });
-  const ready = await Promise.all(loads.map((l) => l.ready));
-  const connected = ready.reduce((n, r) => n + Number(r.connected), 0);
-  const failed = ready.reduce((n, r) => n + Number(r.failed), 0);
-  if (failed > 0) log(`${b.name}: ${failed} idle connections refused`);
+  const rest = stage('i', Math.ceil(o.idle / accounts.length) - 1);
+  const connected = await count(rest);
   await sleep(3000);
   const after = procStat(b.proc.pid!).rssKb;
   await b.stop();
-  for (const l of loads) l.proc.kill('SIGKILL');
-  return { perConnKb: (after - base) / connected, connected, baseMb: base / 1024, afterMb: after / 1024 };
+  for (const l of [...warm, ...rest]) l.proc.kill('SIGKILL');
+  return {
+    perConnKb: (after - base) / connected,
+    connected: connected + accounts.length,
+    baseMb: base / 1024,
+    afterMb: after / 1024,
+  };
 }
 
 function storedBatches(db: string): number {
@@ -280,7 +317,11 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<void> {
   log(`creating ${sites} site-box accounts (scrypt + mosquitto PBKDF2 hashes) ...`);
   const accounts: Account[] = [];
   for (let i = 0; i < sites; i++) {
-    const a = { site: `site-${String(i).padStart(4, '0')}`, username: `gw-${i}`, password: `bench-pass-${i}` };
+    const a = {
+      site: `site-${String(i).padStart(4, '0')}`,
+      username: `gw-${i}`,
+      password: `bench-pass-${i}`,
+    };
     await addGateway(cred, a.site, a.username, a.password);
     accounts.push(a);
   }
@@ -293,7 +334,9 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<void> {
     const mosq = await startMosquitto(dir, 'load');
     brokers.push(mosq);
 
-    log(`saturation: ${o.publishers} processes x ${o.connsPerPublisher} connections, window ${o.window}, ${o.durationS} s ...`);
+    log(
+      `saturation: ${o.publishers} processes x ${o.connsPerPublisher} connections, window ${o.window}, ${o.durationS} s ...`,
+    );
     const satP = await round(pantau, o, accounts, reader, 0);
     const satM = await round(mosq, o, accounts, reader, 0);
     const rate = Math.min(satP.ackedPerS, satM.ackedPerS) / 2;
@@ -315,20 +358,60 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<void> {
       `\nBroker: ${sites} site-box connections in ${o.publishers} processes, QoS 1 telemetry (${telemetryBytes()} bytes), one QoS 1 reader of pantau/v1/#; ${cpus().length} cores shared by brokers and load\n`,
     );
     row('', 'pantau', 'mosquitto', 'ratio');
-    row('saturation: acknowledged messages/s', f(satP.ackedPerS), f(satM.ackedPerS), ratio(satP.ackedPerS, satM.ackedPerS));
-    row('saturation: delivered to the reader /s', f(satP.deliveredPerS), f(satM.deliveredPerS), ratio(satP.deliveredPerS, satM.deliveredPerS));
+    row(
+      'saturation: acknowledged messages/s',
+      f(satP.ackedPerS),
+      f(satM.ackedPerS),
+      ratio(satP.ackedPerS, satM.ackedPerS),
+    );
+    row(
+      'saturation: delivered to the reader /s',
+      f(satP.deliveredPerS),
+      f(satM.deliveredPerS),
+      ratio(satP.deliveredPerS, satM.deliveredPerS),
+    );
     row('saturation: broker CPU (% of one core)', f(satP.brokerCpuPct), f(satM.brokerCpuPct), '');
-    row('saturation: broker CPU per message (µs)', f(satP.cpuUsPerMsg, 1), f(satM.cpuUsPerMsg, 1), ratio(satP.cpuUsPerMsg, satM.cpuUsPerMsg));
+    row(
+      'saturation: broker CPU per message (µs)',
+      f(satP.cpuUsPerMsg, 1),
+      f(satM.cpuUsPerMsg, 1),
+      ratio(satP.cpuUsPerMsg, satM.cpuUsPerMsg),
+    );
     row('saturation: delivery latency p50 (ms)', f(satP.latency.p50, 1), f(satM.latency.p50, 1), '');
     row('saturation: delivery latency p99 (ms)', f(satP.latency.p99, 1), f(satM.latency.p99, 1), '');
     row(`at ${f(rate)}/s: acknowledged messages/s`, f(latP.ackedPerS), f(latM.ackedPerS), '');
-    row(`at ${f(rate)}/s: delivery latency p50 (ms)`, f(latP.latency.p50, 2), f(latM.latency.p50, 2), ratio(latP.latency.p50, latM.latency.p50));
-    row(`at ${f(rate)}/s: delivery latency p99 (ms)`, f(latP.latency.p99, 2), f(latM.latency.p99, 2), ratio(latP.latency.p99, latM.latency.p99));
-    row(`at ${f(rate)}/s: PUBACK round trip p99 (ms)`, f(latP.pubackRtt.p99, 2), f(latM.pubackRtt.p99, 2), '');
+    row(
+      `at ${f(rate)}/s: delivery latency p50 (ms)`,
+      f(latP.latency.p50, 2),
+      f(latM.latency.p50, 2),
+      ratio(latP.latency.p50, latM.latency.p50),
+    );
+    row(
+      `at ${f(rate)}/s: delivery latency p99 (ms)`,
+      f(latP.latency.p99, 2),
+      f(latM.latency.p99, 2),
+      ratio(latP.latency.p99, latM.latency.p99),
+    );
+    row(
+      `at ${f(rate)}/s: PUBACK round trip p99 (ms)`,
+      f(latP.pubackRtt.p99, 2),
+      f(latM.pubackRtt.p99, 2),
+      '',
+    );
     row(`at ${f(rate)}/s: broker CPU (% of one core)`, f(latP.brokerCpuPct), f(latM.brokerCpuPct), '');
     if (memP && memM) {
-      row(`memory: ${f(memP.connected)} / ${f(memM.connected)} idle connections, RSS (MiB)`, f(memP.afterMb, 1), f(memM.afterMb, 1), '');
-      row('memory: RSS growth per connection (KiB)', f(memP.perConnKb, 1), f(memM.perConnKb, 1), ratio(memP.perConnKb, memM.perConnKb));
+      row(
+        `memory: ${f(memP.connected)} / ${f(memM.connected)} idle connections, RSS (MiB)`,
+        f(memP.afterMb, 1),
+        f(memM.afterMb, 1),
+        '',
+      );
+      row(
+        'memory: RSS growth per connection (KiB)',
+        f(memP.perConnKb, 1),
+        f(memM.perConnKb, 1),
+        ratio(memP.perConnKb, memM.perConnKb),
+      );
     }
     process.stdout.write(
       `\nratio = pantau / mosquitto (goal for throughput: >= 0.70). Pantau also stored every acknowledged batch in SQLite (${f(stored)} batches in all rounds); mosquitto only carried them.

@@ -2,7 +2,7 @@
 // socket and a parser that reads only the fixed header. A full client (mqtt.js) spends more CPU per
 // message than a broker does; on a 2-core machine it would measure the clients, not the broker.
 
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { type Socket, connect as tcpConnect } from 'node:net';
 
 const str = (s: string) => {
   const b = Buffer.from(s);
@@ -23,7 +23,8 @@ function remainingLength(n: number): Buffer {
   return Buffer.from(bytes);
 }
 
-const packet = (first: number, body: Buffer) => Buffer.concat([Buffer.from([first]), remainingLength(body.length), body]);
+const packet = (first: number, body: Buffer) =>
+  Buffer.concat([Buffer.from([first]), remainingLength(body.length), body]);
 
 export interface ConnectOptions {
   clientId: string;
