@@ -85,6 +85,12 @@ export function loadBrokerConfig(file: string): BrokerConfig {
         const why = e?.[key] ? unreadable(e[key]) : null;
         if (why) issues.push({ path: ['external_broker', key], message: why });
       }
+      // Split ingest sees only its share of the readings; judging a link needs both of its ends.
+      if (e?.share_group && c.backbone)
+        issues.push({
+          path: ['external_broker', 'share_group'],
+          message: 'cannot be used with backbone: the link judgement needs every reading in one process',
+        });
       return issues;
     },
   });

@@ -52,3 +52,15 @@ describe('central.yaml external_broker', () => {
     expect(() => loadBrokerConfig(f)).toThrow(/central\.yaml:4.*external_broker\.password_file.*ENOENT/s);
   });
 });
+
+describe('central.yaml external_broker with a shared subscription', () => {
+  it('refuses share_group together with a backbone, at the share_group line', () => {
+    const f = join(dir, 'central-share.yaml');
+    writeFileSync(join(dir, 'ingest.pw'), 'x\n');
+    writeFileSync(
+      f,
+      'external_broker:\n  urls: ["mqtt://127.0.0.1:1883"]\n  username: ingest\n  password_file: ingest.pw\n  share_group: ingest\ncredentials_file: c.yaml\nstore: { path: a.db }\nbackbone: { file: b.yaml }\n',
+    );
+    expect(() => loadBrokerConfig(f)).toThrow(/central-share\.yaml:5.*share_group.*backbone/s);
+  });
+});

@@ -132,6 +132,26 @@ async function startPantau(dir: string, tag: string): Promise<Broker> {
   return { name: 'pantau', port, proc, stop: stopper(proc, PROFILE !== undefined) };
 }
 
+/** Pantau's ingest as an MQTT client of mosquitto (bring your own broker), its own process and store. */
+async function startIngestClient(dir: string, mqttPort: number): Promise<{ proc: ChildProcess; db: string }> {
+  writeFileSync(join(dir, 'ingest.pw'), 'bench-ingest-pass\n');
+  const yaml = join(dir, 'central-byob.yaml');
+  writeFileSync(
+    yaml,
+    `external_broker: { urls: ["mqtt://127.0.0.1:${mqttPort}"], username: pantau-ingest, password_file: ingest.pw, client_id: bench-ingest }\ncredentials_file: credentials.yaml\nstore: { kind: sqlite, path: central-byob.db }\nlog_level: error\n`,
+  );
+  const proc = spawn(process.execPath, [CLI, 'ingest', '--config', yaml], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const db = join(dir, 'central-byob.db');
+  for (let i = 0; !existsSync(db); i++) {
+    if (i > 100) throw new Error('the ingest client did not start');
+    await sleep(100);
+  }
+  await sleep(1500); // connected and subscribed
+  return { proc, db };
+}
+
 async function startMosquitto(dir: string, tag: string): Promise<Broker> {
   const port = await freePort();
   const out = join(dir, `mosquitto-${tag}`);
@@ -190,6 +210,8 @@ interface Round {
   latency: { p50: number; p99: number; max: number };
   pubackRtt: { p50: number; p99: number };
   behind: number;
+  /** Batches the Pantau ingest client stored per second (mosquitto with the ingest attached). */
+  storedPerS: number;
   brokerCpuPct: number;
   cpuUsPerMsg: number;
 }
@@ -200,6 +222,7 @@ async function round(
   accounts: Account[],
   reader: Account,
   ratePerConn: number,
+  ingest?: { db: string; pid: number },
 ): Promise<Round> {
   const warmupMs = o.warmupS * 1000;
   const durationMs = o.durationS * 1000;
@@ -224,8 +247,10 @@ async function round(
   for (const x of [sub, ...pubs]) x.proc.stdin!.write(`go ${go}\n`);
   await sleep(go + warmupMs - Date.now());
   const c0 = procStat(b.proc.pid!);
+  const i0 = ingest ? storedBatches(ingest.db) : 0;
   await sleep(durationMs);
   const c1 = procStat(b.proc.pid!);
+  const i1 = ingest ? storedBatches(ingest.db) : 0;
   const results = await Promise.all(pubs.map((x) => x.result()));
   const s = (await sub.result()) as {
     received: number;
@@ -236,7 +261,7 @@ async function round(
   const rtts = results.map((r) => r.rtt as { p50: number; p99: number });
   const cpuMs = c1.cpuMs - c0.cpuMs;
   log(
-    `${b.name}: ${f(acked / o.durationS)} acked/s, ${f(s.received / o.durationS)} delivered/s, latency p50 ${f(s.latency.p50, 1)} p99 ${f(s.latency.p99, 1)} ms, broker CPU ${f((cpuMs / durationMs) * 100)}%`,
+    `${b.name}${ingest ? ' + ingest client' : ''}: ${f(acked / o.durationS)} acked/s, ${ingest ? `${f((i1 - i0) / o.durationS)} stored/s, ` : ''} ${f(s.received / o.durationS)} delivered/s, latency p50 ${f(s.latency.p50, 1)} p99 ${f(s.latency.p99, 1)} ms, broker CPU ${f((cpuMs / durationMs) * 100)}%`,
   );
   return {
     acked,
@@ -248,6 +273,7 @@ async function round(
       p99: Math.max(...rtts.map((r) => r.p99)),
     },
     behind,
+    storedPerS: (i1 - i0) / o.durationS,
     brokerCpuPct: (cpuMs / durationMs) * 100,
     cpuUsPerMsg: acked > 0 ? (cpuMs * 1000) / acked : Number.NaN,
   };
@@ -327,6 +353,7 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<void> {
   }
   const reader: Account = { site: '', username: 'bench-reader', password: 'bench-reader-pass' };
   await addReader(cred, reader.username, reader.password);
+  await addReader(cred, 'pantau-ingest', 'bench-ingest-pass');
   const brokers: Broker[] = [];
   try {
     const pantau = await startPantau(dir, 'load');
@@ -343,6 +370,10 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<void> {
     log(`latency at ${f(rate)} messages/s ...`);
     const latP = await round(pantau, o, accounts, reader, rate / sites);
     const latM = await round(mosq, o, accounts, reader, rate / sites);
+    log('saturation of mosquitto with the Pantau ingest client attached (bring your own broker) ...');
+    const byob = await startIngestClient(dir, mosq.port);
+    const satB = await round(mosq, o, accounts, reader, 0, { db: byob.db, pid: byob.proc.pid! });
+    byob.proc.kill('SIGKILL');
     const stored = storedBatches(join(dir, 'central-load.db'));
     await pantau.stop();
     await mosq.stop();
@@ -399,6 +430,8 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<void> {
       '',
     );
     row(`at ${f(rate)}/s: broker CPU (% of one core)`, f(latP.brokerCpuPct), f(latM.brokerCpuPct), '');
+    row('mosquitto + Pantau ingest client: acknowledged/s', '', f(satB.ackedPerS), '');
+    row('mosquitto + Pantau ingest client: stored/s', '', f(satB.storedPerS), '');
     if (memP && memM) {
       row(
         `memory: ${f(memP.connected)} / ${f(memM.connected)} idle connections, RSS (MiB)`,
