@@ -108,7 +108,9 @@ export async function startIngestClient(
     stats: () => ({ ...ingest.stats, connected: client.connected, connects }),
     close: async () => {
       clearInterval(evaluator);
-      await client.endAsync();
+      // A frozen broker never answers the goodbye: give it a moment, then drop the connection.
+      await Promise.race([client.endAsync(), new Promise((r) => setTimeout(r, 3000).unref())]);
+      if (!client.disconnected) client.end(true);
       await store.close();
       central?.close();
     },

@@ -373,7 +373,7 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<void> {
     log('saturation of mosquitto with the Pantau ingest client attached (bring your own broker) ...');
     const byob = await startIngestClient(dir, mosq.port);
     const satB = await round(mosq, o, accounts, reader, 0, { db: byob.db, pid: byob.proc.pid! });
-    byob.proc.kill('SIGKILL');
+    byob.proc.kill(PROFILE ? 'SIGTERM' : 'SIGKILL');
     const stored = storedBatches(join(dir, 'central-load.db'));
     await pantau.stop();
     await mosq.stop();
