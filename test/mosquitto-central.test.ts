@@ -267,6 +267,24 @@ devices:
     expect(stdout.trim()).toBe('');
   }, 20_000);
 
+  it("carries the dashboard's requests to the site box it names, and only there", async () => {
+    const listen = (user: string, pass: string, site: string) =>
+      run('/usr/bin/mosquitto_sub', [
+        ...mqttArgs(user, pass),
+        '-t',
+        `pantau/v1/${site}/request/+`,
+        '-v',
+        '-W',
+        '3',
+      ]).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
+    const rsud = listen('gw-rsud', 'gw-rsud-secret', 'rsud');
+    const pkm = listen('gw-pkm', 'gw-pkm-secret', 'pkm');
+    await new Promise((r) => setTimeout(r, 500));
+    await pub('dashboard', 'dash-secret-1', 'pantau/v1/rsud/request/camera-clock-sync', '{"id":"r1"}');
+    expect((await rsud).stdout).toContain('pantau/v1/rsud/request/camera-clock-sync {"id":"r1"}');
+    expect((await pkm).stdout.trim()).toBe('');
+  }, 20_000);
+
   it('loses nothing when the ingest is killed with -9: the persistent session queues the readings', async () => {
     const seq = () => api<Sequence>('/api/sites/rsud/sequence');
     const before = await waitFor('some telemetry stored', async () => {
