@@ -212,6 +212,7 @@ interface Round {
   behind: number;
   /** Batches the Pantau ingest client stored per second (mosquitto with the ingest attached). */
   storedPerS: number;
+  ingestCpuPct: number;
   brokerCpuPct: number;
   cpuUsPerMsg: number;
 }
@@ -248,9 +249,11 @@ async function round(
   await sleep(go + warmupMs - Date.now());
   const c0 = procStat(b.proc.pid!);
   const i0 = ingest ? storedBatches(ingest.db) : 0;
+  const ic0 = ingest ? procStat(ingest.pid).cpuMs : 0;
   await sleep(durationMs);
   const c1 = procStat(b.proc.pid!);
   const i1 = ingest ? storedBatches(ingest.db) : 0;
+  const ingestCpuPct = ingest ? ((procStat(ingest.pid).cpuMs - ic0) / durationMs) * 100 : 0;
   const results = await Promise.all(pubs.map((x) => x.result()));
   const s = (await sub.result()) as {
     received: number;
@@ -261,7 +264,7 @@ async function round(
   const rtts = results.map((r) => r.rtt as { p50: number; p99: number });
   const cpuMs = c1.cpuMs - c0.cpuMs;
   log(
-    `${b.name}${ingest ? ' + ingest client' : ''}: ${f(acked / o.durationS)} acked/s, ${ingest ? `${f((i1 - i0) / o.durationS)} stored/s, ` : ''} ${f(s.received / o.durationS)} delivered/s, latency p50 ${f(s.latency.p50, 1)} p99 ${f(s.latency.p99, 1)} ms, broker CPU ${f((cpuMs / durationMs) * 100)}%`,
+    `${b.name}${ingest ? ' + ingest client' : ''}: ${f(acked / o.durationS)} acked/s, ${ingest ? `${f((i1 - i0) / o.durationS)} stored/s (ingest CPU ${f(ingestCpuPct)}%), ` : ''} ${f(s.received / o.durationS)} delivered/s, latency p50 ${f(s.latency.p50, 1)} p99 ${f(s.latency.p99, 1)} ms, broker CPU ${f((cpuMs / durationMs) * 100)}%`,
   );
   return {
     acked,
@@ -274,6 +277,7 @@ async function round(
     },
     behind,
     storedPerS: (i1 - i0) / o.durationS,
+    ingestCpuPct,
     brokerCpuPct: (cpuMs / durationMs) * 100,
     cpuUsPerMsg: acked > 0 ? (cpuMs * 1000) / acked : Number.NaN,
   };
@@ -432,6 +436,7 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<void> {
     row(`at ${f(rate)}/s: broker CPU (% of one core)`, f(latP.brokerCpuPct), f(latM.brokerCpuPct), '');
     row('mosquitto + Pantau ingest client: acknowledged/s', '', f(satB.ackedPerS), '');
     row('mosquitto + Pantau ingest client: stored/s', '', f(satB.storedPerS), '');
+    row('mosquitto + Pantau ingest client: its CPU (%)', '', f(satB.ingestCpuPct), '');
     if (memP && memM) {
       row(
         `memory: ${f(memP.connected)} / ${f(memM.connected)} idle connections, RSS (MiB)`,
