@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // pantau-broker: run the central broker, check its config, manage site-box and reader accounts.
 
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fail, generateSecret, out, runCli } from '@pantau/config';
 import { AUDIT_USAGE, auditCli } from './audit-cli.js';
@@ -9,13 +11,68 @@ import { BackupError, backupCentral, restoreCentral } from './backup.js';
 import { startBroker } from './broker.js';
 import { CA_USAGE, caCli } from './ca-cli.js';
 import { loadBrokerConfig } from './config.js';
-import { addGateway, addReader, loadCredentials, removeAccount } from './credentials.js';
+import { addGateway, addReader, loadCredentials, removeAccount, setPassword } from './credentials.js';
+import { startIngestClient } from './ingest-client.js';
+import { accountsWithoutMosquittoHash, aclFile, mosquittoConf, passwordFile } from './mosquitto.js';
 
-const USAGE = `pantau-broker --config central.yaml             run the central broker
+function mosquittoConfig(argv: string[]): void {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      credentials: { type: 'string' },
+      out: { type: 'string' },
+      port: { type: 'string', default: '1883' },
+      host: { type: 'string', default: '0.0.0.0' },
+      'max-packet-bytes': { type: 'string', default: '262144' },
+    },
+  });
+  const file = values.credentials ?? fail('--credentials is required');
+  const dir = resolve(values.out ?? fail('--out is required'));
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`--port "${values.port}" is not a TCP port`);
+  const maxBytes = Number(values['max-packet-bytes']);
+  if (!Number.isInteger(maxBytes) || maxBytes < 1024) fail('--max-packet-bytes must be an integer >= 1024');
+  const c = loadCredentials(file);
+  const missing = accountsWithoutMosquittoHash(c);
+  mkdirSync(dir, { recursive: true });
+  const write = (name: string, text: string) => {
+    const tmp = join(dir, `.${name}.tmp`);
+    writeFileSync(tmp, text, { mode: 0o640 });
+    renameSync(tmp, join(dir, name));
+  };
+  write('passwd', passwordFile(c));
+  write('acl', aclFile(c));
+  write(
+    'mosquitto.conf',
+    mosquittoConf({
+      port,
+      host: values.host!,
+      passwordFile: join(dir, 'passwd'),
+      aclFile: join(dir, 'acl'),
+      persistenceDir: join(dir, 'data'),
+      // The packet carries the topic and headers besides the payload.
+      maxPacketBytes: maxBytes + 1024,
+    }),
+  );
+  out(`wrote ${join(dir, 'passwd')}, ${join(dir, 'acl')} and ${join(dir, 'mosquitto.conf')}`);
+  out('reload mosquitto to apply (systemctl reload mosquitto, or kill -HUP its pid)');
+  if (missing.length > 0)
+    out(
+      `left out (no mosquitto hash; set their password again with "credentials set-password"): ${missing.join(', ')}`,
+    );
+}
+
+const USAGE = `pantau-broker --config central.yaml             run the central broker (or, when central.yaml
+                                                 names an external_broker, the ingest client)
+pantau-broker ingest --config central.yaml      run only the ingest client of an external broker
 pantau-broker check-config FILE                  validate central.yaml
+pantau-broker mosquitto-config --credentials F --out DIR [--port 1883] [--host 0.0.0.0]
+                               [--max-packet-bytes 262144]
+                                                 write passwd, acl and mosquitto.conf for Mosquitto 2
 pantau-broker credentials add-gateway --file F --site S [--username U] [--password P]
 pantau-broker credentials add-reader  --file F --username U [--password P] [--requests]
                                       (--requests: may also send requests to site boxes, e.g. clock sync)
+pantau-broker credentials set-password --file F --username U [--password P]
 pantau-broker credentials remove      --file F --username U
 pantau-broker credentials list        --file F
 pantau-broker backup  --config central.yaml [--users users.yaml] --out FILE.tar.gz
@@ -57,6 +114,13 @@ async function credentials(argv: string[]): Promise<void> {
           ? `added account ${username}: reads everything, may send requests to site boxes`
           : `added read-only account ${username}`,
       );
+      if (generated) out(`password (shown once): ${password}`);
+      return;
+    }
+    case 'set-password': {
+      const username = values.username ?? fail('--username is required');
+      if (!(await setPassword(file, username, password))) fail(`no account "${username}" in ${file}`);
+      out(`new password set for ${username}`);
       if (generated) out(`password (shown once): ${password}`);
       return;
     }
@@ -118,6 +182,9 @@ async function main(): Promise<void> {
   if (argv[0] === 'ca') return caCli(argv.slice(1));
   if (argv[0] === 'audit') return auditCli(argv.slice(1));
   if (argv[0] === 'backup' || argv[0] === 'restore') return backupCli(argv[0], argv.slice(1));
+  if (argv[0] === 'mosquitto-config') return mosquittoConfig(argv.slice(1));
+  const ingestOnly = argv[0] === 'ingest';
+  if (ingestOnly) argv.shift();
   if (argv[0] === 'check-config') {
     const file = argv[1] ?? fail(USAGE);
     loadBrokerConfig(file);
@@ -130,9 +197,10 @@ async function main(): Promise<void> {
   });
   if (values.help || !values.config) fail(USAGE, values.help ? 0 : 1);
   const cfg = loadBrokerConfig(values.config!);
+  if (ingestOnly && !cfg.external_broker) fail(`${values.config}: "ingest" needs an external_broker section`);
   loadCredentials(cfg.credentials_file);
-  const broker = await startBroker(cfg);
-  const stop = () => void broker.close().then(() => process.exit(0));
+  const running = cfg.external_broker ? await startIngestClient(cfg) : await startBroker(cfg);
+  const stop = () => void running.close().then(() => process.exit(0));
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

@@ -1,7 +1,16 @@
-// central.yaml: what the broker listens on, where accounts and readings live.
+// central.yaml: what the broker listens on (or which existing broker the ingest reads from), where
+// accounts and readings live.
 
+import { accessSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { LogLevelSchema, loadConfig, pathFrom, readPemFile, type SemanticIssue } from '@pantau/config';
+import {
+  LogLevelSchema,
+  loadConfig,
+  pathFrom,
+  readPemFile,
+  readSecretFile,
+  type SemanticIssue,
+} from '@pantau/config';
 import { type Static, Type } from '@sinclair/typebox';
 import { defaultStatePath } from './backbone/central-db.js';
 import {
@@ -92,6 +101,27 @@ export const BrokerConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /**
+     * A broker the site already runs (Mosquitto): Pantau does not listen, the ingest reads from it as
+     * an MQTT client with its own account; `mqtt` above is then unused.
+     */
+    external_broker: Type.Optional(
+      Type.Object(
+        {
+          urls: Type.Array(Type.String({ format: 'mqtt-url' }), { minItems: 1 }),
+          username: Type.String({ minLength: 1 }),
+          password_file: Type.String({ minLength: 1 }),
+          /** PEM CA for mqtts:// URLs whose certificate is from the site's own CA. */
+          ca_file: Type.Optional(Type.String({ minLength: 1 })),
+          /** Stable, so the broker keeps the session (and queues readings) while the ingest is away. */
+          client_id: Type.String({ minLength: 1, maxLength: 64, default: 'pantau-ingest' }),
+          /** Several ingest processes split the load through `$share/{group}/…`; each needs its own client_id. */
+          share_group: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })),
+          keepalive_s: Type.Integer({ minimum: 5, maximum: 3600, default: 30 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     credentials_file: Type.String({ minLength: 1 }),
     /** Embedded SQLite (`kind: sqlite, path`) or InfluxDB 1.x (`kind: influx, url, ...`): docs/store.md. */
     store: StoreConfigSchema,
@@ -114,13 +144,37 @@ export const BrokerConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type BrokerConfig = Omit<Static<typeof BrokerConfigSchema>, 'store'> & { store: StoreConfig };
+export type BrokerConfig = Omit<Static<typeof BrokerConfigSchema>, 'store'> & {
+  store: StoreConfig;
+  /** external_broker.password_file, read at load time. */
+  externalPassword?: string;
+};
 
 /** Loads central.yaml; relative paths resolve against the file's folder. */
 export function loadBrokerConfig(file: string): BrokerConfig {
+  // Unreadable secret files are config errors at their line, not a crash at the first connection.
+  const unreadable = (p: string): string | null => {
+    try {
+      accessSync(pathFrom(file, p), constants.R_OK);
+      return null;
+    } catch (e) {
+      return `cannot read ${pathFrom(file, p)}: ${(e as NodeJS.ErrnoException).code}`;
+    }
+  };
   const cfg = loadConfig(file, BrokerConfigSchema, {
     check: (c) => {
       const issues: SemanticIssue[] = [...storeConfigIssues(c.store)];
+      const e = c.external_broker;
+      for (const key of ['password_file', 'ca_file'] as const) {
+        const why = e?.[key] ? unreadable(e[key]) : null;
+        if (why) issues.push({ path: ['external_broker', key], message: why });
+      }
+      // Split ingest sees only its share of the readings; judging a link needs both of its ends.
+      if (e?.share_group && c.backbone)
+        issues.push({
+          path: ['external_broker', 'share_group'],
+          message: 'cannot be used with backbone: the link judgement needs every reading in one process',
+        });
       if (c.mqtt.plain === false && !c.mqtt.tls)
         issues.push({
           path: ['mqtt', 'plain'],
@@ -157,8 +211,15 @@ export function loadBrokerConfig(file: string): BrokerConfig {
           : {}),
       }
     : undefined;
+  const ext = cfg.external_broker;
   return {
     ...cfg,
+    ...(ext
+      ? {
+          external_broker: { ...ext, ...(ext.ca_file ? { ca_file: abs(ext.ca_file) } : {}) },
+          externalPassword: readSecretFile(file, 'external_broker.password_file', ext.password_file),
+        }
+      : {}),
     mqtt: { ...cfg.mqtt, ...(tls ? { tls } : {}) },
     audit: {
       ...(cfg.audit ?? { max_bytes: 10 * 1024 * 1024, keep: 5 }),

@@ -1,13 +1,17 @@
 // Broker accounts: one per site box (publishes only under its own site) and read-only readers
-// (the dashboard). The file holds scrypt hashes only and is replaced atomically.
+// (the dashboard). The file holds hashes only and is replaced atomically: scrypt for Pantau's own
+// broker, and mosquitto's PBKDF2-SHA512 for sites that run Mosquitto (see mosquitto.ts).
 
 import { createHash } from 'node:crypto';
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { duplicateIds, hashSecret, loadConfig, verifySecret } from '@pantau/config';
 import { type Static, Type } from '@sinclair/typebox';
 import { stringify } from 'yaml';
+import { mosquittoHash } from './mosquitto.js';
 
 const Hash = Type.String({ pattern: '^scrypt\\$' });
+/** Mosquitto's own hash of the same password, for `pantau-broker mosquitto-config`. */
+const MosquittoHash = Type.Optional(Type.String({ pattern: '^\\$7\\$\\d+\\$' }));
 export const CredentialsSchema = Type.Object(
   {
     gateways: Type.Array(
@@ -16,6 +20,7 @@ export const CredentialsSchema = Type.Object(
           site: Type.String({ format: 'slug' }),
           username: Type.String({ minLength: 1 }),
           password_hash: Hash,
+          mosquitto_hash: MosquittoHash,
         },
         { additionalProperties: false },
       ),
@@ -26,6 +31,7 @@ export const CredentialsSchema = Type.Object(
         {
           username: Type.String({ minLength: 1 }),
           password_hash: Hash,
+          mosquitto_hash: MosquittoHash,
           /** May publish requests to site boxes (the dashboard, for clock sync and remote checks). */
           requests: Type.Optional(Type.Boolean()),
         },
@@ -60,7 +66,7 @@ export function saveCredentials(file: string, c: Credentials): void {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(
     tmp,
-    `# Pantau broker accounts: scrypt hashes only. Edit with "pantau-broker credentials".\n${stringify(c)}`,
+    `# Pantau broker accounts: password hashes only. Edit with "pantau-broker credentials".\n${stringify(c)}`,
     {
       mode: 0o600,
     },
@@ -77,7 +83,12 @@ export async function addGateway(
   const c = loadCredentials(file);
   if ([...c.gateways, ...c.readers].some((a) => a.username === username))
     throw new Error(`account "${username}" already exists`);
-  c.gateways.push({ site, username, password_hash: await hashSecret(password) });
+  c.gateways.push({
+    site,
+    username,
+    password_hash: await hashSecret(password),
+    mosquitto_hash: mosquittoHash(password),
+  });
   saveCredentials(file, c);
 }
 
@@ -93,9 +104,21 @@ export async function addReader(
   c.readers.push({
     username,
     password_hash: await hashSecret(password),
+    mosquitto_hash: mosquittoHash(password),
     ...(opts.requests ? { requests: true } : {}),
   });
   saveCredentials(file, c);
+}
+
+/** Sets a new password (both hashes); false when there is no such account. */
+export async function setPassword(file: string, username: string, password: string): Promise<boolean> {
+  const c = loadCredentials(file);
+  const a = [...c.gateways, ...c.readers].find((x) => x.username === username);
+  if (!a) return false;
+  a.password_hash = await hashSecret(password);
+  a.mosquitto_hash = mosquittoHash(password);
+  saveCredentials(file, c);
+  return true;
 }
 
 export function removeAccount(file: string, username: string): boolean {

@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   createServer as createTlsServer,
@@ -63,6 +63,28 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
+/**
+ * aedes writes every packet on its own (one syscall each: an acknowledgement, a delivery); held until
+ * the end of this turn of the event loop, the packets for one socket leave in one write.
+ */
+function coalesceWrites<S extends Socket>(socket: S): S {
+  let corked = false;
+  const release = () => {
+    corked = false;
+    socket.uncork();
+  };
+  const write = socket.write.bind(socket) as (...a: unknown[]) => boolean;
+  socket.write = ((...args: unknown[]) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      setImmediate(release);
+    }
+    return write(...args);
+  }) as Socket['write'];
+  return socket;
+}
+
 export async function startListeners(
   cfg: BrokerConfig,
   aedes: Aedes,
@@ -86,7 +108,7 @@ export async function startListeners(
   let port = 0;
   let wsPort: number | null = null;
   if (cfg.mqtt.plain !== false) {
-    const tcp = createServer((socket) => handle(socket));
+    const tcp = createServer((socket) => handle(coalesceWrites(socket)));
     servers.push(tcp);
     port = await listen(tcp, cfg.mqtt.port, host);
     if (cfg.mqtt.ws_port !== undefined) {
@@ -130,7 +152,7 @@ export async function startListeners(
 
     const mqtts = createTlsServer(options);
     mqtts.on('secureConnection', (socket: TLSSocket) => {
-      if (check(socket)) handle(socket);
+      if (check(socket)) handle(coalesceWrites(socket));
     });
     mqtts.on('tlsClientError', onTlsError);
     servers.push(mqtts);

@@ -122,6 +122,7 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
   private readonly seriesIds = new Map<string, number>();
+  private readonly stmts = new Map<string, Database.Statement>();
 
   constructor(opts: SqliteStoreOptions) {
     if (!opts.readonly) mkdirSync(dirname(opts.path), { recursive: true });
@@ -177,40 +178,92 @@ export class SqliteStore implements Store {
     return row.id;
   }
 
-  async ingestTelemetry(site: string, p: TelemetryPayload, receivedAt: number): Promise<IngestResult> {
-    const insertBatch = this.db.prepare(
+  /** Prepared once: preparing costs more than the insert itself at thousands of batches a second. */
+  private prep(sql: string): Database.Statement {
+    let st = this.stmts.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.stmts.set(sql, st);
+    }
+    return st;
+  }
+
+  /** Batches waiting for the next group commit. */
+  private pending: Array<{
+    site: string;
+    p: TelemetryPayload;
+    receivedAt: number;
+    resolve: (r: IngestResult) => void;
+    reject: (e: unknown) => void;
+  }> = [];
+  private ingestOneTx?: (site: string, p: TelemetryPayload, receivedAt: number) => IngestResult;
+  private ingestManyTx?: (items: SqliteStore['pending']) => IngestResult[];
+
+  /**
+   * Batches that arrive in the same turn of the event loop share one commit: a commit per batch
+   * cost more than the inserts themselves at thousands of batches a second.
+   */
+  ingestTelemetry(site: string, p: TelemetryPayload, receivedAt: number): Promise<IngestResult> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ site, p, receivedAt, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const items = this.pending;
+    this.pending = [];
+    if (items.length === 0) return;
+    this.ingestManyTx ??= this.db.transaction((batch: SqliteStore['pending']) =>
+      batch.map((i) => this.ingestOne(i.site, i.p, i.receivedAt)),
+    );
+    this.ingestOneTx ??= this.db.transaction((site: string, p: TelemetryPayload, receivedAt: number) =>
+      this.ingestOne(site, p, receivedAt),
+    );
+    try {
+      const results = this.ingestManyTx(items);
+      for (let n = 0; n < items.length; n++) items[n]!.resolve(results[n]!);
+    } catch {
+      // One failing batch must not fail the others: retry them one commit each.
+      for (const i of items) {
+        try {
+          i.resolve(this.ingestOneTx(i.site, i.p, i.receivedAt));
+        } catch (e) {
+          i.reject(e);
+        }
+      }
+    }
+  }
+
+  private ingestOne(site: string, p: TelemetryPayload, receivedAt: number): IngestResult {
+    const insertBatch = this.prep(
       'INSERT OR IGNORE INTO batches (site, seq, device, received_at, backfill, samples) VALUES (?, ?, ?, ?, ?, ?)',
     );
     // A device re-read in the same millisecond keeps the later value rather than failing the batch.
-    const insertSample = this.db.prepare(
-      'INSERT OR REPLACE INTO samples (series_id, ts, value) VALUES (?, ?, ?)',
-    );
-    const markSuspect = this.db.prepare('UPDATE batches SET clock_suspect = ? WHERE site = ? AND seq = ?');
-    const tx = this.db.transaction((): IngestResult => {
-      let n = 0;
-      for (const r of p.readings) n += Object.keys(r.values).length;
-      const res = insertBatch.run(site, p.seq, p.device, receivedAt, p.backfill ? 1 : 0, n);
-      if (res.changes === 0) return { accepted: false, samples: 0 };
-      let samples = 0;
-      let suspect = 0;
-      for (const r of p.readings) {
-        // A box without a real-time clock stamps readings in 1970 (or at its last saved time) until
-        // NTP sets it; such readings would land far from their hour. Kept out of history, counted.
-        if (!plausibleTs(r.ts, receivedAt)) {
-          suspect++;
-          continue;
-        }
-        const lk = labelsKey(r.labels);
-        for (const [metric, value] of Object.entries(r.values)) {
-          if (typeof value !== 'number' || !Number.isFinite(value)) continue;
-          insertSample.run(this.seriesId(site, p.device, metric, lk), r.ts, value);
-          samples++;
-        }
+    const insertSample = this.prep('INSERT OR REPLACE INTO samples (series_id, ts, value) VALUES (?, ?, ?)');
+    let n = 0;
+    for (const r of p.readings) n += Object.keys(r.values).length;
+    const res = insertBatch.run(site, p.seq, p.device, receivedAt, p.backfill ? 1 : 0, n);
+    if (res.changes === 0) return { accepted: false, samples: 0 };
+    let samples = 0;
+    let suspect = 0;
+    for (const r of p.readings) {
+      // A box without a real-time clock stamps readings in 1970 (or at its last saved time) until
+      // NTP sets it; such readings would land far from their hour. Kept out of history, counted.
+      if (!plausibleTs(r.ts, receivedAt)) {
+        suspect++;
+        continue;
       }
-      if (suspect > 0) markSuspect.run(suspect, site, p.seq);
-      return { accepted: true, samples };
-    });
-    return tx();
+      const lk = labelsKey(r.labels);
+      for (const [metric, value] of Object.entries(r.values)) {
+        if (typeof value !== 'number' || !Number.isFinite(value)) continue;
+        insertSample.run(this.seriesId(site, p.device, metric, lk), r.ts, value);
+        samples++;
+      }
+    }
+    if (suspect > 0)
+      this.prep('UPDATE batches SET clock_suspect = ? WHERE site = ? AND seq = ?').run(suspect, site, p.seq);
+    return { accepted: true, samples };
   }
 
   /** Highest sequence number received from a site box (telemetry or event), 0 for none. */
@@ -405,6 +458,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.flush();
     this.db.close();
   }
 }

@@ -4,15 +4,17 @@
 // camera benchmark (cameras.ts): 16 cameras probed every 60 s by one site box for 10 minutes; then the
 // outbox benchmark (outbox.ts): a 24-hour backlog of 200 devices written, and replayed into the central.
 // Then the ingest benchmark (ingest.ts): points/s into the SQLite and InfluxDB stores against raw
-// line-protocol writes to the same influxd.
+// line-protocol writes to the same influxd; then the broker benchmark (broker.ts): Pantau's broker
+// against mosquitto, throughput, latency, memory.
 // BENCH_DEVICES=0 skips the first part, BENCH_FLEET_DEVICES=0 the second, BENCH_CAMERAS=0 the third,
-// BENCH_OUTBOX=0 the fourth, BENCH_INGEST=0 the fifth.
+// BENCH_OUTBOX=0 the fourth, BENCH_INGEST=0 the fifth, BENCH_BROKER=0 the sixth.
 
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { brokerBenchOptionsFromEnv, runBrokerBench } from './broker.js';
 import { cameraOptionsFromEnv, runCameras } from './cameras.js';
 import { fleetOptionsFromEnv, runFleet } from './fleet.js';
 import { ingestBenchOptionsFromEnv, runIngest } from './ingest.js';
@@ -148,11 +150,13 @@ async function main(): Promise<void> {
   const cameras = cameraOptionsFromEnv();
   const outbox = outboxBenchOptionsFromEnv();
   const ingest = ingestBenchOptionsFromEnv();
+  const broker = brokerBenchOptionsFromEnv();
   if (N > 0) await pollRound();
   if (fleet.devices > 0) await runFleet(fleet);
   if (cameras.cameras > 0) await runCameras(cameras);
   if (outbox) await runOutbox(outbox);
   if (ingest) await runIngest(ingest);
+  if (broker) await runBrokerBench(broker);
 }
 
 main().catch((e: unknown) => {
