@@ -9,9 +9,10 @@ import { mayPublish, maySubscribe } from './acl.js';
 import { CentralDb } from './backbone/central-db.js';
 import { loadBackbone } from './backbone/description.js';
 import { CentralEngine } from './backbone/engine.js';
+import { openCluster } from './cluster/index.js';
 import type { BrokerConfig } from './config.js';
 import { type Account, Authenticator, loadCredentials } from './credentials.js';
-import { createIngest, type IngestStats } from './ingest.js';
+import { createIngest, createObserverFeed, type IngestStats } from './ingest.js';
 import { openStore } from './store/index.js';
 
 export interface RunningBroker {
@@ -41,9 +42,17 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     cfg.backbone && central
       ? new CentralEngine({ backbone: loadBackbone(cfg.backbone.file), db: central, log })
       : null;
-  const ingest = createIngest(store, log, engine ?? undefined);
+  // In a cluster the judgement hears every broker's messages through the shared emitter (below),
+  // not only what this broker ingested.
+  const ingest = createIngest(store, log, cfg.cluster ? undefined : (engine ?? undefined));
+  const cluster = cfg.cluster
+    ? openCluster(cfg.cluster, log, (leader) => {
+        if (leader) engine?.reloadVerdicts();
+      })
+    : null;
   const evaluator = engine
     ? setInterval(() => {
+        if (cluster && !cluster.lease.isLeader()) return;
         try {
           engine.evaluate();
         } catch (e) {
@@ -78,7 +87,31 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
 
   const remote = (c: Client) => (c.conn as { remoteAddress?: string } | undefined)?.remoteAddress;
 
+  /**
+   * Readings are stored before the broker acknowledges them (aedes sends PUBACK before its 'publish'
+   * event): a broker killed at any moment has either kept a message or not acknowledged it, and the
+   * site box re-sends what was not acknowledged, to this broker or another. A store that fails
+   * refuses the message (the connection closes unacknowledged) rather than losing it.
+   */
+  const ingestFirst = (
+    packet: { topic: string; payload: Buffer | string },
+    done: (e?: Error | null) => void,
+  ) => {
+    if (!packet.topic.startsWith('pantau/v1/')) return done(null);
+    ingest.ingest(packet.topic, Buffer.from(packet.payload)).then(
+      () => done(null),
+      (e: Error) => {
+        log.error(
+          { topic: packet.topic, err: e.message },
+          'store failed; message refused, the site box will resend',
+        );
+        done(e);
+      },
+    );
+  };
+
   const aedes = await Aedes.createBroker({
+    ...cluster?.aedesOptions,
     authenticate: (client, username, password, done) => {
       if (!username || !password) {
         authFailures++;
@@ -106,12 +139,13 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     },
     authorizePublish: (client, packet, done) => {
       // aedes also asks here before publishing a client's last will, so wills keep to the same fence.
-      if (!client) return done(null); // the broker's own messages
+      // No client: a will the broker publishes for a client of a broker that died (cluster).
+      if (!client) return ingestFirst(packet, done);
       const account = accounts.get(client);
       const d = account
         ? mayPublish(account, packet.topic, packet.retain, packet.payload.length, cfg.mqtt.max_packet_bytes)
         : ({ ok: false, reason: 'not authenticated' } as const);
-      if (d.ok) return done(null);
+      if (d.ok) return ingestFirst(packet, done);
       denied++;
       log.warn(
         {
@@ -149,11 +183,20 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     },
   });
 
-  // Only publishes that passed authorizePublish (last wills included) reach this event.
-  aedes.on('publish', (packet) => {
-    if (!packet.topic.startsWith('pantau/v1/')) return;
-    void ingest.ingest(packet.topic, packet.payload as Buffer);
-  });
+  if (cluster) {
+    cluster.attach(aedes);
+    if (engine) {
+      const feed = createObserverFeed(engine);
+      aedes.subscribe(
+        'pantau/v1/#',
+        (packet, cb) => {
+          feed(packet.topic, Buffer.from(packet.payload));
+          cb();
+        },
+        () => undefined,
+      );
+    }
+  }
   aedes.on('clientError', (client, err) =>
     log.debug({ client: client.id, err: err.message }, 'client error'),
   );
@@ -197,6 +240,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
       for (const c of wss?.clients ?? []) c.terminate();
       await new Promise<void>((r) => (wss ? wss.close(() => r()) : r()));
       await new Promise<void>((r) => aedes.close(() => r()));
+      await cluster?.close();
       await new Promise<void>((r) => tcp.close(() => r()));
       await store.close();
       central?.close();

@@ -3,6 +3,7 @@
 import { dirname, join } from 'node:path';
 import { LogLevelSchema, loadConfig, pathFrom } from '@pantau/config';
 import { type Static, Type } from '@sinclair/typebox';
+import { type ClusterConfig, ClusterConfigSchema, checkCluster, resolveCluster } from './cluster/config.js';
 
 export const BrokerConfigSchema = Type.Object(
   {
@@ -32,19 +33,24 @@ export const BrokerConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** Two or more brokers behind one Redis (docs/cluster.md); absent: one broker, all in memory. */
+    cluster: Type.Optional(ClusterConfigSchema),
     log_level: LogLevelSchema,
   },
   { additionalProperties: false },
 );
 
-export type BrokerConfig = Static<typeof BrokerConfigSchema>;
+export type BrokerConfig = Omit<Static<typeof BrokerConfigSchema>, 'cluster'> & { cluster?: ClusterConfig };
 
 /** Loads central.yaml; relative paths resolve against the file's folder. */
 export function loadBrokerConfig(file: string): BrokerConfig {
-  const cfg = loadConfig(file, BrokerConfigSchema);
+  const { cluster, ...cfg } = loadConfig(file, BrokerConfigSchema, {
+    check: (c) => (c.cluster ? checkCluster(c.cluster) : []),
+  });
   const abs = (p: string) => pathFrom(file, p);
   return {
     ...cfg,
+    ...(cluster ? { cluster: resolveCluster(file, cluster) } : {}),
     credentials_file: abs(cfg.credentials_file),
     store: { ...cfg.store, path: abs(cfg.store.path) },
     ...(cfg.backbone

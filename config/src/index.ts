@@ -315,3 +315,4 @@ export function readSecretFile(configFile: string, field: string, p: string): st
   }
 }
 export * from './cli.js';
+export * from './mqtt-servers.js';

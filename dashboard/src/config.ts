@@ -16,7 +16,9 @@ export const DashboardConfigSchema = Type.Object(
     ),
     mqtt: Type.Object(
       {
-        url: Type.String({ format: 'mqtt-url' }),
+        url: Type.Optional(Type.String({ format: 'mqtt-url' })),
+        /** Brokers of a cluster (docs/cluster.md), tried in turn; instead of `url`. */
+        urls: Type.Optional(Type.Array(Type.String({ format: 'mqtt-url' }), { minItems: 1 })),
         username: Type.String({ minLength: 1 }),
         password: Type.Optional(Type.String({ minLength: 1 })),
         password_file: Type.Optional(Type.String({ minLength: 1 })),
@@ -51,6 +53,8 @@ export function loadDashboardConfig(file: string): DashboardConfig {
   const cfg = loadConfig(file, DashboardConfigSchema, {
     check: (c) => {
       const issues = [];
+      if ((c.mqtt.url === undefined) === (c.mqtt.urls === undefined))
+        issues.push({ path: ['mqtt'], message: 'needs url (one broker) or urls (a cluster), not both' });
       if (!c.mqtt.password && !c.mqtt.password_file)
         issues.push({ path: ['mqtt'], message: 'needs password_file (or password)' });
       try {

@@ -2,6 +2,7 @@
 // out to the browsers as a server-sent event.
 
 import { randomUUID } from 'node:crypto';
+import { mqttServers } from '@pantau/config';
 import { decode, encode, parseTopic, type ResponsePayload, TOPIC_ROOT, topics } from '@pantau/contract';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -18,14 +19,16 @@ export class LiveFeed {
   private readonly listeners = new Set<(e: LiveEvent) => void>();
   private readonly pending = new Map<string, (r: ResponsePayload) => void>();
 
-  constructor(private readonly o: { url: string; username: string; password: string; log: Logger }) {}
+  constructor(private readonly o: { urls: string[]; username: string; password: string; log: Logger }) {}
 
   get connected(): boolean {
     return this.client?.connected ?? false;
   }
 
   start(): void {
-    const client = mqtt.connect(this.o.url, {
+    // Each reconnection tries the next broker of the list (mqtt.js `servers`).
+    const client = mqtt.connect({
+      servers: mqttServers(this.o.urls),
       username: this.o.username,
       password: this.o.password,
       clientId: `pantau-dashboard-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,

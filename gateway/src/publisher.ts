@@ -3,6 +3,7 @@
 // drained in order: a window of unacknowledged QoS 1 messages, rate-capped, `backfill` set on what
 // waited.
 
+import { mqttServers } from '@pantau/config';
 import {
   decode,
   encode,
@@ -130,21 +131,9 @@ export class Publisher {
   }
 
   start(): void {
-    const servers = this.o.urls.map((u) => {
-      const url = new URL(u);
-      const protocol = url.protocol.replace(':', '');
-      return {
-        host: url.hostname.replace(/^\[|\]$/g, ''),
-        port: Number(url.port) || (protocol === 'mqtts' || protocol === 'tls' ? 8883 : 1883),
-        protocol: (protocol === 'tcp' ? 'mqtt' : protocol === 'tls' ? 'mqtts' : protocol) as
-          | 'mqtt'
-          | 'mqtts'
-          | 'ws'
-          | 'wss',
-      };
-    });
     const opts: IClientOptions = {
-      servers,
+      // Each reconnection tries the next broker of the list: fail-over across a cluster.
+      servers: mqttServers(this.o.urls),
       username: this.o.username,
       password: this.o.password,
       clientId: this.o.clientId,

@@ -127,15 +127,17 @@ export class SqliteStore implements Store {
       readonly: opts.readonly ?? false,
       fileMustExist: opts.readonly ?? false,
     });
+    // First: two brokers may open (and migrate) the same file at once, and write to it side by side
+    // (docs/cluster.md); a writer waits for the other's transaction instead of failing.
+    this.db.pragma('busy_timeout = 10000');
     if (!opts.readonly) {
       this.db.pragma('journal_mode = WAL');
       // NORMAL in WAL mode survives process crashes; a power cut may lose the last commits,
       // which the site boxes resend because their outbox keeps what was not acknowledged.
       this.db.pragma('synchronous = NORMAL');
       this.db.exec(SCHEMA);
-      this.migrate();
+      this.db.transaction(() => this.migrate()).immediate();
     }
-    this.db.pragma('busy_timeout = 5000');
   }
 
   /** Brings a store written by an older version up to this schema, one numbered step at a time. */
@@ -208,7 +210,9 @@ export class SqliteStore implements Store {
       if (suspect > 0) markSuspect.run(suspect, site, p.seq);
       return { accepted: true, samples };
     });
-    return tx();
+    // IMMEDIATE: takes the write lock first (waiting on busy_timeout), so another process's commit
+    // between our read and our write cannot fail the batch with SQLITE_BUSY.
+    return tx.immediate();
   }
 
   /** Highest sequence number received from a site box (telemetry or event), 0 for none. */
@@ -264,11 +268,16 @@ export class SqliteStore implements Store {
   async putGatewayState(site: string, payload: GatewayStatePayload, receivedAt: number): Promise<void> {
     // A restarted site box starts a new block of numbers: the unused rest of the old block is skipped.
     if (payload.state === 'online' && typeof payload.seq_first === 'number') {
-      const max = this.maxSeq(site);
-      if (max > 0 && payload.seq_first > max + 1)
-        this.db
-          .prepare('INSERT OR IGNORE INTO seq_skips (site, from_seq, to_seq, at) VALUES (?, ?, ?, ?)')
-          .run(site, max + 1, payload.seq_first - 1, receivedAt);
+      const seqFirst = payload.seq_first;
+      this.db
+        .transaction(() => {
+          const max = this.maxSeq(site);
+          if (max > 0 && seqFirst > max + 1)
+            this.db
+              .prepare('INSERT OR IGNORE INTO seq_skips (site, from_seq, to_seq, at) VALUES (?, ?, ?, ?)')
+              .run(site, max + 1, seqFirst - 1, receivedAt);
+        })
+        .immediate();
     }
     this.db
       .prepare(

@@ -1,0 +1,88 @@
+// A broker in a cluster: aedes with its emitter and persistence in Redis (mqemitter-redis,
+// aedes-persistence-redis), so sessions, subscriptions, retained messages and offline QoS 1 queues
+// are the same whichever broker a client reaches; and the lease that lets one broker judge links.
+
+import type { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import type { Aedes, AedesOptions } from 'aedes';
+import type { Redis } from 'ioredis';
+import MQEmitterRedis from 'mqemitter-redis';
+import type { Logger } from 'pino';
+import type { ClusterConfig } from './config.js';
+import { LeaderLease } from './leader.js';
+import { redisConnection } from './redis.js';
+import { dropStaleWills } from './wills.js';
+
+export { type ClusterConfig, ClusterConfigSchema } from './config.js';
+export { LEADER_KEY, LeaderLease } from './leader.js';
+
+// The promise-based persistence itself: the package's main export wraps it in callbacks, which
+// aedes 1.x no longer takes. It ships no types.
+const AsyncRedisPersistence = createRequire(import.meta.url)(
+  'aedes-persistence-redis/asyncPersistence.js',
+) as new (opts: {
+  conn: Redis;
+}) => { setup(broker: unknown): Promise<void> };
+
+export interface Cluster {
+  /** Merged into aedes's options. */
+  aedesOptions: Pick<AedesOptions, 'id' | 'mq' | 'persistence' | 'heartbeatInterval'>;
+  lease: LeaderLease;
+  /** Wires a started broker to the cluster: stale wills, Redis errors. */
+  attach(aedes: Aedes): void;
+  close(): Promise<void>;
+}
+
+export function openCluster(
+  c: ClusterConfig,
+  log: Logger,
+  onLeaderChange?: (leader: boolean) => void,
+): Cluster {
+  const clog = log.child({ cluster: c.id });
+  const commands = redisConnection(c, 'commands', clog);
+  const persistenceConn = redisConnection(c, 'persistence', clog);
+  const mq = MQEmitterRedis({
+    pubConn: redisConnection(c, 'publish', clog),
+    subConn: redisConnection(c, 'subscribe', clog),
+    // As aedes's own emitter: `a/#` also matches `a` [MQTT-4.7.1-3].
+    matchEmptyLevels: true,
+  });
+  const persistence = new AsyncRedisPersistence({ conn: persistenceConn });
+  const lease = new LeaderLease({
+    redis: commands,
+    id: c.id,
+    leaseMs: c.leaderLeaseS * 1000,
+    log: clog,
+    ...(onLeaderChange ? { onChange: onLeaderChange } : {}),
+  });
+  return {
+    aedesOptions: {
+      id: c.id,
+      mq: mq as unknown as AedesOptions['mq'],
+      persistence: persistence as unknown as AedesOptions['persistence'],
+      heartbeatInterval: c.heartbeatS * 1000,
+    },
+    lease,
+    attach(aedes) {
+      // Without a listener an emitter 'error' would end the process; a Redis hiccup must not.
+      (aedes as unknown as EventEmitter).on('error', (e: Error) =>
+        clog.error({ err: e.message }, 'broker error (cluster)'),
+      );
+      aedes.on('client', (client) => {
+        dropStaleWills(commands, c.id, client.id).then(
+          (n) => {
+            if (n > 0) clog.info({ client: client.id, wills: n }, 'dropped its wills held for other brokers');
+          },
+          (e: Error) => clog.warn({ client: client.id, err: e.message }, 'could not check for stale wills'),
+        );
+      });
+      lease.start();
+    },
+    async close() {
+      await lease.stop();
+      // The emitter's own connections close with aedes (mq.close); these are ours.
+      commands.disconnect();
+      persistenceConn.disconnect();
+    },
+  };
+}
