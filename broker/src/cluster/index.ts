@@ -4,6 +4,7 @@
 
 import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
+import { Readable } from 'node:stream';
 import type { Aedes, AedesOptions } from 'aedes';
 import type { Redis } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
@@ -22,7 +23,23 @@ const AsyncRedisPersistence = createRequire(import.meta.url)(
   'aedes-persistence-redis/asyncPersistence.js',
 ) as new (opts: {
   conn: Redis;
-}) => { setup(broker: unknown): Promise<void> };
+}) => RedisPersistence;
+
+interface RedisPersistence {
+  setup(broker: unknown): Promise<void>;
+  createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown> | Readable;
+}
+
+/**
+ * aedes 1.x pipes the retained messages a SUBSCRIBE matches (`.pipe`, as from its own in-memory
+ * persistence, which returns streams); aedes-persistence-redis 12 returns an async generator.
+ */
+function redisPersistence(conn: Redis): RedisPersistence {
+  const p = new AsyncRedisPersistence({ conn });
+  const retained = p.createRetainedStreamCombi.bind(p);
+  p.createRetainedStreamCombi = (patterns) => Readable.from(retained(patterns));
+  return p;
+}
 
 export interface Cluster {
   /** Merged into aedes's options. */
@@ -47,7 +64,7 @@ export function openCluster(
     // As aedes's own emitter: `a/#` also matches `a` [MQTT-4.7.1-3].
     matchEmptyLevels: true,
   });
-  const persistence = new AsyncRedisPersistence({ conn: persistenceConn });
+  const persistence = redisPersistence(persistenceConn);
   const lease = new LeaderLease({
     redis: commands,
     id: c.id,
