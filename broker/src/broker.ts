@@ -184,7 +184,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
   });
 
   if (cluster) {
-    cluster.attach(aedes);
+    cluster.attach(aedes, { judge: engine !== null });
     if (engine) {
       const feed = createObserverFeed(engine);
       aedes.subscribe(

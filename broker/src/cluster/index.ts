@@ -45,8 +45,8 @@ export interface Cluster {
   /** Merged into aedes's options. */
   aedesOptions: Pick<AedesOptions, 'id' | 'mq' | 'persistence' | 'heartbeatInterval'>;
   lease: LeaderLease;
-  /** Wires a started broker to the cluster: stale wills, Redis errors. */
-  attach(aedes: Aedes): void;
+  /** Wires a started broker to the cluster: stale wills, Redis errors; `judge`: run for the lease. */
+  attach(aedes: Aedes, o: { judge: boolean }): void;
   close(): Promise<void>;
 }
 
@@ -80,7 +80,7 @@ export function openCluster(
       heartbeatInterval: c.heartbeatS * 1000,
     },
     lease,
-    attach(aedes) {
+    attach(aedes, o) {
       // Without a listener an emitter 'error' would end the process; a Redis hiccup must not.
       (aedes as unknown as EventEmitter).on('error', (e: Error) =>
         clog.error({ err: e.message }, 'broker error (cluster)'),
@@ -93,7 +93,7 @@ export function openCluster(
           (e: Error) => clog.warn({ client: client.id, err: e.message }, 'could not check for stale wills'),
         );
       });
-      lease.start();
+      if (o.judge) lease.start();
     },
     async close() {
       await lease.stop();
