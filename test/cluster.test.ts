@@ -6,7 +6,7 @@
 // back, a site box that knew only the dead broker is reported offline, and the link judgement moves
 // to the surviving broker without doubling an incident. Also: two processes writing the store file.
 
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -17,10 +17,10 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Daemon, freePort, ROOT, requireBinary, runDaemon, tempDir, waitFor } from './support/procs.js';
+import { type Daemon, freePort, ROOT, runDaemon, tempDir, waitFor } from './support/procs.js';
+import { startRedis, type TestRedis } from './support/redis.js';
 
 const run = promisify(execFile);
-const REDIS = '/usr/bin/redis-server';
 const RECORDING = join(ROOT, 'test/fixtures/snmp/airos/device.snmprec');
 const LEADER_KEY = 'pantau:leader:engine';
 /** Site boxes that know both brokers, and one that knows only the broker that will be killed. */
@@ -90,7 +90,7 @@ function query<T>(file: string, sql: string, ...args: unknown[]): T[] {
 describe('two brokers behind one Redis (real processes)', () => {
   const dir = tempDir('cluster');
   const redisPassword = 'redis-secret-for-the-test-1';
-  let redisProc: ChildProcess;
+  let redisServer: TestRedis;
   let redis: Redis;
   let agent: SimulatedAgent;
   const ports = { redis: 0, a: 0, b: 0, http: 0 };
@@ -136,36 +136,12 @@ describe('two brokers behind one Redis (real processes)', () => {
   };
 
   beforeAll(async () => {
-    requireBinary(REDIS, 'apt-get install -y redis-server');
-    ports.redis = await freePort();
+    redisServer = await startRedis({ dir: dir.path, password: redisPassword });
+    ports.redis = redisServer.port;
     ports.a = await freePort();
     ports.b = await freePort();
     ports.http = await freePort();
-    // Its own port and folder, nothing written to disk, a password like production.
-    redisProc = spawn(
-      REDIS,
-      [
-        '--port',
-        String(ports.redis),
-        '--bind',
-        '127.0.0.1',
-        '--dir',
-        dir.path,
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--requirepass',
-        redisPassword,
-      ],
-      { stdio: 'ignore' },
-    );
-    redis = new Redis({ port: ports.redis, host: '127.0.0.1', password: redisPassword, lazyConnect: true });
-    await waitFor(
-      'redis-server up',
-      async () => (await listening(ports.redis)) && redis.connect().then(() => true),
-      10_000,
-    );
+    redis = new Redis(redisServer.url, { password: redisPassword });
     expect(await redis.ping()).toBe('PONG');
 
     agent = await startSimulatedAgent({
@@ -270,7 +246,7 @@ ${devices}
     await dashboard?.stop();
     await Promise.all(Object.values(brokers).map((b) => b?.stop()));
     redis?.disconnect();
-    redisProc?.kill('SIGKILL');
+    await redisServer?.stop();
     await agent?.close();
     dir.remove();
   }, 30_000);
