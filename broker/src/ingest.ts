@@ -25,6 +25,8 @@ export interface IngestStats {
 
 class Malformed extends Error {}
 
+const DUPLICATE_SUMMARY_MS = 5000;
+
 const isObj = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 const isTs = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
@@ -138,6 +140,16 @@ function notify(observer: IngestObserver, m: Message, receivedAt: number): void 
  */
 export function createIngest(store: Store, log: Logger, observer?: IngestObserver) {
   const stats: IngestStats = { batches: 0, samples: 0, duplicates: 0, states: 0, events: 0, rejected: 0 };
+  // Replays are normal after a lost acknowledgement or a fail-over between brokers; one summary
+  // line per burst says they happened without a line per batch.
+  let repeats = 0;
+  const repeated = () => {
+    if (repeats++ > 0) return;
+    setTimeout(() => {
+      log.info({ duplicates: repeats }, 'replayed batches already stored (ignored)');
+      repeats = 0;
+    }, DUPLICATE_SUMMARY_MS).unref();
+  };
 
   async function ingest(topic: string, payload: Buffer, receivedAt = Date.now()): Promise<void> {
     let m: Message | null;
@@ -154,6 +166,7 @@ export function createIngest(store: Store, log: Logger, observer?: IngestObserve
         const res = await store.ingestTelemetry(m.site, m.p, receivedAt);
         if (!res.accepted) {
           stats.duplicates++;
+          repeated();
           return;
         }
         stats.batches++;
