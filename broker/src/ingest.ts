@@ -201,9 +201,11 @@ export function createIngest(store: Store, log: Logger, observer?: IngestObserve
 /**
  * Tells the observer about a message without storing it: for a broker in a cluster, whose link
  * judgement must see what every broker received. A telemetry batch seen again (a replay) is told
- * once; malformed payloads are ignored here (the receiving broker's ingest counts them).
+ * once; malformed payloads are ignored here (the receiving broker's ingest counts them). A site box
+ * re-sends at most its window of unacknowledged messages (20 by default), so the last `remember`
+ * numbers per site are plenty, and stay small for hundreds of sites.
  */
-export function createObserverFeed(observer: IngestObserver, remember = 20_000) {
+export function createObserverFeed(observer: IngestObserver, remember = 1024) {
   const seen = new Map<string, Set<number>>();
   return (topic: string, payload: Buffer, receivedAt = Date.now()): void => {
     let m: Message | null;
