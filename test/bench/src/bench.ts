@@ -3,8 +3,10 @@
 // fleet benchmark (fleet.ts): 1,000 radios over 10 site boxes against prometheus-snmp-exporter; then the
 // camera benchmark (cameras.ts): 16 cameras probed every 60 s by one site box for 10 minutes; then the
 // outbox benchmark (outbox.ts): a 24-hour backlog of 200 devices written, and replayed into the central.
+// then the scale-out benchmark (cluster.ts): site boxes into one broker, one broker with Redis, two
+// brokers, and mosquitto as the peer.
 // BENCH_DEVICES=0 skips the first part, BENCH_FLEET_DEVICES=0 the second, BENCH_CAMERAS=0 the third,
-// BENCH_OUTBOX=0 the fourth.
+// BENCH_OUTBOX=0 the fourth, BENCH_CLUSTER=0 the fifth.
 
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { cameraOptionsFromEnv, runCameras } from './cameras.js';
+import { clusterBenchOptionsFromEnv, runCluster } from './cluster.js';
 import { fleetOptionsFromEnv, runFleet } from './fleet.js';
 import { outboxBenchOptionsFromEnv, runOutbox } from './outbox.js';
 
@@ -148,6 +151,8 @@ async function main(): Promise<void> {
   if (fleet.devices > 0) await runFleet(fleet);
   if (cameras.cameras > 0) await runCameras(cameras);
   if (outbox) await runOutbox(outbox);
+  const cluster = clusterBenchOptionsFromEnv();
+  if (cluster) await runCluster(cluster);
 }
 
 main().catch((e: unknown) => {
