@@ -255,7 +255,10 @@ ${cluster ? `cluster: { redis_url: "redis://127.0.0.1:${redisPort}/0", id: ${nam
 
     // The peer: mosquitto with anonymous access on loopback (this run's own instance), nothing stored.
     const mqPort = await freePort();
-    writeFileSync(join(dir, 'mosquitto.conf'), `listener ${mqPort} 127.0.0.1\nallow_anonymous true\nlog_dest none\n`);
+    writeFileSync(
+      join(dir, 'mosquitto.conf'),
+      `listener ${mqPort} 127.0.0.1\nallow_anonymous true\nlog_dest none\n`,
+    );
     const mosq = spawnProc(MOSQUITTO, ['-c', join(dir, 'mosquitto.conf')], mqPort);
     procs.push(mosq);
     await listening(mqPort);
