@@ -146,6 +146,7 @@ describe('two brokers behind one Redis (real processes)', () => {
     ports.b = await freePort();
     ports.http = await freePort();
     redis = new Redis(redisServer.url, { password: redisPassword });
+    redis.on('error', () => undefined); // while the test stops Redis on purpose
     // alpha reaches broker a over a "radio link" that can lose the broker's acknowledgements.
     proxyA = await startTcpProxy({ port: ports.a });
     expect(await redis.ping()).toBe('PONG');
@@ -484,4 +485,62 @@ ${devices}
         `b ignored ${duplicates} re-sent batches\n`,
     );
   }, 180_000);
+
+  it('Redis goes away and comes back: the brokers stay up, the site boxes return, nothing is lost', async () => {
+    await startBroker('a');
+    const firstOf = (site: string) => {
+      try {
+        return Number.parseInt(readFileSync(join(dir.path, `gw-${site}`, 'sequence'), 'utf8').trim(), 10) + 1;
+      } catch {
+        return 1;
+      }
+    };
+    const first = Object.fromEntries(BOTH.map((s) => [s, firstOf(s)]));
+    for (const site of BOTH)
+      gateways.set(site, runDaemon('gateway', ['run', '--config', join(dir.path, `site-${site}.yaml`)]));
+    await waitFor(
+      'publishing',
+      () => BOTH.every((s) => rows(s).filter((q) => q >= first[s]!).length >= 4 * DEVICES),
+      30_000,
+    );
+    await redisServer.stop();
+    await sleep(5000);
+    for (const name of ['a', 'b'] as const)
+      expect(
+        brokers[name]!.proc.exitCode ?? brokers[name]!.proc.signalCode,
+        `broker ${name} ended`,
+      ).toBeNull();
+    const downTop = Object.fromEntries(BOTH.map((s) => [s, rows(s).at(-1)!]));
+    redisServer = await startRedis({ dir: dir.path, password: redisPassword, port: ports.redis });
+    await waitFor(
+      'readings again after Redis returned',
+      () => BOTH.every((s) => rows(s).at(-1)! > downTop[s]! + 5 * DEVICES),
+      60_000,
+      250,
+    );
+    await waitFor('a judge again', async () => (await redis.get(LEADER_KEY)) !== null, 10_000);
+    for (const name of ['a', 'b'] as const)
+      expect(
+        brokers[name]!.proc.exitCode ?? brokers[name]!.proc.signalCode,
+        `broker ${name} ended`,
+      ).toBeNull();
+    for (const site of BOTH)
+      expect(await gateways.get(site)!.stop('SIGTERM'), gateways.get(site)!.output()).toBe(0);
+    const store = openStore({ kind: 'sqlite', path: storeFile }, { readonly: true });
+    try {
+      for (const site of BOTH) {
+        const seqs = rows(site).filter((q) => q >= first[site]!);
+        expect(new Set(seqs).size, `${site}: a number stored twice`).toBe(seqs.length);
+        const all = new Set([...seqs, ...waiting(site)]);
+        const lost: number[] = [];
+        for (let q = first[site]!; q <= Math.max(...all); q++) if (!all.has(q)) lost.push(q);
+        expect(lost, `${site}: readings neither at the central nor waiting`).toEqual([]);
+        expect((await store.sequenceReport(site)).missing, `${site}: the central's sequence report`).toEqual(
+          [],
+        );
+      }
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
 });

@@ -14,9 +14,10 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-export async function startRedis(o: { dir: string; password: string }): Promise<TestRedis> {
+/** `port`: start again where an earlier one ran (a restart). */
+export async function startRedis(o: { dir: string; password: string; port?: number }): Promise<TestRedis> {
   requireBinary(REDIS_SERVER, 'apt-get install -y redis-server');
-  const port = await freePort();
+  const port = o.port ?? (await freePort());
   const proc = spawn(
     REDIS_SERVER,
     [

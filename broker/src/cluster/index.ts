@@ -64,6 +64,9 @@ export function openCluster(
     // As aedes's own emitter: `a/#` also matches `a` [MQTT-4.7.1-3].
     matchEmptyLevels: true,
   });
+  // The emitter re-emits its connections' errors on `state`; unheard, an 'error' event would end
+  // the process at the first Redis hiccup. The connections log them already (redis.ts).
+  (mq as unknown as { state: EventEmitter }).state.on('error', () => undefined);
   const persistence = redisPersistence(persistenceConn);
   const lease = new LeaderLease({
     redis: commands,
