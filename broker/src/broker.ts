@@ -110,6 +110,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     );
   };
 
+  await cluster?.ready();
   const aedes = await Aedes.createBroker({
     ...cluster?.aedesOptions,
     authenticate: (client, username, password, done) => {

@@ -45,6 +45,8 @@ export interface Cluster {
   /** Merged into aedes's options. */
   aedesOptions: Pick<AedesOptions, 'id' | 'mq' | 'persistence' | 'heartbeatInterval'>;
   lease: LeaderLease;
+  /** Resolves once Redis answers; rejects with what to check when it does not. */
+  ready(): Promise<void>;
   /** Wires a started broker to the cluster: stale wills, Redis errors; `judge`: run for the lease. */
   attach(aedes: Aedes, o: { judge: boolean }): void;
   close(): Promise<void>;
@@ -58,9 +60,11 @@ export function openCluster(
   const clog = log.child({ cluster: c.id });
   const commands = redisConnection(c, 'commands', clog);
   const persistenceConn = redisConnection(c, 'persistence', clog);
+  const pubConn = redisConnection(c, 'publish', clog);
+  const subConn = redisConnection(c, 'subscribe', clog);
   const mq = MQEmitterRedis({
-    pubConn: redisConnection(c, 'publish', clog),
-    subConn: redisConnection(c, 'subscribe', clog),
+    pubConn,
+    subConn,
     // As aedes's own emitter: `a/#` also matches `a` [MQTT-4.7.1-3].
     matchEmptyLevels: true,
   });
@@ -83,6 +87,17 @@ export function openCluster(
       heartbeatInterval: c.heartbeatS * 1000,
     },
     lease,
+    async ready() {
+      try {
+        await commands.ping();
+      } catch (e) {
+        // The broker will not start: nothing may keep retrying in the background.
+        await this.close();
+        throw new Error(
+          `cluster: Redis at ${c.redisUrl} does not answer (${(e as Error).message}); is redis-server running there, and is cluster.redis_password_file right?`,
+        );
+      }
+    },
     attach(aedes, o) {
       // Without a listener an emitter 'error' would end the process; a Redis hiccup must not.
       (aedes as unknown as EventEmitter).on('error', (e: Error) =>
@@ -100,9 +115,8 @@ export function openCluster(
     },
     async close() {
       await lease.stop();
-      // The emitter's own connections close with aedes (mq.close); these are ours.
-      commands.disconnect();
-      persistenceConn.disconnect();
+      // aedes has closed the emitter (QUIT) if it ran; this also covers a broker that never started.
+      for (const r of [commands, persistenceConn, pubConn, subConn]) r.disconnect();
     },
   };
 }
