@@ -339,8 +339,10 @@ ${devices}
     for (const site of [...BOTH, ONLY_A])
       gateways.set(site, runDaemon('gateway', ['run', '--config', join(dir.path, `site-${site}.yaml`)]));
     for (const site of [...BOTH, ONLY_A])
-      await waitFor(`${site} connected to broker a`, () =>
-        peerPorts(gateways.get(site)!.proc.pid!).includes(viaA(site)),
+      await waitFor(
+        `${site} connected to broker a`,
+        () => peerPorts(gateways.get(site)!.proc.pid!).includes(viaA(site)),
+        30_000,
       ).catch((e: Error) => {
         throw new Error(
           `${e.message}\n--- site box:\n${gateways.get(site)!.output()}\n--- broker a:\n${brokers.a!.output().slice(-4000)}`,
@@ -382,9 +384,9 @@ ${devices}
         { qos: 1 },
       );
     await ask('across');
-    expect((await waitFor('beta answers across brokers', () => answers.get('across'))).error?.code).toBe(
-      'unknown_device',
-    );
+    expect(
+      (await waitFor('beta answers across brokers', () => answers.get('across'), 30_000)).error?.code,
+    ).toBe('unknown_device');
     // For alpha, broker a stores and acknowledges, but the acknowledgements are lost on the way:
     // what a keeps now, alpha will send again to b.
     proxyA.setMode('lose-acks');
@@ -426,9 +428,9 @@ ${devices}
     );
     const leaderAfterMs = Date.now() - killedAt;
     await waitFor('dashboard on broker b', async () => (await health()).mqtt, 15_000);
-    expect((await waitFor('beta answers the queued request', () => answers.get('queued'))).error?.code).toBe(
-      'unknown_device',
-    );
+    expect(
+      (await waitFor('beta answers the queued request', () => answers.get('queued'), 30_000)).error?.code,
+    ).toBe('unknown_device');
     // Readings flow again, through b, into the same store.
     await waitFor(
       'new readings after the fail-over',
