@@ -1,5 +1,7 @@
 // Broker URLs from a config file as mqtt.js `servers`: the client tries the next one of the list
 // at each reconnection, which is how site boxes and the dashboard fail over between brokers.
+// A path in a ws:// URL is not kept: mqtt.js servers carry none (it asks for /mqtt, which the
+// broker's WebSocket listener accepts like any path).
 
 export interface MqttServer {
   host: string;
