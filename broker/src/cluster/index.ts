@@ -11,6 +11,7 @@ import MQEmitterRedis from 'mqemitter-redis';
 import type { Logger } from 'pino';
 import type { ClusterConfig } from './config.js';
 import { LeaderLease } from './leader.js';
+import { BrokerPresence } from './presence.js';
 import { redisConnection } from './redis.js';
 import { dropStaleWills } from './wills.js';
 
@@ -72,6 +73,7 @@ export function openCluster(
   // the process at the first Redis hiccup. The connections log them already (redis.ts).
   (mq as unknown as { state: EventEmitter }).state.on('error', () => undefined);
   const persistence = redisPersistence(persistenceConn);
+  const presence = new BrokerPresence(commands, c.id, c.heartbeatS * 1000, clog);
   const lease = new LeaderLease({
     redis: commands,
     id: c.id,
@@ -97,6 +99,12 @@ export function openCluster(
           `cluster: Redis at ${c.redisUrl} does not answer (${(e as Error).message}); is redis-server running there, and is cluster.redis_password_file right?`,
         );
       }
+      try {
+        await presence.claim();
+      } catch (e) {
+        await this.close();
+        throw e;
+      }
     },
     attach(aedes, o) {
       // Without a listener an emitter 'error' would end the process; a Redis hiccup must not.
@@ -115,6 +123,7 @@ export function openCluster(
     },
     async close() {
       await lease.stop();
+      await presence.release();
       // aedes has closed the emitter (QUIT) if it ran; this also covers a broker that never started.
       for (const r of [commands, persistenceConn, pubConn, subConn]) r.disconnect();
     },

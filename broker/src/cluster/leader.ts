@@ -6,10 +6,10 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
-/** Renews only our own lease; 1 when renewed. */
-const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
-/** Gives up only our own lease. */
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+/** Renews only our own key (lease or presence); 1 when renewed. */
+export const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+/** Gives up only our own key. */
+export const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 export const LEADER_KEY = 'pantau:leader:engine';
 

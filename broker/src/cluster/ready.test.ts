@@ -1,4 +1,5 @@
-// A broker pointed at a Redis that refuses it says what to check, at once.
+// A broker pointed at a Redis that refuses it, or started with another broker's id, says what to
+// check, at once.
 
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,10 +18,10 @@ describe('cluster start (real redis-server)', () => {
     dir.remove();
   });
 
-  const cfg = (password: string) => ({
+  const cfg = (password: string, id = 'ready-test') => ({
     redisUrl: redis.url,
     redisPassword: password,
-    id: 'ready-test',
+    id,
     heartbeatS: 1,
     leaderLeaseS: 3,
   });
@@ -35,5 +36,19 @@ describe('cluster start (real redis-server)', () => {
     await expect(bad.ready()).rejects.toThrow(/WRONGPASS.*cluster\.redis_password_file/);
     expect(Date.now() - t0).toBeLessThan(5000);
     await bad.close();
+  });
+
+  it('refuses a second broker with the same id, and lets it start once the first has stopped', async () => {
+    const log = pino({ level: 'silent' });
+    const first = openCluster(cfg('ready-test-secret-1', 'twin'), log);
+    await first.ready();
+    const second = openCluster(cfg('ready-test-secret-1', 'twin'), log);
+    await expect(second.ready()).rejects.toThrow(/another broker runs with cluster.id "twin"/);
+    const other = openCluster(cfg('ready-test-secret-1', 'not-a-twin'), log);
+    await expect(other.ready()).resolves.toBeUndefined();
+    await first.close();
+    const again = openCluster(cfg('ready-test-secret-1', 'twin'), log);
+    await expect(again.ready()).resolves.toBeUndefined();
+    await Promise.all([other.close(), again.close()]);
   });
 });
