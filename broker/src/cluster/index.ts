@@ -18,8 +18,8 @@ import { dropStaleWills } from './wills.js';
 export { type ClusterConfig, ClusterConfigSchema } from './config.js';
 export { LEADER_KEY, LeaderLease } from './leader.js';
 
-// The promise-based persistence itself: the package's main export wraps it in callbacks, which
-// aedes 1.x no longer takes. It ships no types.
+// The promise-based persistence itself, which aedes 1.x calls directly (the package's main export
+// wraps it for callback-style brokers). It ships no types.
 const AsyncRedisPersistence = createRequire(import.meta.url)(
   'aedes-persistence-redis/asyncPersistence.js',
 ) as new (opts: {
