@@ -333,6 +333,40 @@ ${devices}
     await c.endAsync();
   }, 30_000);
 
+  it('a site box that reconnects to the other broker while its old connection lingers: no stale offline', async () => {
+    // A radio link flaps: the site box is back through broker b before broker a has noticed that its
+    // old connection is gone. b tells a; a closes the old connection, and must not publish its will
+    // ("offline") over the site box that is online at b.
+    const watch = reader(ports.b, 'pantau/v1/beta/gateway/state');
+    await waitFor('reader subscribed', () => watch.client.connected);
+    await sleep(300);
+    const opts = (port: number) =>
+      ({
+        username: 'gw-beta',
+        password: 'gw-beta-secret',
+        clientId: 'gw-beta-flap',
+        clean: false,
+        reconnectPeriod: 0,
+        protocolVersion: 4,
+        will: {
+          topic: 'pantau/v1/beta/gateway/state',
+          payload: Buffer.from(JSON.stringify({ v: 1, state: 'offline', ts: Date.now(), site: 'beta' })),
+          qos: 1,
+          retain: true,
+        },
+        port,
+      }) as const;
+    const old = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.a}`, opts(ports.a));
+    const closed = new Promise<void>((r) => old.once('close', () => r()));
+    const fresh = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.b}`, opts(ports.b));
+    await closed;
+    await sleep(1500);
+    expect(watch.seen.map((m) => (JSON.parse(m.body) as { state: string }).state)).not.toContain('offline');
+    await fresh.endAsync();
+    old.end(true);
+    watch.client.end(true);
+  }, 30_000);
+
   it('kill -9 of the broker the site boxes use: they move to the other, nothing is lost or doubled', async () => {
     // The reader on B sees what site boxes connected to A publish: subscriptions are shared.
     const onB = reader(ports.b, 'pantau/v1/#');

@@ -142,6 +142,10 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
       // aedes also asks here before publishing a client's last will, so wills keep to the same fence.
       // No client: a will the broker publishes for a client of a broker that died (cluster).
       if (!client) return ingestFirst(packet, done);
+      if (cluster?.staleWill(client)) {
+        log.info({ client: client.id }, 'will not published: the client is connected to another broker');
+        return done(new Error('stale will'));
+      }
       const account = accounts.get(client);
       const d = account
         ? mayPublish(account, packet.topic, packet.retain, packet.payload.length, cfg.mqtt.max_packet_bytes)

@@ -5,7 +5,7 @@
 import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
-import type { Aedes, AedesOptions } from 'aedes';
+import type { Aedes, AedesOptions, Client } from 'aedes';
 import type { Redis } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
 import type { Logger } from 'pino';
@@ -48,6 +48,11 @@ export interface Cluster {
   lease: LeaderLease;
   /** Resolves once Redis answers; rejects with what to check when it does not. */
   ready(): Promise<void>;
+  /**
+   * True for the will of a client this broker is closing because it connected to another broker
+   * since: it is online there, and its "offline" must not land after its new "online".
+   */
+  staleWill(client: Client): boolean;
   /** Wires a started broker to the cluster: stale wills, Redis errors; `judge`: run for the lease. */
   attach(aedes: Aedes, o: { judge: boolean }): void;
   close(): Promise<void>;
@@ -73,6 +78,18 @@ export function openCluster(
   // the process at the first Redis hiccup. The connections log them already (redis.ts).
   (mq as unknown as { state: EventEmitter }).state.on('error', () => undefined);
   const persistence = redisPersistence(persistenceConn);
+  // Client id → when another broker accepted its connection. Registered before aedes's own
+  // listener (which closes the client here), so it is known when that close publishes the will.
+  const takenOver = new Map<string, number>();
+  const connectedAt = new WeakMap<Client, number>();
+  mq.on('$SYS/+/new/clients', (packet, done) => {
+    if (packet.topic.split('/')[1] !== c.id) {
+      const now = Date.now();
+      takenOver.set(String(packet.payload), now);
+      for (const [id, at] of takenOver) if (now - at > 600_000) takenOver.delete(id);
+    }
+    done();
+  });
   const presence = new BrokerPresence(commands, c.id, c.heartbeatS * 1000, clog);
   const lease = new LeaderLease({
     redis: commands,
@@ -106,12 +123,17 @@ export function openCluster(
         throw e;
       }
     },
+    staleWill(client) {
+      const at = takenOver.get(client.id);
+      return client.closed && at !== undefined && at >= (connectedAt.get(client) ?? Number.POSITIVE_INFINITY);
+    },
     attach(aedes, o) {
       // Without a listener an emitter 'error' would end the process; a Redis hiccup must not.
       (aedes as unknown as EventEmitter).on('error', (e: Error) =>
         clog.error({ err: e.message }, 'broker error (cluster)'),
       );
       aedes.on('client', (client) => {
+        connectedAt.set(client, Date.now());
         dropStaleWills(commands, c.id, client.id).then(
           (n) => {
             if (n > 0) clog.info({ client: client.id, wills: n }, 'dropped its wills held for other brokers');
