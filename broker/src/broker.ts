@@ -7,10 +7,11 @@ import pino, { type Logger } from 'pino';
 import { CentralDb } from './backbone/central-db.js';
 import { loadBackbone } from './backbone/description.js';
 import { CentralEngine } from './backbone/engine.js';
+import { openCluster } from './cluster/index.js';
 import type { BrokerConfig } from './config.js';
 import { Authenticator, loadCredentials } from './credentials.js';
 import { Guard } from './guard.js';
-import { createIngest, type IngestStats } from './ingest.js';
+import { createIngest, createObserverFeed, type IngestStats } from './ingest.js';
 import { startListeners } from './listeners.js';
 import { openStore } from './store/index.js';
 
@@ -48,9 +49,17 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     cfg.backbone && central
       ? new CentralEngine({ backbone: loadBackbone(cfg.backbone.file), db: central, log })
       : null;
-  const ingest = createIngest(store, log, engine ?? undefined);
+  // In a cluster the judgement hears every broker's messages through the shared emitter (below),
+  // not only what this broker ingested.
+  const ingest = createIngest(store, log, cfg.cluster ? undefined : (engine ?? undefined));
+  const cluster = cfg.cluster
+    ? openCluster(cfg.cluster, log, (leader) => {
+        if (leader) engine?.reloadVerdicts();
+      })
+    : null;
   const evaluator = engine
     ? setInterval(() => {
+        if (cluster && !cluster.lease.isLeader()) return;
         try {
           engine.evaluate();
         } catch (e) {
@@ -82,19 +91,60 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
   })();
   process.on('SIGHUP', reload);
 
+  /**
+   * Readings are stored before the broker acknowledges them (aedes sends PUBACK before its 'publish'
+   * event): a broker killed at any moment has either kept a message or not acknowledged it, and the
+   * site box re-sends what was not acknowledged, to this broker or another. A store that fails
+   * refuses the message (the connection closes unacknowledged) rather than losing it.
+   */
+  const ingestFirst = (
+    packet: { topic: string; payload: Buffer | string },
+    done: (e?: Error | null) => void,
+  ) => {
+    if (!packet.topic.startsWith('pantau/v1/')) return done(null);
+    ingest.ingest(packet.topic, Buffer.from(packet.payload)).then(
+      () => done(null),
+      (e: Error) => {
+        log.error(
+          { topic: packet.topic, err: e.message },
+          'store failed; message refused, the site box will resend',
+        );
+        done(e);
+      },
+    );
+  };
+
+  await cluster?.ready();
   const aedes = await Aedes.createBroker({
+    ...cluster?.aedesOptions,
     authenticate: (client, username, password, done) => guard.authenticate(client, username, password, done),
     // aedes also asks here before publishing a client's last will, so wills keep to the same fence.
-    authorizePublish: (client, packet, done) =>
-      client ? guard.authorizePublish(client, packet, done) : done(null),
+    // No client: a will the broker publishes for a client of a broker that died (cluster).
+    authorizePublish: (client, packet, done) => {
+      if (!client) return ingestFirst(packet, done);
+      if (cluster?.staleWill(client)) {
+        log.info({ client: client.id }, 'will not published: the client is connected to another broker');
+        return done(new Error('stale will'));
+      }
+      guard.authorizePublish(client, packet, (err) => (err ? done(err) : ingestFirst(packet, done)));
+    },
     authorizeSubscribe: (client, sub, done) => guard.authorizeSubscribe(client, sub, done),
   });
 
-  // Only publishes that passed authorizePublish (last wills included) reach this event.
-  aedes.on('publish', (packet) => {
-    if (!packet.topic.startsWith('pantau/v1/')) return;
-    void ingest.ingest(packet.topic, packet.payload as Buffer);
-  });
+  if (cluster) {
+    cluster.attach(aedes, { judge: engine !== null });
+    if (engine) {
+      const feed = createObserverFeed(engine);
+      aedes.subscribe(
+        'pantau/v1/#',
+        (packet, cb) => {
+          feed(packet.topic, Buffer.from(packet.payload));
+          cb();
+        },
+        () => undefined,
+      );
+    }
+  }
   aedes.on('clientError', (client, err) =>
     log.debug({ client: client.id, err: err.message }, 'client error'),
   );
@@ -129,6 +179,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
       process.off('SIGHUP', listeners.reloadTls);
       await new Promise<void>((r) => aedes.close(() => r()));
       await listeners.close();
+      await cluster?.close();
       guard.close();
       await store.close();
       central?.close();

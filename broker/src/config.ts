@@ -13,6 +13,7 @@ import {
 } from '@pantau/config';
 import { type Static, Type } from '@sinclair/typebox';
 import { defaultStatePath } from './backbone/central-db.js';
+import { type ClusterConfig, ClusterConfigSchema, checkCluster, resolveCluster } from './cluster/config.js';
 import {
   resolveStoreConfig,
   type StoreConfig,
@@ -139,13 +140,16 @@ export const BrokerConfigSchema = Type.Object(
     ),
     limits: Type.Optional(LimitsSchema),
     audit: Type.Optional(AuditSchema),
+    /** Two or more brokers behind one Redis (docs/cluster.md); absent: one broker, all in memory. */
+    cluster: Type.Optional(ClusterConfigSchema),
     log_level: LogLevelSchema,
   },
   { additionalProperties: false },
 );
 
-export type BrokerConfig = Omit<Static<typeof BrokerConfigSchema>, 'store'> & {
+export type BrokerConfig = Omit<Static<typeof BrokerConfigSchema>, 'store' | 'cluster'> & {
   store: StoreConfig;
+  cluster?: ClusterConfig;
   /** external_broker.password_file, read at load time. */
   externalPassword?: string;
 };
@@ -161,9 +165,12 @@ export function loadBrokerConfig(file: string): BrokerConfig {
       return `cannot read ${pathFrom(file, p)}: ${(e as NodeJS.ErrnoException).code}`;
     }
   };
-  const cfg = loadConfig(file, BrokerConfigSchema, {
+  const { cluster, ...cfg } = loadConfig(file, BrokerConfigSchema, {
     check: (c) => {
-      const issues: SemanticIssue[] = [...storeConfigIssues(c.store)];
+      const issues: SemanticIssue[] = [
+        ...storeConfigIssues(c.store),
+        ...(c.cluster ? checkCluster(c.cluster) : []),
+      ];
       const e = c.external_broker;
       for (const key of ['password_file', 'ca_file'] as const) {
         const why = e?.[key] ? unreadable(e[key]) : null;
@@ -228,6 +235,7 @@ export function loadBrokerConfig(file: string): BrokerConfig {
           join(store.kind === 'sqlite' ? dirname(store.path) : dirname(abs(file)), 'audit.log'),
       ),
     },
+    ...(cluster ? { cluster: resolveCluster(file, cluster) } : {}),
     credentials_file: abs(cfg.credentials_file),
     store,
     ...(cfg.backbone

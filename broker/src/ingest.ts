@@ -12,7 +12,7 @@ import {
   type TelemetryPayload,
 } from '@pantau/contract';
 import type { Logger } from 'pino';
-import type { Store } from './store/index.js';
+import type { Store, ThumbnailRecord } from './store/index.js';
 
 export interface IngestStats {
   batches: number;
@@ -24,6 +24,8 @@ export interface IngestStats {
 }
 
 class Malformed extends Error {}
+
+const DUPLICATE_SUMMARY_MS = 5000;
 
 const isObj = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -62,80 +64,165 @@ export interface IngestObserver {
   onEvent(site: string, p: EventPayload, receivedAt: number): void;
 }
 
+type Message =
+  | { kind: 'telemetry'; site: string; p: TelemetryPayload }
+  | { kind: 'gateway-state'; site: string; p: GatewayStatePayload }
+  | { kind: 'gateway-health'; site: string; p: GatewayHealthPayload }
+  | { kind: 'device-state'; site: string; p: DeviceStatePayload }
+  | { kind: 'thumbnail'; site: string; t: ThumbnailRecord }
+  | { kind: 'event'; site: string; p: EventPayload };
+
+/** A contract message checked field by field; null for what ingest ignores; throws Malformed. */
+function check(topic: string, payload: Buffer): Message | null {
+  const t = parseTopic(topic);
+  if (!t || t.kind === 'request' || t.kind === 'response') return null;
+  if (payload.length === 0) return null; // a cleared retained message
+  let p: Record<string, unknown>;
+  try {
+    p = decode(payload);
+  } catch (e) {
+    throw new Malformed((e as Error).message);
+  }
+  switch (t.kind) {
+    case 'device-telemetry':
+      return { kind: 'telemetry', site: t.site, p: checkTelemetry(p, t.device) };
+    case 'gateway-state':
+      need(p.state === 'online' || p.state === 'offline', 'state must be online or offline');
+      need(isTs(p.ts), 'ts missing');
+      need(p.site === undefined || p.site === t.site, 'site does not match the topic');
+      return {
+        kind: 'gateway-state',
+        site: t.site,
+        p: { ...(p as unknown as GatewayStatePayload), site: t.site },
+      };
+    case 'gateway-health':
+      need(isTs(p.ts), 'ts missing');
+      return { kind: 'gateway-health', site: t.site, p: p as unknown as GatewayHealthPayload };
+    case 'device-state':
+      need(p.device === t.device, 'device does not match the topic');
+      need(
+        isTs(p.ts) && typeof p.status === 'string' && Array.isArray(p.reasons) && isObj(p.figures),
+        'incomplete device state',
+      );
+      return { kind: 'device-state', site: t.site, p: p as unknown as DeviceStatePayload };
+    case 'device-thumbnail': {
+      need(p.device === t.device, 'device does not match the topic');
+      need(isTs(p.ts) && p.mime === 'image/jpeg' && typeof p.data === 'string', 'incomplete thumbnail');
+      const data = Buffer.from(p.data as string, 'base64');
+      // JPEG starts with FF D8: anything else is not shown on an operator's screen.
+      need(data.length > 2 && data[0] === 0xff && data[1] === 0xd8, 'thumbnail is not a JPEG');
+      return {
+        kind: 'thumbnail',
+        site: t.site,
+        t: { device: t.device, ts: p.ts as number, mime: 'image/jpeg', data },
+      };
+    }
+    case 'events':
+      need(
+        Number.isSafeInteger(p.seq) && isTs(p.ts) && typeof p.type === 'string',
+        'event needs seq, ts and type',
+      );
+      return { kind: 'event', site: t.site, p: p as unknown as EventPayload };
+  }
+}
+
+function notify(observer: IngestObserver, m: Message, receivedAt: number): void {
+  if (m.kind === 'telemetry') observer.onTelemetry(m.site, m.p, receivedAt);
+  else if (m.kind === 'gateway-state') observer.onGatewayState(m.site, m.p, receivedAt);
+  else if (m.kind === 'gateway-health') observer.onGatewayHealth(m.site, receivedAt);
+  else if (m.kind === 'device-state') observer.onDeviceState(m.site, m.p, receivedAt);
+  else if (m.kind === 'event') observer.onEvent(m.site, m.p, receivedAt);
+}
+
+/**
+ * Ingest: checks, stores, then tells the observer. A malformed payload is counted and logged and
+ * resolves; a store that fails rejects, so the broker does not acknowledge what it did not keep.
+ */
 export function createIngest(store: Store, log: Logger, observer?: IngestObserver) {
   const stats: IngestStats = { batches: 0, samples: 0, duplicates: 0, states: 0, events: 0, rejected: 0 };
+  // Replays are normal after a lost acknowledgement or a fail-over between brokers; one summary
+  // line per burst says they happened without a line per batch.
+  let repeats = 0;
+  const repeated = () => {
+    if (repeats++ > 0) return;
+    setTimeout(() => {
+      log.info({ duplicates: repeats }, 'replayed batches already stored (ignored)');
+      repeats = 0;
+    }, DUPLICATE_SUMMARY_MS).unref();
+  };
 
   async function ingest(topic: string, payload: Buffer, receivedAt = Date.now()): Promise<void> {
-    const t = parseTopic(topic);
-    if (!t || t.kind === 'request' || t.kind === 'response') return;
+    let m: Message | null;
     try {
-      if (payload.length === 0) return; // a cleared retained message
-      const p = decode(payload);
-      switch (t.kind) {
-        case 'device-telemetry': {
-          const tp = checkTelemetry(p, t.device);
-          const res = await store.ingestTelemetry(t.site, tp, receivedAt);
-          if (res.accepted) {
-            stats.batches++;
-            stats.samples += res.samples;
-            observer?.onTelemetry(t.site, tp, receivedAt);
-          } else stats.duplicates++;
-          return;
-        }
-        case 'gateway-state':
-          need(p.state === 'online' || p.state === 'offline', 'state must be online or offline');
-          need(isTs(p.ts), 'ts missing');
-          need(p.site === undefined || p.site === t.site, 'site does not match the topic');
-          {
-            const gs = { ...(p as unknown as GatewayStatePayload), site: t.site };
-            await store.putGatewayState(t.site, gs, receivedAt);
-            observer?.onGatewayState(t.site, gs, receivedAt);
-          }
-          stats.states++;
-          return;
-        case 'gateway-health':
-          need(isTs(p.ts), 'ts missing');
-          await store.putGatewayHealth(t.site, p as unknown as GatewayHealthPayload, receivedAt);
-          observer?.onGatewayHealth(t.site, receivedAt);
-          return;
-        case 'device-state':
-          need(p.device === t.device, 'device does not match the topic');
-          need(
-            isTs(p.ts) && typeof p.status === 'string' && Array.isArray(p.reasons) && isObj(p.figures),
-            'incomplete device state',
-          );
-          await store.putDeviceState(t.site, p as unknown as DeviceStatePayload, receivedAt);
-          observer?.onDeviceState(t.site, p as unknown as DeviceStatePayload, receivedAt);
-          stats.states++;
-          return;
-        case 'device-thumbnail': {
-          need(p.device === t.device, 'device does not match the topic');
-          need(isTs(p.ts) && p.mime === 'image/jpeg' && typeof p.data === 'string', 'incomplete thumbnail');
-          const data = Buffer.from(p.data as string, 'base64');
-          // JPEG starts with FF D8: anything else is not shown on an operator's screen.
-          need(data.length > 2 && data[0] === 0xff && data[1] === 0xd8, 'thumbnail is not a JPEG');
-          await store.putThumbnail(
-            t.site,
-            { device: t.device, ts: p.ts as number, mime: 'image/jpeg', data },
-            receivedAt,
-          );
-          return;
-        }
-        case 'events':
-          need(
-            Number.isSafeInteger(p.seq) && isTs(p.ts) && typeof p.type === 'string',
-            'event needs seq, ts and type',
-          );
-          await store.putEvent(t.site, p as unknown as EventPayload, receivedAt);
-          observer?.onEvent(t.site, p as unknown as EventPayload, receivedAt);
-          stats.events++;
-          return;
-      }
+      m = check(topic, payload);
     } catch (e) {
       stats.rejected++;
-      log.warn({ site: t.site, topic, reason: (e as Error).message }, 'rejected a malformed payload');
+      log.warn({ topic, reason: (e as Error).message }, 'rejected a malformed payload');
+      return;
     }
+    if (!m) return;
+    switch (m.kind) {
+      case 'telemetry': {
+        const res = await store.ingestTelemetry(m.site, m.p, receivedAt);
+        if (!res.accepted) {
+          stats.duplicates++;
+          repeated();
+          return;
+        }
+        stats.batches++;
+        stats.samples += res.samples;
+        break;
+      }
+      case 'gateway-state':
+        await store.putGatewayState(m.site, m.p, receivedAt);
+        stats.states++;
+        break;
+      case 'gateway-health':
+        await store.putGatewayHealth(m.site, m.p, receivedAt);
+        break;
+      case 'device-state':
+        await store.putDeviceState(m.site, m.p, receivedAt);
+        stats.states++;
+        break;
+      case 'thumbnail':
+        await store.putThumbnail(m.site, m.t, receivedAt);
+        break;
+      case 'event':
+        await store.putEvent(m.site, m.p, receivedAt);
+        stats.events++;
+        break;
+    }
+    if (observer) notify(observer, m, receivedAt);
   }
 
   return { ingest, stats };
+}
+
+/**
+ * Tells the observer about a message without storing it: for a broker in a cluster, whose link
+ * judgement must see what every broker received. A telemetry batch seen again (a replay) is told
+ * once; malformed payloads are ignored here (the receiving broker's ingest counts them). A site box
+ * re-sends at most its window of unacknowledged messages (20 by default), so the last `remember`
+ * numbers per site are plenty, and stay small for hundreds of sites.
+ */
+export function createObserverFeed(observer: IngestObserver, remember = 1024) {
+  const seen = new Map<string, Set<number>>();
+  return (topic: string, payload: Buffer, receivedAt = Date.now()): void => {
+    let m: Message | null;
+    try {
+      m = check(topic, payload);
+    } catch {
+      return;
+    }
+    if (!m) return;
+    if (m.kind === 'telemetry') {
+      const s = seen.get(m.site) ?? new Set<number>();
+      seen.set(m.site, s);
+      if (s.has(m.p.seq)) return;
+      s.add(m.p.seq);
+      // Sets iterate in insertion order: the oldest number goes first.
+      if (s.size > remember) s.delete(s.values().next().value!);
+    }
+    notify(observer, m, receivedAt);
+  };
 }

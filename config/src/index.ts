@@ -315,5 +315,6 @@ export function readSecretFile(configFile: string, field: string, p: string): st
   }
 }
 export * from './cli.js';
+export * from './mqtt-servers.js';
 export * from './observe.js';
 export * from './tls.js';

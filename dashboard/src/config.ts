@@ -38,7 +38,9 @@ export const DashboardConfigSchema = Type.Object(
     ),
     mqtt: Type.Object(
       {
-        url: Type.String({ format: 'mqtt-url' }),
+        url: Type.Optional(Type.String({ format: 'mqtt-url' })),
+        /** Brokers of a cluster (docs/cluster.md), tried in turn; instead of `url`. */
+        urls: Type.Optional(Type.Array(Type.String({ format: 'mqtt-url' }), { minItems: 1 })),
         username: Type.String({ minLength: 1 }),
         password: Type.Optional(Type.String({ minLength: 1 })),
         password_file: Type.Optional(Type.String({ minLength: 1 })),
@@ -91,12 +93,17 @@ export function loadDashboardConfig(file: string): DashboardConfig {
     check: (c) => {
       const issues = storeConfigIssues(c.store);
       const tls = c.mqtt.tls;
+      if ((c.mqtt.url === undefined) === (c.mqtt.urls === undefined))
+        issues.push({ path: ['mqtt'], message: 'needs either url (one broker) or urls (a cluster)' });
       if (!c.mqtt.password && !c.mqtt.password_file && !tls?.cert_file)
         issues.push({ path: ['mqtt'], message: 'needs password_file (or password, or tls.cert_file)' });
       if (tls && (tls.cert_file === undefined) !== (tls.key_file === undefined))
         issues.push({ path: ['mqtt', 'tls'], message: 'cert_file and key_file go together' });
-      if (tls && !/^(mqtts|tls|wss):/.test(c.mqtt.url))
-        issues.push({ path: ['mqtt', 'tls'], message: 'is set, but the URL is not mqtts:// or wss://' });
+      if (
+        tls &&
+        ![c.mqtt.url, ...(c.mqtt.urls ?? [])].every((u) => u === undefined || /^(mqtts|tls|wss):/.test(u))
+      )
+        issues.push({ path: ['mqtt', 'tls'], message: 'is set, but a URL is not mqtts:// or wss://' });
       try {
         new Intl.DateTimeFormat('en', { timeZone: c.timezone });
       } catch {

@@ -2,6 +2,7 @@
 // out to the browsers as a server-sent event.
 
 import { randomUUID } from 'node:crypto';
+import { mqttServers } from '@pantau/config';
 import { decode, encode, parseTopic, type ResponsePayload, TOPIC_ROOT, topics } from '@pantau/contract';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -20,7 +21,7 @@ export class LiveFeed {
 
   constructor(
     private readonly o: {
-      url: string;
+      urls: string[];
       username: string;
       password: string;
       /** CA, client certificate and key (PEM) for mqtts:// and wss://. */
@@ -34,10 +35,15 @@ export class LiveFeed {
   }
 
   start(): void {
-    const client = mqtt.connect(this.o.url, {
+    // Each reconnection tries the next broker of the list (mqtt.js `servers`).
+    const servers = mqttServers(this.o.urls);
+    const client = mqtt.connect({
+      servers,
       username: this.o.username,
       ...(this.o.password ? { password: this.o.password } : {}),
       ...(this.o.tls ?? {}),
+      // mqtt.js insists on a top-level protocol when given a client certificate; each server's own wins.
+      ...(this.o.tls?.cert ? { protocol: servers[0]?.protocol } : {}),
       // Never trust an unverified broker, whatever the options above hold.
       rejectUnauthorized: true,
       clientId: `pantau-dashboard-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,

@@ -123,7 +123,7 @@ export async function startDashboard(
   const sessions = new Sessions();
   const brake = new LoginBrake();
   const live = new LiveFeed({
-    url: cfg.mqtt.url,
+    urls: cfg.mqtt.urls ?? (cfg.mqtt.url ? [cfg.mqtt.url] : []),
     username: cfg.mqtt.username,
     password: cfg.mqttPassword,
     ...(cfg.mqttTls ? { tls: cfg.mqttTls } : {}),

@@ -51,6 +51,7 @@ import {
 import { type ClockStep, ClockWatch } from './clock.js';
 import type { DeviceConfig, GatewayConfig } from './config.js';
 import { DEFAULT_RULES, evaluateRules, REACHABILITY, worst } from './health/rules.js';
+import { startObserver } from './observe.js';
 import { DiskOutbox, dropEvent, outboxOptions } from './outbox.js';
 import { Publisher, RequestError } from './publisher.js';
 import { Scheduler } from './scheduler.js';
@@ -61,7 +62,6 @@ import {
   type TerminalJudgeMemory,
   type TerminalSettings,
 } from './terminal.js';
-import { startObserver } from './observe.js';
 import { judgePath, pathReadings, probePath, UPLINK_DEVICE } from './uplink.js';
 import { VERSION } from './version.js';
 
@@ -935,7 +935,10 @@ export async function startGateway(
     },
   );
   scheduler.start();
-  const longest = Math.max(0, ...[...devices.values()].map((d) => d.cfg.interval_s ?? cfg.defaults.interval_s));
+  const longest = Math.max(
+    0,
+    ...[...devices.values()].map((d) => d.cfg.interval_s ?? cfg.defaults.interval_s),
+  );
   const observer = await startObserver({
     log,
     stallAfterS: cfg.metrics.stall_after_s ?? Math.max(300, 3 * longest),

@@ -3,6 +3,7 @@
 // drained in order: a window of unacknowledged QoS 1 messages, rate-capped, `backfill` set on what
 // waited.
 
+import { mqttServers } from '@pantau/config';
 import {
   decode,
   encode,
@@ -196,19 +197,8 @@ export class Publisher {
   }
 
   start(): void {
-    const servers = this.o.urls.map((u) => {
-      const url = new URL(u);
-      const protocol = url.protocol.replace(':', '');
-      return {
-        host: url.hostname.replace(/^\[|\]$/g, ''),
-        port: Number(url.port) || (protocol === 'mqtts' || protocol === 'tls' ? 8883 : 1883),
-        protocol: (protocol === 'tcp' ? 'mqtt' : protocol === 'tls' ? 'mqtts' : protocol) as
-          | 'mqtt'
-          | 'mqtts'
-          | 'ws'
-          | 'wss',
-      };
-    });
+    // Each reconnection tries the next broker of the list: fail-over across a cluster.
+    const servers = mqttServers(this.o.urls);
     const opts: IClientOptions = {
       servers,
       username: this.o.username,
@@ -220,9 +210,9 @@ export class Publisher {
       rejectUnauthorized: true,
       clientId: this.o.clientId,
       keepalive: this.o.keepaliveS,
-      // A persistent session under a stable client id: the broker keeps ours while we are away, and
-      // the client re-sends unacknowledged QoS 1 messages on reconnect (the central drops duplicates
-      // by site and sequence number).
+      // A persistent session under a stable client id: the broker keeps ours (the request
+      // subscription, requests sent meanwhile) while we are away. Unacknowledged messages are sent
+      // again from the outbox (takeBackInflight); the central drops duplicates by site and sequence.
       clean: false,
       reconnectPeriod: 2000,
       connectTimeout: 10_000,

@@ -186,7 +186,10 @@ log_level: warn
     async () =>
       ca ? (await httpsRequest(`${base}/healthz`, ca)).status === 200 : (await fetch(`${base}/healthz`)).ok,
     20_000,
-  );
+  ).catch((e: Error) => {
+    // What the daemons said is the reason, usually.
+    throw new Error(`${e.message}\nbroker: ${daemons[0]!.output()}\ndashboard: ${daemons[1]!.output()}`);
+  });
   const cookies: Record<string, string> = {};
   for (const [user] of o.users) {
     const init = {

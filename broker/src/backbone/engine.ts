@@ -84,6 +84,14 @@ export class CentralEngine {
           { link: l.id, end, ...(e.station ? { station: e.station } : {}) },
         ]);
       }
+    this.reloadVerdicts();
+  }
+
+  /**
+   * Takes the latest verdicts from the database: at start, and when this broker takes over judging
+   * from another broker in a cluster (its own would be as old as its last turn).
+   */
+  reloadVerdicts(): void {
     for (const s of this.db.linkStatuses()) this.verdicts.set(s.link, s.verdict);
   }
 

@@ -130,15 +130,17 @@ export class SqliteStore implements Store {
       readonly: opts.readonly ?? false,
       fileMustExist: opts.readonly ?? false,
     });
+    // First: two brokers may open (and migrate) the same file at once, and write to it side by side
+    // (docs/cluster.md); a writer waits for the other's transaction instead of failing.
+    this.db.pragma('busy_timeout = 10000');
     if (!opts.readonly) {
       this.db.pragma('journal_mode = WAL');
       // NORMAL in WAL mode survives process crashes; a power cut may lose the last commits,
       // which the site boxes resend because their outbox keeps what was not acknowledged.
       this.db.pragma('synchronous = NORMAL');
       this.db.exec(SCHEMA);
-      this.migrate();
+      this.db.transaction(() => this.migrate()).immediate();
     }
-    this.db.pragma('busy_timeout = 5000');
   }
 
   /** Brings a store written by an older version up to this schema, one numbered step at a time. */
@@ -196,8 +198,10 @@ export class SqliteStore implements Store {
     resolve: (r: IngestResult) => void;
     reject: (e: unknown) => void;
   }> = [];
-  private ingestOneTx?: (site: string, p: TelemetryPayload, receivedAt: number) => IngestResult;
-  private ingestManyTx?: (items: SqliteStore['pending']) => IngestResult[];
+  private ingestOneTx?: Database.Transaction<
+    (site: string, p: TelemetryPayload, receivedAt: number) => IngestResult
+  >;
+  private ingestManyTx?: Database.Transaction<(items: SqliteStore['pending']) => IngestResult[]>;
 
   /**
    * Batches that arrive in the same turn of the event loop share one commit: a commit per batch
@@ -221,13 +225,15 @@ export class SqliteStore implements Store {
       this.ingestOne(site, p, receivedAt),
     );
     try {
-      const results = this.ingestManyTx(items);
+      // IMMEDIATE: takes the write lock first (waiting on busy_timeout), so another broker process's
+      // commit between our read and our write cannot fail the batch with SQLITE_BUSY.
+      const results = this.ingestManyTx.immediate(items);
       for (let n = 0; n < items.length; n++) items[n]!.resolve(results[n]!);
     } catch {
       // One failing batch must not fail the others: retry them one commit each.
       for (const i of items) {
         try {
-          i.resolve(this.ingestOneTx(i.site, i.p, i.receivedAt));
+          i.resolve(this.ingestOneTx.immediate(i.site, i.p, i.receivedAt));
         } catch (e) {
           i.reject(e);
         }
@@ -321,11 +327,17 @@ export class SqliteStore implements Store {
     if (payload.state === 'online' && typeof payload.seq_first === 'number') {
       // What the site box says it wrote, when it knows; else the highest number seen here, which
       // hides losses among numbers still waiting in its outbox when the birth arrives.
-      const max = typeof payload.seq_committed === 'number' ? payload.seq_committed : this.maxSeq(site);
-      if (max > 0 && payload.seq_first > max + 1)
-        this.db
-          .prepare('INSERT OR IGNORE INTO seq_skips (site, from_seq, to_seq, at) VALUES (?, ?, ?, ?)')
-          .run(site, max + 1, payload.seq_first - 1, receivedAt);
+      const seqFirst = payload.seq_first;
+      const committed = payload.seq_committed;
+      this.db
+        .transaction(() => {
+          const max = typeof committed === 'number' ? committed : this.maxSeq(site);
+          if (max > 0 && seqFirst > max + 1)
+            this.db
+              .prepare('INSERT OR IGNORE INTO seq_skips (site, from_seq, to_seq, at) VALUES (?, ?, ?, ?)')
+              .run(site, max + 1, seqFirst - 1, receivedAt);
+        })
+        .immediate();
     }
     this.db
       .prepare(

@@ -5,9 +5,10 @@
 // outbox benchmark (outbox.ts): a 24-hour backlog of 200 devices written, and replayed into the central.
 // Then the ingest benchmark (ingest.ts): points/s into the SQLite and InfluxDB stores against raw
 // line-protocol writes to the same influxd; then the broker benchmark (broker.ts): Pantau's broker
-// against mosquitto, throughput, latency, memory.
+// against mosquitto, throughput, latency, memory; then the scale-out benchmark (cluster.ts): site boxes into one broker, one broker with Redis, two
+// brokers, and mosquitto as the peer.
 // BENCH_DEVICES=0 skips the first part, BENCH_FLEET_DEVICES=0 the second, BENCH_CAMERAS=0 the third,
-// BENCH_OUTBOX=0 the fourth, BENCH_INGEST=0 the fifth, BENCH_BROKER=0 the sixth.
+// BENCH_OUTBOX=0 the fourth, BENCH_INGEST=0 the fifth, BENCH_BROKER=0 the sixth, BENCH_CLUSTER=0 the seventh.
 
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { brokerBenchOptionsFromEnv, runBrokerBench } from './broker.js';
 import { cameraOptionsFromEnv, runCameras } from './cameras.js';
+import { clusterBenchOptionsFromEnv, runCluster } from './cluster.js';
 import { fleetOptionsFromEnv, runFleet } from './fleet.js';
 import { ingestBenchOptionsFromEnv, runIngest } from './ingest.js';
 import { outboxBenchOptionsFromEnv, runOutbox } from './outbox.js';
@@ -157,6 +159,8 @@ async function main(): Promise<void> {
   if (outbox) await runOutbox(outbox);
   if (ingest) await runIngest(ingest);
   if (broker) await runBrokerBench(broker);
+  const cluster = clusterBenchOptionsFromEnv();
+  if (cluster) await runCluster(cluster);
 }
 
 main().catch((e: unknown) => {
