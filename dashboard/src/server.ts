@@ -9,19 +9,20 @@ import { isMetricName, isStale, METRICS, type MetricName } from '@pantau/contrac
 import { type Static, Type } from '@sinclair/typebox';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { registerAccessGuard } from './access.js';
 import { registerCameraRoutes } from './cameras.js';
 import type { DashboardConfig } from './config.js';
 import { registerLinkRoutes } from './links.js';
 import { LiveFeed } from './live.js';
 import { Slug } from './schemas.js';
 import { LoginBrake, type Session, Sessions } from './sessions.js';
+import { SITE_SILENT_MS } from './summary.js';
 import { registerTerminalRoutes } from './terminals.js';
 import { verifyUser } from './users.js';
+import { registerVendorRoutes } from './vendor.js';
 
 const COOKIE = 'pantau_sid';
 const PUBLIC_DIR = join(import.meta.dirname, '..', 'public');
-/** A site box that has said nothing for this long is shown as not heard from, even if its last word was "online". */
-const SITE_SILENT_MS = 180_000;
 const MAX_RANGE_MS = 400 * 86400_000;
 
 export interface RunningDashboard {
@@ -180,6 +181,7 @@ export async function startDashboard(
     if (!req.session)
       return reply.code(401).send({ error: 'unauthorized', message: 'login required / silakan masuk' });
   });
+  registerAccessGuard(app);
 
   app.post<{ Body: Static<typeof LoginBody> }>(
     '/api/login',
@@ -358,6 +360,7 @@ export async function startDashboard(
     server_time: Date.now(),
   }));
 
+  registerVendorRoutes(app);
   await app.register(fastifyStatic, { root: PUBLIC_DIR, index: 'index.html', wildcard: false });
 
   await app.listen({ host: cfg.http.host, port: cfg.http.port });
