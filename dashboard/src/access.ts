@@ -61,7 +61,7 @@ export function registerAccessGuard(app: App): void {
     if (route === undefined || mayCall(req.session.role, route)) return;
     return reply.code(403).send({
       error: 'forbidden',
-      message: `role "${req.session.role}" may not use ${req.url.split('?')[0]} / peran ini tidak boleh membuka data ini`,
+      message: `role "${req.session.role}" may not use ${route} / peran "${req.session.role}" tidak boleh membuka ${route}`,
     });
   });
 }

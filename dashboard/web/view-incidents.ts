@@ -105,6 +105,13 @@ export async function renderIncidents(el: HTMLElement, role: Role): Promise<void
   await renderReport(el);
   if (el.dataset.bound) return;
   el.dataset.bound = '1';
+  // The chosen period and grouping survive a live refresh of the view.
+  el.addEventListener('change', (ev) => {
+    const input = ev.target as HTMLInputElement | HTMLSelectElement;
+    if (!input.closest('#uptime-form')) return;
+    if (input.name === 'from' || input.name === 'to' || input.name === 'group')
+      report[input.name] = input.value;
+  });
   el.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const form = ev.target as HTMLFormElement;

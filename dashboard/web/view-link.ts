@@ -79,7 +79,10 @@ function distribution(l: LinkCardView['latency']): string {
     .join('');
   const med = p50 !== null ? `<line x1="${p50}" x2="${p50}" y1="10" y2="46" class="median"/>` : '';
   const ticks = [0, max / 2, max]
-    .map((x) => `<text x="${X(x)}" y="62" class="tick">${x.toFixed(x < 1 ? 2 : x < 10 ? 1 : 0)} ms</text>`)
+    .map(
+      (x, i) =>
+        `<text x="${X(x)}" y="62" class="tick" text-anchor="${['start', 'middle', 'end'][i]}">${x.toFixed(x < 1 ? 2 : x < 10 ? 1 : 0)} ms</text>`,
+    )
     .join('');
   return `<svg class="dist" viewBox="0 0 600 70" role="img" aria-label="${esc(t('latency_title'))}">${whisk}${ends}${box}${med}${ticks}</svg>
     <p>min ${num(v('min'), 'ms', 2)} · p50 <strong>${num(v('p50'), 'ms', 2)}</strong> · p90 ${num(v('p90'), 'ms', 2)} · max ${num(v('max'), 'ms', 2)} · ${t('loss')} <strong>${num(f.loss_pct?.value, '%', 0)}</strong>
