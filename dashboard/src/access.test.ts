@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mayCall, rolesFor } from './access.js';
+import { liveEventFor, mayCall, rolesFor } from './access.js';
 
 describe('API access by role', () => {
   it('gives each audience its own APIs and nothing else', () => {
@@ -21,5 +21,11 @@ describe('API access by role', () => {
     expect(rolesFor('/api/new-thing')).toEqual(['admin', 'engineer']);
     expect(mayCall('operator', '/api/new-thing')).toBe(false);
     expect(mayCall('engineer', '/api/new-thing')).toBe(true);
+  });
+
+  it('tells only engineers what a live message says; others learn that something changed', () => {
+    const e = { type: 'device-state' as const, site: 'rsud', device: 'cam-1', payload: { status: 'down' } };
+    expect(liveEventFor('engineer', e)).toEqual(e);
+    expect(liveEventFor('hr', e)).toEqual({ type: 'device-state', site: 'rsud', device: 'cam-1' });
   });
 });

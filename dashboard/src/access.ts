@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
+import type { LiveEvent } from './live.js';
 import type { Role } from './users.js';
 
 const ALL: readonly Role[] = ['admin', 'engineer', 'operator', 'leadership', 'installer', 'hr'];
@@ -64,4 +65,13 @@ export function registerAccessGuard(app: App): void {
       message: `role "${req.session.role}" may not use ${route} / peran "${req.session.role}" tidak boleh membuka ${route}`,
     });
   });
+}
+
+/**
+ * What the live stream tells a role about a change. Engineers get the message itself; the other
+ * roles only learn that something at a site changed, and reload the data their APIs allow them.
+ */
+export function liveEventFor(role: Role, e: LiveEvent): LiveEvent | Omit<LiveEvent, 'payload'> {
+  if (TECH.includes(role)) return e;
+  return { type: e.type, site: e.site, ...(e.device ? { device: e.device } : {}) };
 }

@@ -9,7 +9,7 @@ import { isMetricName, isStale, METRICS, type MetricName } from '@pantau/contrac
 import { type Static, Type } from '@sinclair/typebox';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import pino, { type Logger } from 'pino';
-import { registerAccessGuard } from './access.js';
+import { liveEventFor, registerAccessGuard } from './access.js';
 import { registerCameraRoutes } from './cameras.js';
 import type { DashboardConfig } from './config.js';
 import { registerLinkRoutes } from './links.js';
@@ -345,7 +345,10 @@ export async function startDashboard(
       'x-accel-buffering': 'no',
     });
     res.write(`event: hello\ndata: ${JSON.stringify({ server_time: Date.now() })}\n\n`);
-    const off = live.subscribe((e) => res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`));
+    const role = req.session!.role;
+    const off = live.subscribe((e) =>
+      res.write(`event: ${e.type}\ndata: ${JSON.stringify(liveEventFor(role, e))}\n\n`),
+    );
     const beat = setInterval(() => res.write(`: keep-alive ${Date.now()}\n\n`), 15_000);
     req.raw.on('close', () => {
       clearInterval(beat);
