@@ -8,22 +8,24 @@ import { dirname, join } from 'node:path';
 import type { FastifyInstance, RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
 
-const FILES: Record<string, { file: string; type: string }> = {
-  'uplot.esm.js': { file: 'uPlot.esm.js', type: 'text/javascript; charset=utf-8' },
-  'uplot.min.css': { file: 'uPlot.min.css', type: 'text/css; charset=utf-8' },
-};
-
 type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
 
 export function registerVendorRoutes(app: App): void {
   const dist = dirname(createRequire(import.meta.url).resolve('uplot'));
-  // Read once at start-up: a missing file fails the start, not a page load.
-  const bodies = new Map(
-    Object.entries(FILES).map(([name, f]) => [
-      name,
-      { type: f.type, body: readFileSync(join(dist, f.file)) },
-    ]),
-  );
+  const read = (f: string) => readFileSync(join(dist, f), 'utf8');
+  // uPlot ships its minified build only as a script defining `var uPlot`; as a module that variable
+  // is module-local, so exporting it makes the minified build importable (half the size of the ESM
+  // build). Read once at start-up: a missing file fails the start, not a page load.
+  const bodies = new Map([
+    [
+      'uplot.esm.js',
+      {
+        type: 'text/javascript; charset=utf-8',
+        body: `${read('uPlot.iife.min.js')}\nexport default uPlot;\n`,
+      },
+    ],
+    ['uplot.min.css', { type: 'text/css; charset=utf-8', body: read('uPlot.min.css') }],
+  ]);
   app.get<{ Params: { name: string } }>('/vendor/:name', async (req, reply) => {
     const f = bodies.get(req.params.name);
     if (!f) return reply.code(404).send({ error: 'not_found', message: `no file "${req.params.name}"` });

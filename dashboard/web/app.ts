@@ -92,6 +92,7 @@ function renderChrome(): void {
     )
     .join('');
   $('#who').textContent = me ? `${me.username} · ${me.role}` : '';
+  $('#logout').title = me ? `${me.username} · ${me.role}` : '';
 }
 
 let rendering: Promise<void> = Promise.resolve();

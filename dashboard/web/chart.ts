@@ -48,12 +48,19 @@ export function drawChart(
     bands: Array<[number, number]>;
     range: [number, number];
     timezone: string;
+    /** Said instead of a chart when there is nothing to draw. */
+    empty: string;
+    /** The legend's name for the time column. */
+    timeLabel: string;
     format?: (v: number) => string;
   },
 ): uPlot | null {
   el.innerHTML = '';
   const lines = o.lines.filter((l) => l.points.length > 0);
-  if (lines.length === 0) return null;
+  if (lines.length === 0) {
+    el.innerHTML = `<p class="muted">${o.title}: ${o.empty}</p>`;
+    return null;
+  }
   const fmt = o.format ?? ((v: number) => v.toFixed(1));
   const width = Math.max(280, el.clientWidth || 600);
   const height = (w: number) => (w < 500 ? 180 : 220);
@@ -65,7 +72,7 @@ export function drawChart(
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), o.timezone),
       scales: { x: { time: true, min: o.range[0] / 1000, max: o.range[1] / 1000 } },
       series: [
-        {},
+        { label: o.timeLabel },
         ...lines.map((l) => ({
           label: l.label,
           stroke: l.color,

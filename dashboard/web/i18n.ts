@@ -31,6 +31,7 @@ const T = {
   kind_terminal: { id: 'mesin absensi', en: 'attendance terminal' },
   kind_power: { id: 'listrik / UPS', en: 'power / UPS' },
   kind_host: { id: 'komputer', en: 'host' },
+  col_link: { id: 'Tautan', en: 'Link' },
   nav_link: { id: 'Kartu tautan', en: 'Link card' },
   // States
   ok: { id: 'Aktif', en: 'Active' },
@@ -96,6 +97,8 @@ const T = {
   chart_snr: { id: 'SNR (dB)', en: 'SNR (dB)' },
   chart_traffic: { id: 'Trafik (bit/s)', en: 'Traffic (bit/s)' },
   chart_incidents: { id: 'Pita merah: gangguan pada tautan ini', en: 'Red bands: incidents on this link' },
+  chart_empty: { id: 'belum ada data pada periode ini', en: 'no data in this period' },
+  time: { id: 'Waktu', en: 'Time' },
   latency_title: { id: 'Latensi dan paket hilang', en: 'Latency and packet loss' },
   latency_none: {
     id: 'Belum ada uji latensi melewati tautan ini.',

@@ -167,6 +167,8 @@ export async function renderLink(el: HTMLElement, id: string, role: Role, timezo
     bands,
     range,
     timezone,
+    empty: t('chart_empty'),
+    timeLabel: t('time'),
   });
   drawChart(el.querySelector<HTMLElement>('#chart-snr')!, {
     title: t('chart_snr'),
@@ -179,6 +181,8 @@ export async function renderLink(el: HTMLElement, id: string, role: Role, timezo
     bands,
     range,
     timezone,
+    empty: t('chart_empty'),
+    timeLabel: t('time'),
   });
   drawChart(el.querySelector<HTMLElement>('#chart-traffic')!, {
     title: t('chart_traffic'),
@@ -197,6 +201,8 @@ export async function renderLink(el: HTMLElement, id: string, role: Role, timezo
     bands,
     range,
     timezone,
+    empty: t('chart_empty'),
+    timeLabel: t('time'),
     format: bps,
   });
   if (el.dataset.bound) return;

@@ -152,12 +152,12 @@ function linkTable(bb: BackboneView): string {
     (a, b) =>
       (rank[linkState(a)] ?? 9) - (rank[linkState(b)] ?? 9) || (a.name ?? a.id).localeCompare(b.name ?? b.id),
   );
-  return `<div class="table-wrap"><table class="grid" id="links-table"><thead><tr><th>${t('nav_link')}</th><th>${t('col_state')}</th><th>${t('verdict')}</th></tr></thead><tbody>${links
+  return `<div class="table-wrap"><table class="grid" id="links-table"><thead><tr><th>${t('col_link')}</th><th>${t('col_state')}</th><th>${t('verdict')}</th></tr></thead><tbody>${links
     .map((l) => {
       const st = linkState(l);
-      return `<tr class="row-${st}"><td data-label="${t('nav_link')}"><a href="#link/${esc(l.id)}">${esc(l.name ?? l.id)}</a>${l.standby ? ` <span class="muted">(${t('standby')})</span>` : ''}</td>
+      return `<tr class="row-${st}"><td data-label="${t('col_link')}"><a href="#link/${esc(l.id)}">${esc(l.name ?? l.id)}</a>${l.standby ? ` <span class="muted">(${t('standby')})</span>` : ''}</td>
         <td data-label="${t('col_state')}"><span class="badge ${st}">${esc(tk(st))}</span></td>
-        <td data-label="${t('verdict')}">${l.status?.reasons.map((r) => esc(tr(r))).join('<br>') ?? '—'} ${l.status_updated_at ? age(l.status_updated_at, VERDICT_STALE_MS) : ''}</td></tr>`;
+        <td data-label="${t('verdict')}"><div>${l.status?.reasons.map((r) => esc(tr(r))).join('<br>') ?? '—'} ${l.status_updated_at ? age(l.status_updated_at, VERDICT_STALE_MS) : ''}</div></td></tr>`;
     })
     .join('')}</tbody></table></div>`;
 }
