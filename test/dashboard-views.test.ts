@@ -334,6 +334,13 @@ describe('dashboard views in a real browser', () => {
     expect(await p.locator('#sites-table tbody tr').count()).toBe(3);
     await screenshot(p, 'sites-id-1366');
     await fitsPhone(p, 'sites-id');
+    // The installer's other view: each device of the site boxes with its figures and their ages.
+    await p.click('nav a[data-view=devices]');
+    const radio = p.locator('#devices-table tr[data-device="bukit/r-scc"]');
+    await radio.waitFor();
+    expect(await radio.locator('td').nth(2).textContent()).toMatch(/^-\d+ dBm\d+ dtk lalu$/);
+    await screenshot(p, 'devices-id-1366');
+    await fitsPhone(p, 'devices-id');
   });
 
   it('incidents: the operator acknowledges the rain and writes a note; uptime report with CSV', async () => {

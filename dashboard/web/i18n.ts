@@ -26,6 +26,7 @@ const T = {
   nav_devices: { id: 'Perangkat', en: 'Devices' },
   col_device: { id: 'Titik / perangkat', en: 'Place / device' },
   col_latency: { id: 'Latensi', en: 'Latency' },
+  col_loss: { id: 'Paket hilang', en: 'Packet loss' },
   no_devices: { id: 'Belum ada data perangkat.', en: 'No device data yet.' },
   kind_radio: { id: 'pemancar radio', en: 'radio transmitter' },
   kind_terminal: { id: 'mesin absensi', en: 'attendance terminal' },

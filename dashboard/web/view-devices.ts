@@ -29,17 +29,17 @@ export async function renderDevices(el: HTMLElement): Promise<void> {
     const reasons = d.reasons.map(tr).join('; ');
     const maybe = (v: number, f: (x: number) => string) => (Number.isNaN(v) ? '—' : f(v));
     return `<tr class="row-${status}" data-device="${esc(d.site)}/${esc(d.device)}">
-      <td data-label="${t('col_device')}"><strong>${esc(d.name)}</strong><div class="muted">${esc(siteName.get(d.site) ?? d.site)} · ${esc(tk(`kind_${d.kind}`))}</div></td>
-      <td data-label="${t('col_state')}"><span class="badge ${status}">${esc(tk(status))}</span>${reasons ? `<div class="reasons">${esc(reasons)}</div>` : ''}</td>
+      <td data-label="${t('col_device')}"><div><strong>${esc(d.name)}</strong><div class="muted">${esc(siteName.get(d.site) ?? d.site)} · ${esc(tk(`kind_${d.kind}`))}</div></div></td>
+      <td data-label="${t('col_state')}"><div><span class="badge ${status}">${esc(tk(status))}</span>${reasons ? `<div class="reasons">${esc(reasons)}</div>` : ''}</div></td>
       ${cell(d, t('rx'), ['rx_power_dbm'], (v) => num(v, 'dBm'))}
       ${cell(d, t('snr'), ['snr_db'], (v) => num(v, 'dB'))}
       ${cell(d, t('ccq'), ['ccq_pct'], (v) => num(v, '%'))}
       ${cell(d, t('traffic'), ['if_in_bps', 'if_out_bps'], (a, b) => `${maybe(a, bps)} / ${maybe(b, bps)}`)}
       ${cell(d, t('col_latency'), ['latency_ms'], (v) => num(v, 'ms', v < 10 ? 2 : 1))}
-      ${cell(d, t('loss'), ['loss_pct'], (v) => num(v, '%'))}
+      ${cell(d, t('col_loss'), ['loss_pct'], (v) => num(v, '%'))}
     </tr>`;
   });
   el.innerHTML = `<div class="table-wrap"><table class="grid" id="devices-table">
-    <thead><tr><th>${t('col_device')}</th><th>${t('col_state')}</th><th>${t('rx')}</th><th>${t('snr')}</th><th>${t('ccq')}</th><th>${t('traffic')}</th><th>${t('col_latency')}</th><th>${t('loss')}</th></tr></thead>
+    <thead><tr><th>${t('col_device')}</th><th>${t('col_state')}</th><th>${t('rx')}</th><th>${t('snr')}</th><th>${t('ccq')}</th><th>${t('traffic')}</th><th>${t('col_latency')}</th><th>${t('col_loss')}</th></tr></thead>
     <tbody>${rows.join('') || `<tr><td colspan="8" class="muted">${t('no_devices')}</td></tr>`}</tbody></table></div>`;
 }

@@ -29,13 +29,13 @@ export async function renderSites(el: HTMLElement, role: Role): Promise<void> {
     const outbox = h?.outbox ?? null;
     const clock = h?.clock ?? s.clock;
     return `<tr class="row-${cls}" data-site="${esc(s.site)}">
-      <td data-label="${t('col_site')}"><strong>${esc(s.name)}</strong><div class="muted">${esc(s.site)}</div></td>
+      <td data-label="${t('col_site')}"><div><strong>${esc(s.name)}</strong><div class="muted">${esc(s.site)}</div></div></td>
       <td data-label="${t('col_state')}"><span class="badge ${cls}">${t(state === 'online' ? 'online' : state === 'offline' ? 'offline' : state === 'silent' ? 'silent' : 'unknown')}</span></td>
       <td data-label="${t('col_last_heard')}">${age(s.last_heard, 180_000)}</td>
       <td data-label="${t('col_outbox')}">${outbox ? value(`${outbox.depth}${outbox.depth && outbox.oldest_ts ? ` · ${t('col_oldest')} ${duration(h!.ts - outbox.oldest_ts)}` : ''}`, h!.ts, HEALTH_STALE_MS) : num(s.outbox_depth, '')}</td>
       <td data-label="${t('col_dropped')}" class="${s.dropped ? 'bad' : ''}">${num(s.dropped, '')}</td>
       <td data-label="${t('col_missing')}" class="${s.missing_readings ? 'bad' : ''}">${num(s.missing_readings, '')}</td>
-      <td data-label="${t('col_clock')}">${clockCell(clock)}</td>
+      <td data-label="${t('col_clock')}"><div>${clockCell(clock)}</div></td>
       <td data-label="${t('col_version')}">${esc(s.version ?? '—')}</td>
       <td data-label="${t('col_load')}">${h ? value(h.load1.toFixed(2), h.ts, HEALTH_STALE_MS) : '—'}</td>
     </tr>`;

@@ -40,12 +40,12 @@ function row(r: TerminalRow): string {
   const off = term?.clock_offset_s;
   const stateAt = Date.now() - r.state_age_s * 1000;
   return `<tr class="row-${st}">
-    <td data-label="${t('col_terminal')}"><strong>${esc(r.name)}</strong><div class="muted">${esc(r.site_name)}</div></td>
-    <td data-label="${t('col_reach')}"><span class="badge ${st}">${r.stale ? t('stale') : t(`term_${term?.state ?? 'unreachable'}` as 'term_up')}</span> ${age(stateAt, 15 * 60_000)}
-      ${r.reasons.length ? `<div class="reasons">${r.reasons.map((x) => esc(tr(x))).join('; ')}</div>` : ''}</td>
+    <td data-label="${t('col_terminal')}"><div><strong>${esc(r.name)}</strong><div class="muted">${esc(r.site_name)}</div></div></td>
+    <td data-label="${t('col_reach')}"><div><span class="badge ${st}">${r.stale ? t('stale') : t(`term_${term?.state ?? 'unreachable'}` as 'term_up')}</span> ${age(stateAt, 15 * 60_000)}
+      ${r.reasons.length ? `<div class="reasons">${r.reasons.map((x) => esc(tr(x))).join('; ')}</div>` : ''}</div></td>
     <td data-label="${t('col_tclock')}" class="${off !== undefined && Math.abs(off) > 120 ? 'bad' : ''}">${num(off, 's')}</td>
-    <td data-label="${t('col_fill')}" class="${(term?.fill?.records_pct ?? 0) > 90 ? 'bad' : ''}">${term?.fill ? `${term.fill.records_pct.toFixed(0)}% <span class="muted">(${term.fill.records}/${term.fill.records_capacity})</span>` : '—'}</td>
-    <td data-label="${t('col_punch')}">${term?.last_punch ? `${esc(clock(term.last_punch.ts))} ${age(term.last_punch.ts)}` : '—'}</td>
+    <td data-label="${t('col_fill')}" class="${(term?.fill?.records_pct ?? 0) > 90 ? 'bad' : ''}">${term?.fill ? `<div>${term.fill.records_pct.toFixed(0)}% <span class="muted">(${term.fill.records}/${term.fill.records_capacity})</span></div>` : '—'}</td>
+    <td data-label="${t('col_punch')}">${term?.last_punch ? `<div>${esc(clock(term.last_punch.ts))} ${age(term.last_punch.ts)}</div>` : '—'}</td>
   </tr>`;
 }
 
