@@ -21,8 +21,12 @@ interface View {
   roles: Role[];
   /** Reached from another view (a link's card), not from the menu. */
   hidden?: boolean;
+  /** Live changes redraw the view at most this often (the link card reads history: not every second). */
+  refreshMs?: number;
   render(el: HTMLElement, arg: string): Promise<void>;
 }
+
+const REFRESH_MS = 2000;
 
 const TECH: Role[] = ['admin', 'engineer'];
 let me: Me | null = null;
@@ -60,6 +64,7 @@ const VIEWS: View[] = [
     title: 'nav_link',
     roles: TECH,
     hidden: true,
+    refreshMs: 15_000,
     render: (el, arg) => {
       el.dataset.link = arg;
       return renderLink(el, arg, me!.role, me!.timezone);
@@ -96,10 +101,23 @@ function renderChrome(): void {
 }
 
 let rendering: Promise<void> = Promise.resolve();
+let lastShown = 0;
+let liveTimer: number | undefined;
+
+/** A live change: redraw the open view, but not more often than it asks for. */
+function refreshSoon(): void {
+  if (liveTimer !== undefined) return;
+  const wait = Math.max(0, lastShown + (route().view?.refreshMs ?? REFRESH_MS) - Date.now());
+  liveTimer = window.setTimeout(() => {
+    liveTimer = undefined;
+    void show();
+  }, wait);
+}
 
 /** Draws the current view; renders are queued so a live refresh never interleaves with a click. */
 function show(): Promise<void> {
   rendering = rendering.then(async () => {
+    lastShown = Date.now();
     renderChrome();
     const { view, arg, wanted } = route();
     for (const el of document.querySelectorAll<HTMLElement>('.view'))
@@ -145,7 +163,7 @@ async function start(): Promise<void> {
   document.body.dataset.role = me.role;
   await show();
   connectLive(
-    () => void show(),
+    () => refreshSoon(),
     (up) => {
       const c = $('#conn');
       c.textContent = t(up ? 'live' : 'live_lost');
