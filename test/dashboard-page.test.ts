@@ -159,6 +159,17 @@ describe('dashboard page in a real browser', () => {
     expect(await row.textContent()).toContain('Sinyal lemah: SNR 12 dB');
   });
 
+  it('says so when no backbone is configured, rather than failing', async () => {
+    await page.goto(`http://127.0.0.1:${dash.port}/#map`);
+    await waitFor(
+      'no backbone message',
+      async () => (await page.locator('#view-map').textContent()) === 'Backbone belum diatur.',
+      5000,
+    );
+    await page.goto(`http://127.0.0.1:${dash.port}/#devices`);
+    await page.locator('#devices-table').waitFor();
+  });
+
   it('fits a phone screen', async () => {
     await page.setViewportSize({ width: 390, height: 800 });
     const width = await page.evaluate(() => document.documentElement.scrollWidth);

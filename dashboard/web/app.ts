@@ -138,7 +138,9 @@ function show(): Promise<void> {
       const msg =
         e instanceof ApiError && e.status === 403
           ? t('forbidden')
-          : `${t('load_failed')}: ${(e as Error).message}`;
+          : e instanceof ApiError && e.status === 404 && /backbone/.test(e.message)
+            ? t('no_backbone')
+            : `${t('load_failed')}: ${(e as Error).message}`;
       el.innerHTML = `<p class="error load-error" role="alert">${esc(msg)}</p>`;
     }
   });
