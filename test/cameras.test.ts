@@ -245,7 +245,8 @@ ${camera('cam-rsud', 'RSUD — IGD', 'kamera-cam-rsud')}${camera('cam-pasar', 'P
     await page.click('#lang');
     // An engineer gets the clock button on the drifting camera only.
     const eng = await browser.newPage({ viewport: { width: 1366, height: 768 } });
-    await logIn(eng, `http://127.0.0.1:${httpPort}/`, 'insinyur', 'insinyur-secret-1');
+    // Engineers start on the summary; the board is one menu entry away.
+    await logIn(eng, `http://127.0.0.1:${httpPort}/#cameras`, 'insinyur', 'insinyur-secret-1');
     await eng.locator('#board .tile').nth(4).waitFor();
     expect(await eng.locator('button.sync').count()).toBe(1);
     expect(await eng.locator('button.sync').getAttribute('data-device')).toBe('cam-camat');

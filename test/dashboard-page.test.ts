@@ -1,6 +1,7 @@
-// The page as an operator sees it, in headless Chromium (Debian's, driven by playwright-core):
-// login, the links table with ages, a stale value shown as stale, the English switch, a phone-sized
+// The devices view as an engineer sees it, in headless Chromium (Debian's, driven by playwright-core):
+// login, the devices table with ages, a stale value shown as stale, the English switch, a phone-sized
 // screen, and a live update arriving through broker → dashboard → page without a reload.
+// (The other views, over a whole backbone: dashboard-views.test.ts.)
 
 import { join } from 'node:path';
 import { addGateway, addReader, type RunningBroker, startBroker } from '@pantau/broker';
@@ -49,7 +50,7 @@ describe('dashboard page in a real browser', () => {
     const cred = join(dir.path, 'credentials.yaml');
     await addGateway(cred, 'damkar', 'gw-damkar', 'gw-damkar-pass');
     await addReader(cred, 'dashboard', 'dashboard-pass');
-    await addUser(join(dir.path, 'users.yaml'), 'operator', 'operator', 'operator-pass');
+    await addUser(join(dir.path, 'users.yaml'), 'insinyur', 'engineer', 'insinyur-pass');
     const store = { kind: 'sqlite' as const, path: join(dir.path, 'central.db') };
     broker = await startBroker(
       {
@@ -100,32 +101,39 @@ describe('dashboard page in a real browser', () => {
     dir.remove();
   });
 
-  it('logs in and shows the link with its figures and their age, in Bahasa Indonesia', async () => {
-    await page.goto(`http://127.0.0.1:${dash.port}/`);
-    await page.fill('input[name=username]', 'operator');
-    await page.fill('input[name=password]', 'operator-pass');
+  it('logs in and shows the radio with its figures and their age, in Bahasa Indonesia', async () => {
+    await page.goto(`http://127.0.0.1:${dash.port}/#devices`);
+    await page.fill('input[name=username]', 'insinyur');
+    await page.fill('input[name=password]', 'insinyur-pass');
     await page.click('button[type=submit]');
-    const row = page.locator('#links tbody tr', { hasText: 'Pemancar Damkar' });
+    const row = page.locator('#devices-table tbody tr', { hasText: 'Pemancar Damkar' });
     await row.waitFor();
-    expect(await page.locator('#summary').textContent()).toBe(
-      '1 dari 1 gateway lokasi terhubung · 1 dari 1 perangkat aktif',
-    );
+    expect(await row.locator('td').nth(0).textContent()).toContain('Kantor Damkar');
     expect(await row.locator('td').nth(2).textContent()).toMatch(/^-64 dBm\d+ dtk lalu$/);
     expect(await row.locator('.badge').textContent()).toBe('Aktif');
-    expect(await page.locator('.site .badge').textContent()).toBe('Terhubung');
+    await page.click('nav a[data-view=sites]');
+    expect(await page.locator('#sites-table tr[data-site=damkar] .badge').textContent()).toBe('Terhubung');
+    await page.click('nav a[data-view=devices]');
+    await row.waitFor();
   });
 
   it('shows a stale value as stale', async () => {
-    const latency = page.locator('#links tbody tr', { hasText: 'Pemancar Damkar' }).locator('td').nth(7);
-    expect(await latency.getAttribute('class')).toBe('stale');
+    const latency = page
+      .locator('#devices-table tbody tr', { hasText: 'Pemancar Damkar' })
+      .locator('td')
+      .nth(6)
+      .locator('.value');
+    expect(await latency.getAttribute('class')).toBe('value stale');
     expect(await latency.locator('.age').textContent()).toMatch(/^basi · 10 mnt lalu$/);
   });
 
   it('switches to English', async () => {
     await page.click('#lang');
-    expect(await page.locator('h2[data-t=links_title]').textContent()).toBe('Radio links and devices');
-    expect(await page.locator('#summary').textContent()).toBe(
-      '1 of 1 site boxes connected · 1 of 1 devices active',
+    expect(await page.locator('#view-title').textContent()).toBe('Devices');
+    await waitFor(
+      'table in English',
+      async () => (await page.locator('#devices-table th').first().textContent()) === 'Place / device',
+      5000,
     );
     await page.click('#lang');
   });
@@ -141,7 +149,7 @@ describe('dashboard page in a real browser', () => {
       JSON.stringify(state(-80, 12, Date.now())),
       { qos: 1, retain: true },
     );
-    const row = page.locator('#links tbody tr', { hasText: 'Pemancar Damkar' });
+    const row = page.locator('#devices-table tbody tr', { hasText: 'Pemancar Damkar' });
     await waitFor(
       'faded row',
       async () => (await row.locator('.badge').textContent()) === 'Gangguan',
@@ -149,6 +157,17 @@ describe('dashboard page in a real browser', () => {
     );
     expect(await row.locator('td').nth(2).textContent()).toMatch(/^-80 dBm/);
     expect(await row.textContent()).toContain('Sinyal lemah: SNR 12 dB');
+  });
+
+  it('says so when no backbone is configured, rather than failing', async () => {
+    await page.goto(`http://127.0.0.1:${dash.port}/#map`);
+    await waitFor(
+      'no backbone message',
+      async () => (await page.locator('#view-map').textContent()) === 'Backbone belum diatur.',
+      5000,
+    );
+    await page.goto(`http://127.0.0.1:${dash.port}/#devices`);
+    await page.locator('#devices-table').waitFor();
   });
 
   it('fits a phone screen', async () => {

@@ -26,7 +26,7 @@ describe('the command center with the InfluxDB store', () => {
   let agent: SimulatedAgent;
   let gateway: Daemon | null = null;
   const api = async <T>(path: string) => {
-    const r = await central.api<T>(path, 'operator');
+    const r = await central.api<T>(path, 'insinyur');
     if (r.status !== 200) throw new Error(`${path}: ${r.status} ${JSON.stringify(r.body)}`);
     return r.body;
   };
@@ -37,7 +37,7 @@ describe('the command center with the InfluxDB store', () => {
     central = await startCentral({
       dir: dir.path,
       sites: ['rsud'],
-      users: [['operator', 'operator']],
+      users: [['insinyur', 'engineer']],
       influx: { url: influxd.url, database: 'pantau' },
     });
     writeFileSync(

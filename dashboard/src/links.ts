@@ -22,6 +22,7 @@ import type { FastifyInstance, RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
 import { registerIncidentRoutes } from './incidents.js';
 import { Slug } from './schemas.js';
+import { registerSummaryRoute } from './summary.js';
 import type { Role } from './users.js';
 
 const BaselineBody = Type.Object(
@@ -74,6 +75,7 @@ export async function registerLinkRoutes(app: App, opts: LinkRoutesOptions): Pro
     app.addHook('onClose', async () => db?.close());
   }
   registerIncidentRoutes(app, { bb, db, log });
+  registerSummaryRoute(app, { bb, db, getStore });
   const noBackbone = { error: 'not_found', message: 'no backbone configured / backbone belum diatur' };
 
   /** The latest burst of each hop of a site box's uplink path that crosses this link. */
@@ -111,6 +113,7 @@ export async function registerLinkRoutes(app: App, opts: LinkRoutesOptions): Pro
       })),
       links: [...bb.links.values()].map((l) => ({
         ...l,
+        fade: l.fade ?? bb!.fadeDefaults,
         status: statuses.get(l.id)?.verdict ?? null,
         status_updated_at: statuses.get(l.id)?.updated_at ?? null,
         baseline: db!.baseline(l.id),
@@ -134,6 +137,7 @@ export async function registerLinkRoutes(app: App, opts: LinkRoutesOptions): Pro
       });
       return {
         ...l,
+        fade: l.fade ?? bb.fadeDefaults,
         a: end(l.a),
         b: end(l.b),
         status: status?.verdict ?? null,

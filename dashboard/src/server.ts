@@ -9,19 +9,20 @@ import { isMetricName, isStale, METRICS, type MetricName } from '@pantau/contrac
 import { type Static, Type } from '@sinclair/typebox';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { liveEventFor, registerAccessGuard } from './access.js';
 import { registerCameraRoutes } from './cameras.js';
 import type { DashboardConfig } from './config.js';
 import { registerLinkRoutes } from './links.js';
 import { LiveFeed } from './live.js';
 import { Slug } from './schemas.js';
 import { LoginBrake, type Session, Sessions } from './sessions.js';
+import { SITE_SILENT_MS } from './summary.js';
 import { registerTerminalRoutes } from './terminals.js';
 import { verifyUser } from './users.js';
+import { registerVendorRoutes } from './vendor.js';
 
 const COOKIE = 'pantau_sid';
 const PUBLIC_DIR = join(import.meta.dirname, '..', 'public');
-/** A site box that has said nothing for this long is shown as not heard from, even if its last word was "online". */
-const SITE_SILENT_MS = 180_000;
 const MAX_RANGE_MS = 400 * 86400_000;
 
 export interface RunningDashboard {
@@ -182,6 +183,7 @@ export async function startDashboard(
     if (!req.session)
       return reply.code(401).send({ error: 'unauthorized', message: 'login required / silakan masuk' });
   });
+  registerAccessGuard(app);
 
   app.post<{ Body: Static<typeof LoginBody> }>(
     '/api/login',
@@ -345,7 +347,10 @@ export async function startDashboard(
       'x-accel-buffering': 'no',
     });
     res.write(`event: hello\ndata: ${JSON.stringify({ server_time: Date.now() })}\n\n`);
-    const off = live.subscribe((e) => res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`));
+    const role = req.session!.role;
+    const off = live.subscribe((e) =>
+      res.write(`event: ${e.type}\ndata: ${JSON.stringify(liveEventFor(role, e))}\n\n`),
+    );
     const beat = setInterval(() => res.write(`: keep-alive ${Date.now()}\n\n`), 15_000);
     req.raw.on('close', () => {
       clearInterval(beat);
@@ -360,6 +365,7 @@ export async function startDashboard(
     server_time: Date.now(),
   }));
 
+  registerVendorRoutes(app);
   await app.register(fastifyStatic, { root: PUBLIC_DIR, index: 'index.html', wildcard: false });
 
   await app.listen({ host: cfg.http.host, port: cfg.http.port });

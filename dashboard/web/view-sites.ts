@@ -1,0 +1,49 @@
+// Site boxes: connected or cut off, last heard, outbox backlog, dropped and missing readings, clock,
+// version and load — what an engineer or installer checks first when data stops arriving.
+
+import { api } from './api.js';
+import { age, duration, esc, num, value } from './format.js';
+import { t } from './i18n.js';
+import type { ClockStatus, Role, SiteRow } from './types.js';
+
+/** A site box reports its health every minute or so; a health report older than this is stale. */
+const HEALTH_STALE_MS = 5 * 60_000;
+
+function clockCell(c: ClockStatus | null | undefined): string {
+  if (!c) return '<span class="muted">—</span>';
+  if (c.plausible === false)
+    return `<span class="badge down">${t('clock_implausible')}</span>${c.holding ? ` <span class="muted">${t('clock_holding')}</span>` : ''}`;
+  return `<span class="badge ${c.synced ? 'ok' : 'degraded'}">${t(c.synced ? 'clock_synced' : 'clock_unsynced')}</span> <span class="muted">${esc(c.source)}${c.holding ? ` · ${t('clock_holding')}` : ''}</span>`;
+}
+
+export async function renderSites(el: HTMLElement, role: Role): Promise<void> {
+  const sites = (await api<SiteRow[]>('/api/sites')).sort(
+    (a, b) =>
+      Number(a.state === 'online' && !a.silent) - Number(b.state === 'online' && !b.silent) ||
+      a.name.localeCompare(b.name),
+  );
+  const rows = sites.map((s) => {
+    const state = s.state === 'online' && s.silent ? 'silent' : s.state;
+    const cls = state === 'online' ? 'ok' : state === 'offline' ? 'down' : 'unknown';
+    const h = s.health;
+    const outbox = h?.outbox ?? null;
+    const clock = h?.clock ?? s.clock;
+    return `<tr class="row-${cls}" data-site="${esc(s.site)}">
+      <td data-label="${t('col_site')}"><div><strong>${esc(s.name)}</strong><div class="muted">${esc(s.site)}</div></div></td>
+      <td data-label="${t('col_state')}"><span class="badge ${cls}">${t(state === 'online' ? 'online' : state === 'offline' ? 'offline' : state === 'silent' ? 'silent' : 'unknown')}</span></td>
+      <td data-label="${t('col_last_heard')}">${age(s.last_heard, 180_000)}</td>
+      <td data-label="${t('col_outbox')}">${outbox ? value(`${outbox.depth}${outbox.depth && outbox.oldest_ts ? ` · ${t('col_oldest')} ${duration(h!.ts - outbox.oldest_ts)}` : ''}`, h!.ts, HEALTH_STALE_MS) : num(s.outbox_depth, '')}</td>
+      <td data-label="${t('col_dropped')}" class="${s.dropped ? 'bad' : ''}">${num(s.dropped, '')}</td>
+      <td data-label="${t('col_missing')}" class="${s.missing_readings ? 'bad' : ''}">${num(s.missing_readings, '')}</td>
+      <td data-label="${t('col_clock')}"><div>${clockCell(clock)}</div></td>
+      <td data-label="${t('col_version')}">${esc(s.version ?? '—')}</td>
+      <td data-label="${t('col_load')}">${h ? value(h.load1.toFixed(2), h.ts, HEALTH_STALE_MS) : '—'}</td>
+    </tr>`;
+  });
+  el.innerHTML = `
+    ${role === 'installer' ? `<p class="note">${t('installer_note')}</p>` : ''}
+    <div class="table-wrap"><table class="grid" id="sites-table">
+      <thead><tr><th>${t('col_site')}</th><th>${t('col_state')}</th><th>${t('col_last_heard')}</th><th>${t('col_outbox')}</th><th>${t('col_dropped')}</th><th>${t('col_missing')}</th><th>${t('col_clock')}</th><th>${t('col_version')}</th><th>${t('col_load')}</th></tr></thead>
+      <tbody>${rows.join('') || `<tr><td colspan="9" class="muted">${t('no_sites')}</td></tr>`}</tbody>
+    </table></div>`;
+}
