@@ -12,6 +12,7 @@ import { Authenticator, loadCredentials } from './credentials.js';
 import { Guard } from './guard.js';
 import { createIngest, type IngestStats } from './ingest.js';
 import { startListeners } from './listeners.js';
+import { startNotifier } from './notify/start.js';
 import { openStore } from './store/index.js';
 
 export interface RunningBroker {
@@ -49,10 +50,12 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
       ? new CentralEngine({ backbone: loadBackbone(cfg.backbone.file), db: central, log })
       : null;
   const ingest = createIngest(store, log, engine ?? undefined);
+  const notifier = engine && central ? startNotifier(cfg, central, log) : null;
   const evaluator = engine
     ? setInterval(() => {
         try {
           engine.evaluate();
+          void notifier?.tick();
         } catch (e) {
           log.error({ err: (e as Error).message }, 'link evaluation failed');
         }
@@ -131,6 +134,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
       await listeners.close();
       guard.close();
       await store.close();
+      notifier?.close();
       central?.close();
     },
   };

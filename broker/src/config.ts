@@ -3,6 +3,7 @@
 import { dirname, join } from 'node:path';
 import { LogLevelSchema, loadConfig, pathFrom, readPemFile, type SemanticIssue } from '@pantau/config';
 import { type Static, Type } from '@sinclair/typebox';
+import { loadNotifyConfig, type NotifyConfig } from './notify/config.js';
 import {
   resolveStoreConfig,
   type StoreConfig,
@@ -106,6 +107,10 @@ export const BrokerConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** Notifications on incidents (needs backbone): the rules and channels live in their own file. */
+    notify: Type.Optional(
+      Type.Object({ file: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+    ),
     limits: Type.Optional(LimitsSchema),
     audit: Type.Optional(AuditSchema),
     log_level: LogLevelSchema,
@@ -113,7 +118,10 @@ export const BrokerConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type BrokerConfig = Omit<Static<typeof BrokerConfigSchema>, 'store'> & { store: StoreConfig };
+export type BrokerConfig = Omit<Static<typeof BrokerConfigSchema>, 'store' | 'notify'> & {
+  store: StoreConfig;
+  notify?: { file: string; config: NotifyConfig };
+};
 
 /** Loads central.yaml; relative paths resolve against the file's folder. */
 export function loadBrokerConfig(file: string): BrokerConfig {
@@ -130,6 +138,8 @@ export function loadBrokerConfig(file: string): BrokerConfig {
           path: ['mqtt', 'ws_port'],
           message: 'ws_port is a plain listener; use mqtt.tls.wss_port',
         });
+      if (c.notify && !c.backbone)
+        issues.push({ path: ['notify'], message: 'notifications are about incidents: they need backbone' });
       const tls = c.mqtt.tls;
       if (tls && tls.client_certs !== 'off' && !tls.ca_file)
         issues.push({
@@ -156,8 +166,9 @@ export function loadBrokerConfig(file: string): BrokerConfig {
           : {}),
       }
     : undefined;
+  const { notify, ...rest } = cfg;
   return {
-    ...cfg,
+    ...rest,
     mqtt: { ...cfg.mqtt, ...(tls ? { tls } : {}) },
     audit: {
       ...(cfg.audit ?? { max_bytes: 10 * 1024 * 1024, keep: 5 }),
@@ -168,6 +179,7 @@ export function loadBrokerConfig(file: string): BrokerConfig {
     },
     credentials_file: abs(cfg.credentials_file),
     store,
+    ...(notify ? { notify: { file: abs(notify.file), config: loadNotifyConfig(abs(notify.file)) } } : {}),
     ...(cfg.backbone
       ? {
           backbone: {
