@@ -11,74 +11,88 @@ const HHMM = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' });
 const Lang = Type.Union([Type.Literal('id'), Type.Literal('id+en')], { default: 'id' });
 const Url = Type.String({ pattern: '^https?://' });
 
-const Webhook = Type.Object(
+// One flat object with `type` rather than a union: Ajv reports every branch of a union, while one
+// schema plus a semantic check names the one field that is wrong (as store/config.ts does).
+const ChannelSchema = Type.Object(
   {
-    type: Type.Literal('webhook'),
-    url: Url,
-    /** HMAC-SHA256 key: the receiver checks X-Pantau-Signature with it. */
-    secret_file: Type.String({ minLength: 1 }),
-    language: Lang,
-    timeout_s: Type.Number({ minimum: 1, maximum: 120, default: 10 }),
-  },
-  { additionalProperties: false },
-);
-
-const Smtp = Type.Object(
-  {
-    type: Type.Literal('smtp'),
-    host: Type.String({ format: 'host' }),
-    port: Type.Integer({ minimum: 1, maximum: 65535, default: 25 }),
-    from: Type.String({ format: 'email' }),
-    /** Default recipients when a rule names no role with e-mail addresses. */
-    to: Type.Array(Type.String({ format: 'email' }), { default: [] }),
-    /** Upgrade with STARTTLS when the relay offers it; `required` refuses to send in clear. */
-    starttls: Type.Union([Type.Literal('off'), Type.Literal('optional'), Type.Literal('required')], {
-      default: 'optional',
-    }),
-    /** The relay's CA (a private CA on the intranet); the system's CAs otherwise. */
+    type: Type.Union([
+      Type.Literal('webhook'),
+      Type.Literal('smtp'),
+      Type.Literal('chat_gateway'),
+      Type.Literal('telegram'),
+    ]),
+    /** webhook, chat_gateway: where to send; a chat gateway's may hold {{to}}. */
+    url: Type.Optional(Url),
+    /** webhook: the HMAC-SHA256 key the receiver checks X-Pantau-Signature with. */
+    secret_file: Type.Optional(Type.String({ minLength: 1 })),
+    /** smtp: the intranet relay. */
+    host: Type.Optional(Type.String({ format: 'host' })),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    from: Type.Optional(Type.String({ format: 'email' })),
+    /** smtp: e-mail addresses; chat_gateway: phone numbers or group ids. Used when a rule names no roles. */
+    to: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    /** smtp: upgrade with STARTTLS when offered (optional), always (required) or never (off). */
+    starttls: Type.Optional(
+      Type.Union([Type.Literal('off'), Type.Literal('optional'), Type.Literal('required')]),
+    ),
+    /** smtp: the relay's CA (a private CA on the intranet); the system's CAs otherwise. */
     ca_file: Type.Optional(Type.String({ minLength: 1 })),
     username: Type.Optional(Type.String({ minLength: 1 })),
     password_file: Type.Optional(Type.String({ minLength: 1 })),
-    language: Lang,
-    timeout_s: Type.Number({ minimum: 1, maximum: 120, default: 20 }),
-  },
-  { additionalProperties: false },
-);
-
-/** A WhatsApp (or SMS) gateway on the intranet or the internet: one HTTP request per recipient. */
-const ChatGateway = Type.Object(
-  {
-    type: Type.Literal('chat_gateway'),
-    url: Url,
-    method: Type.Union([Type.Literal('POST'), Type.Literal('PUT'), Type.Literal('GET')], { default: 'POST' }),
-    /** Header values may hold {{token}}, read from token_file. */
-    headers: Type.Record(Type.String(), Type.String(), { default: {} }),
+    /** chat_gateway: the request; {{to}}, {{text}} and {{token}} are replaced. */
+    method: Type.Optional(Type.Union([Type.Literal('POST'), Type.Literal('PUT'), Type.Literal('GET')])),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+    body: Type.Optional(Type.String()),
+    content_type: Type.Optional(Type.String({ minLength: 1 })),
+    /** chat_gateway, telegram: the API token. */
     token_file: Type.Optional(Type.String({ minLength: 1 })),
-    /** The request body; {{to}}, {{text}} and {{token}} are replaced (JSON-escaped when content is JSON). */
-    body: Type.String({ default: '{"to":"{{to}}","text":"{{text}}"}' }),
-    content_type: Type.String({ default: 'application/json' }),
-    /** Default recipients (phone numbers or group ids) when a rule's roles give none. */
-    to: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    /** telegram: the Bot API, or a local Bot API server. */
+    api_url: Type.Optional(Url),
+    chat_ids: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    /** Bahasa Indonesia only, or followed by English. */
     language: Lang,
-    timeout_s: Type.Number({ minimum: 1, maximum: 120, default: 15 }),
+    timeout_s: Type.Optional(Type.Number({ minimum: 1, maximum: 120 })),
   },
   { additionalProperties: false },
 );
 
-const Telegram = Type.Object(
-  {
-    type: Type.Literal('telegram'),
-    /** The Bot API, or a local Bot API server / proxy. */
-    api_url: Type.String({ pattern: '^https?://', default: 'https://api.telegram.org' }),
-    token_file: Type.String({ minLength: 1 }),
-    chat_ids: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
-    language: Lang,
-    timeout_s: Type.Number({ minimum: 1, maximum: 120, default: 15 }),
-  },
-  { additionalProperties: false },
-);
+type ChannelInput = Static<typeof ChannelSchema>;
 
-const Channel = Type.Union([Webhook, Smtp, ChatGateway, Telegram]);
+const FIELDS: Record<ChannelInput['type'], { needs: string[]; may: string[] }> = {
+  webhook: { needs: ['url', 'secret_file'], may: [] },
+  smtp: { needs: ['host', 'from'], may: ['port', 'to', 'starttls', 'ca_file', 'username', 'password_file'] },
+  chat_gateway: { needs: ['url'], may: ['method', 'headers', 'body', 'content_type', 'token_file', 'to'] },
+  telegram: { needs: ['token_file'], may: ['api_url', 'chat_ids'] },
+};
+const COMMON = ['type', 'language', 'timeout_s'];
+
+function channelIssues(name: string, ch: ChannelInput): SemanticIssue[] {
+  const at = ['channels', name];
+  const f = FIELDS[ch.type];
+  const issues: SemanticIssue[] = [];
+  for (const k of f.needs)
+    if ((ch as Record<string, unknown>)[k] === undefined)
+      issues.push({ path: at, message: `type ${ch.type} needs ${k}` });
+  for (const k of Object.keys(ch))
+    if (!COMMON.includes(k) && !f.needs.includes(k) && !f.may.includes(k))
+      issues.push({ path: [...at, k], message: `not used by type ${ch.type}` });
+  if (ch.type === 'smtp')
+    (ch.to ?? []).forEach((a, i) => {
+      if (!EMAIL.test(a)) issues.push({ path: [...at, 'to', i], message: 'must be an e-mail address' });
+    });
+  if (ch.type === 'smtp' && ch.password_file && !ch.username)
+    issues.push({ path: [...at, 'password_file'], message: 'needs username' });
+  if (
+    ch.type === 'chat_gateway' &&
+    !(ch.body ?? DEFAULT_BODY).includes('{{text}}') &&
+    !ch.url?.includes('{{text}}')
+  )
+    issues.push({ path: [...at, 'body'], message: 'must contain {{text}} (the message)' });
+  return issues;
+}
+
+const EMAIL = /^[^@\s]+@[^@\s]+$/;
+const DEFAULT_BODY = '{"to":"{{to}}","text":"{{text}}"}';
 
 const Role = Type.Object(
   {
@@ -156,7 +170,7 @@ const Window = Type.Object(
 
 export const NotifySchema = Type.Object(
   {
-    channels: Type.Record(Name, Channel),
+    channels: Type.Record(Name, ChannelSchema),
     roles: Type.Record(Name, Role, { default: {} }),
     rules: Type.Array(Rule, { minItems: 1 }),
     timing: Type.Object(
@@ -200,17 +214,48 @@ export const NotifySchema = Type.Object(
 );
 
 export type NotifyFile = Static<typeof NotifySchema>;
-export type ChannelDef = Static<typeof Channel>;
 export type RuleDef = Static<typeof Rule>;
 export type WindowDef = Static<typeof Window>;
 export type RoleDef = Static<typeof Role>;
 
-/** A channel with its secrets read. */
+type Lang = 'id' | 'id+en';
+
+/** A channel with its defaults filled in and its secrets read. */
 export type Channel =
-  | (Static<typeof Webhook> & { secret: string })
-  | (Static<typeof Smtp> & { password?: string; ca?: string })
-  | (Static<typeof ChatGateway> & { token?: string })
-  | (Static<typeof Telegram> & { token: string });
+  | { type: 'webhook'; language: Lang; timeout_s: number; url: string; secret: string }
+  | {
+      type: 'smtp';
+      language: Lang;
+      timeout_s: number;
+      host: string;
+      port: number;
+      from: string;
+      to: string[];
+      starttls: 'off' | 'optional' | 'required';
+      ca?: string;
+      username?: string;
+      password?: string;
+    }
+  | {
+      type: 'chat_gateway';
+      language: Lang;
+      timeout_s: number;
+      url: string;
+      method: 'POST' | 'PUT' | 'GET';
+      headers: Record<string, string>;
+      body: string;
+      content_type: string;
+      token?: string;
+      to: string[];
+    }
+  | {
+      type: 'telegram';
+      language: Lang;
+      timeout_s: number;
+      api_url: string;
+      token: string;
+      chat_ids: string[];
+    };
 
 export interface NotifyConfig extends Omit<NotifyFile, 'channels'> {
   channels: Record<string, Channel>;
@@ -234,12 +279,7 @@ function check(c: NotifyFile): SemanticIssue[] {
   c.digest?.roles.forEach((ro, j) => {
     if (!c.roles[ro]) issues.push({ path: ['digest', 'roles', j], message: `no role "${ro}" in roles` });
   });
-  for (const [name, ch] of Object.entries(c.channels)) {
-    if (ch.type === 'smtp' && ch.password_file && !ch.username)
-      issues.push({ path: ['channels', name, 'username'], message: 'password_file needs a username' });
-    if (ch.type === 'chat_gateway' && !ch.body.includes('{{text}}') && !ch.url.includes('{{text}}'))
-      issues.push({ path: ['channels', name, 'body'], message: 'must contain {{text}} (the message)' });
-  }
+  for (const [name, ch] of Object.entries(c.channels)) issues.push(...channelIssues(name, ch));
   if (c.delivery.retry_max_s < c.delivery.retry_first_s)
     issues.push({ path: ['delivery', 'retry_max_s'], message: 'must not be less than retry_first_s' });
   c.maintenance.forEach((w, i) => {
@@ -266,20 +306,51 @@ export function loadNotifyConfig(file: string): NotifyConfig {
     readSecretFile(file, fieldName(['channels', name, field]), p);
   const channels: Record<string, Channel> = {};
   for (const [name, ch] of Object.entries(c.channels)) {
+    const base = { language: ch.language };
     if (ch.type === 'webhook')
-      channels[name] = { ...ch, secret: secret(name, 'secret_file', ch.secret_file) };
+      channels[name] = {
+        ...base,
+        type: 'webhook',
+        timeout_s: ch.timeout_s ?? 10,
+        url: ch.url!,
+        secret: secret(name, 'secret_file', ch.secret_file!),
+      };
     else if (ch.type === 'smtp')
       channels[name] = {
-        ...ch,
+        ...base,
+        type: 'smtp',
+        timeout_s: ch.timeout_s ?? 20,
+        host: ch.host!,
+        port: ch.port ?? 25,
+        from: ch.from!,
+        to: ch.to ?? [],
+        starttls: ch.starttls ?? 'optional',
+        ...(ch.username ? { username: ch.username } : {}),
         ...(ch.password_file ? { password: secret(name, 'password_file', ch.password_file) } : {}),
         ...(ch.ca_file ? { ca: secret(name, 'ca_file', ch.ca_file) } : {}),
       };
     else if (ch.type === 'chat_gateway')
       channels[name] = {
-        ...ch,
+        ...base,
+        type: 'chat_gateway',
+        timeout_s: ch.timeout_s ?? 15,
+        url: ch.url!,
+        method: ch.method ?? 'POST',
+        headers: ch.headers ?? {},
+        body: ch.body ?? DEFAULT_BODY,
+        content_type: ch.content_type ?? 'application/json',
+        to: ch.to ?? [],
         ...(ch.token_file ? { token: secret(name, 'token_file', ch.token_file) } : {}),
       };
-    else channels[name] = { ...ch, token: secret(name, 'token_file', ch.token_file) };
+    else
+      channels[name] = {
+        ...base,
+        type: 'telegram',
+        timeout_s: ch.timeout_s ?? 15,
+        api_url: ch.api_url ?? 'https://api.telegram.org',
+        chat_ids: ch.chat_ids ?? [],
+        token: secret(name, 'token_file', ch.token_file!),
+      };
   }
   return { ...c, channels };
 }

@@ -72,7 +72,7 @@ const PRIORITY: Record<string, Bilingual> = {
 const HEAD: Record<Transition, (sev: IncidentRecord['severity']) => Bilingual> = {
   opened: (s) => (s === 'critical' ? { id: 'GANGGUAN', en: 'OUTAGE' } : { id: 'PERINGATAN', en: 'WARNING' }),
   worsened: () => ({ id: 'MEMBURUK', en: 'WORSE' }),
-  resolved: () => ({ id: 'PULIH', en: 'RESOLVED' }),
+  resolved: () => ({ id: 'PULIH (sudah normal)', en: 'RESOLVED (back to normal)' }),
   reminder: () => ({ id: 'BELUM DITANGGAPI', en: 'NOT ACKNOWLEDGED' }),
 };
 

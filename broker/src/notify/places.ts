@@ -19,8 +19,9 @@ export function placesOf(bb: Backbone, inc: IncidentRecord): Places {
   if (inc.kind === 'link') {
     linkIds.push(inc.subject);
     const l = bb.links.get(inc.subject);
-    // The far end is the place people know the link by ("the link to RSUD").
-    if (l) siteIds.push(l.b.site, l.a.site);
+    // The far end is the place people know the link by ("the link to RSUD"); the near end is
+    // usually the command center itself.
+    if (l) siteIds.push(l.b.site);
   }
   for (const id of inc.affected.links) {
     linkIds.push(id);
