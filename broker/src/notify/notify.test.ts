@@ -13,8 +13,10 @@ import { freePort } from '../../../test/support/procs.js';
 import { CentralDb, type IncidentRecord } from '../backbone/central-db.js';
 import { parseBackbone } from '../backbone/description.js';
 import { CentralEngine } from '../backbone/engine.js';
+import { loadBrokerConfig } from '../config.js';
 import { loadNotifyConfig, type NotifyConfig } from './config.js';
 import { Notifier } from './notifier.js';
+import { windowOpen } from './rules.js';
 import { type Outgoing, send } from './senders.js';
 
 const BACKBONE = `
@@ -525,5 +527,68 @@ maintenance:
     expect(() => loadNotifyConfig(file)).toThrowError(
       /channels\.hook\.secret_file: cannot read .*none\.secret: ENOENT/,
     );
+  });
+});
+
+describe('maintenance windows', () => {
+  const at = (local: string) => Date.parse(`${local}+08:00`);
+  it('weekly windows are in the backbone time zone, including one over midnight', () => {
+    const w = { sites: ['rsud'], links: [], weekly: { days: ['sat' as const], from: '22:00', to: '02:00' } };
+    // 5 December 2026 is a Saturday.
+    expect(windowOpen(w, at('2026-12-05T21:59:00'), 'Asia/Makassar')).toBe(false);
+    expect(windowOpen(w, at('2026-12-05T22:00:00'), 'Asia/Makassar')).toBe(true);
+    expect(windowOpen(w, at('2026-12-06T01:59:00'), 'Asia/Makassar')).toBe(true);
+    expect(windowOpen(w, at('2026-12-06T02:00:00'), 'Asia/Makassar')).toBe(false);
+    expect(windowOpen(w, at('2026-12-06T22:30:00'), 'Asia/Makassar')).toBe(false);
+    // The same instant is 21:30 in Jakarta: outside.
+    expect(windowOpen(w, at('2026-12-05T22:30:00'), 'Asia/Jakarta')).toBe(false);
+    const day = {
+      sites: ['rsud'],
+      links: [],
+      weekly: { days: ['mon' as const, 'tue' as const], from: '08:00', to: '12:00' },
+    };
+    expect(windowOpen(day, at('2026-12-07T09:00:00'), 'Asia/Makassar')).toBe(true);
+    expect(windowOpen(day, at('2026-12-09T09:00:00'), 'Asia/Makassar')).toBe(false);
+  });
+});
+
+describe('central.yaml', () => {
+  const central = (extra: string) => {
+    const f = join(dir, 'central.yaml');
+    writeFileSync(
+      f,
+      `credentials_file: credentials.yaml\nstore: { kind: sqlite, path: readings.db }\n${extra}`,
+    );
+    return f;
+  };
+  it('names notify.yaml, which is loaded with its secrets; notify without a backbone is an error', () => {
+    writeFileSync(join(dir, 'backbone.yaml'), BACKBONE);
+    writeFileSync(join(dir, 'hook.secret'), 's3cret\n');
+    writeFileSync(
+      join(dir, 'notify.yaml'),
+      'channels:\n  hook: { type: webhook, url: "http://127.0.0.1:9/x", secret_file: hook.secret }\nrules:\n  - { channels: [hook] }\n',
+    );
+    const cfg = loadBrokerConfig(
+      central('backbone: { file: backbone.yaml }\nnotify: { file: notify.yaml }\n'),
+    );
+    expect(cfg.notify!.file).toBe(join(dir, 'notify.yaml'));
+    expect(cfg.notify!.config.channels.hook).toMatchObject({
+      type: 'webhook',
+      secret: 's3cret',
+      language: 'id',
+    });
+    expect(cfg.notify!.config.timing).toEqual({
+      settle_s: 120,
+      clear_s: 600,
+      min_interval_s: 900,
+      repeat_s: 3600,
+    });
+    expect(() => loadBrokerConfig(central('notify: { file: notify.yaml }\n'))).toThrowError(
+      /central\.yaml:3:\d+: notify: notifications are about incidents: they need backbone/,
+    );
+    writeFileSync(join(dir, 'notify.yaml'), 'channels: {}\nrules: []\n');
+    expect(() =>
+      loadBrokerConfig(central('backbone: { file: backbone.yaml }\nnotify: { file: notify.yaml }\n')),
+    ).toThrowError(/notify\.yaml:2:8: rules: needs at least 1 entry/);
   });
 });
