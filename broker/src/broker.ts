@@ -134,7 +134,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
       await listeners.close();
       guard.close();
       await store.close();
-      notifier?.close();
+      await notifier?.close();
       central?.close();
     },
   };

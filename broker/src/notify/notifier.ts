@@ -64,6 +64,7 @@ export class Notifier {
   private readonly log: Logger | undefined;
   private readonly now: () => number;
   private delivering: Promise<void> | null = null;
+  private closing = false;
 
   constructor(o: NotifierOptions) {
     this.cfg = o.cfg;
@@ -76,12 +77,15 @@ export class Notifier {
 
   /** Plans from the incidents as they are now, then delivers what is due. Never throws. */
   async tick(now = this.now()): Promise<void> {
+    if (this.closing) return;
     try {
       this.plan(now);
     } catch (e) {
       this.log?.error({ err: (e as Error).message }, 'notification planning failed');
     }
-    await this.deliver();
+    await this.deliver().catch((e: Error) =>
+      this.log?.error({ err: e.message }, 'notification delivery failed'),
+    );
   }
 
   plan(now: number): void {
@@ -249,6 +253,7 @@ export class Notifier {
   private async deliverDue(): Promise<void> {
     const d = this.cfg.delivery;
     for (const row of this.store.due(this.now())) {
+      if (this.closing) return;
       const ch = this.cfg.channels[row.channel];
       if (!ch || this.now() - row.created_at > d.give_up_days * DAY) {
         this.store.dead(row.id, this.now());
@@ -292,7 +297,10 @@ export class Notifier {
     }
   }
 
-  close(): void {
+  /** Lets a delivery in flight finish its row, then closes the queue. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await this.delivering?.catch(() => {});
     this.store.close();
   }
 }

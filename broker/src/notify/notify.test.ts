@@ -164,7 +164,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  net?.notifier.close();
+  await net?.notifier.close();
   net?.db.close();
   await hook.stop();
   await smtp.stop();
@@ -270,7 +270,7 @@ describe('notifications', () => {
     expect(pending.every((r) => r.state === 'pending' && r.attempts >= 2 && r.last_error)).toBe(true);
     expect(pending.find((r) => r.channel === 'hook')!.last_error).toContain('ECONNREFUSED');
     // The broker restarts while the receivers are still down; the queue is on disk.
-    net.notifier.close();
+    await net.notifier.close();
     net.openNotifier();
     await hook.start();
     await smtp.start();

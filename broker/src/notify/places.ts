@@ -33,8 +33,13 @@ export function placesOf(bb: Backbone, inc: IncidentRecord): Places {
     const s = bb.sites.get(id);
     return s ? [s] : [];
   });
-  return { sites, links: [...new Set(linkIds)] };
+  // The cause's own place first, then the ones cut off, emergency services before the rest.
+  const [first, ...rest] = sites;
+  rest.sort((x, y) => RANK[x.priority] - RANK[y.priority]);
+  return { sites: first ? [first, ...rest] : [], links: [...new Set(linkIds)] };
 }
+
+const RANK = { emergency: 0, basic: 1, normal: 2 } as const;
 
 export const siteName = (bb: Backbone, id: string) => bb.sites.get(id)?.name ?? id;
 export const linkName = (bb: Backbone, id: string) => bb.links.get(id)?.name ?? id;
