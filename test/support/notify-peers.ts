@@ -6,6 +6,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttp, type Server as HttpServer } from 'node:http';
 import { createServer as createTcp, type Socket, type Server as TcpServer } from 'node:net';
+import { TLSSocket } from 'node:tls';
 
 export interface Mail {
   from: string;
@@ -16,6 +17,8 @@ export interface Mail {
   raw: string;
   /** The user that authenticated, if any. */
   user: string | null;
+  /** The message came over a STARTTLS-upgraded connection. */
+  tls: boolean;
 }
 
 function decodeQp(s: string): string {
@@ -71,6 +74,8 @@ export class SmtpSink {
   constructor(
     readonly port: number,
     private readonly account?: { user: string; pass: string },
+    /** Offer STARTTLS with this certificate and key (PEM). */
+    private readonly tlsCert?: { cert: string; key: string },
   ) {}
 
   async start(): Promise<void> {
@@ -84,7 +89,7 @@ export class SmtpSink {
     this.server = null;
   }
 
-  private session(sock: Socket): void {
+  private session(sock: Socket, secure = false): void {
     this.sockets.add(sock);
     sock.on('close', () => this.sockets.delete(sock));
     sock.on('error', () => {});
@@ -103,8 +108,8 @@ export class SmtpSink {
         reply('235 2.7.0 Authentication successful');
       } else reply('535 5.7.8 Authentication failed');
     };
-    reply('220 sink.test ESMTP');
-    sock.on('data', (chunk: Buffer) => {
+    if (!secure) reply('220 sink.test ESMTP');
+    const onData = (chunk: Buffer) => {
       buf += chunk.toString('latin1');
       for (let i = buf.indexOf('\r\n'); i >= 0; i = buf.indexOf('\r\n')) {
         const line = buf.slice(0, i);
@@ -113,7 +118,7 @@ export class SmtpSink {
           if (line === '.') {
             inData = false;
             const raw = Buffer.from(data.join('\r\n'), 'latin1').toString('utf8');
-            this.mails.push({ from, to, raw, user, ...parseMail(raw) });
+            this.mails.push({ from, to, raw, user, tls: secure, ...parseMail(raw) });
             reply('250 2.0.0 queued');
             from = '';
             to = [];
@@ -135,11 +140,20 @@ export class SmtpSink {
         const verb = line.slice(0, 4).toUpperCase();
         if (verb === 'EHLO' || verb === 'HELO')
           reply(
-            this.account
-              ? '250-sink.test\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME'
-              : '250-sink.test\r\n250 8BITMIME',
+            [
+              '250-sink.test',
+              ...(this.tlsCert && !secure ? ['250-STARTTLS'] : []),
+              ...(this.account ? ['250-AUTH PLAIN LOGIN'] : []),
+              '250 8BITMIME',
+            ].join('\r\n'),
           );
-        else if (verb === 'AUTH') {
+        else if (verb === 'STAR' && this.tlsCert && !secure) {
+          reply('220 2.0.0 ready to start TLS');
+          sock.off('data', onData);
+          // The session starts over on the encrypted socket (RFC 3207): no greeting, EHLO again.
+          this.session(new TLSSocket(sock, { isServer: true, ...this.tlsCert }), true);
+          return;
+        } else if (verb === 'AUTH') {
           const [, mech, arg] = line.split(' ');
           if (mech?.toUpperCase() === 'PLAIN' && arg) {
             const [, u, p] = Buffer.from(arg, 'base64').toString('utf8').split('\u0000');
@@ -167,7 +181,8 @@ export class SmtpSink {
           sock.end();
         } else reply('502 5.5.2 command not recognised');
       }
-    });
+    };
+    sock.on('data', onData);
   }
 }
 

@@ -2,14 +2,15 @@
 // radio reports, judged by the notifier, queued in the real SQLite file and delivered to a real
 // SMTP sink and a real webhook receiver on 127.0.0.1 (test/support/notify-peers.ts).
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Reading } from '@pantau/contract';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SmtpSink, WebhookReceiver } from '../../../test/support/notify-peers.js';
-import { freePort } from '../../../test/support/procs.js';
+import { freePort, requireBinary } from '../../../test/support/procs.js';
 import { CentralDb, type IncidentRecord } from '../backbone/central-db.js';
 import { parseBackbone } from '../backbone/description.js';
 import { CentralEngine } from '../backbone/engine.js';
@@ -590,5 +591,88 @@ describe('central.yaml', () => {
     expect(() =>
       loadBrokerConfig(central('backbone: { file: backbone.yaml }\nnotify: { file: notify.yaml }\n')),
     ).toThrowError(/notify\.yaml:2:8: rules: needs at least 1 entry/);
+  });
+});
+
+describe('e-mail through an intranet relay', () => {
+  it('STARTTLS with the relay checked against a private CA, AUTH; required TLS never falls back to clear text', async () => {
+    requireBinary('/usr/bin/openssl', 'apt-get install -y openssl');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-subj',
+        '/CN=relay.test',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-days',
+        '2',
+        '-keyout',
+        join(dir, 'relay.key'),
+        '-out',
+        join(dir, 'relay.crt'),
+      ],
+      { stdio: 'ignore' },
+    );
+    const tlsSink = new SmtpSink(
+      await freePort(),
+      { user: 'pantau', pass: 'relay-pass-1' },
+      {
+        cert: readFileSync(join(dir, 'relay.crt'), 'utf8'),
+        key: readFileSync(join(dir, 'relay.key'), 'utf8'),
+      },
+    );
+    await tlsSink.start();
+    try {
+      writeFileSync(join(dir, 'smtp.pw'), 'relay-pass-1\n');
+      writeFileSync(join(dir, 'wrong.pw'), 'nope\n');
+      const file = join(dir, 'mail.yaml');
+      const ch = (name: string, port: number, extra: string) =>
+        `  ${name}: { type: smtp, host: 127.0.0.1, port: ${port}, from: pantau@soppengkab.go.id, to: [noc@soppengkab.go.id], ${extra} }\n`;
+      writeFileSync(
+        file,
+        `channels:\n${ch('good', tlsSink.port, 'starttls: required, ca_file: relay.crt, username: pantau, password_file: smtp.pw')}${ch(
+          'badpass',
+          tlsSink.port,
+          'starttls: required, ca_file: relay.crt, username: pantau, password_file: wrong.pw',
+        )}${ch('untrusted', tlsSink.port, 'starttls: required, username: pantau, password_file: smtp.pw')}${ch(
+          'cleartext',
+          smtp.port,
+          'starttls: required',
+        )}rules:\n  - { channels: [good] }\n`,
+      );
+      const cfg = loadNotifyConfig(file);
+      const m: Outgoing = {
+        id: 'link:scc-pasar@1:opened:0',
+        subject: '[Pantau] GANGGUAN: Tautan SCC–Pasar putus',
+        text: 'Lokasi: Pasar Sentral\n.\nbaris setelah titik',
+        data: {},
+      };
+      await send(cfg.channels.good!, 'noc@soppengkab.go.id', m);
+      expect(tlsSink.mails).toHaveLength(1);
+      expect(tlsSink.mails[0]).toMatchObject({
+        tls: true,
+        user: 'pantau',
+        to: ['noc@soppengkab.go.id'],
+        subject: m.subject,
+      });
+      // A line with a lone dot survives SMTP's dot-stuffing.
+      expect(tlsSink.mails[0]!.text).toBe(m.text);
+      await expect(send(cfg.channels.badpass!, 'noc@soppengkab.go.id', m)).rejects.toThrow(
+        /535|Invalid login/,
+      );
+      await expect(send(cfg.channels.untrusted!, 'noc@soppengkab.go.id', m)).rejects.toThrow(/certificate/);
+      await expect(send(cfg.channels.cleartext!, 'noc@soppengkab.go.id', m)).rejects.toThrow(/STARTTLS/);
+      expect(tlsSink.mails).toHaveLength(1);
+      expect(smtp.mails).toHaveLength(0);
+    } finally {
+      await tlsSink.stop();
+    }
   });
 });
