@@ -17,8 +17,10 @@ timezone: Asia/Makassar
 sites:
   - { id: scc, name: Soppeng Command Center, kecamatan: Lalabata }
   - { id: damkar, name: Pos Damkar Watansoppeng, kecamatan: Lalabata, agency: Damkar, priority: emergency }
+  - { id: pasar, name: Pasar Sentral Watansoppeng, kecamatan: Lalabata }
 links:
   - { id: scc-damkar, name: SCC–Damkar, medium: fiber, a: { site: scc }, b: { site: damkar } }
+  - { id: scc-pasar, name: SCC–Pasar, medium: fiber, a: { site: scc }, b: { site: pasar } }
 `;
 
 const SECRET = 'system-test-hook-secret';
@@ -27,6 +29,7 @@ let central: Central;
 let hook: WebhookReceiver;
 let smtp: SmtpSink;
 let site: mqtt.MqttClient;
+let pasar: mqtt.MqttClient;
 
 beforeAll(async () => {
   hook = new WebhookReceiver(await freePort(), SECRET);
@@ -50,12 +53,12 @@ beforeAll(async () => {
     password_file: smtp.pw
 rules:
   - { channels: [hook, mail], match: { severity: [critical] } }
-timing: { settle_s: 0, clear_s: 0, min_interval_s: 0, repeat_s: 2 }
+timing: { settle_s: 2, clear_s: 3, min_interval_s: 0, repeat_s: 15 }
 `,
   );
   central = await startCentral({
     dir: tmp.path,
-    sites: ['scc', 'damkar'],
+    sites: ['scc', 'damkar', 'pasar'],
     users: [['operator1', 'operator']],
     backbone: BACKBONE,
     centralYaml: 'notify: { file: notify.yaml }',
@@ -65,25 +68,35 @@ timing: { settle_s: 0, clear_s: 0, min_interval_s: 0, repeat_s: 2 }
     password: 'gw-damkar-secret',
     clientId: 'damkar-test',
   });
+  pasar = await mqtt.connectAsync(`mqtt://127.0.0.1:${central.mqttPort}`, {
+    username: 'gw-pasar',
+    password: 'gw-pasar-secret',
+    clientId: 'pasar-test',
+  });
 }, 60_000);
 
 afterAll(async () => {
   await site?.endAsync();
+  await pasar?.endAsync();
   await central?.stop();
   await hook.stop();
   await smtp.stop();
   tmp.remove();
 });
 
-const state = (s: 'online' | 'offline') =>
-  site.publishAsync(
-    'pantau/v1/damkar/gateway/state',
-    JSON.stringify({ v: 1, state: s, ts: Date.now(), site: 'damkar' }),
+const publishState = (client: mqtt.MqttClient, id: string, s: 'online' | 'offline') =>
+  client.publishAsync(
+    `pantau/v1/${id}/gateway/state`,
+    JSON.stringify({ v: 1, state: s, ts: Date.now(), site: id }),
     {
       qos: 1,
       retain: true,
     },
   );
+const state = (s: 'online' | 'offline') => publishState(site, 'damkar', s);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const about = (key: string) =>
+  hook.hooks.filter((h) => (h.body.incident as { key: string } | undefined)?.key === key);
 
 describe('notifications from the running broker', () => {
   it('opened, reminders until acknowledged on the dashboard, then resolved', async () => {
@@ -100,7 +113,7 @@ describe('notifications from the running broker', () => {
     expect(smtp.mails[0]!.to).toEqual(['scc@soppengkab.go.id']);
     expect(smtp.mails[0]!.subject).toContain('GANGGUAN: Lokasi Pos Damkar Watansoppeng tidak terjangkau');
 
-    await waitFor('a reminder', () => hook.hooks.some((h) => h.body.transition === 'reminder'), 15_000);
+    await waitFor('a reminder', () => hook.hooks.some((h) => h.body.transition === 'reminder'), 25_000);
     const inc = opened.body.incident as { key: string; opened_at: number };
     const ack = await central.api('/api/incidents/ack', 'operator1', {
       method: 'POST',
@@ -109,19 +122,46 @@ describe('notifications from the running broker', () => {
     });
     expect(ack.status).toBe(201);
     // A reminder may already be on its way; after that, none.
-    await new Promise((r) => setTimeout(r, 3000));
+    await sleep(3000);
     const reminders = hook.hooks.filter((h) => h.body.transition === 'reminder').length;
-    await new Promise((r) => setTimeout(r, 6000));
+    await sleep(17_000);
     expect(hook.hooks.filter((h) => h.body.transition === 'reminder').length).toBe(reminders);
 
     await state('online');
     await waitFor('resolved webhook', () => hook.hooks.some((h) => h.body.transition === 'resolved'), 15_000);
     const resolved = hook.hooks.find((h) => h.body.transition === 'resolved')!;
     expect(resolved.body.text).toMatch(/^PULIH \(sudah normal\): Lokasi Pos Damkar Watansoppeng/);
-    expect(resolved.body.text).toMatch(/Berlangsung \d+ detik/);
+    expect(resolved.body.text).toMatch(/Berlangsung \d+ (detik|menit)/);
+    expect(about('site:damkar').map((h) => h.body.transition)).toEqual(['opened', 'reminder', 'resolved']);
     await waitFor('resolved mail', () => smtp.mails.some((m) => m.subject.includes('PULIH')), 10_000);
     // Every webhook delivery is distinct: no message sent twice.
     const ids = hook.hooks.map((h) => h.body.id);
     expect(new Set(ids).size).toBe(ids.length);
   }, 90_000);
+
+  it('a site box flapping twenty times sends one opened and one resolved', async () => {
+    await publishState(pasar, 'pasar', 'online');
+    await sleep(1500);
+    for (let i = 0; i < 20; i++) {
+      await publishState(pasar, 'pasar', 'offline');
+      await sleep(300);
+      await publishState(pasar, 'pasar', 'online');
+      await sleep(300);
+    }
+    await waitFor(
+      'resolved',
+      () => about('site:pasar').some((h) => h.body.transition === 'resolved'),
+      20_000,
+    );
+    await sleep(4000);
+    // The engine did see the flapping: several incidents, each opened and closed.
+    const incidents = await central.api<Array<{ key: string; closed_at: number | null }>>(
+      '/api/incidents?since=0&limit=1000',
+      'operator1',
+    );
+    expect(incidents.body.filter((i) => i.key === 'site:pasar').length).toBeGreaterThanOrEqual(4);
+    expect(about('site:pasar').map((h) => h.body.transition)).toEqual(['opened', 'resolved']);
+    expect(about('site:pasar')[0]!.body.text).toMatch(/Terputus-sambung \d+ kali/);
+    expect(smtp.mails.filter((m) => m.subject.includes('Pasar Sentral')).length).toBe(2);
+  }, 60_000);
 });
