@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Central, startCentral } from './support/central.js';
+import { type Central, cli, startCentral } from './support/central.js';
 import { SmtpSink, WebhookReceiver } from './support/notify-peers.js';
 import { freePort, tempDir, waitFor } from './support/procs.js';
 
@@ -164,4 +164,33 @@ describe('notifications from the running broker', () => {
     expect(about('site:pasar')[0]!.body.text).toMatch(/Terputus-sambung \d+ kali/);
     expect(smtp.mails.filter((m) => m.subject.includes('Pasar Sentral')).length).toBe(2);
   }, 60_000);
+
+  it('pantau-broker notify test sends a test message on every channel; notify queue shows what waits', async () => {
+    const config = join(tmp.path, 'central.yaml');
+    const hooks = hook.hooks.length;
+    const mails = smtp.mails.length;
+    const { stdout } = await cli('broker', ['notify', 'test', '--config', config]);
+    expect(stdout).toContain('OK    hook\n');
+    expect(stdout).toContain('OK    mail → scc@soppengkab.go.id');
+    expect(hook.hooks.slice(hooks).map((h) => [h.body.transition, h.signed])).toEqual([['test', true]]);
+    expect(smtp.mails.slice(mails).map((m) => m.subject)).toEqual(['[Pantau] Uji pemberitahuan']);
+    expect(smtp.mails.at(-1)!.text).toContain('Uji pemberitahuan Pantau: saluran "mail" berfungsi');
+    hook.failWith = 503;
+    try {
+      await expect(
+        cli('broker', ['notify', 'test', '--config', config, '--channel', 'hook']),
+      ).rejects.toMatchObject({
+        code: 1,
+        stdout: expect.stringContaining('GAGAL hook: 127.0.0.1:'),
+      });
+    } finally {
+      hook.failWith = null;
+    }
+    expect((await cli('broker', ['notify', 'queue', '--config', config])).stdout).toContain(
+      'nothing waiting',
+    );
+    const all = (await cli('broker', ['notify', 'queue', '--config', config, '--all'])).stdout;
+    expect(all).toMatch(/^sent +\S+ +hook +attempts=1/m);
+    expect(all).toContain('[Pantau] PULIH (sudah normal): Lokasi Pasar Sentral Watansoppeng');
+  });
 });

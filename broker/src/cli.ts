@@ -9,6 +9,7 @@ import { startBroker } from './broker.js';
 import { CA_USAGE, caCli } from './ca-cli.js';
 import { loadBrokerConfig } from './config.js';
 import { addGateway, addReader, loadCredentials, removeAccount } from './credentials.js';
+import { NOTIFY_USAGE, notifyCli } from './notify/cli.js';
 
 const USAGE = `pantau-broker --config central.yaml             run the central broker
 pantau-broker check-config FILE                  validate central.yaml
@@ -17,7 +18,7 @@ pantau-broker credentials add-reader  --file F --username U [--password P] [--re
                                       (--requests: may also send requests to site boxes, e.g. clock sync)
 pantau-broker credentials remove      --file F --username U
 pantau-broker credentials list        --file F
-${CA_USAGE}${AUDIT_USAGE}${BACKBONE_USAGE}`;
+${CA_USAGE}${AUDIT_USAGE}${BACKBONE_USAGE}${NOTIFY_USAGE}`;
 
 async function credentials(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
   if (argv[0] === 'credentials') return credentials(argv.slice(1));
   if (argv[0] === 'backbone') return backboneCli(argv.slice(1));
   if (argv[0] === 'ca') return caCli(argv.slice(1));
+  if (argv[0] === 'notify') return notifyCli(argv.slice(1));
   if (argv[0] === 'audit') return auditCli(argv.slice(1));
   if (argv[0] === 'check-config') {
     const file = argv[1] ?? fail(USAGE);

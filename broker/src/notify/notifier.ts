@@ -79,7 +79,8 @@ export class Notifier {
   async tick(now = this.now()): Promise<void> {
     if (this.closing) return;
     try {
-      this.plan(now);
+      // One transaction: a crash mid-way leaves nothing half-said (and the dedup keys would catch it).
+      this.store.db.transaction(() => this.plan(now))();
     } catch (e) {
       this.log?.error({ err: (e as Error).message }, 'notification planning failed');
     }
