@@ -261,24 +261,48 @@ export interface NotifyConfig extends Omit<NotifyFile, 'channels'> {
   channels: Record<string, Channel>;
 }
 
+const ADDRESS_FIELD = { smtp: 'email', chat_gateway: 'chat', telegram: 'telegram' } as const;
+
+/** A channel a rule sends on must reach someone: its roles' addresses of that kind, or its own list. */
+function reachIssues(
+  c: NotifyFile,
+  at: Array<string | number>,
+  channels: string[],
+  roles: string[],
+): SemanticIssue[] {
+  const issues: SemanticIssue[] = [];
+  channels.forEach((name, j) => {
+    const ch = c.channels[name];
+    if (!ch) {
+      issues.push({ path: [...at, 'channels', j], message: `no channel "${name}" in channels` });
+      return;
+    }
+    if (ch.type === 'webhook') return;
+    const field = ADDRESS_FIELD[ch.type];
+    if (roles.length > 0) {
+      if (!roles.some((r) => (c.roles[r]?.[field] ?? []).length > 0))
+        issues.push({
+          path: [...at, 'channels', j],
+          message: `roles ${roles.join(', ')} have no ${field} addresses for ${ch.type} channel "${name}"`,
+        });
+    } else if (((ch.type === 'telegram' ? ch.chat_ids : ch.to) ?? []).length === 0)
+      issues.push({
+        path: [...at, 'channels', j],
+        message: `channel "${name}" has no recipients of its own (${ch.type === 'telegram' ? 'chat_ids' : 'to'}) and no roles are given`,
+      });
+  });
+  roles.forEach((ro, j) => {
+    if (!c.roles[ro]) issues.push({ path: [...at, 'roles', j], message: `no role "${ro}" in roles` });
+  });
+  return issues;
+}
+
 function check(c: NotifyFile): SemanticIssue[] {
   const issues: SemanticIssue[] = [];
   c.rules.forEach((r, i) => {
-    r.channels.forEach((ch, j) => {
-      if (!c.channels[ch])
-        issues.push({ path: ['rules', i, 'channels', j], message: `no channel "${ch}" in channels` });
-    });
-    r.roles.forEach((ro, j) => {
-      if (!c.roles[ro]) issues.push({ path: ['rules', i, 'roles', j], message: `no role "${ro}" in roles` });
-    });
+    issues.push(...reachIssues(c, ['rules', i], r.channels, r.roles));
   });
-  c.digest?.channels.forEach((ch, j) => {
-    if (!c.channels[ch])
-      issues.push({ path: ['digest', 'channels', j], message: `no channel "${ch}" in channels` });
-  });
-  c.digest?.roles.forEach((ro, j) => {
-    if (!c.roles[ro]) issues.push({ path: ['digest', 'roles', j], message: `no role "${ro}" in roles` });
-  });
+  if (c.digest) issues.push(...reachIssues(c, ['digest'], c.digest.channels, c.digest.roles));
   for (const [name, ch] of Object.entries(c.channels)) issues.push(...channelIssues(name, ch));
   if (c.delivery.retry_max_s < c.delivery.retry_first_s)
     issues.push({ path: ['delivery', 'retry_max_s'], message: 'must not be less than retry_first_s' });

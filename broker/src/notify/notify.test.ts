@@ -519,6 +519,35 @@ maintenance:
     );
   });
 
+  it('a rule must reach someone on each of its channels', () => {
+    const file = join(dir, 'reach.yaml');
+    writeFileSync(join(dir, 'tg.token'), 't\n');
+    writeFileSync(
+      file,
+      `channels:
+  mail: { type: smtp, host: relay.intranet, from: pantau@soppengkab.go.id }
+  tg: { type: telegram, token_file: tg.token, chat_ids: ["-100"] }
+roles:
+  pimpinan: { chat: ["62812"] }
+rules:
+  - { channels: [mail] }
+  - { channels: [tg, mail], roles: [pimpinan] }
+  - { channels: [tg] }
+`,
+    );
+    let msg = '';
+    try {
+      loadNotifyConfig(file);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg.split('\n').map((l) => l.slice(file.length + 1))).toEqual([
+      '7:18: rules[0].channels[0]: channel "mail" has no recipients of its own (to) and no roles are given',
+      '8:18: rules[1].channels[0]: roles pimpinan have no telegram addresses for telegram channel "tg"',
+      '8:22: rules[1].channels[1]: roles pimpinan have no email addresses for smtp channel "mail"',
+    ]);
+  });
+
   it('a missing secret file names its field', () => {
     const file = join(dir, 'nosecret.yaml');
     writeFileSync(
@@ -674,5 +703,26 @@ describe('e-mail through an intranet relay', () => {
     } finally {
       await tlsSink.stop();
     }
+  });
+});
+
+describe('the documented example', () => {
+  it('docs/notifications.md: the notify.yaml example loads', () => {
+    const doc = readFileSync(join(import.meta.dirname, '../../../docs/notifications.md'), 'utf8');
+    const yaml = doc.split('## Contoh `notify.yaml`')[1]!.split('```yaml\n')[1]!.split('```')[0]!;
+    for (const f of [
+      'notify-webhook.secret',
+      'ca-intranet.crt',
+      'notify-smtp.password',
+      'wa.token',
+      'telegram.token',
+    ])
+      writeFileSync(join(dir, f), 'x\n');
+    const file = join(dir, 'example.yaml');
+    writeFileSync(file, yaml.replaceAll('/etc/pantau/', `${dir}/`));
+    const cfg = loadNotifyConfig(file);
+    expect(Object.keys(cfg.channels)).toEqual(['helpdesk', 'email', 'wa', 'tg']);
+    expect(cfg.rules).toHaveLength(4);
+    expect(cfg.digest?.time).toBe('07:00');
   });
 });
