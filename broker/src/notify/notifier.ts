@@ -96,7 +96,6 @@ export class Notifier {
     const incidents = this.central
       .incidents({ since: readUntil, limit: 100_000 })
       .sort((a, b) => a.opened_at - b.opened_at);
-    const touched = new Set<string>();
     for (const inc of incidents) {
       let ep = episodes.get(inc.key);
       if (ep && ep.ended_at === null && inc.opened_at > ep.last_opened_at) {
@@ -130,7 +129,6 @@ export class Notifier {
         ep.last_closed_at = inc.closed_at;
         ep.snapshot = inc;
       }
-      touched.add(inc.key);
     }
     for (const ep of episodes.values()) {
       if (ep.ended_at === null) this.decide(ep, now);
@@ -210,7 +208,9 @@ export class Notifier {
 
   private enqueue(dedup: string, m: Message, targets: Target[], now: number): void {
     for (const target of targets) {
-      const ch = this.cfg.channels[target.channel]!;
+      const ch = this.cfg.channels[target.channel];
+      // Said before a restart on a channel since taken out of notify.yaml.
+      if (!ch) continue;
       this.store.enqueue(
         {
           dedup: `${dedup}:${target.channel}:${target.recipient}`,

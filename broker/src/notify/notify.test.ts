@@ -60,9 +60,9 @@ class Network {
     this.openNotifier();
   }
 
-  openNotifier(): void {
+  openNotifier(cfg = this.cfg): void {
     this.notifier = new Notifier({
-      cfg: this.cfg,
+      cfg,
       backbone: this.bb,
       central: this.db,
       statePath: join(this.dir, 'central.db'),
@@ -286,6 +286,24 @@ describe('notifications', () => {
     expect(net.notifier.store.rows().every((r) => r.state === 'sent')).toBe(true);
     // The delivery id is stable across retries, so a receiver can drop a repeat.
     expect(hook.hooks[0]!.headers['x-pantau-delivery']).toBe(hook.hooks[0]!.body.id);
+  });
+
+  it('a channel taken out of notify.yaml across a restart: the others still get resolved, planning goes on', async () => {
+    await setup();
+    net.broken.add('scc-pasar');
+    await net.minutes(3);
+    expect(smtp.mails).toHaveLength(1);
+    await net.notifier.close();
+    const file = join(dir, 'notify.yaml');
+    writeFileSync(
+      file,
+      `channels:\n  hook: { type: webhook, url: "${hook.url}", secret_file: hook.secret }\nrules:\n  - { channels: [hook] }\ntiming: { settle_s: 60, clear_s: 300 }\n`,
+    );
+    net.openNotifier(loadNotifyConfig(file));
+    net.broken.delete('scc-pasar');
+    await net.minutes(7);
+    expect(hook.hooks.map((h) => h.body.transition)).toEqual(['opened', 'resolved']);
+    expect(smtp.mails).toHaveLength(1);
   });
 
   it('a receiver that answers 500 is retried with growing waits; after give_up_days the message is dead', async () => {
