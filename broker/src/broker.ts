@@ -13,6 +13,7 @@ import { Authenticator, loadCredentials } from './credentials.js';
 import { Guard } from './guard.js';
 import { createIngest, createObserverFeed, type IngestStats } from './ingest.js';
 import { startListeners } from './listeners.js';
+import { startNotifier } from './notify/start.js';
 import { openStore } from './store/index.js';
 
 export interface RunningBroker {
@@ -57,11 +58,13 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
         if (leader) engine?.reloadVerdicts();
       })
     : null;
+  const notifier = engine && central ? startNotifier(cfg, central, log) : null;
   const evaluator = engine
     ? setInterval(() => {
         if (cluster && !cluster.lease.isLeader()) return;
         try {
           engine.evaluate();
+          void notifier?.tick();
         } catch (e) {
           log.error({ err: (e as Error).message }, 'link evaluation failed');
         }
@@ -182,6 +185,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
       await cluster?.close();
       guard.close();
       await store.close();
+      await notifier?.close();
       central?.close();
     },
   };

@@ -14,6 +14,7 @@ import {
 import { type Static, Type } from '@sinclair/typebox';
 import { defaultStatePath } from './backbone/central-db.js';
 import { type ClusterConfig, ClusterConfigSchema, checkCluster, resolveCluster } from './cluster/config.js';
+import { loadNotifyConfig, type NotifyConfig } from './notify/config.js';
 import {
   resolveStoreConfig,
   type StoreConfig,
@@ -138,6 +139,10 @@ export const BrokerConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** Notifications on incidents (needs backbone): the rules and channels live in their own file. */
+    notify: Type.Optional(
+      Type.Object({ file: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+    ),
     limits: Type.Optional(LimitsSchema),
     audit: Type.Optional(AuditSchema),
     /** Two or more brokers behind one Redis (docs/cluster.md); absent: one broker, all in memory. */
@@ -147,9 +152,10 @@ export const BrokerConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type BrokerConfig = Omit<Static<typeof BrokerConfigSchema>, 'store' | 'cluster'> & {
+export type BrokerConfig = Omit<Static<typeof BrokerConfigSchema>, 'store' | 'cluster' | 'notify'> & {
   store: StoreConfig;
   cluster?: ClusterConfig;
+  notify?: { file: string; config: NotifyConfig };
   /** external_broker.password_file, read at load time. */
   externalPassword?: string;
 };
@@ -192,6 +198,8 @@ export function loadBrokerConfig(file: string): BrokerConfig {
           path: ['mqtt', 'ws_port'],
           message: 'ws_port is a plain listener; use mqtt.tls.wss_port',
         });
+      if (c.notify && !c.backbone)
+        issues.push({ path: ['notify'], message: 'notifications are about incidents: they need backbone' });
       const tls = c.mqtt.tls;
       if (tls && tls.client_certs !== 'off' && !tls.ca_file)
         issues.push({
@@ -219,8 +227,9 @@ export function loadBrokerConfig(file: string): BrokerConfig {
       }
     : undefined;
   const ext = cfg.external_broker;
+  const { notify, ...rest } = cfg;
   return {
-    ...cfg,
+    ...rest,
     ...(ext
       ? {
           external_broker: { ...ext, ...(ext.ca_file ? { ca_file: abs(ext.ca_file) } : {}) },
@@ -238,6 +247,7 @@ export function loadBrokerConfig(file: string): BrokerConfig {
     ...(cluster ? { cluster: resolveCluster(file, cluster) } : {}),
     credentials_file: abs(cfg.credentials_file),
     store,
+    ...(notify ? { notify: { file: abs(notify.file), config: loadNotifyConfig(abs(notify.file)) } } : {}),
     ...(cfg.backbone
       ? {
           backbone: {

@@ -1,0 +1,4 @@
+export { loadNotifyConfig, type NotifyConfig, NotifySchema } from './config.js';
+export { digestMessage, incidentMessage } from './messages.js';
+export { flakyLinks, Notifier, type NotifierOptions } from './notifier.js';
+export { signature } from './senders.js';
