@@ -30,6 +30,8 @@ describe('end to end: one site box, the central and the dashboard', () => {
   let mqttPort: number;
   let httpPort: number;
   let metricsPort: number;
+  let brokerMetricsPort: number;
+  let dashboardMetricsPort: number;
   let broker: Daemon;
   let gateway: Daemon;
   let dashboard: Daemon;
@@ -54,6 +56,8 @@ describe('end to end: one site box, the central and the dashboard', () => {
     mqttPort = await freePort();
     httpPort = await freePort();
     metricsPort = await freePort();
+    brokerMetricsPort = await freePort();
+    dashboardMetricsPort = await freePort();
     const node = process.execPath;
     const cred = join(dir.path, 'credentials.yaml');
     execFileSync(node, [
@@ -95,11 +99,11 @@ describe('end to end: one site box, the central and the dashboard', () => {
     writeFileSync(join(dir.path, 'dashboard.pw'), 'dash-secret-1\n');
     writeFileSync(
       centralYaml,
-      `mqtt:\n  host: 127.0.0.1\n  port: ${mqttPort}\ncredentials_file: credentials.yaml\nstore: { kind: sqlite, path: central.db }\nlog_level: warn\n`,
+      `mqtt:\n  host: 127.0.0.1\n  port: ${mqttPort}\ncredentials_file: credentials.yaml\nstore: { kind: sqlite, path: central.db }\nmetrics: { port: ${brokerMetricsPort} }\nlog_level: warn\n`,
     );
     writeFileSync(
       join(dir.path, 'dashboard.yaml'),
-      `http: { host: 127.0.0.1, port: ${httpPort} }\nmqtt: { url: "mqtt://127.0.0.1:${mqttPort}", username: dashboard, password_file: dashboard.pw }\nstore: { kind: sqlite, path: central.db }\nusers_file: users.yaml\nlog_level: warn\n`,
+      `http: { host: 127.0.0.1, port: ${httpPort} }\nmqtt: { url: "mqtt://127.0.0.1:${mqttPort}", username: dashboard, password_file: dashboard.pw }\nstore: { kind: sqlite, path: central.db }\nusers_file: users.yaml\nmetrics: { port: ${dashboardMetricsPort} }\nlog_level: warn\n`,
     );
     writeFileSync(
       siteYaml,
@@ -184,6 +188,31 @@ devices:
     expect(Number(fams.get('pantau_gateway_devices')!.metrics[0]!.value)).toBe(1);
     const h = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
     expect(h.status).toBe(200);
+  });
+
+  it("the broker's and the dashboard's own /metrics: connections, ingest, request latency", async () => {
+    const scrape = async (port: number) =>
+      new Map(
+        parsePrometheus(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).map((f) => [
+          f.name,
+          f,
+        ]),
+      );
+    const b = await scrape(brokerMetricsPort);
+    expect(Number(b.get('pantau_broker_mqtt_connections')!.metrics[0]!.value)).toBeGreaterThanOrEqual(1);
+    const stored = b.get('pantau_broker_ingested_total')!.metrics.find((m) => m.labels!.kind === 'telemetry');
+    expect(Number(stored!.value)).toBeGreaterThan(0);
+    expect((await fetch(`http://127.0.0.1:${brokerMetricsPort}/healthz`)).status).toBe(200);
+    await fetch(`http://127.0.0.1:${httpPort}/api/sites`, { headers: { cookie } });
+    const dText = await (await fetch(`http://127.0.0.1:${dashboardMetricsPort}/metrics`)).text();
+    const d = new Map(parsePrometheus(dText).map((f) => [f.name, f]));
+    expect(d.get('pantau_dashboard_http_request_duration_seconds')!.type).toBe('HISTOGRAM');
+    // The parser keeps no labels on histograms: the per-route count is read from its own line.
+    const count = dText.match(
+      /^pantau_dashboard_http_request_duration_seconds_count\{[^}]*route="\/api\/sites"[^}]*\} (\d+)$/m,
+    );
+    expect(Number(count?.[1])).toBeGreaterThan(0);
+    expect(Number(d.get('pantau_dashboard_broker_connected')!.metrics[0]!.value)).toBe(1);
   });
 
   it('streams live updates to the page as server-sent events', async () => {

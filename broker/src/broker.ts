@@ -14,6 +14,7 @@ import { Guard } from './guard.js';
 import { createIngest, createObserverFeed, type IngestStats } from './ingest.js';
 import { startListeners } from './listeners.js';
 import { startNotifier } from './notify/start.js';
+import { observeBroker } from './observe.js';
 import { openStore } from './store/index.js';
 
 export interface RunningBroker {
@@ -155,6 +156,11 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
   const listeners = await startListeners(cfg, aedes, guard, log);
   const { port, wsPort, tlsPort, wssPort } = listeners;
   process.on('SIGHUP', listeners.reloadTls);
+  const observer = await observeBroker({
+    figures: () => ({ ...ingest.stats, clients: aedes.connectedClients, ...guard.stats }),
+    listen: cfg.metrics?.enabled ? { host: cfg.metrics.host, port: cfg.metrics.port } : null,
+    log,
+  });
   log.info(
     {
       port,
@@ -180,6 +186,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
       watcher?.close();
       clearTimeout(reloadTimer);
       process.off('SIGHUP', listeners.reloadTls);
+      await observer.close();
       await new Promise<void>((r) => aedes.close(() => r()));
       await listeners.close();
       await cluster?.close();

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import {
   LogLevelSchema,
   loadConfig,
+  metricsSchema,
   pathFrom,
   readPemFile,
   readSecretFile,
@@ -147,12 +148,16 @@ export const BrokerConfigSchema = Type.Object(
     audit: Type.Optional(AuditSchema),
     /** Two or more brokers behind one Redis (docs/cluster.md); absent: one broker, all in memory. */
     cluster: Type.Optional(ClusterConfigSchema),
+    /** The broker's own /metrics and /healthz (docs/operations.md). */
+    metrics: metricsSchema(9320),
     log_level: LogLevelSchema,
   },
   { additionalProperties: false },
 );
 
-export type BrokerConfig = Omit<Static<typeof BrokerConfigSchema>, 'store' | 'cluster' | 'notify'> & {
+export type BrokerConfig = Omit<Static<typeof BrokerConfigSchema>, 'store' | 'cluster' | 'notify' | 'metrics'> & {
+  /** Absent (a broker started in-process by a test): no metrics listener. */
+  metrics?: Static<typeof BrokerConfigSchema>['metrics'];
   store: StoreConfig;
   cluster?: ClusterConfig;
   notify?: { file: string; config: NotifyConfig };

@@ -3,6 +3,19 @@
 
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
+import { Type } from '@sinclair/typebox';
+
+/** A daemon's `metrics:` block: its /metrics and /healthz listener, localhost by default. */
+export const metricsSchema = (defaultPort: number) =>
+  Type.Object(
+    {
+      enabled: Type.Boolean({ default: true }),
+      /** Localhost by default: open it to the monitoring server deliberately. */
+      host: Type.String({ format: 'host', default: '127.0.0.1' }),
+      port: Type.Integer({ minimum: 0, maximum: 65535, default: defaultPort }),
+    },
+    { additionalProperties: false, default: {} },
+  );
 
 interface Log {
   warn(o: object, msg: string): void;

@@ -11,6 +11,7 @@ import {
 import {
   LogLevelSchema,
   loadConfig,
+  metricsSchema,
   type PemKind,
   pathFrom,
   readPemFile,
@@ -73,13 +74,17 @@ export const DashboardConfigSchema = Type.Object(
     ),
     language: Type.Union([Type.Literal('id'), Type.Literal('en')], { default: 'id' }),
     timezone: Type.String({ minLength: 1, default: 'Asia/Makassar' }),
+    /** The dashboard's own /metrics and /healthz, on a separate localhost port. */
+    metrics: metricsSchema(9330),
     log_level: LogLevelSchema,
   },
   { additionalProperties: false },
 );
 
-export type DashboardConfig = Omit<Static<typeof DashboardConfigSchema>, 'backbone' | 'store'> & {
+export type DashboardConfig = Omit<Static<typeof DashboardConfigSchema>, 'backbone' | 'store' | 'metrics'> & {
   store: StoreConfig;
+  /** Absent (a dashboard started in-process by a test): no metrics listener. */
+  metrics?: Static<typeof DashboardConfigSchema>['metrics'];
   mqttPassword: string;
   /** PEM contents of http.tls's files. */
   httpsFiles?: { cert: string; key: string };

@@ -14,6 +14,7 @@ import { registerCameraRoutes } from './cameras.js';
 import type { DashboardConfig } from './config.js';
 import { registerLinkRoutes } from './links.js';
 import { LiveFeed } from './live.js';
+import { observeDashboard } from './observe.js';
 import { Slug } from './schemas.js';
 import { LoginBrake, type Session, Sessions } from './sessions.js';
 import { SITE_SILENT_MS } from './summary.js';
@@ -156,6 +157,12 @@ export async function startDashboard(
     },
   });
   await app.register(fastifyCookie);
+  const observer = await observeDashboard({
+    app,
+    brokerConnected: () => live.connected,
+    listen: cfg.metrics?.enabled ? { host: cfg.metrics.host, port: cfg.metrics.port } : null,
+    log,
+  });
   app.decorateRequest('session', null);
 
   app.setErrorHandler(
@@ -352,9 +359,11 @@ export async function startDashboard(
       res.write(`event: ${e.type}\ndata: ${JSON.stringify(liveEventFor(role, e))}\n\n`),
     );
     const beat = setInterval(() => res.write(`: keep-alive ${Date.now()}\n\n`), 15_000);
+    const gone = observer.streamOpened();
     req.raw.on('close', () => {
       clearInterval(beat);
       off();
+      gone();
     });
   });
 
@@ -375,6 +384,7 @@ export async function startDashboard(
     port,
     close: async () => {
       await live.stop();
+      await observer.close();
       await app.close();
       await store?.close();
     },
