@@ -4,7 +4,8 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fail, generateSecret, out, runCli } from '@pantau/config';
+import { fail, feedWatchdog, generateSecret, out, runCli } from '@pantau/config';
+import pino from 'pino';
 import { AUDIT_USAGE, auditCli } from './audit-cli.js';
 import { BACKBONE_USAGE, backboneCli } from './backbone-cli.js';
 import { BackupError, backupCentral, restoreCentral } from './backup.js';
@@ -202,7 +203,16 @@ async function main(): Promise<void> {
   if (ingestOnly && !cfg.external_broker) fail(`${values.config}: "ingest" needs an external_broker section`);
   loadCredentials(cfg.credentials_file);
   const running = cfg.external_broker ? await startIngestClient(cfg) : await startBroker(cfg);
-  const stop = () => void running.close().then(() => process.exit(0));
+  // The broker feeds systemd's watchdog itself (observe.ts); the ingest client says it is alive here.
+  const pinoLog = pino({ level: cfg.log_level, base: { service: 'pantau-broker' } });
+  const watchdog = cfg.external_broker
+    ? feedWatchdog({ health: () => ({ ok: true, reasons: [] }), log: pinoLog, status: 'ingesting' })
+    : null;
+  const stop = () =>
+    void running.close().then(() => {
+      watchdog?.close();
+      process.exit(0);
+    });
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
