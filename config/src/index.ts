@@ -178,6 +178,25 @@ export interface LoadOptions<T> {
 }
 
 /** Parses YAML text against a schema; throws ConfigError naming file, line and field. */
+/**
+ * The config format this Pantau reads. A file may say `version: N` at its top; without it, it is
+ * version 1 (every config written before versions were named). A file from a newer Pantau is refused
+ * with a clear message instead of a list of unknown fields.
+ */
+export const CONFIG_VERSION = 1;
+
+/** Checks and removes a top-level `version`; returns what is wrong with it, if anything. */
+function checkVersion(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null || !('version' in value)) return null;
+  const v = (value as { version: unknown }).version;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    return `must be a whole number (this Pantau reads config version ${CONFIG_VERSION})`;
+  if (v > CONFIG_VERSION)
+    return `written for a newer Pantau (config version ${v}); this one reads version ${CONFIG_VERSION}: upgrade Pantau, or use the config that came with this version`;
+  delete (value as { version?: unknown }).version;
+  return null;
+}
+
 export function parseConfig<S extends TSchema>(
   text: string,
   file: string,
@@ -202,6 +221,9 @@ export function parseConfig<S extends TSchema>(
     );
   }
   const value: unknown = doc.toJS() ?? {};
+  const tooNew = checkVersion(value);
+  if (tooNew)
+    throw new ConfigError(file, [{ file, ...locate(doc, lc, ['version']), field: 'version', message: tooNew }]);
   const validate = ajv.compile(schema);
   if (!validate(value)) {
     const seen = new Set<string>();
