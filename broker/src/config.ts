@@ -155,7 +155,10 @@ export const BrokerConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type BrokerConfig = Omit<Static<typeof BrokerConfigSchema>, 'store' | 'cluster' | 'notify' | 'metrics'> & {
+export type BrokerConfig = Omit<
+  Static<typeof BrokerConfigSchema>,
+  'store' | 'cluster' | 'notify' | 'metrics'
+> & {
   /** Absent (a broker started in-process by a test): no metrics listener. */
   metrics?: Static<typeof BrokerConfigSchema>['metrics'];
   store: StoreConfig;

@@ -223,7 +223,9 @@ export function parseConfig<S extends TSchema>(
   const value: unknown = doc.toJS() ?? {};
   const tooNew = checkVersion(value);
   if (tooNew)
-    throw new ConfigError(file, [{ file, ...locate(doc, lc, ['version']), field: 'version', message: tooNew }]);
+    throw new ConfigError(file, [
+      { file, ...locate(doc, lc, ['version']), field: 'version', message: tooNew },
+    ]);
   const validate = ajv.compile(schema);
   if (!validate(value)) {
     const seen = new Set<string>();
