@@ -142,8 +142,9 @@ log_level: warn
       join(dir.path, 'users.yaml'),
       '--username',
       'ops',
+      // Site boxes, readings and sequence reports are the engineers' views.
       '--role',
-      'operator',
+      'engineer',
       '--password=ops-secret-1',
     ]);
     writeFileSync(
