@@ -217,7 +217,9 @@ ${list}
     const db = new Database(file);
     try {
       return (
-        db.prepare('SELECT seq FROM outbox WHERE seq IS NOT NULL ORDER BY id').all() as Array<{ seq: number }>
+        db.prepare('SELECT seq FROM outbox WHERE seq IS NOT NULL AND acked = 0 ORDER BY id').all() as Array<{
+          seq: number;
+        }>
       ).map((r) => r.seq);
     } finally {
       db.close();

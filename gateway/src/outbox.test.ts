@@ -280,8 +280,10 @@ describe('disk outbox', () => {
     const o2 = new DiskOutbox({ path: join(dir, 'outbox.db'), log });
     expect(o2.uncleanStart).toBe(true);
     expect(seqs(o2)).toEqual([1]);
-    // The highest number ever written, even when acknowledged and gone: 3 never reached the disk.
+    // The highest number ever written, even when acknowledged: 3 never reached the disk. 2 is kept
+    // as a marker row, neither handed out nor counted as waiting.
     expect(o2.lastSeqAtStart).toBe(2);
+    expect(o2.depth).toBe(1);
     expect(lines.some((l) => /not closed cleanly/.test(l.msg))).toBe(true);
     o2.close();
     o.close();

@@ -198,7 +198,8 @@ CREATE TABLE IF NOT EXISTS outbox (
   body BLOB NOT NULL,
   ts INTEGER NOT NULL,
   enq INTEGER NOT NULL,
-  seq INTEGER
+  seq INTEGER,
+  acked INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS rejected (
@@ -267,6 +268,10 @@ function openDb(path: string, o: { synchronous: 'full' | 'normal'; maxPageCount?
     db.pragma('busy_timeout = 2000');
     if (o.maxPageCount) db.pragma(`max_page_count = ${o.maxPageCount}`);
     db.exec(SCHEMA);
+    // Files from before the marker column (0.1.0) get it.
+    const cols = db.prepare('PRAGMA table_info(outbox)').all() as Array<{ name: string }>;
+    if (!cols.some((c) => c.name === 'acked'))
+      db.exec('ALTER TABLE outbox ADD COLUMN acked INTEGER NOT NULL DEFAULT 0');
     db.prepare('SELECT COUNT(*) FROM outbox').get();
     return db;
   } catch (e) {
@@ -314,6 +319,8 @@ export class DiskOutbox implements Outbox {
   readonly lastSeqAtStart: number | null;
   private lastSeq = 0;
   private rejectedTotal = 0;
+  /** The newest row, acknowledged but kept so the highest written number survives a power cut. */
+  private markerId: number | null = null;
   /** Commits done, for tests and the bench. */
   commits = 0;
 
@@ -323,6 +330,7 @@ export class DiskOutbox implements Outbox {
     next: Database.Statement;
     head: Database.Statement;
     setMeta: Database.Statement;
+    mark: Database.Statement;
   };
 
   constructor(opts: DiskOutboxOptions) {
@@ -355,8 +363,11 @@ export class DiskOutbox implements Outbox {
     this.st = {
       insert: db.prepare('INSERT INTO outbox (id, topic, body, ts, enq, seq) VALUES (?, ?, ?, ?, ?, ?)'),
       del: db.prepare('DELETE FROM outbox WHERE id = ?'),
-      next: db.prepare('SELECT id, topic, body, ts, enq, seq FROM outbox WHERE id > ? ORDER BY id LIMIT ?'),
-      head: db.prepare('SELECT id, ts, seq FROM outbox WHERE id > ? ORDER BY id LIMIT ?'),
+      next: db.prepare(
+        'SELECT id, topic, body, ts, enq, seq FROM outbox WHERE id > ? AND acked = 0 ORDER BY id LIMIT ?',
+      ),
+      head: db.prepare('SELECT id, ts, seq FROM outbox WHERE id > ? AND acked = 0 ORDER BY id LIMIT ?'),
+      mark: db.prepare('UPDATE outbox SET acked = 1 WHERE id = ?'),
       setMeta: db.prepare(
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
       ),
@@ -369,10 +380,18 @@ export class DiskOutbox implements Outbox {
     );
     this.uncleanStart = meta.get('open') === 1;
     this.droppedTotal = meta.get('dropped') ?? 0;
-    this.lastSeq = meta.get('last_seq') ?? 0;
+    // The highest number ever written: the newest row is kept (as an acknowledged marker) until a
+    // newer one is written, so it is in the table; the meta value covers a table the bounds emptied.
+    const tableMax = (db.prepare('SELECT MAX(seq) AS m FROM outbox').get() as { m: number | null }).m;
+    this.lastSeq = Math.max(meta.get('last_seq') ?? 0, tableMax ?? 0);
     this.rejectedTotal = meta.get('rejected') ?? 0;
-    this.lastSeqAtStart = lostUnknown || !meta.has('last_seq') ? null : this.lastSeq;
-    this.rows = (db.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n;
+    const markers = (
+      db.prepare('SELECT id FROM outbox WHERE acked = 1 ORDER BY id').all() as Array<{ id: number }>
+    ).map((r) => r.id);
+    this.markerId = markers.at(-1) ?? null;
+    for (const id of markers.slice(0, -1)) this.st.del.run(id);
+    this.lastSeqAtStart = lostUnknown || (!meta.has('last_seq') && tableMax === null) ? null : this.lastSeq;
+    this.rows = (db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE acked = 0').get() as { n: number }).n;
     this.lastId = (db.prepare('SELECT MAX(id) AS m FROM outbox').get() as { m: number | null }).m ?? 0;
     this.st.setMeta.run('open', 1);
     if (this.uncleanStart)
@@ -647,6 +666,7 @@ export class DiskOutbox implements Outbox {
       for (const id of acks) deleted += this.st.del.run(id).changes;
       const d = this.enforceSize(this.rows - deleted, target);
       if (d) this.st.setMeta.run('dropped', this.droppedTotal + d.count);
+      this.st.setMeta.run('last_seq', this.lastSeq);
       // Free pages past `maxPages` go (the file shrinks at the next checkpoint: pages past the new
       // end are not copied); the others stay for the next inserts, so the file need not grow.
       const pages = this.db.pragma('page_count', { simple: true }) as number;
@@ -667,23 +687,42 @@ export class DiskOutbox implements Outbox {
   private write(batch: Pending[], acks: number[]): void {
     let deleted = 0;
     const drops: Array<[DropReason, DropAgg]> = [];
+    let marker = this.markerId;
     const tx = this.db.transaction(() => {
       let lastSeq = this.lastSeq;
       for (const p of batch) {
         this.st.insert.run(p.id, p.topic, p.body, p.ts, p.enq, p.seq ?? null);
         if (p.seq !== undefined && p.seq > lastSeq) lastSeq = p.seq;
       }
-      if (lastSeq > this.lastSeq) this.st.setMeta.run('last_seq', lastSeq);
-      for (const id of acks) deleted += this.st.del.run(id).changes;
+      // The newest row is not deleted when acknowledged but marked: it keeps the highest number
+      // written in the table (in the page the inserts write anyway) instead of a meta row rewritten
+      // by every commit, which would double what an SD card takes. A newer row replaces it.
+      const newest = batch.length > 0 ? batch[batch.length - 1]!.id : this.lastId;
+      if (batch.length > 0 && marker !== null) {
+        this.st.del.run(marker);
+        marker = null;
+      }
+      for (const id of acks) {
+        if (id === newest && batch.length === 0) {
+          if (marker !== null) this.st.del.run(marker);
+          deleted += this.st.mark.run(id).changes;
+          marker = id;
+        } else deleted += this.st.del.run(id).changes;
+      }
       const rows = this.rows + batch.length - deleted;
       const age = this.enforceAge(rows);
       if (age) drops.push(['age', age]);
       const size = this.enforceSize(rows - (age?.count ?? 0));
       if (size) drops.push(['size', size]);
       const n = drops.reduce((s, [, d]) => s + d.count, 0);
-      if (n > 0) this.st.setMeta.run('dropped', this.droppedTotal + n);
+      if (n > 0) {
+        this.st.setMeta.run('dropped', this.droppedTotal + n);
+        // The bounds may have taken the newest rows too.
+        this.st.setMeta.run('last_seq', lastSeq);
+      }
     });
     tx();
+    this.markerId = marker;
     for (const p of batch) if (p.seq !== undefined && p.seq > this.lastSeq) this.lastSeq = p.seq;
     this.rows += batch.length - deleted - drops.reduce((s, [, d]) => s + d.count, 0);
     for (const id of acks) this.acked.delete(id);
@@ -900,6 +939,7 @@ export class DiskOutbox implements Outbox {
     if (this.pending.length > 0)
       this.o.log?.error({ lost: this.pending.length }, 'outbox closed with messages it could not write');
     try {
+      this.st.setMeta.run('last_seq', this.lastSeq);
       this.st.setMeta.run('open', 0);
     } catch {}
     this.db.close();
