@@ -516,9 +516,12 @@ export class Publisher {
     if (backfill) this.counts.backfill++;
     // The callback comes with the PUBACK, or with an error when the message did not get through
     // (never left, or taken back at a disconnection): then it goes again, from the outbox.
+    const session = this.session;
     const done = (err?: Error) => {
       this.callbacks.delete(item.id);
       this.inflight.delete(item.id);
+      // Only unacknowledged messages matter to judgeSession: a long replay must not pile up here.
+      session?.sent.delete(item.id);
       if (!err) {
         this.counts.acked++;
         this.outbox.ack(item.id);
