@@ -1,9 +1,9 @@
 // Watching the central broker itself: its figures for /metrics (Prometheus text) and its health for
 // /healthz and the systemd watchdog (served by @pantau/config's observe.ts).
 
-import { type DaemonHealth, feedWatchdog, serveObservability } from '@pantau/config';
+import { type DaemonHealth, feedWatchdog, scrapedMetrics, serveObservability } from '@pantau/config';
 import type { Logger } from 'pino';
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { IngestStats } from './ingest.js';
 
 export interface BrokerFigures extends IngestStats {
@@ -33,31 +33,9 @@ export async function observeBroker(o: {
     if (o.storeOk && !o.storeOk()) reasons.push('the store does not take writes');
     return { ok: reasons.length === 0, reasons };
   };
-  const gauge = (name: string, help: string, read: () => number) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(read());
-      },
-    });
-  // Totals kept by the broker, set (not incremented) at each scrape.
-  const counter = (name: string, help: string, labelNames: string[], read: (c: Counter) => void) =>
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        read(this);
-      },
-    });
-  gauge(
-    'pantau_broker_mqtt_connections',
-    'MQTT clients connected (site boxes, dashboards, tools)',
-    () => o.figures().clients,
+  const { gauge, counter } = scrapedMetrics(registry);
+  gauge('pantau_broker_mqtt_connections', 'MQTT clients connected (site boxes, dashboards, tools)', [], (g) =>
+    g.set(o.figures().clients),
   );
   counter('pantau_broker_ingested_total', 'Messages stored, by kind', ['kind'], (c) => {
     const f = o.figures();
@@ -78,7 +56,7 @@ export async function observeBroker(o: {
     c.inc({ reason: 'acl' }, f.denied);
     c.inc({ reason: 'limit' }, f.limitHits);
   });
-  gauge('pantau_broker_healthy', '1 when /healthz says ok', () => (health().ok ? 1 : 0));
+  gauge('pantau_broker_healthy', '1 when /healthz says ok', [], (g) => g.set(health().ok ? 1 : 0));
 
   const served = o.listen
     ? await serveObservability({ registry, health, listen: o.listen, log: o.log })

@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { Type } from '@sinclair/typebox';
+import { Counter, Gauge, type Registry } from 'prom-client';
 
 /** A daemon's `metrics:` block: its /metrics and /healthz listener, localhost by default. */
 export const metricsSchema = (defaultPort: number) =>
@@ -115,4 +116,34 @@ export function feedWatchdog(o: {
     Math.max(500, usec / 2000),
   );
   return { close: () => clearInterval(timer) };
+}
+
+/**
+ * Metrics read from a daemon's own figures at each scrape: a gauge is set, a counter (a total the
+ * daemon keeps) is reset and set, never incremented here.
+ */
+export function scrapedMetrics(registry: Registry) {
+  return {
+    gauge: (name: string, help: string, labelNames: string[], read: (g: Gauge) => void) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [registry],
+        collect() {
+          read(this);
+        },
+      }),
+    counter: (name: string, help: string, labelNames: string[], read: (c: Counter) => void) =>
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers: [registry],
+        collect() {
+          this.reset();
+          read(this);
+        },
+      }),
+  };
 }

@@ -2,9 +2,9 @@
 // /healthz and the systemd watchdog (served by @pantau/config's observe.ts): a daemon whose polling
 // has stalled is unhealthy, stops feeding the watchdog, and systemd restarts it.
 
-import { feedWatchdog, serveObservability } from '@pantau/config';
+import { feedWatchdog, scrapedMetrics, serveObservability } from '@pantau/config';
 import type { Logger } from 'pino';
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 
 /** What the daemon reports; read at every scrape. */
 export interface SiteBoxFigures {
@@ -69,28 +69,7 @@ export async function startObserver(o: ObserveOptions): Promise<Observer> {
     };
   };
 
-  const gauge = (name: string, help: string, labelNames: string[], read: (g: Gauge) => void) =>
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        read(this);
-      },
-    });
-  // Counters read from the daemon's own totals: set, not incremented, at each scrape.
-  const counter = (name: string, help: string, labelNames: string[], read: (c: Counter) => void) =>
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        read(this);
-      },
-    });
+  const { gauge, counter } = scrapedMetrics(registry);
   counter('pantau_gateway_polls_total', 'Device polls finished, by result', ['result'], (c) => {
     const f = o.figures();
     c.inc({ result: 'ok' }, f.polls.ok);
