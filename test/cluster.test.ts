@@ -16,7 +16,7 @@ import { type SimulatedAgent, startSimulatedAgent } from '@pantau/collectors/snm
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Daemon, freePort, ROOT, runDaemon, tempDir, waitFor } from './support/procs.js';
 import { startRedis, type TestRedis } from './support/redis.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
@@ -256,8 +256,50 @@ ${devices}
     await startBroker('a');
     await waitFor('broker a judges links', async () => (await redis.get(LEADER_KEY)) === 'central-a', 10_000);
     await startBroker('b');
+    // Each broker hears what the other's clients publish (every message goes through Redis).
+    for (const [from, to] of [
+      ['b', 'a'],
+      ['a', 'b'],
+    ] as const) {
+      const heard = reader(ports[to], 'pantau/v1/+/request/+');
+      await waitFor(`reader on broker ${to} subscribed`, () => heard.client.connected);
+      const asker = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports[from]}`, {
+        username: 'operator',
+        password: 'oper-secret-1',
+        reconnectPeriod: 0,
+      });
+      const id = `cross-${from}-${to}`;
+      await waitFor(
+        `a request published on broker ${from} heard on broker ${to}`,
+        async () => {
+          if (heard.client.connected && heard.seen.length === 0)
+            await asker.publishAsync(
+              'pantau/v1/gamma/request/ready-check',
+              JSON.stringify({ v: 1, id, ts: Date.now(), args: {} }),
+              { qos: 1 },
+            );
+          return heard.seen.some((m) => m.body.includes(id));
+        },
+        20_000,
+        500,
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}\n${brokerLogs()}`);
+      });
+      await asker.endAsync();
+      heard.client.end(true);
+    }
     dashboard = runDaemon('dashboard', ['--config', join(dir.path, 'dashboard.yaml')]);
-  }, 60_000);
+  }, 90_000);
+
+  const brokerLogs = () =>
+    (['a', 'b'] as const)
+      .map((n) => `--- broker ${n}:\n${brokers[n]?.output().slice(-4000) ?? '(not running)'}`)
+      .join('\n');
+
+  // What the brokers said, when a test fails: the cross-broker paths are in their logs.
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail') process.stdout.write(`${brokerLogs()}\n`);
+  });
 
   afterAll(async () => {
     for (const r of readers) r.end(true);
@@ -359,7 +401,12 @@ ${devices}
     const old = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.a}`, opts(ports.a));
     const closed = new Promise<void>((r) => old.once('close', () => r()));
     const fresh = await mqtt.connectAsync(`mqtt://127.0.0.1:${ports.b}`, opts(ports.b));
-    await closed;
+    await Promise.race([
+      closed,
+      sleep(10_000).then(() => {
+        throw new Error('broker a did not close the old connection within 10 s of the new one at b');
+      }),
+    ]);
     await sleep(1500);
     expect(watch.seen.map((m) => (JSON.parse(m.body) as { state: string }).state)).not.toContain('offline');
     await fresh.endAsync();
@@ -574,6 +621,8 @@ ${devices}
         return 1;
       }
     };
+    // Site boxes still running after an earlier test failed would fight the new ones for their ids.
+    await Promise.all([...gateways.values()].map((g) => g.stop('SIGKILL')));
     const first = Object.fromEntries(BOTH.map((s) => [s, firstOf(s)]));
     for (const site of BOTH)
       gateways.set(site, runDaemon('gateway', ['run', '--config', join(dir.path, `site-${site}.yaml`)]));

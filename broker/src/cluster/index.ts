@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
 import type { Logger } from 'pino';
 import type { ClusterConfig } from './config.js';
+import { type Emitter, EmitterProbe } from './emitter-probe.js';
 import { LeaderLease } from './leader.js';
 import { BrokerPresence } from './presence.js';
 import { redisConnection } from './redis.js';
@@ -90,6 +91,7 @@ export function openCluster(
     }
     done();
   });
+  const probe = new EmitterProbe(mq as unknown as Emitter, c.id, clog);
   const presence = new BrokerPresence(commands, c.id, c.heartbeatS * 1000, clog);
   const lease = new LeaderLease({
     redis: commands,
@@ -118,6 +120,7 @@ export function openCluster(
       }
       try {
         await presence.claim();
+        await probe.roundTrip(10_000);
       } catch (e) {
         await this.close();
         throw e;
@@ -141,9 +144,11 @@ export function openCluster(
           (e: Error) => clog.warn({ client: client.id, err: e.message }, 'could not check for stale wills'),
         );
       });
+      probe.start(c.heartbeatS * 1000);
       if (o.judge) lease.start();
     },
     async close() {
+      probe.stop();
       await lease.stop();
       await presence.release();
       // aedes has closed the emitter (QUIT) if it ran; this also covers a broker that never started.
