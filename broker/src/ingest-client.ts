@@ -4,17 +4,17 @@
 
 import { readFileSync } from 'node:fs';
 import { TOPIC_ROOT } from '@pantau/contract';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pino, { type Logger } from 'pino';
 import { CentralDb } from './backbone/central-db.js';
 import { loadBackbone } from './backbone/description.js';
 import { CentralEngine } from './backbone/engine.js';
 import type { BrokerConfig } from './config.js';
 import { createIngest, type IngestStats } from './ingest.js';
+import { type IngestServer, IngestSession } from './ingest-session.js';
 import { openStore } from './store/index.js';
 
 export interface RunningIngest {
-  client: MqttClient;
+  session: IngestSession;
   engine: CentralEngine | null;
   /** Resolves on the first accepted subscription. */
   ready: Promise<void>;
@@ -47,73 +47,56 @@ export async function startIngestClient(
     : undefined;
 
   const ca = ext.ca_file ? readFileSync(ext.ca_file) : undefined;
-  const servers = ext.urls.map((u) => {
+  const servers: IngestServer[] = ext.urls.map((u) => {
     const url = new URL(u);
-    const protocol = url.protocol.slice(0, -1) as 'mqtt' | 'mqtts' | 'ws' | 'wss';
-    return { host: url.hostname, port: Number(url.port) || (protocol === 'mqtts' ? 8883 : 1883), protocol };
+    const protocol = url.protocol.slice(0, -1) as IngestServer['protocol'];
+    const tls = protocol === 'mqtts' || protocol === 'wss';
+    const port =
+      Number(url.port) || (protocol === 'mqtt' ? 1883 : protocol === 'mqtts' ? 8883 : tls ? 443 : 80);
+    return { host: url.hostname, port, protocol };
   });
   const filter = ext.share_group ? `$share/${ext.share_group}/${TOPIC_ROOT}/#` : `${TOPIC_ROOT}/#`;
-  const options: IClientOptions = {
-    servers,
-    username: ext.username,
-    password: cfg.externalPassword,
-    clientId: ext.client_id,
-    keepalive: ext.keepalive_s,
-    // The broker keeps our session and queues QoS 1 readings while we are away (restart, upgrade).
-    clean: false,
-    reconnectPeriod: 2000,
-    connectTimeout: 10_000,
-    protocolVersion: 4,
-    ...(ca ? { ca } : {}),
-  };
-  const client = mqtt.connect(options);
   // Acknowledge a message only once it is in the store: killed mid-way, the broker sends it again and
   // the store drops the duplicate by site and sequence number.
-  client.handleMessage = (packet, done) => {
-    const topic = packet.topic;
-    if (!topic.startsWith(`${TOPIC_ROOT}/`)) return done();
-    ingest.ingest(topic, packet.payload as Buffer).then(
-      () => done(),
-      (e: Error) => {
-        log.error({ topic, err: e.message }, 'ingest failed');
-        done();
-      },
-    );
-  };
-  let connects = 0;
+  const session = new IngestSession({
+    servers,
+    username: ext.username,
+    password: cfg.externalPassword ?? '',
+    clientId: ext.client_id,
+    keepaliveS: ext.keepalive_s,
+    filter,
+    ...(ca ? { ca } : {}),
+    reconnectMs: 2000,
+    connectTimeoutMs: 10_000,
+    log,
+    onMessage: (topic, payload) =>
+      topic.startsWith(`${TOPIC_ROOT}/`) ? ingest.ingest(topic, payload) : Promise.resolve(),
+  });
   let resolveReady!: () => void;
   const ready = new Promise<void>((r) => (resolveReady = r));
-  client.on('connect', (ack) => {
-    connects++;
-    log.info({ connects, sessionPresent: ack.sessionPresent }, 'ingest connected to the broker');
-    // Re-subscribing is harmless with a kept session and needed when the broker lost it.
-    client.subscribe(filter, { qos: 1 }, (err, granted) => {
-      const refused = err || !granted || granted.some((g) => g.qos === 128);
-      if (refused)
-        log.error(
-          { filter, err: err?.message },
-          'the broker refused the ingest subscription (check its ACL)',
-        );
-      else resolveReady();
-    });
+  session.on('connect', (sessionPresent: boolean) =>
+    log.info({ connects: session.connects, sessionPresent }, 'ingest connected to the broker'),
+  );
+  session.on('subscribed', (granted: boolean) => {
+    if (granted) resolveReady();
+    else log.error({ filter }, 'the broker refused the ingest subscription (check its ACL)');
   });
-  client.on('offline', () => log.warn('broker unreachable; it keeps our session until we return'));
-  client.on('error', (e) => log.warn({ err: e.message }, 'MQTT error'));
+  session.on('offline', () => log.warn('broker unreachable; it keeps our session until we return'));
+  session.start();
   log.info(
     { urls: ext.urls, filter, store: cfg.store.kind === 'sqlite' ? cfg.store.path : cfg.store.url },
     'ingest client started',
   );
 
   return {
-    client,
+    session,
     engine,
     ready,
-    stats: () => ({ ...ingest.stats, connected: client.connected, connects }),
+    stats: () => ({ ...ingest.stats, connected: session.connected, connects: session.connects }),
     close: async () => {
       clearInterval(evaluator);
-      // A frozen broker never answers the goodbye: give it a moment, then drop the connection.
-      await Promise.race([client.endAsync(), new Promise((r) => setTimeout(r, 3000).unref())]);
-      if (!client.disconnected) client.end(true);
+      // A frozen broker never answers the goodbye: end() gives it a moment, then drops the connection.
+      await session.end();
       await store.close();
       central?.close();
     },
