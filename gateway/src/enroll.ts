@@ -124,6 +124,8 @@ function withEnrollment(
   doc.deleteIn(['mqtt', 'password']);
   doc.setIn(['mqtt', 'password_file'], r.passwordFile);
   if (r.caFile) doc.setIn(['mqtt', 'tls', 'ca_file'], r.caFile);
+  // A central without TLS: a tls block left from before would make the config invalid.
+  if (!r.urls.some((u) => /^(mqtts|tls|wss):/.test(u))) doc.deleteIn(['mqtt', 'tls']);
   return doc.toString();
 }
 
