@@ -343,7 +343,8 @@ describe('enrolling a site box with a one-time token', () => {
       viewport: { width: 1366, height: 900 },
     });
     const page = await ctx.newPage();
-    await logIn(page, `${central.base}/#enroll`, 'insinyur', 'insinyur-secret-1');
+    await logIn(page, `${central.base}/#sites`, 'insinyur', 'insinyur-secret-1');
+    await page.click('#to-enroll');
     await page.waitForSelector('#enroll-form');
     expect(await page.textContent('#view-title')).toBe('Pendaftaran kotak lokasi');
     await page.fill('#enroll-form input[name=site]', 'rsud');

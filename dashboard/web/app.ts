@@ -60,7 +60,14 @@ const VIEWS: View[] = [
     render: (el) => renderDevices(el),
   },
   { id: 'terminals', title: 'nav_terminals', roles: [...TECH, 'hr'], render: (el) => renderTerminals(el) },
-  { id: 'enroll', title: 'nav_enroll', roles: [...TECH, 'installer'], render: (el) => renderEnroll(el) },
+  // Reached from the site boxes view: the menu stays one line on a control-room screen.
+  {
+    id: 'enroll',
+    title: 'nav_enroll',
+    roles: [...TECH, 'installer'],
+    hidden: true,
+    render: (el) => renderEnroll(el),
+  },
   {
     id: 'link',
     title: 'nav_link',
