@@ -8,7 +8,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ConfigError, pathFrom } from '@pantau/config';
+import { ConfigError, formatIssues, pathFrom } from '@pantau/config';
 import { type Document, isMap, parseDocument } from 'yaml';
 import { loadGatewayConfig } from './config.js';
 import { VERSION } from './version.js';
@@ -176,7 +176,16 @@ export async function enrollSiteBox(o: EnrollOptions): Promise<{ site: string }>
   const passwordFile = typeof prev.mqtt?.password_file === 'string' ? prev.mqtt.password_file : 'site.pw';
   const passwordPath = pathFrom(configPath, passwordFile);
 
-  // Dry run with stand-in values: whatever else is wrong in site.yaml is found before the token is used.
+  // What is wrong in site.yaml besides the fields enrolling sets, told with the file's own lines…
+  if (existsSync(configPath))
+    try {
+      loadGatewayConfig(configPath);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      const other = e.issues.filter((i) => !/^(site|mqtt)([.[]|$)/.test(i.field));
+      if (other.length > 0) throw new EnrollError(formatIssues(other));
+    }
+  // …and a dry run with stand-in values for the rest: nothing wrong is found after the token is spent.
   const standIn = join(dirname(configPath), `.site-enroll-pw-${process.pid}`);
   writeFileSync(standIn, 'stand-in\n', { mode: 0o600 });
   try {
