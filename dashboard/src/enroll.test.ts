@@ -4,6 +4,8 @@ import { ConfigError } from '@pantau/config';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/support/procs.js';
 import { loadDashboardConfig } from './config.js';
+import { sitesOf } from './enroll.js';
+import type { Session } from './sessions.js';
 
 describe("dashboard.yaml's enroll section", () => {
   const dir = tempDir('dash-enroll');
@@ -49,5 +51,24 @@ describe("dashboard.yaml's enroll section", () => {
     expect(
       issues('enroll: { credentials_file: c.yaml, mqtt_urls: ["mqtts://c:8883"], ca_file: nope.crt }\n'),
     ).toEqual(['0:enroll.ca_file: cannot read D/nope.crt: ENOENT']);
+  });
+});
+
+describe('who may enroll which site', () => {
+  const session = (role: Session['role'], extra: object = {}): Session => ({
+    id: 'x',
+    username: 'u',
+    role,
+    created: 0,
+    lastSeen: 0,
+    ...extra,
+  });
+  it('engineers and admins every site; installers only the sites given them; other roles none', () => {
+    expect(sitesOf(session('engineer'))).toBe('all');
+    expect(sitesOf(session('admin'))).toBe('all');
+    expect(sitesOf(session('installer'))).toEqual([]);
+    expect(sitesOf(session('installer', { sites: ['rsud', 7, 'pasar'] }))).toEqual(['rsud', 'pasar']);
+    expect(sitesOf(session('installer', { sites: 'rsud' }))).toEqual([]);
+    expect(sitesOf(session('operator', { sites: ['rsud'] }))).toEqual([]);
   });
 });

@@ -56,7 +56,7 @@ const LOCK_MS = 10 * 60_000;
  * The sites a session may enroll: all for engineers and admins, an installer only those the users
  * file gives them (a `sites:` list, read defensively: without one, none).
  */
-function sitesOf(s: Session): 'all' | readonly string[] {
+export function sitesOf(s: Session): 'all' | readonly string[] {
   if (s.role === 'admin' || s.role === 'engineer') return 'all';
   if (s.role !== 'installer') return [];
   const sites = (s as Session & { sites?: unknown }).sites;
