@@ -104,12 +104,20 @@ function pantauIds(): { uid: number; gid: number } | null {
   }
 }
 
-/** Writes a file atomically with this mode (and owner, when root and the pantau user exists). */
-function writeAtomic(path: string, text: string, mode: number): void {
+type Owner = 'pantau' | 'root:pantau' | 'keep';
+
+/**
+ * Writes a file atomically. Run as root (as installers do), the owner is set too: the password file
+ * belongs to the pantau user that runs the daemon (mode 0600), site.yaml keeps its owner and mode
+ * (a new one is root:pantau 0640, as install.sh makes it).
+ */
+function writeAtomic(path: string, text: string, mode: number, owner: Owner): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode });
+  const old = owner === 'keep' && existsSync(path) ? statSync(path) : null;
+  writeFileSync(tmp, text, { mode: old ? old.mode & 0o777 : mode });
   const ids = pantauIds();
-  if (ids) chownSync(tmp, ids.uid, ids.gid);
+  if (old && process.getuid?.() === 0) chownSync(tmp, old.uid, old.gid);
+  else if (ids) chownSync(tmp, owner === 'pantau' ? ids.uid : 0, ids.gid);
   renameSync(tmp, path);
 }
 
@@ -229,8 +237,8 @@ export async function enrollSiteBox(o: EnrollOptions): Promise<{ site: string }>
 
   // From here the token is spent: write everything, and keep what was received if the config fails.
   const caFile = r.ca_pem ? 'central-ca.crt' : undefined;
-  if (r.ca_pem && caFile) writeAtomic(pathFrom(configPath, caFile), r.ca_pem, 0o644);
-  writeAtomic(passwordPath, `${r.mqtt.password}\n`, 0o600);
+  if (r.ca_pem && caFile) writeAtomic(pathFrom(configPath, caFile), r.ca_pem, 0o644, 'root:pantau');
+  writeAtomic(passwordPath, `${r.mqtt.password}\n`, 0o600, 'pantau');
   const text = withEnrollment(existing, {
     site: r.site,
     urls: r.mqtt.urls,
@@ -241,13 +249,12 @@ export async function enrollSiteBox(o: EnrollOptions): Promise<{ site: string }>
   try {
     check(configPath, text);
   } catch (e) {
-    writeAtomic(`${configPath}.enrolled`, text, 0o640);
+    writeAtomic(`${configPath}.enrolled`, text, 0o640, 'root:pantau');
     throw new EnrollError(
       `enrolled as site ${r.site}, but the new config does not load: ${(e as Error).message}\n` +
         `it is kept in ${configPath}.enrolled (the password in ${passwordPath}); fix it and move it to ${configPath}`,
     );
   }
-  const mode = existsSync(configPath) ? statSync(configPath).mode & 0o777 : 0o640;
-  writeAtomic(configPath, text, mode);
+  writeAtomic(configPath, text, 0o640, 'keep');
   return { site: r.site };
 }
