@@ -7,10 +7,10 @@ import { loadBackbone } from './backbone/index.js';
 import { loadBrokerConfig } from './config.js';
 import { centralStatePath, EnrollmentDb, TtlError, ttlMs } from './enroll/index.js';
 
-export const ENROLL_USAGE = `pantau-broker enroll issue  --config central.yaml --site S [--ttl-h 24] [--new-site] [--by NAME] [--json]
+export const ENROLL_USAGE = `pantau-broker enroll issue  --site S [--ttl-h 24] [--new-site] [--by NAME] [--json] [--config central.yaml]
                             a one-time token for the site box (default 24 h, at most 168 h)
-pantau-broker enroll list   --config central.yaml [--json]
-pantau-broker enroll revoke --config central.yaml --id ID
+pantau-broker enroll list   [--json] [--config central.yaml]
+pantau-broker enroll revoke --id ID [--config central.yaml]   (--config: default /etc/pantau/central.yaml)
 `;
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
@@ -20,7 +20,7 @@ export async function enrollCli(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: rest,
     options: {
-      config: { type: 'string' },
+      config: { type: 'string', default: '/etc/pantau/central.yaml' },
       site: { type: 'string' },
       'ttl-h': { type: 'string' },
       'new-site': { type: 'boolean', default: false },
@@ -30,7 +30,7 @@ export async function enrollCli(argv: string[]): Promise<void> {
     },
   });
   if (!['issue', 'list', 'revoke'].includes(action ?? '')) fail(ENROLL_USAGE);
-  const configFile = values.config ?? fail('--config is required');
+  const configFile = values.config!;
   const cfg = loadBrokerConfig(configFile);
   const db = new EnrollmentDb(
     centralStatePath({ configFile, store: cfg.store, backboneStatePath: cfg.backbone?.state_path }),
