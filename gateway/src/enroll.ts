@@ -177,7 +177,14 @@ export async function enrollSiteBox(o: EnrollOptions): Promise<{ site: string }>
     throw new EnrollError(
       `--central must be https:// (the box receives its password in the answer); plain http only with --allow-http on a test bench`,
     );
-  const ca = o.caFile ? readFileSync(o.caFile) : undefined;
+  let ca: Buffer | undefined;
+  try {
+    ca = o.caFile ? readFileSync(o.caFile) : undefined;
+  } catch (e) {
+    throw new EnrollError(
+      `--ca-file ${o.caFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
   const configPath = o.configPath;
   const existing = readDoc(configPath);
   const prev = existing.toJS() as { mqtt?: { password_file?: unknown } };
