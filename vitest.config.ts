@@ -13,6 +13,7 @@ export default defineConfig({
       { find: /^@pantau\/collectors\/(.*)$/, replacement: here('./collectors/$1/index.ts') },
       { find: /^@pantau\/broker\/store$/, replacement: here('./broker/src/store/index.ts') },
       { find: /^@pantau\/broker\/backbone$/, replacement: here('./broker/src/backbone/index.ts') },
+      { find: /^@pantau\/broker\/enroll$/, replacement: here('./broker/src/enroll/index.ts') },
       { find: /^@pantau\/broker$/, replacement: here('./broker/src/index.ts') },
       { find: /^@pantau\/gateway$/, replacement: here('./gateway/src/index.ts') },
       { find: /^@pantau\/dashboard$/, replacement: here('./dashboard/src/index.ts') },

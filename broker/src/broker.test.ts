@@ -103,6 +103,29 @@ describe('broker over WebSocket', () => {
       300,
     );
   });
+
+  // Each change replaces the file (rename): a watch on the first file would miss every later change.
+  it('keeps picking up changes: accounts added one after another are let in', async () => {
+    const cred = join(dir.path, 'credentials.yaml');
+    const loginWorks = (username: string) =>
+      mqtt
+        .connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
+          username,
+          password: `${username}-pass`,
+          reconnectPeriod: 0,
+        })
+        .then(
+          async (c) => {
+            await c.endAsync();
+            return true;
+          },
+          () => false,
+        );
+    for (const site of ['rsud', 'pasar', 'damkar']) {
+      await addGateway(cred, site, `gw-${site}`, `gw-${site}-pass`);
+      await waitFor(`gw-${site} accepted`, () => loginWorks(`gw-${site}`), 5000, 300);
+    }
+  });
 });
 
 describe('central.yaml', () => {

@@ -1,7 +1,7 @@
 // The central MQTT broker: aedes on TCP, TLS and WebSocket (listeners.ts), accounts, ACLs and limits
 // (guard.ts), and ingest into the store.
 
-import { watch } from 'node:fs';
+import { type FSWatcher, watch } from 'node:fs';
 import { Aedes } from 'aedes';
 import pino, { type Logger } from 'pino';
 import { CentralDb } from './backbone/central-db.js';
@@ -83,16 +83,27 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     }
   };
   let reloadTimer: NodeJS.Timeout | undefined;
-  const watcher = (() => {
+  // The file is replaced by a rename on every change, so a watch follows the old, unlinked copy and
+  // would miss every later change: each change re-arms the watch on the new file.
+  let watcher: FSWatcher | null = null;
+  let closed = false;
+  const arm = () => {
+    watcher?.close();
+    watcher = null;
+    if (closed) return;
     try {
-      return watch(cfg.credentials_file, () => {
+      watcher = watch(cfg.credentials_file, () => {
         clearTimeout(reloadTimer);
-        reloadTimer = setTimeout(reload, 200);
+        reloadTimer = setTimeout(() => {
+          arm();
+          reload();
+        }, 200);
       });
     } catch {
-      return null;
+      // No file yet (or gone for a moment): SIGHUP still reloads.
     }
-  })();
+  };
+  arm();
   process.on('SIGHUP', reload);
 
   /**
@@ -183,6 +194,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     close: async () => {
       process.off('SIGHUP', reload);
       clearInterval(evaluator);
+      closed = true;
       watcher?.close();
       clearTimeout(reloadTimer);
       process.off('SIGHUP', listeners.reloadTls);

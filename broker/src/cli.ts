@@ -13,6 +13,7 @@ import { startBroker } from './broker.js';
 import { CA_USAGE, caCli } from './ca-cli.js';
 import { loadBrokerConfig } from './config.js';
 import { addGateway, addReader, loadCredentials, removeAccount, setPassword } from './credentials.js';
+import { ENROLL_USAGE, enrollCli } from './enroll-cli.js';
 import { startIngestClient } from './ingest-client.js';
 import { accountsWithoutMosquittoHash, aclFile, mosquittoConf, passwordFile } from './mosquitto.js';
 import { NOTIFY_USAGE, notifyCli } from './notify/cli.js';
@@ -80,7 +81,7 @@ pantau-broker credentials list        --file F
 pantau-broker backup  --config central.yaml [--users users.yaml] --out FILE.tar.gz
                       accounts, dashboard users, backbone, baselines, incidents, TLS files (not readings)
 pantau-broker restore --from FILE.tar.gz [--force]     put them back where they were (stop the daemons first)
-${CA_USAGE}${AUDIT_USAGE}${BACKBONE_USAGE}${NOTIFY_USAGE}`;
+${CA_USAGE}${ENROLL_USAGE}${AUDIT_USAGE}${BACKBONE_USAGE}${NOTIFY_USAGE}`;
 
 async function credentials(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
@@ -184,6 +185,7 @@ async function main(): Promise<void> {
   if (argv[0] === 'ca') return caCli(argv.slice(1));
   if (argv[0] === 'notify') return notifyCli(argv.slice(1));
   if (argv[0] === 'audit') return auditCli(argv.slice(1));
+  if (argv[0] === 'enroll') return enrollCli(argv.slice(1));
   if (argv[0] === 'backup' || argv[0] === 'restore') return backupCli(argv[0], argv.slice(1));
   if (argv[0] === 'mosquitto-config') return mosquittoConfig(argv.slice(1));
   const ingestOnly = argv[0] === 'ingest';

@@ -31,6 +31,8 @@ const RULES: ReadonlyArray<[prefix: string, roles: readonly Role[]]> = [
   ['/api/devices', [...TECH, 'installer']],
   ['/api/history', [...TECH, 'installer']],
   ['/api/pairing', [...TECH, 'installer']],
+  // Installers only for the sites the users file gives them (enroll.ts checks the site).
+  ['/api/enrollments', [...TECH, 'installer']],
   ['/api/backbone', TECH],
   ['/api/links', TECH],
 ];

@@ -18,6 +18,7 @@ import {
   readSecretFile,
 } from '@pantau/config';
 import { type Static, Type } from '@sinclair/typebox';
+import { EnrollConfigSchema, type EnrollSettings, resolveEnroll } from './enroll-config.js';
 
 export const DashboardConfigSchema = Type.Object(
   {
@@ -72,6 +73,8 @@ export const DashboardConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** Site boxes enroll themselves with a one-time token (docs/install.md). */
+    enroll: Type.Optional(EnrollConfigSchema),
     language: Type.Union([Type.Literal('id'), Type.Literal('en')], { default: 'id' }),
     timezone: Type.String({ minLength: 1, default: 'Asia/Makassar' }),
     /** The dashboard's own /metrics and /healthz, on a separate localhost port. */
@@ -81,7 +84,11 @@ export const DashboardConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type DashboardConfig = Omit<Static<typeof DashboardConfigSchema>, 'backbone' | 'store' | 'metrics'> & {
+export type DashboardConfig = Omit<
+  Static<typeof DashboardConfigSchema>,
+  'backbone' | 'store' | 'metrics' | 'enroll'
+> & {
+  enroll?: EnrollSettings;
   store: StoreConfig;
   /** Absent (a dashboard started in-process by a test): no metrics listener. */
   metrics?: Static<typeof DashboardConfigSchema>['metrics'];
@@ -127,9 +134,9 @@ export function loadDashboardConfig(file: string): DashboardConfig {
   const pem = (field: string, p: string, kind: PemKind) => readPemFile(file, field, p, kind).pem;
   const h = cfg.http.tls;
   const t = cfg.mqtt.tls;
-  const { backbone: _bb, ...rest } = cfg;
+  const { backbone: _bb, enroll, ...rest } = cfg;
   const store = resolveStoreConfig(file, cfg.store);
-  return {
+  const resolved: DashboardConfig = {
     ...rest,
     store,
     users_file: abs(cfg.users_file),
@@ -166,4 +173,6 @@ export function loadDashboardConfig(file: string): DashboardConfig {
         }
       : {}),
   };
+  if (enroll) resolved.enroll = resolveEnroll(file, enroll, store, resolved.backbone?.state_path);
+  return resolved;
 }

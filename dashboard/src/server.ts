@@ -12,6 +12,7 @@ import pino, { type Logger } from 'pino';
 import { liveEventFor, registerAccessGuard } from './access.js';
 import { registerCameraRoutes } from './cameras.js';
 import type { DashboardConfig } from './config.js';
+import { registerEnrollRoutes } from './enroll.js';
 import { registerLinkRoutes } from './links.js';
 import { LiveFeed } from './live.js';
 import { observeDashboard } from './observe.js';
@@ -343,6 +344,7 @@ export async function startDashboard(
   await registerLinkRoutes(app, { backbone: cfg.backbone, getStore, log });
   await registerCameraRoutes(app, { backbone: cfg.backbone, getStore, live, log });
   await registerTerminalRoutes(app, { backbone: cfg.backbone, getStore, live, log });
+  await registerEnrollRoutes(app, { enroll: cfg.enroll, backbone: cfg.backbone, log });
 
   app.get('/api/stream', (req, reply) => {
     reply.hijack();

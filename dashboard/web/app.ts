@@ -8,6 +8,7 @@ import { connectLive } from './live.js';
 import type { Me, Role } from './types.js';
 import { renderCameras } from './view-cameras.js';
 import { renderDevices } from './view-devices.js';
+import { renderEnroll } from './view-enroll.js';
 import { renderIncidents } from './view-incidents.js';
 import { renderLink } from './view-link.js';
 import { renderMap } from './view-map.js';
@@ -59,6 +60,14 @@ const VIEWS: View[] = [
     render: (el) => renderDevices(el),
   },
   { id: 'terminals', title: 'nav_terminals', roles: [...TECH, 'hr'], render: (el) => renderTerminals(el) },
+  // Reached from the site boxes view: the menu stays one line on a control-room screen.
+  {
+    id: 'enroll',
+    title: 'nav_enroll',
+    roles: [...TECH, 'installer'],
+    hidden: true,
+    render: (el) => renderEnroll(el),
+  },
   {
     id: 'link',
     title: 'nav_link',

@@ -24,6 +24,8 @@ const T = {
   nav_incidents: { id: 'Gangguan', en: 'Incidents' },
   nav_terminals: { id: 'Mesin absensi', en: 'Attendance terminals' },
   nav_devices: { id: 'Perangkat', en: 'Devices' },
+  nav_enroll: { id: 'Pendaftaran kotak lokasi', en: 'Enroll a site box' },
+  enroll_box: { id: '+ Daftarkan kotak lokasi', en: '+ Enroll a site box' },
   col_device: { id: 'Titik / perangkat', en: 'Place / device' },
   col_latency: { id: 'Latensi', en: 'Latency' },
   col_loss: { id: 'Paket hilang', en: 'Packet loss' },

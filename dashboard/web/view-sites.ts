@@ -42,6 +42,7 @@ export async function renderSites(el: HTMLElement, role: Role): Promise<void> {
   });
   el.innerHTML = `
     ${role === 'installer' ? `<p class="note">${t('installer_note')}</p>` : ''}
+    <p class="toolbar"><a class="button-link" href="#enroll" id="to-enroll">${t('enroll_box')}</a></p>
     <div class="table-wrap"><table class="grid" id="sites-table">
       <thead><tr><th>${t('col_site')}</th><th>${t('col_state')}</th><th>${t('col_last_heard')}</th><th>${t('col_outbox')}</th><th>${t('col_dropped')}</th><th>${t('col_missing')}</th><th>${t('col_clock')}</th><th>${t('col_version')}</th><th>${t('col_load')}</th></tr></thead>
       <tbody>${rows.join('') || `<tr><td colspan="9" class="muted">${t('no_sites')}</td></tr>`}</tbody>

@@ -12,6 +12,7 @@ import { fail, generateSecret, out, runCli } from '@pantau/config';
 import { withCredentials } from './camera.js';
 import { loadGatewayConfig } from './config.js';
 import { startGateway } from './daemon.js';
+import { EnrollError, enrollSiteBox } from './enroll.js';
 
 const USAGE = `pantau-gateway run --config site.yaml        run the site box
 pantau-gateway check-config FILE              validate site.yaml (exit 2 on error)
@@ -19,6 +20,8 @@ pantau-gateway probe snmp --address A [--port 161] [--community public] [--versi
 pantau-gateway probe snmp --walk-file FILE.snmprec [--json]   decode a recorded walk offline
 pantau-gateway probe camera --address A [--port 80] --username U --password-file F [--rtsp URL] [--sample 4] [--json]
                                               ONVIF facts and a short sample of the stream
+pantau-gateway enroll --central https://central:8443 --token XXXX-XXXX-XXXX-XXXX [--config /etc/pantau/site.yaml]
+                      [--ca-file F]        join the central with the one-time token from its dashboard
 pantau-gateway discover onvif [--address A[:port] ...] [--timeout 3000] [--json]
                                               WS-Discovery: multicast, or unicast to given addresses
 `;
@@ -162,6 +165,33 @@ async function decodeWalk(file: string, json: boolean): Promise<void> {
   }
 }
 
+async function enrollCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      central: { type: 'string' },
+      token: { type: 'string' },
+      config: { type: 'string', default: '/etc/pantau/site.yaml' },
+      'ca-file': { type: 'string' },
+      'allow-http': { type: 'boolean', default: false },
+    },
+  });
+  try {
+    const { site } = await enrollSiteBox({
+      centralUrl: values.central ?? fail('--central is required (the dashboard, e.g. https://central:8443)'),
+      token: values.token ?? fail('--token is required (from the dashboard: "Pendaftaran kotak lokasi")'),
+      configPath: values.config!,
+      ...(values['ca-file'] ? { caFile: values['ca-file'] } : {}),
+      allowHttp: values['allow-http'] === true,
+    });
+    out(`enrolled as site ${site}; wrote ${values.config} / terdaftar sebagai lokasi ${site}`);
+    out('restart the site box daemon: systemctl restart pantau-gateway');
+  } catch (e) {
+    if (e instanceof EnrollError) fail(`enroll: ${e.message}`, e.status === undefined ? 2 : 1);
+    throw e;
+  }
+}
+
 async function main(): Promise<void> {
   const [cmd, ...rest] = process.argv.slice(2);
   switch (cmd) {
@@ -187,6 +217,8 @@ async function main(): Promise<void> {
     }
     case 'probe':
       return probe(rest);
+    case 'enroll':
+      return enrollCommand(rest);
     case 'discover':
       return discoverCommand(rest);
     default:

@@ -55,6 +55,8 @@ export interface CentralOptions {
   centralYaml?: string;
   /** More lines in central.yaml's mqtt block, e.g. `max_packet_bytes: 4096`. */
   mqttYaml?: string;
+  /** The dashboard enrolls site boxes (`enroll:` in dashboard.yaml, writing credentials.yaml). */
+  enroll?: boolean;
 }
 
 export interface Central {
@@ -173,7 +175,7 @@ ${dashboardMqtt}
 ${store}
 ${o.backbone ? 'backbone: { file: backbone.yaml, state_path: central-state.db }\n' : ''}users_file: users.yaml
 log_level: warn
-`,
+${o.enroll ? `enroll: { credentials_file: credentials.yaml, mqtt_urls: ["${tls ? `mqtts://localhost:${tlsPort}` : `mqtt://127.0.0.1:${mqttPort}`}"]${tls ? ', ca_file: ca/ca.crt' : ''} }\n` : ''}`,
   );
   const daemons = [
     runDaemon('broker', ['--config', join(o.dir, 'central.yaml')]),

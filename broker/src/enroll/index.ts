@@ -1,0 +1,3 @@
+export * from './db.js';
+export * from './provision.js';
+export * from './tokens.js';
