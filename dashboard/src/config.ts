@@ -91,6 +91,11 @@ export type DashboardConfig = Omit<Static<typeof DashboardConfigSchema>, 'backbo
   /** PEM contents of mqtt.tls's files. */
   mqttTls?: { ca?: string; cert?: string; key?: string; servername?: string };
   backbone?: { file: string; state_path: string };
+  /**
+   * The central state database (incidents, baselines, the audit log): the backbone's state_path,
+   * or where the broker keeps it by default. Absent (a test's in-process dashboard): beside users_file.
+   */
+  state_path?: string;
 };
 
 export function loadDashboardConfig(file: string): DashboardConfig {
@@ -129,6 +134,12 @@ export function loadDashboardConfig(file: string): DashboardConfig {
   const t = cfg.mqtt.tls;
   const { backbone: _bb, ...rest } = cfg;
   const store = resolveStoreConfig(file, cfg.store);
+  const statePath = abs(
+    cfg.backbone?.state_path ??
+      (store.kind === 'sqlite'
+        ? defaultStatePath(dirname(store.path), store.path)
+        : defaultStatePath(dirname(abs(file)))),
+  );
   return {
     ...rest,
     store,
@@ -137,15 +148,11 @@ export function loadDashboardConfig(file: string): DashboardConfig {
       ? {
           backbone: {
             file: abs(cfg.backbone.file),
-            state_path: abs(
-              cfg.backbone.state_path ??
-                (store.kind === 'sqlite'
-                  ? defaultStatePath(dirname(store.path), store.path)
-                  : defaultStatePath(dirname(abs(file)))),
-            ),
+            state_path: statePath,
           },
         }
       : {}),
+    state_path: statePath,
     mqttPassword,
     ...(h
       ? {
