@@ -21,12 +21,13 @@ const RAIN_AT_MS = 60_000;
 const PHONE = { width: 390, height: 844 };
 const DESK = { width: 1366, height: 768 };
 
-const USERS: Array<[string, string]> = [
+const USERS: Array<[string, string, string[]?]> = [
   ['insinyur', 'engineer'],
   ['operator', 'operator'],
   ['pimpinan', 'leadership'],
   ['bkd', 'hr'],
-  ['pemasang', 'installer'],
+  // An installer assigned all three sites (test/dashboard-admin.test.ts tests the limits).
+  ['pemasang', 'installer', ['scc', 'bukit', 'damkar']],
   ['admin', 'admin'],
 ];
 
@@ -249,6 +250,7 @@ describe('dashboard views in a real browser', () => {
         'Gateway lokasi',
         'Perangkat',
         'Mesin absensi',
+        'Jejak audit',
       ],
     };
     for (const [user, views] of Object.entries(expected)) {
@@ -336,7 +338,9 @@ describe('dashboard views in a real browser', () => {
     const p = await page('pemasang');
     const row = p.locator('#sites-table tr[data-site=bukit]');
     await row.waitFor();
-    expect(await p.locator('.note').textContent()).toContain('penugasan lokasi per pemasang belum ada');
+    expect(await p.locator('.note').textContent()).toBe(
+      'Lokasi yang ditugaskan kepada Anda: scc, bukit, damkar',
+    );
     expect(await row.locator('.badge').first().textContent()).toBe('Terhubung');
     expect(await row.locator('td').nth(2).textContent()).toMatch(/dtk lalu/);
     expect(await row.locator('td').nth(3).textContent()).toMatch(/^\d+/);
@@ -454,6 +458,7 @@ describe('dashboard views in a real browser', () => {
       'Site boxes',
       'Devices',
       'Attendance terminals',
+      'Audit log',
     ]);
     await p.reload();
     await p.locator('nav a').first().waitFor();

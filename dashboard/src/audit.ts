@@ -4,8 +4,8 @@
 // The table is created when missing: a state file from before it keeps working as it was.
 
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { dirname } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import Database from 'better-sqlite3';
 import type { FastifyInstance, FastifyRequest, RawServerDefault } from 'fastify';
@@ -147,7 +147,9 @@ export function registerAuditRoute(app: App, log: AuditLog): void {
     async (req, reply) => {
       const q = req.query;
       if (q.from !== undefined && q.to !== undefined && q.from >= q.to)
-        return reply.code(400).send({ error: 'bad_request', message: 'from: must be before to / dari harus sebelum sampai' });
+        return reply
+          .code(400)
+          .send({ error: 'bad_request', message: 'from: must be before to / dari harus sebelum sampai' });
       return log.search(q);
     },
   );

@@ -127,7 +127,10 @@ function audit(argv: string[]): void {
   const limit = Number(values.n ?? (action === 'tail' ? 50 : 200));
   if (!Number.isInteger(limit) || limit < 1) fail('-n must be a positive whole number');
   const path = cfg.state_path ?? join(dirname(cfg.users_file), 'central-state.db');
-  if (!existsSync(path)) return out(`no audit log yet (${path} does not exist)`);
+  if (!existsSync(path)) {
+    out(`no audit log yet (${path} does not exist)`);
+    return;
+  }
   const log = new AuditLog(path, { readonly: true });
   try {
     const from = time('from', values.from);

@@ -283,7 +283,13 @@ export async function startDashboard(
       sessions.destroy(req.cookies[COOKIE]);
       const s = sessions.create(user.username, user.role, user.sites ?? []);
       audit(req, 'login', user.username, {}, { user: user.username, role: user.role });
-      reply.setCookie(COOKIE, s.id, { httpOnly: true, sameSite: 'strict', path: '/', secure, maxAge: 12 * 3600 });
+      reply.setCookie(COOKIE, s.id, {
+        httpOnly: true,
+        sameSite: 'strict',
+        path: '/',
+        secure,
+        maxAge: 12 * 3600,
+      });
       reply.clearCookie(LOGIN_COOKIE, { path: '/api/login' });
       return { username: user.username, role: user.role, sites: s.sites, csrf: s.csrf };
     },
@@ -403,9 +409,12 @@ export async function startDashboard(
       if (!store) return [];
       const since = q.since !== undefined ? { since: q.since } : {};
       const scope = scopeOf(req.session);
-      if (q.site || !scope) return store.listEvents({ limit: q.limit, ...(q.site ? { site: q.site } : {}), ...since });
+      if (q.site || !scope)
+        return store.listEvents({ limit: q.limit, ...(q.site ? { site: q.site } : {}), ...since });
       // An installer's events: each assigned site's newest, merged, newest first like the store's.
-      const lists = await Promise.all(scope.map((site) => store.listEvents({ limit: q.limit, site, ...since })));
+      const lists = await Promise.all(
+        scope.map((site) => store.listEvents({ limit: q.limit, site, ...since })),
+      );
       return lists
         .flat()
         .sort((a, b) => b.ts - a.ts)

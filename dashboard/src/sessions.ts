@@ -77,8 +77,8 @@ export class Sessions {
 
   /** Runs `f` when the session ends (a live stream closes itself); returns the unsubscribe. */
   onEnd(id: string, f: () => void): () => void {
-    let set = this.enders.get(id);
-    if (!set) this.enders.set(id, (set = new Set()));
+    const set = this.enders.get(id) ?? new Set();
+    this.enders.set(id, set);
     set.add(f);
     return () => set.delete(f);
   }

@@ -32,7 +32,7 @@ export function registerSiteGuard(app: App): void {
   // After validation, so `site` is what the route will use, decoded and checked as a slug.
   app.addHook('preHandler', async (req: FastifyRequest, reply) => {
     const s = req.session;
-    if (!s || s.role !== 'installer' || !req.url.startsWith('/api/')) return;
+    if (s?.role !== 'installer' || !req.url.startsWith('/api/')) return;
     for (const from of [req.params, req.query] as unknown[]) {
       const site = (from as { site?: unknown } | undefined)?.site;
       if (typeof site === 'string' && !inScope(s, site)) return reply.code(403).send(forbiddenSite(s, site));

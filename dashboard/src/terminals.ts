@@ -8,9 +8,9 @@ import type { DeviceStatePayload, TerminalStatus } from '@pantau/contract';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
+import type { Audit } from './audit.js';
 import type { LiveFeed } from './live.js';
 import { Slug } from './schemas.js';
-import type { Audit } from './audit.js';
 import { forwardToSite } from './site-request.js';
 import type { Role } from './users.js';
 

@@ -141,7 +141,10 @@ export interface NewUser {
 
 export async function addUser(file: string, n: NewUser): Promise<PublicUser> {
   if (!new RegExp(USERNAME_PATTERN).test(n.username))
-    throw new UserError(400, 'username: letters, digits, ".", "_" or "-", at most 64 / nama pengguna tidak sah');
+    throw new UserError(
+      400,
+      'username: letters, digits, ".", "_" or "-", at most 64 / nama pengguna tidak sah',
+    );
   validRole(n.role);
   checkPassword(n.username, n.password);
   const sites = checkSites(n.sites ?? []);
