@@ -371,6 +371,18 @@ describe('dashboard views in a real browser', () => {
     await inc.locator('input[name=text]').fill('sudah lapor ke teknisi');
     await inc.locator('button[type=submit]').click();
     await waitFor('note shown', async () => (await inc.locator('.notes li').count()) === 2, 10_000);
+    // Both are in the audit log, with who and from where.
+    const trail = await rig.central.api<
+      Array<{ action: string; user: string; role: string; target: string }>
+    >('/api/audit?user=operator', 'admin');
+    expect(trail.body.map((e) => e.action)).toEqual(
+      expect.arrayContaining(['incident_acknowledged', 'incident_note', 'login']),
+    );
+    expect(trail.body.find((e) => e.action === 'incident_note')).toMatchObject({
+      role: 'operator',
+      target: 'weather:Tanete',
+      detail: { text: 'sudah lapor ke teknisi' },
+    });
     const row = p.locator('#uptime-table tbody tr').first();
     await row.waitFor();
     expect(await row.textContent()).toMatch(/\d+\.\d\d%/);
