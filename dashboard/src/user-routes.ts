@@ -65,6 +65,7 @@ export function registerUserRoutes(
         return reply.code(e.status).send({
           error: e.status === 404 ? 'not_found' : e.status === 409 ? 'conflict' : 'bad_request',
           message: e.message,
+          reason: e.reason,
         });
       throw e;
     }
@@ -158,6 +159,7 @@ export function registerUserRoutes(
           return reply.code(403).send({
             error: 'forbidden',
             message: 'the current password is wrong / kata sandi lama salah',
+            reason: { id: 'Kata sandi lama salah', en: 'The current password is wrong' },
           });
         }
         await setPassword(file, s.username, req.body.new_password);

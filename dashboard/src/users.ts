@@ -39,13 +39,17 @@ export type User = UsersFile['users'][number];
 /** What the API and the CLI show of a user: never the hash. */
 export type PublicUser = Omit<User, 'password_hash'> & { disabled: boolean; sites: string[] };
 
-/** A refused change: the status the API answers with and a bilingual reason. */
+/** A refused change: the status the API answers with and its reason, "English / Indonesia". */
 export class UserError extends Error {
+  /** The reason in each language, for the page to show in the chosen one. */
+  readonly reason: { id: string; en: string };
   constructor(
     readonly status: 400 | 404 | 409,
     message: string,
   ) {
     super(message);
+    const [en = message, id = message] = message.split(' / ');
+    this.reason = { id, en };
   }
 }
 

@@ -2,6 +2,8 @@
 // token (from /api/me or the login answer) in X-CSRF-Token; the login form's own token comes from
 // GET /api/login.
 
+import { tr } from './i18n.js';
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -27,8 +29,14 @@ export async function api<T>(path: string, init?: RequestInit): Promise<T> {
   if (method !== 'GET' && method !== 'HEAD' && csrf) headers.set('x-csrf-token', csrf);
   const res = await fetch(path, { credentials: 'same-origin', ...init, headers });
   if (!res.ok) {
-    const body = (await res.json().catch(() => ({}))) as { message?: string; error?: string };
-    throw new ApiError(res.status, body.message ?? `${path}: ${res.status}`, body.error ?? null, body);
+    const body = (await res.json().catch(() => ({}))) as {
+      message?: string;
+      error?: string;
+      reason?: { id: string; en: string };
+    };
+    // A reason in both languages is shown in the page's; otherwise the message as it came.
+    const message = body.reason ? tr(body.reason) : (body.message ?? `${path}: ${res.status}`);
+    throw new ApiError(res.status, message, body.error ?? null, body);
   }
   return (await res.json()) as T;
 }

@@ -117,6 +117,8 @@ function renderChrome(): void {
         `<a href="#${v.id}" data-view="${v.id}"${v.id === current || (current === 'link' && v.id === 'map') ? ' aria-current="page"' : ''}>${esc(t(v.title))}</a>`,
     )
     .join('');
+  // On a phone the menu is one scrolling row: keep the open view's entry in sight.
+  $('#nav [aria-current]')?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
   $('#who').textContent = me ? `${me.username} · ${me.role}` : '';
   $('#logout').title = me ? `${me.username} · ${me.role}` : '';
 }

@@ -2,7 +2,7 @@
 // user and action; the newest first.
 
 import { api } from './api.js';
-import { clock, esc } from './format.js';
+import { clockSeconds, esc } from './format.js';
 import { t, tk } from './i18n.js';
 import type { AuditRow } from './types.js';
 
@@ -51,8 +51,8 @@ async function renderRows(el: HTMLElement): Promise<void> {
         (
           r,
         ) => `<tr class="row-${/failed/.test(r.action) || r.detail.ok === false ? 'degraded' : 'ok'}" data-action="${esc(r.action)}" data-target="${esc(r.target)}">
-      <td data-label="${t('col_time')}">${esc(clock(r.ts))}</td>
-      <td data-label="${t('audit_user')}"><strong>${esc(r.user)}</strong>${r.role ? `<div class="muted">${esc(tk(`role_${r.role}`))}</div>` : ''}</td>
+      <td data-label="${t('col_time')}">${esc(clockSeconds(r.ts))}</td>
+      <td data-label="${t('audit_user')}"><div><strong>${esc(r.user)}</strong>${r.role ? `<div class="muted">${esc(tk(`role_${r.role}`))}</div>` : ''}</div></td>
       <td data-label="${t('audit_action')}">${esc(tk(`act_${r.action}`))}</td>
       <td data-label="${t('col_target')}">${esc(r.target ?? '—')}</td>
       <td data-label="${t('col_detail')}" class="detail">${esc(detailText(r.detail))}</td>

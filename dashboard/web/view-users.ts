@@ -23,7 +23,7 @@ function roleSelect(name: string, current: Role, cls = ''): string {
 function row(u: UserRow, me: string): string {
   const self = u.username === me;
   return `<tr class="row-${u.disabled ? 'unknown' : 'ok'}" data-user="${esc(u.username)}">
-    <td data-label="${t('username')}"><strong>${esc(u.username)}</strong>${self ? ` <span class="muted">${t('user_you')}</span>` : ''}</td>
+    <td data-label="${t('username')}"><div><strong>${esc(u.username)}</strong>${self ? ` <span class="muted">${t('user_you')}</span>` : ''}</div></td>
     <td data-label="${t('col_role')}">${roleSelect('role', u.role, 'role')}</td>
     <td data-label="${t('col_sites')}">${
       u.role === 'installer'
@@ -32,9 +32,9 @@ function row(u: UserRow, me: string): string {
     }</td>
     <td data-label="${t('col_status')}"><span class="badge ${u.disabled ? 'unknown' : 'ok'}">${t(u.disabled ? 'user_disabled' : 'user_active')}</span></td>
     <td data-label="${t('col_actions')}"><div class="actions">
-      <button type="button" class="toggle ghost-dark" data-disable="${!u.disabled}">${t(u.disabled ? 'user_enable' : 'user_disable')}</button>
+      <button type="button" class="toggle ghost-dark" data-disable="${!u.disabled}"${self ? ' disabled' : ''}>${t(u.disabled ? 'user_enable' : 'user_disable')}</button>
       <form class="reset-form inline"><input class="fld" type="password" name="password" autocomplete="new-password" placeholder="${t('user_new_pw')}" aria-label="${t('user_new_pw')}" minlength="10" required><button type="submit">${t('user_reset')}</button></form>
-      <button type="button" class="remove danger">${t('user_remove')}</button>
+      <button type="button" class="remove danger"${self ? ' disabled' : ''}>${t('user_remove')}</button>
     </div></td>
   </tr>`;
 }
