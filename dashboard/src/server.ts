@@ -311,7 +311,7 @@ export async function startDashboard(
     timezone: cfg.timezone,
   }));
 
-  registerUserRoutes(app, { directory, sessions, audit });
+  registerUserRoutes(app, { directory, sessions, brake, audit });
   registerAuditRoute(app, auditLog);
 
   app.get('/api/metrics', async () => METRICS);

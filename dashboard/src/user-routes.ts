@@ -7,7 +7,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
 import type { Audit } from './audit.js';
-import type { Sessions } from './sessions.js';
+import type { LoginBrake, Sessions } from './sessions.js';
 import {
   addUser,
   publicUser,
@@ -51,9 +51,9 @@ const OwnPasswordBody = Type.Object(
 
 export function registerUserRoutes(
   app: App,
-  o: { directory: UserDirectory; sessions: Sessions; audit: Audit },
+  o: { directory: UserDirectory; sessions: Sessions; brake: LoginBrake; audit: Audit },
 ): void {
-  const { directory, sessions, audit } = o;
+  const { directory, sessions, brake, audit } = o;
   const file = directory.file;
 
   /** Runs a change; a refused one answers with its status and reason. */
@@ -154,7 +154,17 @@ export function registerUserRoutes(
     async (req, reply) =>
       attempt(reply, async () => {
         const s = req.session!;
+        // The same brake as the login form: a left-open session must not become a password oracle.
+        const wait = brake.blockedFor(s.username, req.ip);
+        if (wait > 0) {
+          reply.header('retry-after', String(wait));
+          return reply.code(429).send({
+            error: 'too_many_attempts',
+            message: `too many wrong passwords; try again in ${wait} s / terlalu banyak salah, coba lagi dalam ${wait} detik`,
+          });
+        }
         if (!(await directory.verify(s.username, req.body.old_password))) {
+          brake.fail(s.username, req.ip);
           audit(req, 'password_change_failed', s.username, { reason: 'wrong old password' });
           return reply.code(403).send({
             error: 'forbidden',
@@ -162,6 +172,7 @@ export function registerUserRoutes(
             reason: { id: 'Kata sandi lama salah', en: 'The current password is wrong' },
           });
         }
+        brake.succeed(s.username, req.ip);
         await setPassword(file, s.username, req.body.new_password);
         sessions.endFor(s.username, s.id);
         audit(req, 'password_changed', s.username);
