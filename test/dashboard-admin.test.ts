@@ -347,16 +347,31 @@ describe('dashboard users, roles, installer sites, CSRF and the audit log', () =
       (await as(again, '/api/me/password', 'POST', { old_password: 'sandi-baru-budi', new_password: 'budi' }))
         .status,
     ).toBe(400);
-    expect(
-      (
-        await as(again, '/api/me/password', 'POST', {
-          old_password: 'sandi-baru-budi',
-          new_password: 'sandi-budi-sendiri',
-        })
-      ).status,
-    ).toBe(200);
-    expect((await as(again, '/api/me')).status).toBe(200);
+    // In the page (Akun saya): a wrong current password is refused with the reason in Indonesian…
+    const own = await page('budi', 'sandi-baru-budi');
+    await own.click('#account-link');
+    const form = own.locator('#password-form');
+    await form.waitFor();
+    await form.locator('input[name=old_password]').fill('salah-sekali');
+    await form.locator('input[name=new_password]').fill('sandi-budi-sendiri');
+    await form.locator('button[type=submit]').click();
+    await waitFor(
+      'refused',
+      async () => (await own.locator('#password-msg').textContent()) === 'Kata sandi lama salah',
+    );
+    // …the right one works. That session stays; his other sessions end.
+    await form.locator('input[name=old_password]').fill('sandi-baru-budi');
+    await form.locator('input[name=new_password]').fill('sandi-budi-sendiri');
+    await form.locator('button[type=submit]').click();
+    await waitFor(
+      'changed',
+      async () => (await own.locator('#password-msg').textContent()) === 'Kata sandi diganti.',
+    );
+    await screenshot(own, 'account-id-1366');
+    expect(await own.evaluate(async () => (await fetch('/api/me')).status)).toBe(200);
+    expect((await as(again, '/api/me')).status).toBe(401);
     expect((await loginTo(base, 'budi', 'sandi-budi-sendiri')).status).toBe(200);
+    await own.close();
     await p.close();
   }, 60_000);
 
