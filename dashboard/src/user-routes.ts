@@ -67,6 +67,15 @@ export function registerUserRoutes(
           message: e.message,
           reason: e.reason,
         });
+      // A users file the service may read but not replace (e.g. in /etc under ProtectSystem=strict).
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') {
+        const en = `cannot write ${file} (${code}): the dashboard needs write access to the users file and its folder (docs/security.md)`;
+        const id = `${file} tidak bisa ditulis (${code}): dashboard perlu izin tulis pada file pengguna dan foldernya`;
+        return reply
+          .code(500)
+          .send({ error: 'users_file_not_writable', message: `${en} / ${id}`, reason: { id, en } });
+      }
       throw e;
     }
   };
