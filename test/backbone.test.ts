@@ -112,6 +112,16 @@ describe('links judged at the central, through real processes', () => {
     expect(ok.body.recorded_by).toBe('insinyur');
     expect(ok.body.a.rx_dbm).toBeLessThan(-30);
     expect(ok.body.b.rx_dbm).toBe(ok.body.a.rx_dbm);
+    // In the audit trail, with the note; the refused attempts changed nothing and are not in it.
+    const trail = await api<Array<{ user: string; target: string; detail: { note?: string } }>>(
+      '/api/audit?action=baseline_recorded',
+    );
+    expect(trail.body).toHaveLength(1);
+    expect(trail.body[0]).toMatchObject({
+      user: 'insinyur',
+      target: 'scc-bukit',
+      detail: { note: 'komisioning awal' },
+    });
   });
 
   it('tells rain on both ends as weather fade, in Bahasa Indonesia and English', async () => {
@@ -169,6 +179,15 @@ describe('links judged at the central, through real processes', () => {
     expect(after.notes.map((n) => [n.kind, n.username, n.text])).toEqual([
       ['ack', 'operator', 'hujan lebat, dipantau'],
       ['note', 'insinyur', 'margin cukup'],
+    ]);
+    const trail = (
+      await api<Array<{ action: string; user: string; target: string }>>(
+        `/api/audit?from=${weather.opened_at}`,
+      )
+    ).body.filter((e) => e.action.startsWith('incident_'));
+    expect(trail.map((e) => [e.action, e.user, e.target])).toEqual([
+      ['incident_note', 'insinyur', 'weather:Tanete'],
+      ['incident_acknowledged', 'operator', 'weather:Tanete'],
     ]);
 
     // Uptime over the last hour: the link faded (degraded) but was not down (beyond a second or so

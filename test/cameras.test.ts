@@ -330,6 +330,14 @@ ${camera('cam-rsud', 'RSUD — IGD', 'kamera-cam-rsud')}${camera('cam-pasar', 'P
     });
     expect(t.reasons).toEqual([]);
     await eventsIncluding(['clock_synced:cam-camat']);
+    // The request to the site box is in the audit trail with its answer; the refused one is not.
+    const trail = await api<Array<{ user: string; target: string; detail: { ok: boolean } }>>(
+      '/api/audit?action=camera_clock_sync',
+      'insinyur',
+    );
+    expect(trail.body.map((e) => [e.user, e.target, e.detail.ok])).toEqual([
+      ['insinyur', 'kota/cam-camat', true],
+    ]);
     expect(
       (await api('/api/cameras/kota/cam-nope/clock-sync', 'insinyur', { method: 'POST', body: '{}' })).status,
     ).toBe(404);

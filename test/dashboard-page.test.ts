@@ -50,7 +50,11 @@ describe('dashboard page in a real browser', () => {
     const cred = join(dir.path, 'credentials.yaml');
     await addGateway(cred, 'damkar', 'gw-damkar', 'gw-damkar-pass');
     await addReader(cred, 'dashboard', 'dashboard-pass');
-    await addUser(join(dir.path, 'users.yaml'), 'insinyur', 'engineer', 'insinyur-pass');
+    await addUser(join(dir.path, 'users.yaml'), {
+      username: 'insinyur',
+      role: 'engineer',
+      password: 'insinyur-pass',
+    });
     const store = { kind: 'sqlite' as const, path: join(dir.path, 'central.db') };
     broker = await startBroker(
       {

@@ -21,12 +21,13 @@ const RAIN_AT_MS = 60_000;
 const PHONE = { width: 390, height: 844 };
 const DESK = { width: 1366, height: 768 };
 
-const USERS: Array<[string, string]> = [
+const USERS: Array<[string, string, string[]?]> = [
   ['insinyur', 'engineer'],
   ['operator', 'operator'],
   ['pimpinan', 'leadership'],
   ['bkd', 'hr'],
-  ['pemasang', 'installer'],
+  // An installer assigned all three sites (test/dashboard-admin.test.ts tests the limits).
+  ['pemasang', 'installer', ['scc', 'bukit', 'damkar']],
   ['admin', 'admin'],
 ];
 
@@ -249,6 +250,7 @@ describe('dashboard views in a real browser', () => {
         'Gateway lokasi',
         'Perangkat',
         'Mesin absensi',
+        'Jejak audit',
       ],
     };
     for (const [user, views] of Object.entries(expected)) {
@@ -281,8 +283,8 @@ describe('dashboard views in a real browser', () => {
     );
     await screenshot(p, 'map-id-1366');
     await p.click('input[name=map-layout][value=geo]');
-    await svg.waitFor();
-    expect(await y('damkar')).not.toBe(await y('bukit'));
+    // The map is drawn again after its data is fetched again: the old drawing is there meanwhile.
+    await waitFor('geo layout drawn', async () => (await y('damkar')) !== (await y('bukit')), 10_000);
     await screenshot(p, 'map-geo-id-1366');
     await p.click('input[name=map-layout][value=tree]');
     await fitsPhone(p, 'map-id');
@@ -336,7 +338,9 @@ describe('dashboard views in a real browser', () => {
     const p = await page('pemasang');
     const row = p.locator('#sites-table tr[data-site=bukit]');
     await row.waitFor();
-    expect(await p.locator('.note').textContent()).toContain('penugasan lokasi per pemasang belum ada');
+    expect(await p.locator('.note').textContent()).toBe(
+      'Lokasi yang ditugaskan kepada Anda: scc, bukit, damkar',
+    );
     expect(await row.locator('.badge').first().textContent()).toBe('Terhubung');
     expect(await row.locator('td').nth(2).textContent()).toMatch(/dtk lalu/);
     expect(await row.locator('td').nth(3).textContent()).toMatch(/^\d+/);
@@ -367,6 +371,18 @@ describe('dashboard views in a real browser', () => {
     await inc.locator('input[name=text]').fill('sudah lapor ke teknisi');
     await inc.locator('button[type=submit]').click();
     await waitFor('note shown', async () => (await inc.locator('.notes li').count()) === 2, 10_000);
+    // Both are in the audit log, with who and from where.
+    const trail = await rig.central.api<
+      Array<{ action: string; user: string; role: string; target: string }>
+    >('/api/audit?user=operator', 'admin');
+    expect(trail.body.map((e) => e.action)).toEqual(
+      expect.arrayContaining(['incident_acknowledged', 'incident_note', 'login']),
+    );
+    expect(trail.body.find((e) => e.action === 'incident_note')).toMatchObject({
+      role: 'operator',
+      target: 'weather:Tanete',
+      detail: { text: 'sudah lapor ke teknisi' },
+    });
     const row = p.locator('#uptime-table tbody tr').first();
     await row.waitFor();
     expect(await row.textContent()).toMatch(/\d+\.\d\d%/);
@@ -454,6 +470,7 @@ describe('dashboard views in a real browser', () => {
       'Site boxes',
       'Devices',
       'Attendance terminals',
+      'Audit log',
     ]);
     await p.reload();
     await p.locator('nav a').first().waitFor();

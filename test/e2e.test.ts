@@ -9,6 +9,7 @@ import { openStore } from '@pantau/broker/store';
 import { type SimulatedAgent, startSimulatedAgent } from '@pantau/collectors/snmp/simulator';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loginTo } from './support/central.js';
 import { type Daemon, freePort, ROOT, requireBinary, runDaemon, tempDir, waitFor } from './support/procs.js';
 
 const RECORDING = join(ROOT, 'test/fixtures/snmp/airos/device.snmprec');
@@ -135,13 +136,9 @@ devices:
       async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok,
       20_000,
     );
-    const login = await fetch(`http://127.0.0.1:${httpPort}/api/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: 'admin-secret-1' }),
-    });
+    const login = await loginTo(`http://127.0.0.1:${httpPort}`, 'admin', 'admin-secret-1');
     expect(login.status).toBe(200);
-    cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    cookie = login.cookie;
     expect(cookie).toMatch(/^pantau_sid=/);
   }, 60_000);
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type SimulatedAgent, startSimulatedAgent } from '@pantau/collectors/snmp/simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loginTo } from './support/central.js';
 import { type Daemon, freePort, ROOT, requireBinary, runDaemon, tempDir, waitFor } from './support/procs.js';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
@@ -162,12 +163,7 @@ log_level: warn
       async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok,
       20_000,
     );
-    const login = await fetch(`http://127.0.0.1:${httpPort}/api/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'ops', password: 'ops-secret-1' }),
-    });
-    cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    cookie = (await loginTo(`http://127.0.0.1:${httpPort}`, 'ops', 'ops-secret-1')).cookie;
 
     agent = await startSimulatedAgent({
       recording: join(ROOT, 'test/fixtures/snmp/airos/device.snmprec'),

@@ -13,7 +13,7 @@ import { Publisher } from '@pantau/gateway';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Central, cli, httpsRequest, startCentral } from './support/central.js';
+import { type Central, cli, httpsRequest, loginTo, startCentral } from './support/central.js';
 import { type Daemon, requireBinary, runDaemon, tempDir, waitFor } from './support/procs.js';
 
 const run = promisify(execFile);
@@ -208,13 +208,9 @@ health_interval_s: 2
   }, 15_000);
 
   it('the dashboard speaks HTTPS only, and its session cookie is Secure', async () => {
-    const login = await httpsRequest(`${central.base}/api/login`, ca, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: 'admin-secret-1' }),
-    });
+    const login = await loginTo(central.base, 'admin', 'admin-secret-1', ca);
     expect(login.status).toBe(200);
-    expect(String(login.headers['set-cookie'])).toMatch(/; Secure/);
+    expect(/pantau_sid=[^,]*/.exec(login.setCookie)?.[0]).toMatch(/; Secure/);
     await expect(fetch(`http://127.0.0.1:${central.httpPort}/healthz`)).rejects.toThrow();
     // A client that does not trust our CA does not get through either.
     await expect(fetch(`${central.base}/healthz`)).rejects.toThrow();

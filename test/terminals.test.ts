@@ -206,6 +206,13 @@ ${t('absen-bkd', ', comm_key_file: bkd.key')}${t('absen-igd', ', transport: udp'
     expect(Math.abs(res.body.offset_s)).toBeLessThanOrEqual(1);
     expect(Math.abs(sims['absen-bkd']!.clockOffsetS())).toBeLessThanOrEqual(1);
     await waitFor('drift cleared', async () => (await row('absen-bkd'))?.reasons.length === 0);
+    const trail = await api<Array<{ user: string; target: string; detail: { ok: boolean } }>>(
+      '/api/audit?action=terminal_clock_sync',
+      'insinyur',
+    );
+    expect(trail.body.map((e) => [e.user, e.target, e.detail.ok])).toEqual([
+      ['insinyur', 'kantor/absen-bkd', true],
+    ]);
   }, 30_000);
 
   it('the site goes dark: BKD sees which agency attendance may be incomplete', async () => {

@@ -13,6 +13,12 @@ describe('API access by role', () => {
     expect(mayCall('hr', '/api/devices')).toBe(false);
     expect(mayCall('installer', '/api/sites/:site/sequence')).toBe(true);
     expect(mayCall('installer', '/api/backbone')).toBe(false);
+    expect(mayCall('admin', '/api/users/:username')).toBe(true);
+    expect(mayCall('engineer', '/api/users')).toBe(false);
+    expect(mayCall('engineer', '/api/audit')).toBe(true);
+    expect(mayCall('operator', '/api/audit')).toBe(false);
+    // Everyone changes their own password.
+    expect(mayCall('hr', '/api/me/password')).toBe(true);
   });
 
   it('matches whole path segments and denies unlisted routes to all but engineers', () => {

@@ -35,6 +35,9 @@ const RULES: ReadonlyArray<[prefix: string, roles: readonly Role[]]> = [
   ['/api/enrollments', [...TECH, 'installer']],
   ['/api/backbone', TECH],
   ['/api/links', TECH],
+  // Engineers read the audit trail (who set a clock, who recorded a baseline); only admins manage users.
+  ['/api/audit', TECH],
+  ['/api/users', ['admin']],
 ];
 
 function matches(path: string, prefix: string): boolean {

@@ -10,6 +10,7 @@ import type { CameraStatus, DeviceStatePayload } from '@pantau/contract';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
+import type { Audit } from './audit.js';
 import type { LiveFeed } from './live.js';
 import { Slug } from './schemas.js';
 import { forwardToSite } from './site-request.js';
@@ -37,6 +38,7 @@ export interface CameraRoutesOptions {
   getStore: () => Store | null;
   live: LiveFeed;
   log: Logger;
+  audit: Audit;
 }
 
 export interface CameraTile {
@@ -110,7 +112,7 @@ export function sortTiles(tiles: CameraTile[]): CameraTile[] {
 }
 
 export async function registerCameraRoutes(app: App, opts: CameraRoutesOptions): Promise<void> {
-  const { getStore, live, log } = opts;
+  const { getStore, live, log, audit } = opts;
   const bb: Backbone | null = opts.backbone ? loadBackbone(opts.backbone.file) : null;
 
   const cameras = async () =>
@@ -174,10 +176,11 @@ export async function registerCameraRoutes(app: App, opts: CameraRoutesOptions):
           forbidden: 'only engineers may set a camera clock / hanya teknisi yang boleh menyetel jam kamera',
           exists: async () => (await cameras()).some((d) => d.site === site && d.device === device),
         },
-        req.session!,
+        req,
         reply,
         live,
         log,
+        audit,
       );
     },
   );

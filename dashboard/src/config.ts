@@ -98,6 +98,11 @@ export type DashboardConfig = Omit<
   /** PEM contents of mqtt.tls's files. */
   mqttTls?: { ca?: string; cert?: string; key?: string; servername?: string };
   backbone?: { file: string; state_path: string };
+  /**
+   * The central state database (incidents, baselines, the audit log): the backbone's state_path,
+   * or where the broker keeps it by default. Absent (a test's in-process dashboard): beside users_file.
+   */
+  state_path?: string;
 };
 
 export function loadDashboardConfig(file: string): DashboardConfig {
@@ -136,6 +141,12 @@ export function loadDashboardConfig(file: string): DashboardConfig {
   const t = cfg.mqtt.tls;
   const { backbone: _bb, enroll, ...rest } = cfg;
   const store = resolveStoreConfig(file, cfg.store);
+  const statePath = abs(
+    cfg.backbone?.state_path ??
+      (store.kind === 'sqlite'
+        ? defaultStatePath(dirname(store.path), store.path)
+        : defaultStatePath(dirname(abs(file)))),
+  );
   const resolved: DashboardConfig = {
     ...rest,
     store,
@@ -144,15 +155,11 @@ export function loadDashboardConfig(file: string): DashboardConfig {
       ? {
           backbone: {
             file: abs(cfg.backbone.file),
-            state_path: abs(
-              cfg.backbone.state_path ??
-                (store.kind === 'sqlite'
-                  ? defaultStatePath(dirname(store.path), store.path)
-                  : defaultStatePath(dirname(abs(file)))),
-            ),
+            state_path: statePath,
           },
         }
       : {}),
+    state_path: statePath,
     mqttPassword,
     ...(h
       ? {
@@ -173,6 +180,6 @@ export function loadDashboardConfig(file: string): DashboardConfig {
         }
       : {}),
   };
-  if (enroll) resolved.enroll = resolveEnroll(file, enroll, store, resolved.backbone?.state_path);
+  if (enroll) resolved.enroll = resolveEnroll(file, enroll, store, statePath);
   return resolved;
 }

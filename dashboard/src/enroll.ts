@@ -16,6 +16,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
 import { renderSVG } from 'uqr';
+import type { Audit } from './audit.js';
 import type { EnrollSettings } from './enroll-config.js';
 import { Slug } from './schemas.js';
 import { LoginBrake, type Session } from './sessions.js';
@@ -58,9 +59,7 @@ const LOCK_MS = 10 * 60_000;
  */
 export function sitesOf(s: Session): 'all' | readonly string[] {
   if (s.role === 'admin' || s.role === 'engineer') return 'all';
-  if (s.role !== 'installer') return [];
-  const sites = (s as Session & { sites?: unknown }).sites;
-  return Array.isArray(sites) ? sites.filter((x): x is string => typeof x === 'string') : [];
+  return s.role === 'installer' ? s.sites : [];
 }
 
 const mayEnroll = (s: Session, site: string) => {
@@ -75,9 +74,19 @@ export function tokenQrSvg(token: string): string {
 
 export async function registerEnrollRoutes(
   app: App,
-  o: { enroll: EnrollSettings | undefined; backbone: { file: string } | undefined; log: Logger },
+  o: {
+    enroll: EnrollSettings | undefined;
+    backbone: { file: string } | undefined;
+    log: Logger;
+    audit: Audit;
+  },
 ): Promise<void> {
-  const { log } = o;
+  const { log, audit: record } = o;
+  // The site box redeeming a token has no session: the trail names it by its hostname.
+  const boxUser = (box: { hostname?: string } | undefined) => ({
+    user: `site box ${box?.hostname ?? '?'}`,
+    role: null,
+  });
   const settings = o.enroll;
   const db = settings ? new EnrollmentDb(settings.statePath) : null;
   app.addHook('onClose', async () => db?.close());
@@ -125,17 +134,7 @@ export async function registerEnrollRoutes(
         ttlMs: ttl,
         newSite: req.body.new_site === true,
       });
-      log.info(
-        {
-          audit: 'enroll_issue',
-          username: s.username,
-          site,
-          enrollment: enrollment.id,
-          expires_at: enrollment.expires_at,
-          ip: req.ip,
-        },
-        'enrollment token issued',
-      );
+      record(req, 'enroll_issue', site, { enrollment: enrollment.id, expires_at: enrollment.expires_at });
       return reply.code(201).send({ ...enrollment, token, qr_svg: tokenQrSvg(token) });
     },
   );
@@ -159,10 +158,7 @@ export async function registerEnrollRoutes(
         return reply
           .code(409)
           .send({ error: e.status, message: `enrollment ${e.id} is ${e.status}, not pending` });
-      log.info(
-        { audit: 'enroll_revoke', username: s.username, site: e.site, enrollment: e.id, ip: req.ip },
-        'enrollment token revoked',
-      );
+      record(req, 'enroll_revoke', e.site, { enrollment: e.id });
       return db.get(e.id);
     },
   );
@@ -178,7 +174,7 @@ export async function registerEnrollRoutes(
       const audit = { audit: 'enroll_redeem', ip, box };
       const wait = brake.blockedFor('enroll', ip);
       if (wait > 0) {
-        log.warn({ ...audit, ok: false, reason: 'rate_limited' }, 'enrollment refused: too many attempts');
+        record(req, 'enroll_redeem', null, { ok: false, reason: 'rate_limited' }, boxUser(box));
         reply.header('retry-after', String(wait));
         return reply.code(429).send({
           error: 'too_many_attempts',
@@ -187,9 +183,12 @@ export async function registerEnrollRoutes(
       }
       const refuse = (code: number, e: Enrollment | null, reason: string, message: string) => {
         brake.fail('enroll', ip);
-        log.warn(
-          { ...audit, ok: false, reason, ...(e ? { site: e.site, enrollment: e.id } : {}) },
-          `enrollment refused: ${reason}`,
+        record(
+          req,
+          'enroll_redeem',
+          e?.site ?? null,
+          { ok: false, reason, ...(e ? { enrollment: e.id } : {}), box },
+          boxUser(box),
         );
         return reply.code(code).send({ error: reason, message });
       };
@@ -228,9 +227,12 @@ export async function registerEnrollRoutes(
           });
         }
         brake.succeed('enroll', ip);
-        log.info(
-          { ...audit, ok: true, site: e.site, enrollment: e.id, username: account.username },
-          'site box enrolled',
+        record(
+          req,
+          'enroll_redeem',
+          e.site,
+          { ok: true, enrollment: e.id, account: account.username, box },
+          boxUser(box),
         );
         return {
           site: e.site,

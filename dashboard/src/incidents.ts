@@ -12,8 +12,9 @@ import {
   uptimeReport,
 } from '@pantau/broker/backbone';
 import { type Static, Type } from '@sinclair/typebox';
-import type { FastifyInstance, RawServerDefault } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
+import type { Audit } from './audit.js';
 import type { Role } from './users.js';
 
 type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
@@ -60,9 +61,9 @@ export interface IncidentView extends IncidentRecord {
 
 export function registerIncidentRoutes(
   app: App,
-  o: { bb: Backbone | null; db: CentralDb | null; log: Logger },
+  o: { bb: Backbone | null; db: CentralDb | null; audit: Audit },
 ): void {
-  const { bb, db, log } = o;
+  const { bb, db, audit } = o;
   const noBackbone = { error: 'not_found', message: 'no backbone configured / backbone belum diatur' };
 
   const withNotes = (list: IncidentRecord[]): IncidentView[] => {
@@ -91,8 +92,8 @@ export function registerIncidentRoutes(
 
   const write = async (
     kind: IncidentNote['kind'],
-    req: { session?: { username: string; role: string } | null | undefined; body: Static<typeof NoteBody> },
-    reply: { code(n: number): { send(x: unknown): unknown } },
+    req: FastifyRequest<{ Body: Static<typeof NoteBody> }>,
+    reply: FastifyReply,
   ) => {
     const session = req.session!;
     if (!RESPONDERS.includes(session.role as Role))
@@ -123,16 +124,10 @@ export function registerIncidentRoutes(
       kind,
       text: text ?? '',
     });
-    log.info(
-      {
-        audit: kind === 'ack' ? 'incident_acknowledged' : 'incident_note',
-        username: session.username,
-        key,
-        opened_at,
-        text,
-      },
-      kind === 'ack' ? 'incident acknowledged' : 'note on an incident',
-    );
+    audit(req, kind === 'ack' ? 'incident_acknowledged' : 'incident_note', key, {
+      opened_at,
+      ...(text !== undefined ? { text } : {}),
+    });
     return reply.code(201).send(withNotes([inc])[0]);
   };
 

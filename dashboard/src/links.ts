@@ -20,8 +20,10 @@ import type { MetricName } from '@pantau/contract';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
+import type { Audit } from './audit.js';
 import { registerIncidentRoutes } from './incidents.js';
 import { Slug } from './schemas.js';
+import { inScope, scopeOf } from './site-scope.js';
 import { registerSummaryRoute } from './summary.js';
 import type { Role } from './users.js';
 
@@ -61,12 +63,13 @@ export interface LinkRoutesOptions {
   backbone?: { file: string; state_path: string } | undefined;
   getStore: () => Store | null;
   log: Logger;
+  audit: Audit;
 }
 
 type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
 
 export async function registerLinkRoutes(app: App, opts: LinkRoutesOptions): Promise<void> {
-  const { log, getStore } = opts;
+  const { getStore, audit } = opts;
   let bb: Backbone | null = null;
   let db: CentralDb | null = null;
   if (opts.backbone) {
@@ -74,7 +77,7 @@ export async function registerLinkRoutes(app: App, opts: LinkRoutesOptions): Pro
     db = new CentralDb(opts.backbone.state_path);
     app.addHook('onClose', async () => db?.close());
   }
-  registerIncidentRoutes(app, { bb, db, log });
+  registerIncidentRoutes(app, { bb, db, audit });
   registerSummaryRoute(app, { bb, db, getStore });
   const noBackbone = { error: 'not_found', message: 'no backbone configured / backbone belum diatur' };
 
@@ -172,16 +175,7 @@ export async function registerLinkRoutes(app: App, opts: LinkRoutesOptions): Pro
           by: session.username,
         });
         db.putBaseline(req.params.id, b);
-        log.info(
-          {
-            audit: 'baseline_recorded',
-            username: session.username,
-            link: req.params.id,
-            baseline: b,
-            note: req.body.note,
-          },
-          'link baseline recorded',
-        );
+        audit(req, 'baseline_recorded', req.params.id, { baseline: b, note: req.body.note });
         return reply.code(201).send(b);
       } catch (e) {
         if (e instanceof BaselineError) return reply.code(409).send({ error: 'no_data', message: e.message });
@@ -210,16 +204,27 @@ export async function registerLinkRoutes(app: App, opts: LinkRoutesOptions): Pro
     },
   );
 
-  app.get('/api/pairing', async () => {
+  app.get('/api/pairing', async (req) => {
     const devices = ((await getStore()?.listDevices()) ?? []).map((d) => ({
       site: d.site,
       device: d.device,
       ...(d.state.macs ? { macs: d.state.macs } : {}),
       ...(d.state.peers ? { peers: d.state.peers } : {}),
     }));
-    const report = proposePairs(bb, devices);
+    const all = proposePairs(bb, devices);
+    // An installer sees the pairs one of whose ends is at an assigned site (the other end is what
+    // the pairing is for) and the unknown peers of assigned sites.
+    const mine = (p: { a: { site: string }; b: { site: string } }) =>
+      inScope(req.session, p.a.site) || inScope(req.session, p.b.site);
+    const report = scopeOf(req.session)
+      ? {
+          proposals: all.proposals.filter(mine),
+          known: all.known.filter(mine),
+          unknownPeers: all.unknownPeers.filter((u) => inScope(req.session, u.site)),
+        }
+      : all;
     return { ...report, proposals: report.proposals.map((p) => ({ ...p, yaml: proposalYaml(p) })) };
   });
 
-  if (opts.backbone && !existsSync(opts.backbone.state_path)) log.info('central state database created');
+  if (opts.backbone && !existsSync(opts.backbone.state_path)) opts.log.info('central state database created');
 }

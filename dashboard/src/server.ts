@@ -1,7 +1,7 @@
 // The dashboard's HTTP side: login, the JSON API, server-sent events and the static page.
 
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import { type DeviceRecord, openStore, type SiteRecord, type Store } from '@pantau/broker/store';
@@ -10,22 +10,30 @@ import { type Static, Type } from '@sinclair/typebox';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { liveEventFor, registerAccessGuard } from './access.js';
+import { AuditLog, auditor, registerAuditRoute } from './audit.js';
 import { registerCameraRoutes } from './cameras.js';
 import type { DashboardConfig } from './config.js';
+import { CSRF_HEADER, foreignOrigin, LOGIN_COOKIE, LoginTokens, sameToken } from './csrf.js';
 import { registerEnrollRoutes } from './enroll.js';
 import { registerLinkRoutes } from './links.js';
 import { LiveFeed } from './live.js';
 import { observeDashboard } from './observe.js';
 import { Slug } from './schemas.js';
 import { LoginBrake, type Session, Sessions } from './sessions.js';
+import { inScope, registerSiteGuard, scopeOf } from './site-scope.js';
 import { SITE_SILENT_MS } from './summary.js';
 import { registerTerminalRoutes } from './terminals.js';
-import { verifyUser } from './users.js';
+import { registerUserRoutes } from './user-routes.js';
+import { UserDirectory } from './users.js';
 import { registerVendorRoutes } from './vendor.js';
 
 const COOKIE = 'pantau_sid';
 const PUBLIC_DIR = join(import.meta.dirname, '..', 'public');
 const MAX_RANGE_MS = 400 * 86400_000;
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Login and its form's token: the only /api paths without a session. */
+const isLoginPath = (url: string) => url === '/api/login' || url.startsWith('/api/login?');
 
 export interface RunningDashboard {
   port: number;
@@ -125,6 +133,13 @@ export async function startDashboard(
   const log = opts.logger ?? pino({ level: cfg.log_level, base: { service: 'pantau-dashboard' } });
   const sessions = new Sessions();
   const brake = new LoginBrake();
+  const loginTokens = new LoginTokens();
+  const directory = new UserDirectory(cfg.users_file, (e) =>
+    log.error({ err: e.message }, 'users file unreadable; keeping the last good one'),
+  );
+  const auditLog = new AuditLog(cfg.state_path ?? join(dirname(cfg.users_file), 'central-state.db'));
+  const audit = auditor(auditLog, log.child({ component: 'audit' }));
+  const secure = cfg.http.secure_cookies || cfg.httpsFiles !== undefined;
   const live = new LiveFeed({
     urls: cfg.mqtt.urls ?? (cfg.mqtt.url ? [cfg.mqtt.url] : []),
     username: cfg.mqtt.username,
@@ -182,16 +197,61 @@ export async function startDashboard(
     },
   );
 
-  // Every /api route but login needs a session. Cookies are SameSite=Strict and state-changing
-  // routes accept only JSON bodies, which a cross-site form cannot send: that is the CSRF defence
-  // until user management adds explicit tokens.
+  // Every /api route but login needs a session, of a user who still exists and is enabled; the
+  // role and sites are the users file's now, so a change there counts from the next request.
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    req.session = sessions.get(req.cookies[COOKIE]);
-    if (!req.url.startsWith('/api/') || req.url.startsWith('/api/login')) return;
+    let s = sessions.get(req.cookies[COOKIE]);
+    if (s) {
+      const u = directory.get(s.username);
+      if (!u || u.disabled) {
+        sessions.endFor(s.username);
+        s = null;
+      } else {
+        s.role = u.role;
+        s.sites = u.sites ?? [];
+      }
+    }
+    req.session = s;
+    if (!req.url.startsWith('/api/') || isLoginPath(req.url)) return;
     if (!req.session)
       return reply.code(401).send({ error: 'unauthorized', message: 'login required / silakan masuk' });
   });
+  // A changing request needs the session's token (login: the login form's) and, when the browser
+  // names one, our own origin. SameSite=Strict cookies and JSON-only bodies stay as further layers.
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (SAFE_METHODS.has(req.method) || !req.url.startsWith('/api/')) return;
+    const refuse = (message: string) => reply.code(403).send({ error: 'csrf', message });
+    const foreign = foreignOrigin(req.headers);
+    if (foreign) return refuse(`${foreign} / permintaan dari situs lain ditolak`);
+    const token = req.headers[CSRF_HEADER];
+    const sent = typeof token === 'string' ? token : undefined;
+    if (isLoginPath(req.url)) {
+      if (!loginTokens.valid(req.cookies[LOGIN_COOKIE], sent))
+        return refuse(
+          'missing or wrong X-CSRF-Token: reload the page and log in again / token CSRF tidak ada atau salah: muat ulang halaman lalu masuk lagi',
+        );
+      return;
+    }
+    if (!req.session || !sameToken(req.session.csrf, sent))
+      return refuse(
+        'missing or wrong X-CSRF-Token: reload the page / token CSRF tidak ada atau salah: muat ulang halaman',
+      );
+  });
   registerAccessGuard(app);
+  registerSiteGuard(app);
+
+  // The login form's CSRF token, also set as a short-lived cookie it must match.
+  app.get('/api/login', async (_req, reply) => {
+    const token = loginTokens.issue();
+    reply.setCookie(LOGIN_COOKIE, token, {
+      httpOnly: true,
+      sameSite: 'strict',
+      path: '/api/login',
+      secure,
+      maxAge: 3600,
+    });
+    return { csrf: token };
+  });
 
   app.post<{ Body: Static<typeof LoginBody> }>(
     '/api/login',
@@ -206,30 +266,38 @@ export async function startDashboard(
           message: `too many failed logins; try again in ${wait} s / terlalu banyak percobaan, coba lagi dalam ${wait} detik`,
         });
       }
-      const user = await verifyUser(cfg.users_file, username, password);
+      const user = await directory.verify(username, password);
       if (!user) {
         brake.fail(username, req.ip);
-        log.warn({ audit: 'login_failed', username, ip: req.ip }, 'login failed');
+        const known = directory.get(username);
+        audit(req, 'login_failed', username, known?.disabled ? { reason: 'disabled' } : {}, {
+          user: username,
+          role: known?.role ?? null,
+        });
         return reply.code(401).send({
           error: 'unauthorized',
           message: 'wrong username or password / nama pengguna atau kata sandi salah',
         });
       }
       brake.succeed(username, req.ip);
-      const s = sessions.create(user.username, user.role);
-      log.info({ audit: 'login', username, ip: req.ip }, 'login');
+      // A session id from before the login is never reused (session fixation).
+      sessions.destroy(req.cookies[COOKIE]);
+      const s = sessions.create(user.username, user.role, user.sites ?? []);
+      audit(req, 'login', user.username, {}, { user: user.username, role: user.role });
       reply.setCookie(COOKIE, s.id, {
         httpOnly: true,
         sameSite: 'strict',
         path: '/',
-        secure: cfg.http.secure_cookies || cfg.httpsFiles !== undefined,
+        secure,
         maxAge: 12 * 3600,
       });
-      return { username: user.username, role: user.role };
+      reply.clearCookie(LOGIN_COOKIE, { path: '/api/login' });
+      return { username: user.username, role: user.role, sites: s.sites, csrf: s.csrf };
     },
   );
 
   app.post('/api/logout', async (req, reply) => {
+    audit(req, 'logout', req.session!.username);
     sessions.destroy(req.cookies[COOKIE]);
     reply.clearCookie(COOKIE, { path: '/' });
     return { ok: true };
@@ -238,16 +306,21 @@ export async function startDashboard(
   app.get('/api/me', async (req) => ({
     username: req.session!.username,
     role: req.session!.role,
+    sites: scopeOf(req.session),
+    csrf: req.session!.csrf,
     language: cfg.language,
     timezone: cfg.timezone,
   }));
 
+  registerUserRoutes(app, { directory, sessions, brake, audit });
+  registerAuditRoute(app, auditLog);
+
   app.get('/api/metrics', async () => METRICS);
 
-  app.get('/api/sites', async () => {
+  app.get('/api/sites', async (req) => {
     const now = Date.now();
     const store = getStore();
-    const sites = (await store?.listSites()) ?? [];
+    const sites = ((await store?.listSites()) ?? []).filter((s) => inScope(req.session, s.site));
     return Promise.all(
       sites.map(async (s) => {
         const seq = await store!.sequenceReport(s.site);
@@ -277,7 +350,9 @@ export async function startDashboard(
     { schema: { querystring: DevicesQuery } },
     async (req) => {
       const now = Date.now();
-      return ((await getStore()?.listDevices(req.query.site)) ?? []).map((d) => deviceView(d, now));
+      return ((await getStore()?.listDevices(req.query.site)) ?? [])
+        .filter((d) => inScope(req.session, d.site))
+        .map((d) => deviceView(d, now));
     },
   );
 
@@ -331,20 +406,27 @@ export async function startDashboard(
     { schema: { querystring: EventsQuery } },
     async (req) => {
       const q = req.query;
-      return (
-        (await getStore()?.listEvents({
-          limit: q.limit,
-          ...(q.site ? { site: q.site } : {}),
-          ...(q.since !== undefined ? { since: q.since } : {}),
-        })) ?? []
+      const store = getStore();
+      if (!store) return [];
+      const since = q.since !== undefined ? { since: q.since } : {};
+      const scope = scopeOf(req.session);
+      if (q.site || !scope)
+        return store.listEvents({ limit: q.limit, ...(q.site ? { site: q.site } : {}), ...since });
+      // An installer's events: each assigned site's newest, merged, newest first like the store's.
+      const lists = await Promise.all(
+        scope.map((site) => store.listEvents({ limit: q.limit, site, ...since })),
       );
+      return lists
+        .flat()
+        .sort((a, b) => b.ts - a.ts)
+        .slice(0, q.limit);
     },
   );
 
-  await registerLinkRoutes(app, { backbone: cfg.backbone, getStore, log });
-  await registerCameraRoutes(app, { backbone: cfg.backbone, getStore, live, log });
-  await registerTerminalRoutes(app, { backbone: cfg.backbone, getStore, live, log });
-  await registerEnrollRoutes(app, { enroll: cfg.enroll, backbone: cfg.backbone, log });
+  await registerLinkRoutes(app, { backbone: cfg.backbone, getStore, log, audit });
+  await registerCameraRoutes(app, { backbone: cfg.backbone, getStore, live, log, audit });
+  await registerTerminalRoutes(app, { backbone: cfg.backbone, getStore, live, log, audit });
+  await registerEnrollRoutes(app, { enroll: cfg.enroll, backbone: cfg.backbone, log, audit });
 
   app.get('/api/stream', (req, reply) => {
     reply.hijack();
@@ -356,16 +438,21 @@ export async function startDashboard(
       'x-accel-buffering': 'no',
     });
     res.write(`event: hello\ndata: ${JSON.stringify({ server_time: Date.now() })}\n\n`);
-    const role = req.session!.role;
-    const off = live.subscribe((e) =>
-      res.write(`event: ${e.type}\ndata: ${JSON.stringify(liveEventFor(role, e))}\n\n`),
-    );
+    // The session object itself: a role or site change reaches an open stream, and the stream ends
+    // with the session (logout, user removed or disabled).
+    const session = req.session!;
+    const off = live.subscribe((e) => {
+      if (!inScope(session, e.site)) return;
+      res.write(`event: ${e.type}\ndata: ${JSON.stringify(liveEventFor(session.role, e))}\n\n`);
+    });
     const beat = setInterval(() => res.write(`: keep-alive ${Date.now()}\n\n`), 15_000);
     const gone = observer.streamOpened();
+    const unEnd = sessions.onEnd(session.id, () => res.end());
     req.raw.on('close', () => {
       clearInterval(beat);
       off();
       gone();
+      unEnd();
     });
   });
 
@@ -389,6 +476,7 @@ export async function startDashboard(
       await observer.close();
       await app.close();
       await store?.close();
+      auditLog.close();
     },
   };
 }

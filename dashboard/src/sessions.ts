@@ -6,7 +6,11 @@ import type { Role } from './users.js';
 export interface Session {
   id: string;
   username: string;
+  /** The user's role and sites as of the last request: refreshed from the users file on each one. */
   role: Role;
+  sites: string[];
+  /** Sent back by the page on every changing request (X-CSRF-Token). */
+  csrf: string;
   created: number;
   lastSeen: number;
 }
@@ -15,13 +19,16 @@ const IDLE_MS = 12 * 3600_000;
 
 export class Sessions {
   private readonly byId = new Map<string, Session>();
+  private readonly enders = new Map<string, Set<() => void>>();
 
-  create(username: string, role: Role): Session {
+  create(username: string, role: Role, sites: string[] = []): Session {
     const now = Date.now();
     const s: Session = {
       id: randomBytes(32).toString('base64url'),
       username,
       role,
+      sites,
+      csrf: randomBytes(32).toString('base64url'),
       created: now,
       lastSeen: now,
     };
@@ -34,7 +41,7 @@ export class Sessions {
     const s = this.byId.get(id);
     if (!s) return null;
     if (Date.now() - s.lastSeen > IDLE_MS) {
-      this.byId.delete(id);
+      this.destroy(id);
       return null;
     }
     s.lastSeen = Date.now();
@@ -42,7 +49,38 @@ export class Sessions {
   }
 
   destroy(id: string | undefined): void {
-    if (id) this.byId.delete(id);
+    if (!id || !this.byId.delete(id)) return;
+    const enders = this.enders.get(id);
+    this.enders.delete(id);
+    for (const f of enders ?? []) f();
+  }
+
+  /** Ends every session of a user (removed, disabled, password reset) but `except`. */
+  endFor(username: string, except?: string): number {
+    let n = 0;
+    for (const s of [...this.byId.values()])
+      if (s.username === username && s.id !== except) {
+        this.destroy(s.id);
+        n++;
+      }
+    return n;
+  }
+
+  /** Applies a new role or site list to a user's open sessions (and their live streams). */
+  update(username: string, role: Role, sites: string[]): void {
+    for (const s of this.byId.values())
+      if (s.username === username) {
+        s.role = role;
+        s.sites = sites;
+      }
+  }
+
+  /** Runs `f` when the session ends (a live stream closes itself); returns the unsubscribe. */
+  onEnd(id: string, f: () => void): () => void {
+    const set = this.enders.get(id) ?? new Set();
+    this.enders.set(id, set);
+    set.add(f);
+    return () => set.delete(f);
   }
 }
 

@@ -2,10 +2,10 @@
 // roles allowed, only for a device the central knows, every attempt in the audit log, and an answer
 // that says whose fault a failure is (404 unknown device, 502 the site box refused, 504 no answer).
 
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { Audit } from './audit.js';
 import type { LiveFeed } from './live.js';
-import type { Session } from './sessions.js';
 import type { Role } from './users.js';
 
 export interface SiteRequest {
@@ -23,28 +23,31 @@ export interface SiteRequest {
 
 export async function forwardToSite(
   r: SiteRequest,
-  session: Session,
+  req: FastifyRequest,
   reply: FastifyReply,
   live: LiveFeed,
   log: Logger,
+  audit: Audit,
 ): Promise<unknown> {
+  const session = req.session!;
   if (!r.allowed.includes(session.role as Role))
     return reply.code(403).send({ error: 'forbidden', message: r.forbidden });
   if (!(await r.exists()))
     return reply.code(404).send({ error: 'not_found', message: `no such device ${r.site}/${r.device}` });
-  const audit = { audit: r.audit, username: session.username, site: r.site, device: r.device };
+  const target = `${r.site}/${r.device}`;
   try {
     const res = await live.request(r.site, r.op, { device: r.device, by: session.username });
     if (!res.ok) {
-      log.warn({ ...audit, ok: false, error: res.error }, `${r.audit} refused by the site box`);
+      audit(req, r.audit, target, { ok: false, error: res.error ?? null });
+      log.warn({ target, error: res.error }, `${r.audit} refused by the site box`);
       return reply
         .code(502)
         .send({ error: res.error?.code ?? 'failed', message: `site box: ${res.error?.message ?? 'failed'}` });
     }
-    log.info({ ...audit, ok: true, result: res.result }, r.audit);
+    audit(req, r.audit, target, { ok: true, result: res.result });
     return res.result;
   } catch (e) {
-    log.warn({ ...audit, ok: false, error: (e as Error).message }, `${r.audit} failed`);
+    audit(req, r.audit, target, { ok: false, error: (e as Error).message });
     return reply.code(504).send({ error: 'no_answer', message: (e as Error).message });
   }
 }

@@ -8,6 +8,7 @@ import type { DeviceStatePayload, TerminalStatus } from '@pantau/contract';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
+import type { Audit } from './audit.js';
 import type { LiveFeed } from './live.js';
 import { Slug } from './schemas.js';
 import { forwardToSite } from './site-request.js';
@@ -41,9 +42,10 @@ export async function registerTerminalRoutes(
     getStore: () => Store | null;
     live: LiveFeed;
     log: Logger;
+    audit: Audit;
   },
 ): Promise<void> {
-  const { getStore, live, log } = opts;
+  const { getStore, live, log, audit } = opts;
   const bb: Backbone | null = opts.backbone ? loadBackbone(opts.backbone.file) : null;
   const terminals = async () =>
     ((await getStore()?.listDevices()) ?? []).filter((d) => d.state.kind === 'terminal');
@@ -113,10 +115,11 @@ export async function registerTerminalRoutes(
             'only engineers may set a terminal clock / hanya teknisi yang boleh menyetel jam mesin absensi',
           exists: async () => (await terminals()).some((d) => d.site === site && d.device === device),
         },
-        req.session!,
+        req,
         reply,
         live,
         log,
+        audit,
       );
     },
   );

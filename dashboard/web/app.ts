@@ -1,11 +1,13 @@
 // The page's shell: login, navigation by role (each role sees only its views; the server refuses the
 // rest too), the language switch, live updates and the ticking ages.
 
-import { ApiError, api, post } from './api.js';
+import { ApiError, api, logIn, post, setCsrf } from './api.js';
 import { esc, setTimezone, tickAges } from './format.js';
 import { getLang, hasChosenLang, type Key, setLang, t } from './i18n.js';
 import { connectLive } from './live.js';
 import type { Me, Role } from './types.js';
+import { renderAccount } from './view-account.js';
+import { renderAudit } from './view-audit.js';
 import { renderCameras } from './view-cameras.js';
 import { renderDevices } from './view-devices.js';
 import { renderEnroll } from './view-enroll.js';
@@ -15,6 +17,7 @@ import { renderMap } from './view-map.js';
 import { renderSites } from './view-sites.js';
 import { renderSummary } from './view-summary.js';
 import { renderTerminals } from './view-terminals.js';
+import { renderUsers } from './view-users.js';
 
 interface View {
   id: string;
@@ -24,6 +27,8 @@ interface View {
   hidden?: boolean;
   /** Live changes redraw the view at most this often (the link card reads history: not every second). */
   refreshMs?: number;
+  /** False: forms the user fills in; a live change must not redraw them under the typing. */
+  live?: boolean;
   render(el: HTMLElement, arg: string): Promise<void>;
 }
 
@@ -51,13 +56,13 @@ const VIEWS: View[] = [
     id: 'sites',
     title: 'nav_sites',
     roles: [...TECH, 'installer'],
-    render: (el) => renderSites(el, me!.role),
+    render: (el) => renderSites(el, me!.role, me!.sites),
   },
   {
     id: 'devices',
     title: 'nav_devices',
     roles: [...TECH, 'installer'],
-    render: (el) => renderDevices(el),
+    render: (el, arg) => renderDevices(el, arg || null),
   },
   { id: 'terminals', title: 'nav_terminals', roles: [...TECH, 'hr'], render: (el) => renderTerminals(el) },
   // Reached from the site boxes view: the menu stays one line on a control-room screen.
@@ -78,6 +83,22 @@ const VIEWS: View[] = [
       el.dataset.link = arg;
       return renderLink(el, arg, me!.role, me!.timezone);
     },
+  },
+  {
+    id: 'users',
+    title: 'nav_users',
+    roles: ['admin'],
+    live: false,
+    render: (el) => renderUsers(el, me!.username),
+  },
+  { id: 'audit', title: 'nav_audit', roles: TECH, live: false, render: (el) => renderAudit(el) },
+  {
+    id: 'account',
+    title: 'nav_account',
+    roles: ['admin', 'engineer', 'operator', 'leadership', 'installer', 'hr'],
+    hidden: true,
+    live: false,
+    render: (el) => renderAccount(el, me!),
   },
 ];
 
@@ -105,6 +126,8 @@ function renderChrome(): void {
         `<a href="#${v.id}" data-view="${v.id}"${v.id === current || (current === 'link' && v.id === 'map') ? ' aria-current="page"' : ''}>${esc(t(v.title))}</a>`,
     )
     .join('');
+  // On a phone the menu is one scrolling row: keep the open view's entry in sight.
+  $('#nav [aria-current]')?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
   $('#who').textContent = me ? `${me.username} · ${me.role}` : '';
   $('#logout').title = me ? `${me.username} · ${me.role}` : '';
 }
@@ -115,7 +138,7 @@ let liveTimer: number | undefined;
 
 /** A live change: redraw the open view, but not more often than it asks for. */
 function refreshSoon(): void {
-  if (liveTimer !== undefined) return;
+  if (liveTimer !== undefined || route().view?.live === false) return;
   const wait = Math.max(0, lastShown + (route().view?.refreshMs ?? REFRESH_MS) - Date.now());
   liveTimer = window.setTimeout(() => {
     liveTimer = undefined;
@@ -145,11 +168,13 @@ function show(): Promise<void> {
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) return location.reload();
       const msg =
-        e instanceof ApiError && e.status === 403
-          ? t('forbidden')
-          : e instanceof ApiError && e.status === 404 && /backbone/.test(e.message)
-            ? t('no_backbone')
-            : `${t('load_failed')}: ${(e as Error).message}`;
+        e instanceof ApiError && e.code === 'forbidden_site'
+          ? t('forbidden_site', { site: String(e.body.site ?? '') })
+          : e instanceof ApiError && e.status === 403
+            ? t('forbidden')
+            : e instanceof ApiError && e.status === 404 && /backbone/.test(e.message)
+              ? t('no_backbone')
+              : `${t('load_failed')}: ${(e as Error).message}`;
       el.innerHTML = `<p class="error load-error" role="alert">${esc(msg)}</p>`;
     }
   });
@@ -166,11 +191,13 @@ async function start(): Promise<void> {
     $<HTMLInputElement>('input[name=username]').focus();
     return;
   }
+  setCsrf(me.csrf);
   if (!hasChosenLang()) setLang(me.language, false);
   setTimezone(me.timezone);
   $('#login').hidden = true;
   $('#app').hidden = false;
   $('#logout').hidden = false;
+  $('#account-link').hidden = false;
   document.body.dataset.role = me.role;
   await show();
   connectLive(
@@ -203,7 +230,7 @@ $<HTMLFormElement>('#login-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   const f = new FormData(ev.target as HTMLFormElement);
   try {
-    await post('/api/login', { username: f.get('username'), password: f.get('password') });
+    await logIn(String(f.get('username')), String(f.get('password')));
   } catch (e) {
     $('#login-error').textContent =
       e instanceof ApiError && e.status === 401 ? t('wrong_login') : (e as Error).message;

@@ -13,6 +13,9 @@ export interface Reason {
 export interface Me {
   username: string;
   role: Role;
+  /** An installer's assigned sites; null for roles that see every site. */
+  sites: string[] | null;
+  csrf: string;
   language: Lang;
   timezone: string;
 }
@@ -202,4 +205,22 @@ export interface Summary {
     down: Array<{ site: string; name: string; state: string; last_heard: number | null }>;
   };
   incidents_open: number;
+}
+
+export interface UserRow {
+  username: string;
+  role: Role;
+  disabled: boolean;
+  sites: string[];
+}
+
+export interface AuditRow {
+  id: number;
+  ts: number;
+  user: string;
+  role: string | null;
+  action: string;
+  target: string | null;
+  detail: Record<string, unknown>;
+  remote: string | null;
 }

@@ -15,9 +15,10 @@ function cell(d: DeviceRow, label: string, metrics: string[], fmt: (...v: number
   return `<td data-label="${esc(label)}">${value(text, oldest, 3 * d.interval_s * 1000)}</td>`;
 }
 
-export async function renderDevices(el: HTMLElement): Promise<void> {
+/** All devices the user may see, or one site's (#devices/<site>). */
+export async function renderDevices(el: HTMLElement, site: string | null = null): Promise<void> {
   const [devices, sites] = await Promise.all([
-    api<DeviceRow[]>('/api/devices'),
+    api<DeviceRow[]>(site ? `/api/devices?site=${encodeURIComponent(site)}` : '/api/devices'),
     api<SiteRow[]>('/api/sites'),
   ]);
   const siteName = new Map(sites.map((s) => [s.site, s.name]));

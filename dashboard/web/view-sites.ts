@@ -16,7 +16,7 @@ function clockCell(c: ClockStatus | null | undefined): string {
   return `<span class="badge ${c.synced ? 'ok' : 'degraded'}">${t(c.synced ? 'clock_synced' : 'clock_unsynced')}</span> <span class="muted">${esc(c.source)}${c.holding ? ` · ${t('clock_holding')}` : ''}</span>`;
 }
 
-export async function renderSites(el: HTMLElement, role: Role): Promise<void> {
+export async function renderSites(el: HTMLElement, role: Role, assigned: string[] | null): Promise<void> {
   const sites = (await api<SiteRow[]>('/api/sites')).sort(
     (a, b) =>
       Number(a.state === 'online' && !a.silent) - Number(b.state === 'online' && !b.silent) ||
@@ -29,7 +29,7 @@ export async function renderSites(el: HTMLElement, role: Role): Promise<void> {
     const outbox = h?.outbox ?? null;
     const clock = h?.clock ?? s.clock;
     return `<tr class="row-${cls}" data-site="${esc(s.site)}">
-      <td data-label="${t('col_site')}"><div><strong>${esc(s.name)}</strong><div class="muted">${esc(s.site)}</div></div></td>
+      <td data-label="${t('col_site')}"><div><a href="#devices/${encodeURIComponent(s.site)}"><strong>${esc(s.name)}</strong></a><div class="muted">${esc(s.site)}</div></div></td>
       <td data-label="${t('col_state')}"><span class="badge ${cls}">${t(state === 'online' ? 'online' : state === 'offline' ? 'offline' : state === 'silent' ? 'silent' : 'unknown')}</span></td>
       <td data-label="${t('col_last_heard')}">${age(s.last_heard, 180_000)}</td>
       <td data-label="${t('col_outbox')}">${outbox ? value(`${outbox.depth}${outbox.depth && outbox.oldest_ts ? ` · ${t('col_oldest')} ${duration(h!.ts - outbox.oldest_ts)}` : ''}`, h!.ts, HEALTH_STALE_MS) : num(s.outbox_depth, '')}</td>
@@ -41,7 +41,7 @@ export async function renderSites(el: HTMLElement, role: Role): Promise<void> {
     </tr>`;
   });
   el.innerHTML = `
-    ${role === 'installer' ? `<p class="note">${t('installer_note')}</p>` : ''}
+    ${role === 'installer' ? `<p class="note" id="assigned-sites">${assigned?.length ? esc(t('installer_sites', { sites: assigned.join(', ') })) : t('installer_no_sites')}</p>` : ''}
     <p class="toolbar"><a class="button-link" href="#enroll" id="to-enroll">${t('enroll_box')}</a></p>
     <div class="table-wrap"><table class="grid" id="sites-table">
       <thead><tr><th>${t('col_site')}</th><th>${t('col_state')}</th><th>${t('col_last_heard')}</th><th>${t('col_outbox')}</th><th>${t('col_dropped')}</th><th>${t('col_missing')}</th><th>${t('col_clock')}</th><th>${t('col_version')}</th><th>${t('col_load')}</th></tr></thead>

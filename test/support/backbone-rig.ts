@@ -40,7 +40,7 @@ export interface BackboneRig {
 
 export async function startBackboneRig(o: {
   dir: string;
-  users: Array<[username: string, role: string]>;
+  users: Array<[username: string, role: string, sites?: string[]]>;
   rainAtMs: number;
   /** More sites (YAML list items) beyond the two; their site boxes are the test's business. */
   moreSites?: { ids: string[]; yaml: string; links?: string };

@@ -34,10 +34,59 @@ export function httpsRequest(
   });
 }
 
+/** A logged-in session: its cookie and the CSRF token its changing requests must send. */
+export interface Login {
+  status: number;
+  cookie: string;
+  csrf: string;
+  /** The login answer's Set-Cookie, as sent. */
+  setCookie: string;
+}
+
+/**
+ * Logs in as the page does: the login form's CSRF token first (GET /api/login, with its cookie),
+ * then the POST with both.
+ */
+export async function loginTo(
+  base: string,
+  username: string,
+  password: string,
+  ca?: Buffer | null,
+): Promise<Login> {
+  const get = async (
+    path: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string },
+  ) => {
+    if (ca) {
+      const r = await httpsRequest(`${base}${path}`, ca, init);
+      const sc = r.headers['set-cookie'];
+      return {
+        status: r.status,
+        setCookie: Array.isArray(sc) ? sc.join(', ') : String(sc ?? ''),
+        body: r.body.toString(),
+      };
+    }
+    const r = await fetch(`${base}${path}`, init);
+    return { status: r.status, setCookie: r.headers.getSetCookie().join(', '), body: await r.text() };
+  };
+  const form = await get('/api/login', {});
+  const loginCookie = form.setCookie.split(';')[0] ?? '';
+  const token = (JSON.parse(form.body) as { csrf: string }).csrf;
+  const res = await get('/api/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', cookie: loginCookie, 'x-csrf-token': token },
+    body: JSON.stringify({ username, password }),
+  });
+  const session = /pantau_sid=[^;]+/.exec(res.setCookie)?.[0] ?? '';
+  const csrf = res.status === 200 ? (JSON.parse(res.body) as { csrf: string }).csrf : '';
+  return { status: res.status, cookie: session, csrf, setCookie: res.setCookie };
+}
+
 export interface CentralOptions {
   dir: string;
   sites: string[];
-  users: Array<[username: string, role: string]>;
+  /** Installers may have a third element: their sites. */
+  users: Array<[username: string, role: string, sites?: string[]]>;
   /** backbone.yaml text; the broker judges links every second and the dashboard serves them. */
   backbone?: string;
   /** The dashboard's broker account may send requests to site boxes (clock sync). */
@@ -72,6 +121,8 @@ export interface Central {
   daemons: Daemon[];
   /** Session cookie per user. */
   cookies: Record<string, string>;
+  /** CSRF token per user's session; `api` sends it with every changing request. */
+  csrf: Record<string, string>;
   api<T>(
     path: string,
     user: string,
@@ -124,7 +175,7 @@ export async function startCentral(o: CentralOptions): Promise<Central> {
     '--password=dash-secret-1',
     ...(o.requests ? ['--requests'] : []),
   ]);
-  for (const [user, role] of o.users)
+  for (const [user, role, sites] of o.users)
     await cli('dashboard', [
       'users',
       'add',
@@ -135,6 +186,7 @@ export async function startCentral(o: CentralOptions): Promise<Central> {
       '--role',
       role,
       `--password=${user}-secret-1`,
+      ...(sites ? [`--sites=${sites.join(',')}`] : []),
     ]);
   writeFileSync(join(o.dir, 'dashboard.pw'), 'dash-secret-1\n');
   if (o.backbone) writeFileSync(join(o.dir, 'backbone.yaml'), o.backbone);
@@ -193,26 +245,14 @@ ${o.enroll ? `enroll: { credentials_file: credentials.yaml, mqtt_urls: ["${tls ?
     throw new Error(`${e.message}\nbroker: ${daemons[0]!.output()}\ndashboard: ${daemons[1]!.output()}`);
   });
   const cookies: Record<string, string> = {};
+  const csrf: Record<string, string> = {};
   for (const [user] of o.users) {
-    const init = {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: user, password: `${user}-secret-1` }),
-    };
-    let status: number;
-    let setCookie: string;
-    if (ca) {
-      const res = await httpsRequest(`${base}/api/login`, ca, init);
-      status = res.status;
-      setCookie = String(res.headers['set-cookie'] ?? '');
-    } else {
-      const res = await fetch(`${base}/api/login`, init);
-      status = res.status;
-      setCookie = res.headers.get('set-cookie') ?? '';
-    }
-    if (status !== 200) throw new Error(`login of ${user} failed: ${status}`);
-    cookies[user] = setCookie.split(';')[0] ?? '';
+    const l = await loginTo(base, user, `${user}-secret-1`, ca);
+    if (l.status !== 200) throw new Error(`login of ${user} failed: ${l.status}`);
+    cookies[user] = l.cookie;
+    csrf[user] = l.csrf;
   }
+  const changing = (init: RequestInit) => !['GET', 'HEAD'].includes((init.method ?? 'GET').toUpperCase());
   return {
     mqttPort,
     tlsPort,
@@ -222,6 +262,7 @@ ${o.enroll ? `enroll: { credentials_file: credentials.yaml, mqtt_urls: ["${tls ?
     ca,
     daemons,
     cookies,
+    csrf,
     api: async <T>(path: string, user: string, init: RequestInit = {}) => {
       if (ca) {
         const res = await httpsRequest(`${base}${path}`, ca, {
@@ -229,6 +270,7 @@ ${o.enroll ? `enroll: { credentials_file: credentials.yaml, mqtt_urls: ["${tls ?
           headers: {
             cookie: cookies[user] ?? '',
             'content-type': 'application/json',
+            ...(changing(init) ? { 'x-csrf-token': csrf[user] ?? '' } : {}),
             ...((init.headers as Record<string, string>) ?? {}),
           },
           ...(typeof init.body === 'string' ? { body: init.body } : {}),
@@ -241,7 +283,12 @@ ${o.enroll ? `enroll: { credentials_file: credentials.yaml, mqtt_urls: ["${tls ?
       }
       const res = await fetch(`${base}${path}`, {
         ...init,
-        headers: { cookie: cookies[user] ?? '', 'content-type': 'application/json', ...(init.headers ?? {}) },
+        headers: {
+          cookie: cookies[user] ?? '',
+          'content-type': 'application/json',
+          ...(changing(init) ? { 'x-csrf-token': csrf[user] ?? '' } : {}),
+          ...(init.headers ?? {}),
+        },
       });
       const body = res.headers.get('content-type')?.startsWith('application/json')
         ? ((await res.json()) as T)
