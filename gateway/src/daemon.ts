@@ -55,6 +55,7 @@ import { startObserver } from './observe.js';
 import { DiskOutbox, dropEvent, outboxOptions } from './outbox.js';
 import { Publisher, RequestError } from './publisher.js';
 import { type ApplyOptions, type ApplyResult, type DeviceLook, Reloader, uplinkChanged } from './reload.js';
+import { remoteHands, snmpSessionOptions } from './remote-hands.js';
 import { type Job, Scheduler } from './scheduler.js';
 import { SequenceCounter } from './sequence.js';
 import {
@@ -372,30 +373,7 @@ export async function startGateway(
       cfg: d,
       jobs: [],
       log: log.child({ device: d.id }),
-      session: s
-        ? new SnmpSession({
-            address: d.address,
-            port: s.port,
-            version: s.version,
-            community: s.community ?? 'public',
-            timeoutMs,
-            retries: cfg.defaults.retries,
-            ...(s.max_repetitions ? { maxRepetitions: s.max_repetitions } : {}),
-            ...(s.v3
-              ? {
-                  v3: {
-                    user: s.v3.user,
-                    level: s.v3.level,
-                    ...(s.v3.auth_protocol ? { authProtocol: s.v3.auth_protocol } : {}),
-                    ...(s.v3.auth_key ? { authKey: s.v3.auth_key } : {}),
-                    ...(s.v3.priv_protocol ? { privProtocol: s.v3.priv_protocol } : {}),
-                    ...(s.v3.priv_key ? { privKey: s.v3.priv_key } : {}),
-                    ...(s.v3.context ? { context: s.v3.context } : {}),
-                  },
-                }
-              : {}),
-          })
-        : null,
+      session: s ? new SnmpSession(snmpSessionOptions(d, cfg)!) : null,
       memory: newSnmpMemory(),
       kind: d.kind,
       identity: {},
@@ -987,6 +965,18 @@ export async function startGateway(
       } as Record<string, unknown>),
   });
   const applyConfig = (text: string, o: ApplyOptions) => reloader.apply(text, o);
+  const hands = remoteHands({
+    config: () => cfg,
+    restartDevice: async (id) => {
+      const dev = devices.get(id);
+      if (!dev) throw new RequestError('unknown_device', `no device "${id}" at this site`);
+      await stopDevice(id, false);
+      startDevice(dev.cfg, 0);
+      log.info({ device: id }, 'device poller restarted on request');
+      return devices.get(id)?.jobs ?? [];
+    },
+  });
+  for (const [op, fn] of Object.entries(hands)) publisher.handle(op, fn);
   publisher.handle('config-push', async (args) => {
     if (typeof args.yaml !== 'string' || args.yaml.length === 0 || args.yaml.length > MAX_CONFIG_BYTES)
       throw new RequestError(
