@@ -9,6 +9,7 @@ import { type OnvifSimulator, startOnvifSimulator } from '@pantau/collectors/onv
 import { type SimulatedAgent, startSimulatedAgent } from '@pantau/collectors/snmp/simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Central, startCentral } from './support/central.js';
+import { type ModbusServer, requireModbusPeer, startModbusServer } from './support/modbus.js';
 import { type Daemon, freePort, ROOT, requireBinary, runDaemon, tempDir, waitFor } from './support/procs.js';
 
 const AIROS = join(ROOT, 'test', 'fixtures', 'snmp', 'airos', 'device.snmprec');
@@ -35,6 +36,7 @@ describe('remote operations on a site box', () => {
   let r2: SimulatedAgent;
   let cam: OnvifSimulator;
   let closedPort: number;
+  let modbus: ModbusServer;
 
   const siteYaml = (devices: string) => `site: { id: rsud, name: RSUD }
 mqtt: { urls: ["mqtt://127.0.0.1:${central.mqttPort}"], username: gw-rsud, password_file: rsud.pw }
@@ -66,6 +68,8 @@ ${devices}`;
 
   beforeAll(async () => {
     requireBinary('/usr/sbin/traceroute', 'apt-get install -y traceroute');
+    requireModbusPeer();
+    modbus = await startModbusServer();
     central = await startCentral({
       dir: dir.path,
       sites: ['rsud'],
@@ -102,6 +106,7 @@ ${devices}`;
     await r1?.close();
     await r2?.close();
     await cam?.close();
+    await modbus?.stop();
     dir.remove();
   });
 
@@ -163,6 +168,24 @@ ${devices}`;
     );
   });
 
+  it('a new device whose collector cannot work with its config is rolled back too', async () => {
+    // Unit 2 is a solar charge controller: the UPS register map does not fit it (Modbus exception 2).
+    const ups = `  - id: ups
+    kind: power
+    address: 127.0.0.1
+    modbus: { transport: tcp, port: ${modbus.port}, unit_id: 2, map: ups-generic }
+`;
+    const res = await push(siteYaml(radio('r1', r1) + radio('r2', r2) + ups));
+    expect(res.status, JSON.stringify(res.body)).toBe(422);
+    expect(res.body).toMatchObject({ version: 3, status: 'rolled_back' });
+    expect(res.body.result.changes.added).toEqual(['ups']);
+    expect(res.body.detail).toContain('ups: its collector cannot work with the new config');
+    expect(res.body.detail).toContain('register map does not fit');
+    expect(readFileSync(file, 'utf8')).not.toContain('id: ups');
+    const seen = r2.requests;
+    await waitFor('r2 still polled', () => r2.requests > seen, 10_000);
+  });
+
   it('a config invalid by schema is refused at the central with line and field, never sent', async () => {
     const bad = siteYaml(`${radio('r1', r1)}    interval_s: lima\n`);
     const res = await push(bad);
@@ -173,9 +196,9 @@ ${devices}`;
     const wrongSite = await push(siteYaml(radio('r1', r1)).replace('id: rsud', 'id: pasar'));
     expect(wrongSite.status).toBe(400);
     expect(wrongSite.body.message).toContain('site.id');
-    // Neither was recorded nor sent: the newest version is still the rolled-back one.
+    // Neither was recorded nor sent: the newest version is still the last rolled-back one.
     const rec = await central.api<{ version: number }>('/api/sites/rsud/config', 'eng');
-    expect(rec.body.version).toBe(2);
+    expect(rec.body.version).toBe(3);
   });
 
   it('only engineers and admins may push or use remote hands', async () => {

@@ -65,6 +65,20 @@ describe('diffDevices and judgeCheck', () => {
       new Set(),
     );
     expect(auth.failures[0]).toContain('refused the credentials');
+    const map = judgeCheck(
+      [
+        {
+          id: 'ups',
+          done: true,
+          errors: [new CollectorError('unsupported', 'the register map does not fit this device')],
+          answered: false,
+        },
+      ],
+      new Set(),
+    );
+    expect(map.failures).toEqual([
+      'ups: its collector cannot work with the new config (the register map does not fit this device)',
+    ]);
   });
 
   it('keeps the last 20 versions of the config', () => {

@@ -149,9 +149,11 @@ export function restartSections(prev: GatewayConfig, next: GatewayConfig): strin
 
 /**
  * Reads the first polls after a swap. A failure the new config caused: a device that answered
- * before the change and is silent after it (a wrong address, port or community), or a device that
- * refuses the credentials the config gives. A new device that does not answer is not one: it may
- * not be plugged in yet.
+ * before the change and is silent after it (a wrong address, port or community), a device that
+ * refuses the credentials the config gives, or a collector that cannot work at all with what the
+ * config says (kind `unsupported`: a register map that does not fit the device, a serial port or a
+ * program the box does not have). A new device that does not answer is not one: it may not be
+ * plugged in yet.
  */
 export function judgeCheck(
   looks: DeviceLook[],
@@ -161,7 +163,10 @@ export function judgeCheck(
   const pending: string[] = [];
   for (const l of looks) {
     const auth = l.errors.find((e) => e.kind === 'auth');
+    const cannot = l.errors.find((e) => e.kind === 'unsupported');
     if (auth) failures.push(`${l.id}: refused the credentials in the new config (${auth.message})`);
+    else if (cannot)
+      failures.push(`${l.id}: its collector cannot work with the new config (${cannot.message})`);
     else if (answeredBefore.has(l.id) && l.done && !l.answered) {
       const why = l.errors[0] ? ` (${l.errors[0].kind}: ${l.errors[0].message})` : '';
       failures.push(`${l.id}: answered before the change and not after it${why}`);
