@@ -186,6 +186,31 @@ ${devices}`;
     await waitFor('r2 still polled', () => r2.requests > seen, 10_000);
   });
 
+  it('SIGHUP (systemctl reload) applies the edited site.yaml in the same process', async () => {
+    const pid = gw.proc.pid;
+    // The installer removes r2 by hand and reloads.
+    writeFileSync(file, siteYaml(radio('r1', r1)));
+    gw.proc.kill('SIGHUP');
+    await waitFor(
+      'the reload reported at the central',
+      async () => {
+        const events = await central.api<
+          Array<{ type: string; data?: { by?: string; changes?: { removed?: string[] } } }>
+        >('/api/events?site=rsud&limit=200', 'eng');
+        return events.body.some(
+          (e) =>
+            e.type === 'config_applied' && e.data?.by === 'sighup' && e.data.changes?.removed?.[0] === 'r2',
+        );
+      },
+      15_000,
+    );
+    expect(gw.proc.pid).toBe(pid);
+    expect(gw.proc.exitCode).toBeNull();
+    // Back as the remaining tests expect it.
+    const res = await push(siteYaml(radio('r1', r1) + radio('r2', r2)));
+    expect(res.body.status).toBe('applied');
+  });
+
   it('a config invalid by schema is refused at the central with line and field, never sent', async () => {
     const bad = siteYaml(`${radio('r1', r1)}    interval_s: lima\n`);
     const res = await push(bad);
@@ -198,7 +223,7 @@ ${devices}`;
     expect(wrongSite.body.message).toContain('site.id');
     // Neither was recorded nor sent: the newest version is still the last rolled-back one.
     const rec = await central.api<{ version: number }>('/api/sites/rsud/config', 'eng');
-    expect(rec.body.version).toBe(3);
+    expect(rec.body.version).toBe(4);
   });
 
   it('only engineers and admins may push or use remote hands', async () => {
