@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { type OnvifSimulator, startOnvifSimulator } from '@pantau/collectors/onvif/simulator';
 import { type SimulatedAgent, startSimulatedAgent } from '@pantau/collectors/snmp/simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Central, startCentral } from './support/central.js';
+import { type Central, cli, startCentral } from './support/central.js';
 import { type ModbusServer, requireModbusPeer, startModbusServer } from './support/modbus.js';
 import { type Daemon, freePort, ROOT, requireBinary, runDaemon, tempDir, waitFor } from './support/procs.js';
 
@@ -287,6 +287,42 @@ ${devices}`;
     // Polled at once, not somewhere in the next interval; same process.
     await waitFor('r2 polled after the restart', () => r2.requests > seen, 1500);
     expect(gw.proc.pid).toBe(pid);
+  });
+
+  it('pantau-dashboard site-config push does what the API does, from a shell at the central', async () => {
+    const f = join(dir.path, 'push.yaml');
+    writeFileSync(
+      f,
+      siteYaml(radio('r1', r1) + radio('r2', r2)).replace('name: RSUD', 'name: RSUD Latemmamala'),
+    );
+    const conf = join(dir.path, 'dashboard.yaml');
+    const { stdout } = await cli('dashboard', [
+      'site-config',
+      'push',
+      '--config',
+      conf,
+      '--site',
+      'rsud',
+      '--file',
+      f,
+    ]);
+    expect(stdout).toMatch(/site rsud config version 5: applied/);
+    const list = await cli('dashboard', ['site-config', 'list', '--config', conf, '--site', 'rsud']);
+    expect(list.stdout.split('\n')[0]).toMatch(/^5\t\S+\tcli:\S+\tapplied$/);
+    expect(readFileSync(file, 'utf8')).toContain('RSUD Latemmamala');
+    writeFileSync(f, 'site: { id: rsud }\nmqtt: { urls: [] }\n');
+    const bad = await cli('dashboard', [
+      'site-config',
+      'push',
+      '--config',
+      conf,
+      '--site',
+      'rsud',
+      '--file',
+      f,
+    ]).catch((e: { code: number; stderr: string }) => e);
+    expect((bad as { code: number }).code).toBe(2);
+    expect((bad as { stderr: string }).stderr).toContain(`${f}:2:`);
   });
 
   it('bad arguments are answered 400 bad_args by the box, and the box keeps running', async () => {

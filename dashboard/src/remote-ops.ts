@@ -61,14 +61,14 @@ export interface RemoteOpsOptions {
 }
 
 /** The state database: the backbone's, else central-state.db beside the readings or the users file. */
-function statePath(cfg: DashboardConfig): string {
+export function statePath(cfg: DashboardConfig): string {
   if (cfg.backbone) return cfg.backbone.state_path;
   if (cfg.store.kind === 'sqlite') return defaultStatePath(dirname(cfg.store.path), cfg.store.path);
   return join(dirname(cfg.users_file), 'central-state.db');
 }
 
 /** The box's answer to a push, as the site_configs table keeps it. */
-function outcome(a: { ok: boolean; result?: unknown; error?: { code: string; message: string } }): {
+export function outcome(a: { ok: boolean; result?: unknown; error?: { code: string; message: string } }): {
   status: SiteConfigRecord['status'];
   detail: string | null;
 } {
@@ -80,6 +80,30 @@ function outcome(a: { ok: boolean; result?: unknown; error?: { code: string; mes
   const r = a.result as { ok?: boolean; rolledBack?: boolean; error?: string } | undefined;
   if (r?.ok) return { status: 'applied', detail: null };
   return { status: r?.rolledBack ? 'rolled_back' : 'refused', detail: r?.error ?? 'no reason given' };
+}
+
+export interface ConfigProblem {
+  message: string;
+  issues: Array<{ line: number; column: number; field: string; message: string }>;
+}
+
+/** A site.yaml checked as the box would, but without the files it names (those are on the box). */
+export function checkSiteConfig(site: string, yaml: string): ConfigProblem | null {
+  try {
+    const parsed = checkGatewayConfigText(yaml, `${site}/site.yaml`);
+    if (parsed.site.id === site) return null;
+    const message = `site.id: is "${parsed.site.id}", this is site "${site}"`;
+    return {
+      message: `${site}/site.yaml: ${message}`,
+      issues: [{ line: 0, column: 0, field: 'site.id', message }],
+    };
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    return {
+      message: e.message,
+      issues: e.issues.map(({ line, column, field, message }) => ({ line, column, field, message })),
+    };
+  }
 }
 
 export async function registerRemoteOps(app: App, o: RemoteOpsOptions): Promise<void> {
@@ -114,22 +138,8 @@ export async function registerRemoteOps(app: App, o: RemoteOpsOptions): Promise<
       if (!allowed(req.session, reply)) return reply;
       const { site } = req.params;
       const { yaml } = req.body;
-      // Checked as the box would, but without the files it names (those are on the box).
-      try {
-        const parsed = checkGatewayConfigText(yaml, `${site}/site.yaml`);
-        if (parsed.site.id !== site)
-          return reply.code(400).send({
-            error: 'invalid_config',
-            message: `site.yaml: site.id: is "${parsed.site.id}", this is site "${site}"`,
-          });
-      } catch (e) {
-        if (!(e instanceof ConfigError)) throw e;
-        return reply.code(400).send({
-          error: 'invalid_config',
-          message: e.message,
-          issues: e.issues.map(({ line, column, field, message }) => ({ line, column, field, message })),
-        });
-      }
+      const problem = checkSiteConfig(site, yaml);
+      if (problem) return reply.code(400).send({ error: 'invalid_config', ...problem });
       if (!(await siteKnown(site)))
         return reply.code(404).send({ error: 'not_found', message: `no such site ${site}` });
       const rec = configs().add(site, yaml, req.session.username);
