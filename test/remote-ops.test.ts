@@ -133,7 +133,7 @@ ${devices}`;
     const res = await push(siteYaml(radio('r1', r1, closedPort) + radio('r2', r2)));
     expect(res.status, JSON.stringify(res.body)).toBe(422);
     expect(res.body).toMatchObject({ version: 2, status: 'rolled_back' });
-    expect(res.body.detail).toContain('r1: answered before the change and not after it');
+    expect(res.body.detail).toContain('r1: snmp answered before the change and not after it');
     expect(res.body.result.rolledBack).toBe(true);
     // The old config is back on disk and in the pollers: r1 is read again on its real port.
     expect(readFileSync(file, 'utf8')).toContain(`port: ${r1.port}`);

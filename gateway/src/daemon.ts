@@ -949,16 +949,29 @@ export async function startGateway(
     look: (ids) =>
       ids.map((id): DeviceLook => {
         const dev = devices.get(id);
-        if (!dev) return { id, done: true, errors: [], answered: false };
-        const results = dev.jobs.map((k) => scheduler.result(k));
-        return {
-          id,
-          done: results.every((r) => (r?.runs ?? 0) > 0),
-          errors: results.flatMap((r) => (r?.lastError ? [r.lastError] : [])),
-          answered: dev.lastSeen !== null,
-        };
+        if (!dev) return { id, done: true, errors: {}, answered: false };
+        const errors: DeviceLook['errors'] = {};
+        let done = true;
+        for (const k of dev.jobs) {
+          const r = scheduler.result(k);
+          if (!r || r.runs === 0) done = false;
+          else if (r.lastError) errors[k] = r.lastError;
+        }
+        return { id, done, errors, answered: dev.lastSeen !== null };
       }),
-    answered: (id) => (devices.get(id)?.lastSeen ?? null) !== null,
+    before: (id) => {
+      const dev = devices.get(id);
+      if (!dev) return { answered: false, okJobs: [] };
+      const intervalMs = (dev.cfg.interval_s ?? cfg.defaults.interval_s) * 1000;
+      return {
+        // Answered lately: a device silent for long before the change is not one the change silenced.
+        answered: dev.lastSeen !== null && Date.now() - dev.lastSeen <= 3 * intervalMs + 5000,
+        okJobs: dev.jobs.filter((k) => {
+          const r = scheduler.result(k);
+          return r !== undefined && r.runs > 0 && r.lastError === null;
+        }),
+      };
+    },
     event: (type, message, data) =>
       event(type, type === 'config_applied' ? 'info' : 'warning', message, undefined, {
         ...data,
