@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type OnvifSimulator, startOnvifSimulator } from '@pantau/collectors/onvif/simulator';
 import { type SimulatedAgent, startSimulatedAgent } from '@pantau/collectors/snmp/simulator';
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Central, cli, startCentral } from './support/central.js';
 import { type ModbusServer, requireModbusPeer, startModbusServer } from './support/modbus.js';
@@ -340,6 +341,27 @@ ${devices}`;
       expect(res.body.error).toBe('bad_args');
     }
     expect((await op('reboot', {})).status).toBe(404);
+    // A push that waited past the central's patience (not_after) is not applied.
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${central.mqttPort}`, {
+      username: 'dashboard',
+      password: 'dash-secret-1',
+    });
+    try {
+      const answer = new Promise<{ ok: boolean; error?: { code: string } }>((resolve) =>
+        client.on('message', (_t, b) => resolve(JSON.parse(b.toString()))),
+      );
+      await client.subscribeAsync('pantau/v1/rsud/response/config-push', { qos: 1 });
+      const yaml = siteYaml(radio('r1', r1));
+      await client.publishAsync(
+        'pantau/v1/rsud/request/config-push',
+        JSON.stringify({ v: 1, id: 'late-1', ts: Date.now(), args: { yaml, not_after: Date.now() - 1000 } }),
+        { qos: 1 },
+      );
+      expect((await answer).error?.code).toBe('expired');
+      expect(readFileSync(file, 'utf8')).toContain('id: r2');
+    } finally {
+      await client.endAsync();
+    }
     expect(gw.proc.exitCode).toBeNull();
     const ping = await op<{ received: number }>('ping', { address: '127.0.0.2', count: 1 });
     expect(ping.body.received).toBe(1);

@@ -29,7 +29,12 @@ const FORBIDDEN =
 /** The same bound as the site box's (gateway/src/daemon.ts MAX_CONFIG_BYTES). */
 const MAX_CONFIG_BYTES = 256 * 1024;
 /** A push waits for the box to apply the config and watch its devices' first polls. */
-const PUSH_TIMEOUT_MS = 120_000;
+export const PUSH_TIMEOUT_MS = 120_000;
+/**
+ * The box must start within this (args.not_after), so it finishes (30 s of first polls at most)
+ * while the central still waits: a push recorded as unanswered is never applied later.
+ */
+export const PUSH_START_MS = 60_000;
 
 /** The remote hands and how long the central waits for each. */
 const HANDS: Record<string, { timeoutMs: number }> = {
@@ -152,7 +157,7 @@ export async function registerRemoteOps(app: App, o: RemoteOpsOptions): Promise<
           allowed: OPERATORS,
           forbidden: FORBIDDEN,
           exists: async () => true,
-          args: { yaml, version: String(rec.version) },
+          args: { yaml, version: String(rec.version), not_after: Date.now() + PUSH_START_MS },
           timeoutMs: PUSH_TIMEOUT_MS,
           onAnswer: (a) => {
             answer = outcome(a);

@@ -10,7 +10,7 @@ import { EXIT_CONFIG, fail, out } from '@pantau/config';
 import pino from 'pino';
 import { loadDashboardConfig } from './config.js';
 import { LiveFeed } from './live.js';
-import { checkSiteConfig, outcome, statePath } from './remote-ops.js';
+import { checkSiteConfig, outcome, PUSH_START_MS, PUSH_TIMEOUT_MS, statePath } from './remote-ops.js';
 
 export const SITE_CONFIG_USAGE = `pantau-dashboard site-config push --config dashboard.yaml --site S --file site.yaml [--by NAME]
 pantau-dashboard site-config list --config dashboard.yaml --site S
@@ -18,7 +18,6 @@ pantau-dashboard site-config show --config dashboard.yaml --site S [--version N]
 `;
 
 const CONNECT_WAIT_MS = 15_000;
-const PUSH_TIMEOUT_MS = 120_000;
 
 export async function siteConfigCommand(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
@@ -76,7 +75,7 @@ export async function siteConfigCommand(argv: string[]): Promise<void> {
         const res = await live.request(
           site,
           'config-push',
-          { yaml, version: String(rec.version), by },
+          { yaml, version: String(rec.version), by, not_after: Date.now() + PUSH_START_MS },
           PUSH_TIMEOUT_MS,
         );
         a = {

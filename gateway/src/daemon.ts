@@ -943,7 +943,8 @@ export async function startGateway(
           failed.push(`${d.id}: ${(e as Error).message}`);
         }
       }
-      if (uplinkMoved) startUplink(0);
+      if (uplinkMoved && next.uplink) startUplink(0);
+      else if (uplinkMoved) publisher.clearRetained(topics.deviceState(site, UPLINK_DEVICE));
       if (failed.length > 0) throw new Error(failed.join('; '));
     },
     look: (ids) =>
@@ -1001,6 +1002,10 @@ export async function startGateway(
       (typeof args.version !== 'string' || !/^[\w.-]{1,40}$/.test(args.version))
     )
       throw new RequestError('bad_args', 'version must be a short word (letters, digits, . _ -)');
+    // A push that waited in the broker past the central's patience is not applied: the central
+    // has recorded it as unanswered, and a config nobody watches should not change a site.
+    if (typeof args.not_after === 'number' && Date.now() > args.not_after)
+      throw new RequestError('expired', 'the central stopped waiting for this config; push it again');
     return applyConfig(args.yaml, {
       by: typeof args.by === 'string' ? args.by.slice(0, 64) : 'central',
       ...(typeof args.version === 'string' ? { version: args.version } : {}),
