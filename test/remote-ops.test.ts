@@ -99,6 +99,13 @@ ${devices}`;
         throw new Error(`${e.message}\ngateway: ${gw.output()}`);
       },
     );
+    // The dashboard's own broker connection may come up after its HTTP side: requests need it.
+    await waitFor(
+      'a request through the dashboard',
+      async () => (await op('ping', { address: '127.0.0.2', count: 1 })).status === 200,
+      20_000,
+      500,
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -227,6 +234,17 @@ ${devices}`;
     expect(rec.body.version).toBe(4);
   });
 
+  it('a config the central cannot fault but the box can (a file missing there) is refused, nothing changes', async () => {
+    const res = await push(siteYaml(radio('r1', r1) + radio('r2', r2)).replace('rsud.pw', 'missing.pw'));
+    expect(res.status, JSON.stringify(res.body)).toBe(422);
+    expect(res.body).toMatchObject({ version: 5, status: 'refused' });
+    expect(res.body.detail).toContain('mqtt.password_file: cannot read');
+    expect(res.body.result.rolledBack).toBeUndefined();
+    expect(readFileSync(file, 'utf8')).toContain('rsud.pw');
+    const tooBig = await push(`${siteYaml(radio('r1', r1))}# ${'x'.repeat(100 * 1024)}\n`);
+    expect(tooBig.status).toBe(413);
+  });
+
   it('only engineers and admins may push or use remote hands', async () => {
     for (const user of ['op', 'inst']) {
       expect((await push(siteYaml(radio('r1', r1)), user)).status).toBe(403);
@@ -307,9 +325,9 @@ ${devices}`;
       '--file',
       f,
     ]);
-    expect(stdout).toMatch(/site rsud config version 5: applied/);
+    expect(stdout).toMatch(/site rsud config version 6: applied/);
     const list = await cli('dashboard', ['site-config', 'list', '--config', conf, '--site', 'rsud']);
-    expect(list.stdout.split('\n')[0]).toMatch(/^5\t\S+\tcli:\S+\tapplied$/);
+    expect(list.stdout.split('\n')[0]).toMatch(/^6\t\S+\tcli:\S+\tapplied$/);
     expect(readFileSync(file, 'utf8')).toContain('RSUD Latemmamala');
     writeFileSync(f, 'site: { id: rsud }\nmqtt: { urls: [] }\n');
     const bad = await cli('dashboard', [

@@ -27,7 +27,7 @@ const OPERATORS: Role[] = ['admin', 'engineer'];
 const FORBIDDEN =
   'only engineers may operate a site box remotely / hanya teknisi yang boleh mengoperasikan kotak lokasi dari jauh';
 /** The same bound as the site box's (gateway/src/daemon.ts MAX_CONFIG_BYTES). */
-const MAX_CONFIG_BYTES = 256 * 1024;
+const MAX_CONFIG_BYTES = 96 * 1024;
 /** A push waits for the box to apply the config and watch its devices' first polls. */
 export const PUSH_TIMEOUT_MS = 120_000;
 /**

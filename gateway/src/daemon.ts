@@ -67,8 +67,11 @@ import {
 import { judgePath, pathReadings, probePath, UPLINK_DEVICE } from './uplink.js';
 import { VERSION } from './version.js';
 
-/** A site.yaml bigger than this is not a site.yaml (the central's API has the same bound). */
-const MAX_CONFIG_BYTES = 256 * 1024;
+/**
+ * A site.yaml bigger than this is not a site.yaml (200 devices are ~40 kB); the central's API has
+ * the same bound, which keeps a push, JSON-escaped, under the broker's default 256 kB packet limit.
+ */
+const MAX_CONFIG_BYTES = 96 * 1024;
 
 /** Figures a device state carries so a dashboard can draw its row without history. */
 const KEY_FIGURES: MetricName[] = [
