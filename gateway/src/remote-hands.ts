@@ -204,7 +204,8 @@ export function remoteHands(h: HandsHost): Record<string, Op> {
         ...(addresses.length > 0 ? { addresses } : {}),
         ...(typeof args.multicast === 'boolean' ? { multicast: args.multicast } : {}),
       });
-      return { found: found.slice(0, 256), count: found.length };
+      // Each answer is a few hundred bytes: 64 keep the reply well inside one MQTT message.
+      return { found: found.slice(0, 64), count: found.length };
     }),
 
     probe: bounded(async (args) => {
