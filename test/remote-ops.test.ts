@@ -226,6 +226,20 @@ ${devices}`;
     expect(res.body.error).toBe('invalid_config');
     expect(res.body.message).toMatch(/rsud\/site\.yaml:13:\d+: devices\[0\]\.interval_s: must be an integer/);
     expect(res.body.issues?.[0]).toMatchObject({ line: 13, field: 'devices[0].interval_s' });
+    // The file itself, as application/yaml, is checked the same way; text/plain is not taken.
+    const asFile = await central.api<{ error: string; message: string }>('/api/sites/rsud/config', 'eng', {
+      method: 'POST',
+      headers: { 'content-type': 'application/yaml' },
+      body: bad,
+    });
+    expect(asFile.status).toBe(400);
+    expect(asFile.body.message).toMatch(/devices\[0\]\.interval_s: must be an integer/);
+    const plain = await central.api('/api/sites/rsud/config', 'eng', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: bad,
+    });
+    expect(plain.status).toBe(400);
     const wrongSite = await push(siteYaml(radio('r1', r1)).replace('id: rsud', 'id: pasar'));
     expect(wrongSite.status).toBe(400);
     expect(wrongSite.body.message).toContain('site.id');
