@@ -219,6 +219,20 @@ describe('applyConfig on a running site box', () => {
       by: 'tester',
     });
     expect(user.error).toContain('mqtt.username');
+    // Allowed explicitly (an enrolment gives the box its login): written, effective at the restart.
+    const both = snmpDevice('r1', a.port) + snmpDevice('r2', b.port);
+    const allowed = await gw.applyConfig(siteYaml({ mqttPort, devices: both, user: 'x' }), {
+      by: 'tester',
+      allowIdentityChange: true,
+    });
+    expect(allowed).toMatchObject({ ok: true, restartNeeded: ['mqtt'] });
+    expect(readFileSync(file, 'utf8')).toContain('username: x');
+    // And back, or every later config would change the login again.
+    const back = await gw.applyConfig(siteYaml({ mqttPort, devices: both }), {
+      by: 'tester',
+      allowIdentityChange: true,
+    });
+    expect(back).toMatchObject({ ok: true, restartNeeded: ['mqtt'] });
   });
 
   it('removes a device and reports sections only a restart applies', async () => {

@@ -151,7 +151,12 @@ export function identityChanges(prev: GatewayConfig, next: GatewayConfig): strin
 }
 
 export function restartSections(prev: GatewayConfig, next: GatewayConfig): string[] {
-  return RESTART_SECTIONS.filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]));
+  const out: string[] = RESTART_SECTIONS.filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]));
+  // The site id names every topic the running box publishes on (only with allowIdentityChange).
+  if (prev.site.id !== next.site.id) out.unshift('site.id');
+  // The password and certificates are read from their files; the same config may name new contents.
+  if (!out.includes('mqtt') && identityChanges(prev, next).length > 0) out.push('mqtt');
+  return out;
 }
 
 /**
