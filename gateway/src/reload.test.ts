@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CollectorError } from '@pantau/collectors/common';
 import { type SimulatedAgent, startSimulatedAgent } from '@pantau/collectors/snmp/simulator';
@@ -247,6 +247,22 @@ describe('applyConfig on a running site box', () => {
     const n = b.requests;
     await new Promise((res) => setTimeout(res, 3000));
     expect(b.requests).toBe(n);
+  });
+
+  it('a site.yaml it may not write is refused with the reason, and nothing changes', async () => {
+    const good = readFileSync(file, 'utf8');
+    // A folder where site.yaml.prev must go: the write fails, for root too.
+    rmSync(`${file}.prev`, { force: true });
+    mkdirSync(`${file}.prev`);
+    try {
+      const r = await gw.applyConfig(siteYaml({ mqttPort, devices: snmpDevice('r1', a.port) }), { by: 't' });
+      expect(r.ok).toBe(false);
+      expect(r.rolledBack).toBeUndefined();
+      expect(r.error).toMatch(/cannot write .*site\.yaml: E(ISDIR|EXIST|NOTEMPTY)/);
+      expect(readFileSync(file, 'utf8')).toBe(good);
+    } finally {
+      rmSync(`${file}.prev`, { recursive: true, force: true });
+    }
   });
 
   it('two applies at once run one after the other', async () => {

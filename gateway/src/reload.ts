@@ -355,8 +355,18 @@ export class Reloader {
       [...before].filter(([, b]) => b.answered || b.okJobs.length > 0).map(([id]) => id),
     );
 
-    writeAtomically(`${file}.prev`, prevText);
-    writeAtomically(file, text);
+    try {
+      writeAtomically(`${file}.prev`, prevText);
+      writeAtomically(file, text);
+    } catch (e) {
+      // Nothing runs differently yet: say why, and what fixes it.
+      return this.refuse(
+        version,
+        `cannot write ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (the folder must be writable by the daemon's group; docs/operations.md)`,
+        o,
+        text,
+      );
+    }
     this.text = text;
     this.version = version;
 
