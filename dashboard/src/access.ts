@@ -33,6 +33,9 @@ const RULES: ReadonlyArray<[prefix: string, roles: readonly Role[]]> = [
   ['/api/pairing', [...TECH, 'installer']],
   // Installers only for the sites the users file gives them (enroll.ts checks the site).
   ['/api/enrollments', [...TECH, 'installer']],
+  // Changing a site box's config or acting through it: engineers only, installers included out.
+  ['/api/sites/:site/config', TECH],
+  ['/api/sites/:site/ops', TECH],
   ['/api/backbone', TECH],
   ['/api/links', TECH],
   // Engineers read the audit trail (who set a clock, who recorded a baseline); only admins manage users.

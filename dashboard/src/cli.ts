@@ -8,6 +8,7 @@ import { fail, generateSecret, out, runCli } from '@pantau/config';
 import { AuditLog } from './audit.js';
 import { loadDashboardConfig } from './config.js';
 import { startDashboard } from './server.js';
+import { SITE_CONFIG_USAGE, siteConfigCommand } from './site-config-cli.js';
 import {
   addUser,
   loadUsers,
@@ -32,7 +33,7 @@ pantau-dashboard users remove    --file F --username U
 pantau-dashboard users list      --file F
 pantau-dashboard audit tail   --config dashboard.yaml [-n 50]
 pantau-dashboard audit search --config dashboard.yaml [--from ISO] [--to ISO] [--user U] [--action A] [-n 200]
-`;
+${SITE_CONFIG_USAGE}`;
 
 const siteList = (s: string | undefined) =>
   (s ?? '')
@@ -157,6 +158,7 @@ async function main(): Promise<void> {
   try {
     if (argv[0] === 'users') return await users(argv.slice(1));
     if (argv[0] === 'audit') return audit(argv.slice(1));
+    if (argv[0] === 'site-config') return await siteConfigCommand(argv.slice(1));
   } catch (e) {
     if (e instanceof UserError) fail(e.message);
     throw e;

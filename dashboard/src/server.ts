@@ -18,6 +18,7 @@ import { registerEnrollRoutes } from './enroll.js';
 import { registerLinkRoutes } from './links.js';
 import { LiveFeed } from './live.js';
 import { observeDashboard } from './observe.js';
+import { registerRemoteOps } from './remote-ops.js';
 import { Slug } from './schemas.js';
 import { LoginBrake, type Session, Sessions } from './sessions.js';
 import { inScope, registerSiteGuard, scopeOf } from './site-scope.js';
@@ -427,6 +428,7 @@ export async function startDashboard(
   await registerCameraRoutes(app, { backbone: cfg.backbone, getStore, live, log, audit });
   await registerTerminalRoutes(app, { backbone: cfg.backbone, getStore, live, log, audit });
   await registerEnrollRoutes(app, { enroll: cfg.enroll, backbone: cfg.backbone, log, audit });
+  await registerRemoteOps(app, { cfg, getStore, live, log, audit });
 
   app.get('/api/stream', (req, reply) => {
     reply.hijack();

@@ -54,7 +54,9 @@ import { DEFAULT_RULES, evaluateRules, REACHABILITY, worst } from './health/rule
 import { startObserver } from './observe.js';
 import { DiskOutbox, dropEvent, outboxOptions } from './outbox.js';
 import { Publisher, RequestError } from './publisher.js';
-import { Scheduler } from './scheduler.js';
+import { type ApplyOptions, type ApplyResult, type DeviceLook, Reloader, uplinkChanged } from './reload.js';
+import { remoteHands, snmpSessionOptions } from './remote-hands.js';
+import { type Job, Scheduler } from './scheduler.js';
 import { SequenceCounter } from './sequence.js';
 import {
   judgeTerminal,
@@ -64,6 +66,12 @@ import {
 } from './terminal.js';
 import { judgePath, pathReadings, probePath, UPLINK_DEVICE } from './uplink.js';
 import { VERSION } from './version.js';
+
+/**
+ * A site.yaml bigger than this is not a site.yaml (200 devices are ~40 kB); the central's API has
+ * the same bound, which keeps a push, JSON-escaped, under the broker's default 256 kB packet limit.
+ */
+const MAX_CONFIG_BYTES = 96 * 1024;
 
 /** Figures a device state carries so a dashboard can draw its row without history. */
 const KEY_FIGURES: MetricName[] = [
@@ -94,6 +102,8 @@ const KEY_FIGURES: MetricName[] = [
 
 interface DeviceRuntime {
   cfg: DeviceConfig;
+  /** Its pollers' scheduler keys. */
+  jobs: string[];
   log: Logger;
   session: SnmpSession | null;
   memory: SnmpMemory;
@@ -129,6 +139,13 @@ interface DeviceRuntime {
 
 export interface RunningGateway {
   stop(): Promise<void>;
+  /**
+   * Applies a new site.yaml without a restart (see reload.ts): checked, written, the changed
+   * devices swapped, and rolled back when their first polls show the new config broke them.
+   */
+  applyConfig(yamlText: string, o: ApplyOptions): Promise<ApplyResult>;
+  /** The running config's version and text. */
+  configVersion(): { version: string; text: string };
   stats(): { polls: ReturnType<Scheduler['stats']>; seq: number; outbox: number; connected: boolean };
 }
 
@@ -180,9 +197,11 @@ function pickInterface(readings: Reading[]): Reading | undefined {
 }
 
 export async function startGateway(
-  cfg: GatewayConfig,
+  initial: GatewayConfig,
   opts: { logger?: Logger } = {},
 ): Promise<RunningGateway> {
+  // A reload replaces it; closures read it when they run, so what they read is the running config.
+  let cfg = initial;
   const site = cfg.site.id;
   const log = (opts.logger ?? pino({ level: cfg.log_level, base: { service: 'pantau-gateway' } })).child({
     site,
@@ -349,36 +368,15 @@ export async function startGateway(
   };
 
   const devices = new Map<string, DeviceRuntime>();
-  for (const d of cfg.devices) {
+  /** A device's pollers' state, fresh: what a start, or a reload that adds or changes it, builds. */
+  const newRuntime = (d: DeviceConfig): DeviceRuntime => {
     const timeoutMs = d.timeout_ms ?? cfg.defaults.timeout_ms;
     const s = d.snmp;
-    devices.set(d.id, {
+    return {
       cfg: d,
+      jobs: [],
       log: log.child({ device: d.id }),
-      session: s
-        ? new SnmpSession({
-            address: d.address,
-            port: s.port,
-            version: s.version,
-            community: s.community ?? 'public',
-            timeoutMs,
-            retries: cfg.defaults.retries,
-            ...(s.max_repetitions ? { maxRepetitions: s.max_repetitions } : {}),
-            ...(s.v3
-              ? {
-                  v3: {
-                    user: s.v3.user,
-                    level: s.v3.level,
-                    ...(s.v3.auth_protocol ? { authProtocol: s.v3.auth_protocol } : {}),
-                    ...(s.v3.auth_key ? { authKey: s.v3.auth_key } : {}),
-                    ...(s.v3.priv_protocol ? { privProtocol: s.v3.priv_protocol } : {}),
-                    ...(s.v3.priv_key ? { privKey: s.v3.priv_key } : {}),
-                    ...(s.v3.context ? { context: s.v3.context } : {}),
-                  },
-                }
-              : {}),
-          })
-        : null,
+      session: s ? new SnmpSession(snmpSessionOptions(d, cfg)!) : null,
       memory: newSnmpMemory(),
       kind: d.kind,
       identity: {},
@@ -422,8 +420,8 @@ export async function startGateway(
               thumbnailTs: null,
             }
           : null,
-    });
-  }
+    };
+  };
 
   const judge = (dev: DeviceRuntime): { status: Status; reasons: Reason[] } => {
     if (dev.camera) {
@@ -455,7 +453,11 @@ export async function startGateway(
     return { status: judged.status, reasons: [...judged.reasons, ...dev.notices] };
   };
 
+  /** A removed or replaced device's last poll in flight has nothing more to say. */
+  const gone = (dev: DeviceRuntime) => devices.get(dev.cfg.id) !== dev;
+
   const publishState = (dev: DeviceRuntime) => {
+    if (gone(dev)) return;
     const { status, reasons } = judge(dev);
     const prev = dev.status;
     dev.status = status;
@@ -507,6 +509,7 @@ export async function startGateway(
   };
 
   const record = (dev: DeviceRuntime, readings: Reading[], figuresFrom: Reading[]) => {
+    if (gone(dev)) return;
     for (const r of figuresFrom)
       for (const [k, v] of Object.entries(r.values))
         if (KEY_FIGURES.includes(k as MetricName)) dev.figures[k as MetricName] = { value: v, ts: r.ts };
@@ -577,10 +580,10 @@ export async function startGateway(
     publishState(dev);
   };
 
-  for (const dev of devices.values()) {
+  const modbusJob = (dev: DeviceRuntime): Job | null => {
     const d = dev.cfg;
     const map = cfg.registerMaps.get(d.id);
-    if (!d.modbus || !map) continue;
+    if (!d.modbus || !map) return null;
     const m = d.modbus;
     const timeoutMs = d.timeout_ms ?? cfg.defaults.timeout_ms;
     const target: ModbusTarget = {
@@ -591,7 +594,7 @@ export async function startGateway(
         ? { host: d.address, port: m.port }
         : { path: m.path!, baudRate: m.baud_rate }),
     };
-    scheduler.add({
+    return {
       key: `modbus:${d.id}`,
       protocol: 'modbus',
       intervalMs: (d.interval_s ?? cfg.defaults.interval_s) * 1000,
@@ -604,16 +607,17 @@ export async function startGateway(
         dev.snmpError = e;
         publishState(dev);
       },
-    });
-  }
+    };
+  };
 
-  for (const dev of devices.values()) {
+  const pollJobs = (dev: DeviceRuntime): Job[] => {
+    const jobs: Job[] = [];
     const d = dev.cfg;
     const intervalMs = (d.interval_s ?? cfg.defaults.interval_s) * 1000;
     const timeoutMs = d.timeout_ms ?? cfg.defaults.timeout_ms;
     if (dev.session) {
       const session = dev.session;
-      scheduler.add({
+      jobs.push({
         key: `snmp:${d.id}`,
         protocol: 'snmp',
         intervalMs,
@@ -631,7 +635,7 @@ export async function startGateway(
     }
     if (d.ping?.enabled !== false && d.ping !== undefined) {
       const count = d.ping.count;
-      scheduler.add({
+      jobs.push({
         key: `ping:${d.id}`,
         protocol: 'ping',
         intervalMs,
@@ -653,10 +657,15 @@ export async function startGateway(
         },
       });
     }
-  }
+    return jobs;
+  };
 
   let ffmpegMissing: Reason | null = null;
-  if (cfg.devices.some((d) => d.kind === 'camera')) {
+  let ffmpegChecked = false;
+  /** Once, when the first camera is configured (at start or by a reload). */
+  const checkFfmpeg = () => {
+    if (ffmpegChecked) return;
+    ffmpegChecked = true;
     setFfmpegConcurrency(cfg.concurrency.ffmpeg);
     try {
       findFfmpeg();
@@ -668,14 +677,16 @@ export async function startGateway(
       };
       log.warn({ err: (e as Error).message }, 'cameras: video probes disabled');
     }
-  }
-  for (const dev of devices.values()) {
+  };
+
+  const cameraJob = (dev: DeviceRuntime): Job | null => {
     const cam = dev.camera;
-    if (!cam) continue;
+    if (!cam) return null;
+    checkFfmpeg();
     const d = dev.cfg;
     const name = d.name ?? d.id;
     const intervalMs = (d.interval_s ?? 60) * 1000;
-    scheduler.add({
+    return {
       key: `camera:${d.id}`,
       protocol: 'camera',
       intervalMs,
@@ -720,15 +731,16 @@ export async function startGateway(
         publishState(dev);
       },
       onFailure: (e) => dev.log.warn({ kind: e.kind, err: e.message }, 'camera check failed'),
-    });
-  }
-  for (const dev of devices.values()) {
+    };
+  };
+
+  const terminalJob = (dev: DeviceRuntime): Job | null => {
     const term = dev.terminal;
-    if (!term) continue;
+    if (!term) return null;
     const d = dev.cfg;
     const name = d.name ?? d.id;
     const timeoutMs = d.timeout_ms ?? cfg.defaults.timeout_ms;
-    scheduler.add({
+    return {
       key: `terminal:${d.id}`,
       protocol: 'terminal',
       intervalMs: (d.interval_s ?? 300) * 1000,
@@ -753,8 +765,32 @@ export async function startGateway(
         publishState(dev);
       },
       onFailure: (e) => dev.log.warn({ kind: e.kind, err: e.message }, 'terminal read failed'),
-    });
-  }
+    };
+  };
+
+  const startDevice = (d: DeviceConfig, firstDelayMs?: number): void => {
+    const dev = newRuntime(d);
+    const jobs = [modbusJob(dev), ...pollJobs(dev), cameraJob(dev), terminalJob(dev)].filter(
+      (j): j is Job => j !== null,
+    );
+    devices.set(d.id, dev);
+    dev.jobs = jobs.map((j) => j.key);
+    for (const j of jobs) scheduler.add(j, firstDelayMs);
+  };
+  /** Stops a device's pollers (waiting for a poll in flight); `forget` clears its retained state too. */
+  const stopDevice = async (id: string, forget: boolean): Promise<void> => {
+    const dev = devices.get(id);
+    if (!dev) return;
+    devices.delete(id);
+    await Promise.all(dev.jobs.map((k) => scheduler.drop(k)));
+    dev.session?.close();
+    if (forget) {
+      publisher.clearRetained(topics.deviceState(site, id));
+      publisher.clearRetained(topics.deviceThumbnail(site, id));
+    }
+  };
+  for (const d of cfg.devices) startDevice(d);
+
   publisher.handle('terminal-clock-sync', async (args) => {
     const dev = typeof args.device === 'string' ? devices.get(args.device) : undefined;
     if (!dev?.terminal)
@@ -822,60 +858,162 @@ export async function startGateway(
     return { device: dev.cfg.id, previous_offset_s: before, offset_s: after };
   });
 
-  const uplink = cfg.uplink;
-  if (uplink) {
+  /** The path to the central, probed hop by hop; restarted by a reload that changes it. */
+  const startUplink = (firstDelayMs?: number) => {
+    const uplink = cfg.uplink;
+    if (!uplink) return;
     const hysteresis = new Map<string, Set<string>>();
     let lastAnswered: number | null = null;
     let prevStatus: Status = 'unknown';
     const farthest = uplink.hops.at(-1)!;
     const pathName = { id: 'Jalur ke pusat', en: 'Path to the command center' };
-    scheduler.add({
-      key: `ping:${UPLINK_DEVICE}`,
-      protocol: 'ping',
-      intervalMs: uplink.interval_s * 1000,
-      timeoutMs: uplink.probes * uplink.probe_interval_ms + uplink.timeout_ms + 5000,
-      run: async () => {
-        const results = await probePath(uplink);
-        const ts = Date.now();
-        const readings = pathReadings(results, ts);
-        if (results.some((h) => h.result.received > 0)) lastAnswered = ts;
-        const { status, reasons } = judgePath(results, hysteresis);
-        publisher.publish(
-          topics.deviceTelemetry(site, UPLINK_DEVICE),
-          { v: 1, seq: seq.take(), device: UPLINK_DEVICE, backfill: false, readings },
-          ts,
-        );
-        const end = readings.at(-1)!.values;
-        const figures: DeviceStatePayload['figures'] = {};
-        for (const k of ['loss_pct', 'latency_ms', 'latency_p50_ms', 'jitter_ms'] as const)
-          if (end[k] !== undefined) figures[k] = { value: end[k], ts };
-        publisher.publishRetained(topics.deviceState(site, UPLINK_DEVICE), {
-          v: 1,
-          ts,
-          device: UPLINK_DEVICE,
-          kind: 'host',
-          name: `${pathName.id} / ${pathName.en}`,
-          address: farthest.address,
-          status,
-          reasons,
-          last_seen: lastAnswered,
-          interval_s: uplink.interval_s,
-          figures,
-        } satisfies DeviceStatePayload);
-        if (status === 'down' && prevStatus !== 'down')
-          event('device_unreachable', 'critical', { id: reasons[0]!.id, en: reasons[0]!.en }, UPLINK_DEVICE);
-        if (prevStatus === 'down' && status !== 'down')
-          event(
-            'device_reachable',
-            'info',
-            { id: `${pathName.id} tersambung kembali`, en: `${pathName.en} restored` },
-            UPLINK_DEVICE,
+    scheduler.add(
+      {
+        key: `ping:${UPLINK_DEVICE}`,
+        protocol: 'ping',
+        intervalMs: uplink.interval_s * 1000,
+        timeoutMs: uplink.probes * uplink.probe_interval_ms + uplink.timeout_ms + 5000,
+        run: async () => {
+          const results = await probePath(uplink);
+          const ts = Date.now();
+          const readings = pathReadings(results, ts);
+          if (results.some((h) => h.result.received > 0)) lastAnswered = ts;
+          const { status, reasons } = judgePath(results, hysteresis);
+          publisher.publish(
+            topics.deviceTelemetry(site, UPLINK_DEVICE),
+            { v: 1, seq: seq.take(), device: UPLINK_DEVICE, backfill: false, readings },
+            ts,
           );
-        prevStatus = status;
+          const end = readings.at(-1)!.values;
+          const figures: DeviceStatePayload['figures'] = {};
+          for (const k of ['loss_pct', 'latency_ms', 'latency_p50_ms', 'jitter_ms'] as const)
+            if (end[k] !== undefined) figures[k] = { value: end[k], ts };
+          publisher.publishRetained(topics.deviceState(site, UPLINK_DEVICE), {
+            v: 1,
+            ts,
+            device: UPLINK_DEVICE,
+            kind: 'host',
+            name: `${pathName.id} / ${pathName.en}`,
+            address: farthest.address,
+            status,
+            reasons,
+            last_seen: lastAnswered,
+            interval_s: uplink.interval_s,
+            figures,
+          } satisfies DeviceStatePayload);
+          if (status === 'down' && prevStatus !== 'down')
+            event(
+              'device_unreachable',
+              'critical',
+              { id: reasons[0]!.id, en: reasons[0]!.en },
+              UPLINK_DEVICE,
+            );
+          if (prevStatus === 'down' && status !== 'down')
+            event(
+              'device_reachable',
+              'info',
+              { id: `${pathName.id} tersambung kembali`, en: `${pathName.en} restored` },
+              UPLINK_DEVICE,
+            );
+          prevStatus = status;
+        },
+        onFailure: (e) => log.warn({ kind: e.kind, err: e.message }, 'uplink probe failed'),
       },
-      onFailure: (e) => log.warn({ kind: e.kind, err: e.message }, 'uplink probe failed'),
+      firstDelayMs,
+    );
+  };
+  startUplink();
+
+  const reloader = new Reloader({
+    log,
+    config: () => cfg,
+    swap: async (next, changes) => {
+      const uplinkMoved = uplinkChanged(cfg, next);
+      await Promise.all([
+        ...changes.removed.map((id) => stopDevice(id, true)),
+        ...changes.changed.map((id) => stopDevice(id, false)),
+        uplinkMoved ? scheduler.drop(`ping:${UPLINK_DEVICE}`) : Promise.resolve(),
+      ]);
+      cfg = next;
+      // Read now, not somewhere in the first interval: the reload waits for these first polls.
+      const fresh = new Set([...changes.added, ...changes.changed]);
+      const failed: string[] = [];
+      for (const d of next.devices) {
+        if (!fresh.has(d.id)) continue;
+        try {
+          startDevice(d, 0);
+        } catch (e) {
+          failed.push(`${d.id}: ${(e as Error).message}`);
+        }
+      }
+      if (uplinkMoved && next.uplink) startUplink(0);
+      else if (uplinkMoved) publisher.clearRetained(topics.deviceState(site, UPLINK_DEVICE));
+      if (failed.length > 0) throw new Error(failed.join('; '));
+    },
+    look: (ids) =>
+      ids.map((id): DeviceLook => {
+        const dev = devices.get(id);
+        if (!dev) return { id, done: true, errors: {}, answered: false };
+        const errors: DeviceLook['errors'] = {};
+        let done = true;
+        for (const k of dev.jobs) {
+          const r = scheduler.result(k);
+          if (!r || r.runs === 0) done = false;
+          else if (r.lastError) errors[k] = r.lastError;
+        }
+        return { id, done, errors, answered: dev.lastSeen !== null };
+      }),
+    before: (id) => {
+      const dev = devices.get(id);
+      if (!dev) return { answered: false, okJobs: [] };
+      const intervalMs = (dev.cfg.interval_s ?? cfg.defaults.interval_s) * 1000;
+      return {
+        // Answered lately: a device silent for long before the change is not one the change silenced.
+        answered: dev.lastSeen !== null && Date.now() - dev.lastSeen <= 3 * intervalMs + 5000,
+        okJobs: dev.jobs.filter((k) => {
+          const r = scheduler.result(k);
+          return r !== undefined && r.runs > 0 && r.lastError === null;
+        }),
+      };
+    },
+    event: (type, message, data) =>
+      event(type, type === 'config_applied' ? 'info' : 'warning', message, undefined, {
+        ...data,
+      } as Record<string, unknown>),
+  });
+  const applyConfig = (text: string, o: ApplyOptions) => reloader.apply(text, o);
+  const hands = remoteHands({
+    config: () => cfg,
+    restartDevice: async (id) => {
+      const dev = devices.get(id);
+      if (!dev) throw new RequestError('unknown_device', `no device "${id}" at this site`);
+      await stopDevice(id, false);
+      startDevice(dev.cfg, 0);
+      log.info({ device: id }, 'device poller restarted on request');
+      return devices.get(id)?.jobs ?? [];
+    },
+  });
+  for (const [op, fn] of Object.entries(hands)) publisher.handle(op, fn);
+  publisher.handle('config-push', async (args) => {
+    if (typeof args.yaml !== 'string' || args.yaml.length === 0 || args.yaml.length > MAX_CONFIG_BYTES)
+      throw new RequestError(
+        'bad_args',
+        `yaml must be the site.yaml text (at most ${MAX_CONFIG_BYTES} bytes)`,
+      );
+    if (
+      args.version !== undefined &&
+      (typeof args.version !== 'string' || !/^[\w.-]{1,40}$/.test(args.version))
+    )
+      throw new RequestError('bad_args', 'version must be a short word (letters, digits, . _ -)');
+    // A push that waited in the broker past the central's patience is not applied: the central
+    // has recorded it as unanswered, and a config nobody watches should not change a site.
+    if (typeof args.not_after === 'number' && Date.now() > args.not_after)
+      throw new RequestError('expired', 'the central stopped waiting for this config; push it again');
+    return applyConfig(args.yaml, {
+      by: typeof args.by === 'string' ? args.by.slice(0, 64) : 'central',
+      ...(typeof args.version === 'string' ? { version: args.version } : {}),
     });
-  }
+  });
 
   const healthTimer = setInterval(() => {
     const ps = scheduler.stats();
@@ -979,6 +1117,8 @@ export async function startGateway(
   }
 
   return {
+    applyConfig,
+    configVersion: () => reloader.current,
     stats: () => ({
       polls: scheduler.stats(),
       seq: seq.current,

@@ -277,11 +277,20 @@ export class Publisher {
     this.seenRequests.push(req.id);
     if (this.seenRequests.length > SEEN_REQUESTS) this.seenRequests.shift();
     const answer = (r: Omit<ResponsePayload, 'v' | 'id' | 'ts'>): void => {
-      this.client?.publish(
-        topics.response(this.o.site, t.op),
-        encode({ v: 1, id: req.id, ts: Date.now(), ...r } as ResponsePayload),
-        { qos: 1 },
-      );
+      let body = encode({ v: 1, id: req.id, ts: Date.now(), ...r } as ResponsePayload);
+      // An answer over the central's packet limit would cost the box its connection: say so instead.
+      if (body.length + topics.response(this.o.site, t.op).length + 16 > this.maxBytes)
+        body = encode({
+          v: 1,
+          id: req.id,
+          ts: Date.now(),
+          ok: false,
+          error: {
+            code: 'too_big',
+            message: `the answer (${body.length} bytes) is over the central's limit`,
+          },
+        } as ResponsePayload);
+      this.client?.publish(topics.response(this.o.site, t.op), body, { qos: 1 });
     };
     const handler = this.handlers.get(t.op);
     if (!handler)
@@ -307,6 +316,12 @@ export class Publisher {
     const body = encode(payload);
     this.retained.set(topic, body);
     if (this.connected) this.client!.publish(topic, body, { qos: 1, retain: true });
+  }
+
+  /** Forgets a retained message here and clears it at the broker (a device removed from the config). */
+  clearRetained(topic: string): void {
+    if (!this.retained.delete(topic)) return;
+    if (this.connected) this.client!.publish(topic, Buffer.alloc(0), { qos: 1, retain: true });
   }
 
   /** QoS 1 messages go through the outbox: on disk before they are sent, kept until acknowledged. */
