@@ -343,6 +343,15 @@ ${devices}`;
     const list = await cli('dashboard', ['site-config', 'list', '--config', conf, '--site', 'rsud']);
     expect(list.stdout.split('\n')[0]).toMatch(/^6\t\S+\tcli:\S+\tapplied$/);
     expect(readFileSync(file, 'utf8')).toContain('RSUD Latemmamala');
+    // Pushes from the page and from the shell are in the one audit trail, with the box's answer.
+    const trail = await central.api<
+      Array<{ user: string; target: string; detail: { via?: string; ok: boolean } }>
+    >('/api/audit?action=site_config_push', 'eng');
+    expect(trail.body.find((a) => a.detail.via === 'cli')).toMatchObject({
+      target: 'rsud',
+      detail: { ok: true },
+    });
+    expect(trail.body.some((a) => a.user === 'eng' && a.detail.ok === false)).toBe(true);
     writeFileSync(f, 'site: { id: rsud }\nmqtt: { urls: [] }\n');
     const bad = await cli('dashboard', [
       'site-config',

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { SiteConfigs } from '@pantau/broker';
 import { EXIT_CONFIG, fail, out } from '@pantau/config';
 import pino from 'pino';
+import { AuditLog } from './audit.js';
 import { loadDashboardConfig } from './config.js';
 import { LiveFeed } from './live.js';
 import { checkSiteConfig, outcome, PUSH_START_MS, PUSH_TIMEOUT_MS, statePath } from './remote-ops.js';
@@ -92,6 +93,27 @@ export async function siteConfigCommand(argv: string[]): Promise<void> {
         { audit: 'site_config_push', username: by, site, version: rec.version, status: o.status },
         'site_config_push',
       );
+      // The same trail as a push from the page: who, what, and how the box answered.
+      const trail = new AuditLog(statePath(cfg));
+      try {
+        trail.record({
+          ts: Date.now(),
+          user: by,
+          role: null,
+          action: 'site_config_push',
+          target: site,
+          detail: {
+            via: 'cli',
+            version: rec.version,
+            ok: o.status === 'applied',
+            status: o.status,
+            detail: o.detail,
+          },
+          remote: null,
+        });
+      } finally {
+        trail.close();
+      }
       out(`site ${site} config version ${rec.version}: ${o.status}${o.detail ? ` — ${o.detail}` : ''}`);
       if (o.status !== 'applied') process.exitCode = 1;
     } finally {
