@@ -112,9 +112,27 @@ PGID="$(gid_of)"
 [ -n "$PUID" ] && [ -n "$PGID" ] || die "the pantau user or group is missing from $ROOT/etc/passwd or group"
 
 # --- Directories and configs ------------------------------------------------------------------------------
-install -d -m 0750 -o 0 -g "$PGID" "$ROOT/etc/pantau"
+# A site box applies a config pushed from the central or made on its installer page by rewriting
+# site.yaml itself (temp file + rename): its folder is writable by the pantau group there. At the
+# central, /etc/pantau stays read-only to the services; the files they change (accounts, users) live
+# in /var/lib/pantau.
+ETC_MODE=0750
+CONF_MODE=0640
+[ "$ROLE" = site ] && ETC_MODE=0770 && CONF_MODE=0660
+install -d -m "$ETC_MODE" -o 0 -g "$PGID" "$ROOT/etc/pantau"
 install -d -m 0750 -o "$PUID" -g "$PGID" "$ROOT/var/lib/pantau"
 [ "$ROLE" = site ] && install -d -m 0750 -o "$PUID" -g "$PGID" "$ROOT/var/lib/pantau/gateway"
+if [ "$ROLE" = central ]; then
+  for f in credentials.yaml:accounts users.yaml:users; do
+    target="$ROOT/var/lib/pantau/${f%%:*}"
+    [ -e "$target" ] && continue
+    printf '%s: []\n' "${f#*:}" >"$target.tmp"
+    chown "$PUID:$PGID" "$target.tmp"
+    chmod 0600 "$target.tmp"
+    mv "$target.tmp" "$target"
+    say "wrote an empty /var/lib/pantau/${f%%:*}"
+  done
+fi
 for c in "${CONFIGS[@]}"; do
   target="$ROOT/etc/pantau/$c"
   if [ -e "$target" ]; then
@@ -122,7 +140,7 @@ for c in "${CONFIGS[@]}"; do
   else
     example="$SRC/deploy/examples/$c"
     [ "$c" = backbone.yaml ] && example="$SRC/deploy/backbone.example.yaml"
-    install -m 0640 -o 0 -g "$PGID" "$example" "$target"
+    install -m "$CONF_MODE" -o 0 -g "$PGID" "$example" "$target"
     say "wrote /etc/pantau/$c from the example: edit it"
   fi
 done
@@ -157,7 +175,8 @@ else
   say "Next / Berikutnya:"
   say "  1. edit /etc/pantau/backbone.yaml, central.yaml and dashboard.yaml"
   say "     ubah backbone.yaml (lokasi dan tautan), central.yaml dan dashboard.yaml"
-  say "  2. node $PREFIX/broker/dist/cli.js credentials add-gateway --file /etc/pantau/credentials.yaml --site <id>"
-  say "     node $PREFIX/dashboard/dist/cli.js users add --file /etc/pantau/users.yaml --username admin --role admin"
+  say "  2. sudo -u pantau node $PREFIX/broker/dist/cli.js credentials add-gateway --file /var/lib/pantau/credentials.yaml --site <id>"
+  say "     sudo -u pantau node $PREFIX/dashboard/dist/cli.js users add --file /var/lib/pantau/users.yaml --username admin --role admin"
+  say "     (or enroll site boxes with one-time tokens: docs/install.md / daftarkan kotak lokasi dengan token)"
   say "  3. systemctl restart pantau-broker pantau-dashboard"
 fi

@@ -50,7 +50,9 @@ describe('deploy/install.sh into a throw-away root', () => {
     const uid = Number(line!.split(':')[2]);
     const state = statSync(join(root, 'var/lib/pantau'));
     expect([state.uid, state.mode & 0o777]).toEqual([uid, 0o750]);
-    expect(statSync(join(root, 'etc/pantau')).mode & 0o777).toBe(0o750);
+    // The site box rewrites its own site.yaml (config push, installer page): group-writable folder.
+    expect(statSync(join(root, 'etc/pantau')).mode & 0o777).toBe(0o770);
+    expect(statSync(join(root, 'etc/pantau/site.yaml')).mode & 0o777).toBe(0o660);
     const unit = readFileSync(join(root, 'etc/systemd/system/pantau-gateway.service'), 'utf8');
     expect(unit).toContain(`ExecStart=${process.execPath} /opt/pantau/gateway/dist/cli.js run`);
     expect(
@@ -98,9 +100,13 @@ describe('deploy/install.sh into a throw-away root', () => {
       s
         .replaceAll('/etc/pantau/', `${etc}/`)
         .replaceAll('/var/lib/pantau/', `${join(root, 'var/lib/pantau')}/`);
-    writeFileSync(join(etc, 'credentials.yaml'), 'accounts: []\n');
+    // The files the services change are in /var/lib/pantau, theirs, with nothing in them yet.
+    expect(statSync(etc).mode & 0o777).toBe(0o750);
+    for (const f of ['credentials.yaml', 'users.yaml']) {
+      const st = statSync(join(root, 'var/lib/pantau', f));
+      expect([st.uid === statSync(join(root, 'var/lib/pantau')).uid, st.mode & 0o777]).toEqual([true, 0o600]);
+    }
     writeFileSync(join(etc, 'dashboard.pw'), 'dash-secret-1\n');
-    writeFileSync(join(etc, 'users.yaml'), 'users: []\n');
     for (const [pkg, c] of [
       ['broker', 'central.yaml'],
       ['dashboard', 'dashboard.yaml'],
