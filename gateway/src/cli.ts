@@ -12,6 +12,7 @@ import { fail, generateSecret, out, runCli } from '@pantau/config';
 import { withCredentials } from './camera.js';
 import { loadGatewayConfig } from './config.js';
 import { startGateway } from './daemon.js';
+import { SCAN_USAGE, scanCommand, testDeviceCommand } from './scan/cli.js';
 
 const USAGE = `pantau-gateway run --config site.yaml        run the site box
 pantau-gateway check-config FILE              validate site.yaml (exit 2 on error)
@@ -21,7 +22,7 @@ pantau-gateway probe camera --address A [--port 80] --username U --password-file
                                               ONVIF facts and a short sample of the stream
 pantau-gateway discover onvif [--address A[:port] ...] [--timeout 3000] [--json]
                                               WS-Discovery: multicast, or unicast to given addresses
-`;
+${SCAN_USAGE}`;
 
 async function probeCamera(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -189,6 +190,10 @@ async function main(): Promise<void> {
       return probe(rest);
     case 'discover':
       return discoverCommand(rest);
+    case 'scan':
+      return scanCommand(rest);
+    case 'test-device':
+      return testDeviceCommand(rest);
     default:
       fail(USAGE, cmd === '--help' || cmd === 'help' ? 0 : 1);
   }
