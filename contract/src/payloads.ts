@@ -227,7 +227,9 @@ export type EventType =
   | 'terminal_memory_high'
   | 'attendance_silent'
   | 'power_lost'
-  | 'power_restored';
+  | 'power_restored'
+  | 'config_applied'
+  | 'config_rolled_back';
 
 /** `…/events`, QoS 1. */
 export interface EventPayload {

@@ -184,6 +184,18 @@ async function main(): Promise<void> {
       };
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
+      // `systemctl reload pantau-gateway`: the edited site.yaml applied without a restart (reload.ts).
+      process.on('SIGHUP', () => {
+        let text: string;
+        try {
+          text = readFileSync(cfg.file, 'utf8');
+        } catch (e) {
+          return out(`SIGHUP: cannot read ${cfg.file}: ${(e as Error).message}`);
+        }
+        void gw
+          .applyConfig(text, { by: 'sighup' })
+          .catch((e: Error) => out(`SIGHUP: reload failed: ${e.message}`));
+      });
       return;
     }
     case 'probe':

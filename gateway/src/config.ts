@@ -9,9 +9,10 @@ import {
   RegisterMapError,
 } from '@pantau/collectors/modbus';
 import {
+  ConfigError,
   duplicateIds,
   LogLevelSchema,
-  loadConfig,
+  parseConfig,
   pathFrom,
   readPemFile,
   readSecretFile,
@@ -463,6 +464,37 @@ function semantic(c: Static<typeof GatewayConfigSchema>): SemanticIssue[] {
 
 /** Loads site.yaml; relative paths resolve against its folder; the MQTT password is read from its file. */
 export function loadGatewayConfig(file: string): GatewayConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError(file, [
+      {
+        file,
+        line: 0,
+        column: 0,
+        field: '',
+        message: code === 'ENOENT' ? 'file not found' : `cannot read: ${code}`,
+      },
+    ]);
+  }
+  return parseGatewayConfig(text, file);
+}
+
+/**
+ * Checks site.yaml text as the box would, but without the files it names (secrets, map files): what
+ * the central can tell before it sends a config to a box that holds those files.
+ */
+export function checkGatewayConfigText(text: string, file: string): Static<typeof GatewayConfigSchema> {
+  return parseConfig(text, file, GatewayConfigSchema, { check: semantic });
+}
+
+/**
+ * site.yaml text as if it were `file` (relative paths resolve against its folder, errors name it):
+ * what a reload checks before it writes anything.
+ */
+export function parseGatewayConfig(text: string, file: string): GatewayConfig {
   const registerMaps = new Map<string, RegisterMap>();
   /** Register maps named in site.yaml, built in or from a file beside it; errors point at the line. */
   const loadMaps = (c: Static<typeof GatewayConfigSchema>): SemanticIssue[] => {
@@ -490,7 +522,9 @@ export function loadGatewayConfig(file: string): GatewayConfig {
     });
     return issues;
   };
-  const cfg = loadConfig(file, GatewayConfigSchema, { check: (c) => [...semantic(c), ...loadMaps(c)] });
+  const cfg = parseConfig(text, file, GatewayConfigSchema, {
+    check: (c) => [...semantic(c), ...loadMaps(c)],
+  });
   const abs = (p: string) => pathFrom(file, p);
   const password = cfg.mqtt.password_file
     ? readSecretFile(file, 'mqtt.password_file', cfg.mqtt.password_file)

@@ -54,7 +54,8 @@ import { DEFAULT_RULES, evaluateRules, REACHABILITY, worst } from './health/rule
 import { startObserver } from './observe.js';
 import { DiskOutbox, dropEvent, outboxOptions } from './outbox.js';
 import { Publisher, RequestError } from './publisher.js';
-import { Scheduler } from './scheduler.js';
+import { type ApplyOptions, type ApplyResult, type DeviceLook, Reloader, uplinkChanged } from './reload.js';
+import { type Job, Scheduler } from './scheduler.js';
 import { SequenceCounter } from './sequence.js';
 import {
   judgeTerminal,
@@ -64,6 +65,9 @@ import {
 } from './terminal.js';
 import { judgePath, pathReadings, probePath, UPLINK_DEVICE } from './uplink.js';
 import { VERSION } from './version.js';
+
+/** A site.yaml bigger than this is not a site.yaml (the central's API has the same bound). */
+const MAX_CONFIG_BYTES = 256 * 1024;
 
 /** Figures a device state carries so a dashboard can draw its row without history. */
 const KEY_FIGURES: MetricName[] = [
@@ -94,6 +98,8 @@ const KEY_FIGURES: MetricName[] = [
 
 interface DeviceRuntime {
   cfg: DeviceConfig;
+  /** Its pollers' scheduler keys. */
+  jobs: string[];
   log: Logger;
   session: SnmpSession | null;
   memory: SnmpMemory;
@@ -129,6 +135,13 @@ interface DeviceRuntime {
 
 export interface RunningGateway {
   stop(): Promise<void>;
+  /**
+   * Applies a new site.yaml without a restart (see reload.ts): checked, written, the changed
+   * devices swapped, and rolled back when their first polls show the new config broke them.
+   */
+  applyConfig(yamlText: string, o: ApplyOptions): Promise<ApplyResult>;
+  /** The running config's version and text. */
+  configVersion(): { version: string; text: string };
   stats(): { polls: ReturnType<Scheduler['stats']>; seq: number; outbox: number; connected: boolean };
 }
 
@@ -180,9 +193,11 @@ function pickInterface(readings: Reading[]): Reading | undefined {
 }
 
 export async function startGateway(
-  cfg: GatewayConfig,
+  initial: GatewayConfig,
   opts: { logger?: Logger } = {},
 ): Promise<RunningGateway> {
+  // A reload replaces it; closures read it when they run, so what they read is the running config.
+  let cfg = initial;
   const site = cfg.site.id;
   const log = (opts.logger ?? pino({ level: cfg.log_level, base: { service: 'pantau-gateway' } })).child({
     site,
@@ -349,11 +364,13 @@ export async function startGateway(
   };
 
   const devices = new Map<string, DeviceRuntime>();
-  for (const d of cfg.devices) {
+  /** A device's pollers' state, fresh: what a start, or a reload that adds or changes it, builds. */
+  const newRuntime = (d: DeviceConfig): DeviceRuntime => {
     const timeoutMs = d.timeout_ms ?? cfg.defaults.timeout_ms;
     const s = d.snmp;
-    devices.set(d.id, {
+    return {
       cfg: d,
+      jobs: [],
       log: log.child({ device: d.id }),
       session: s
         ? new SnmpSession({
@@ -422,8 +439,8 @@ export async function startGateway(
               thumbnailTs: null,
             }
           : null,
-    });
-  }
+    };
+  };
 
   const judge = (dev: DeviceRuntime): { status: Status; reasons: Reason[] } => {
     if (dev.camera) {
@@ -455,7 +472,11 @@ export async function startGateway(
     return { status: judged.status, reasons: [...judged.reasons, ...dev.notices] };
   };
 
+  /** A removed or replaced device's last poll in flight has nothing more to say. */
+  const gone = (dev: DeviceRuntime) => devices.get(dev.cfg.id) !== dev;
+
   const publishState = (dev: DeviceRuntime) => {
+    if (gone(dev)) return;
     const { status, reasons } = judge(dev);
     const prev = dev.status;
     dev.status = status;
@@ -507,6 +528,7 @@ export async function startGateway(
   };
 
   const record = (dev: DeviceRuntime, readings: Reading[], figuresFrom: Reading[]) => {
+    if (gone(dev)) return;
     for (const r of figuresFrom)
       for (const [k, v] of Object.entries(r.values))
         if (KEY_FIGURES.includes(k as MetricName)) dev.figures[k as MetricName] = { value: v, ts: r.ts };
@@ -577,10 +599,10 @@ export async function startGateway(
     publishState(dev);
   };
 
-  for (const dev of devices.values()) {
+  const modbusJob = (dev: DeviceRuntime): Job | null => {
     const d = dev.cfg;
     const map = cfg.registerMaps.get(d.id);
-    if (!d.modbus || !map) continue;
+    if (!d.modbus || !map) return null;
     const m = d.modbus;
     const timeoutMs = d.timeout_ms ?? cfg.defaults.timeout_ms;
     const target: ModbusTarget = {
@@ -591,7 +613,7 @@ export async function startGateway(
         ? { host: d.address, port: m.port }
         : { path: m.path!, baudRate: m.baud_rate }),
     };
-    scheduler.add({
+    return {
       key: `modbus:${d.id}`,
       protocol: 'modbus',
       intervalMs: (d.interval_s ?? cfg.defaults.interval_s) * 1000,
@@ -604,16 +626,17 @@ export async function startGateway(
         dev.snmpError = e;
         publishState(dev);
       },
-    });
-  }
+    };
+  };
 
-  for (const dev of devices.values()) {
+  const pollJobs = (dev: DeviceRuntime): Job[] => {
+    const jobs: Job[] = [];
     const d = dev.cfg;
     const intervalMs = (d.interval_s ?? cfg.defaults.interval_s) * 1000;
     const timeoutMs = d.timeout_ms ?? cfg.defaults.timeout_ms;
     if (dev.session) {
       const session = dev.session;
-      scheduler.add({
+      jobs.push({
         key: `snmp:${d.id}`,
         protocol: 'snmp',
         intervalMs,
@@ -631,7 +654,7 @@ export async function startGateway(
     }
     if (d.ping?.enabled !== false && d.ping !== undefined) {
       const count = d.ping.count;
-      scheduler.add({
+      jobs.push({
         key: `ping:${d.id}`,
         protocol: 'ping',
         intervalMs,
@@ -653,10 +676,15 @@ export async function startGateway(
         },
       });
     }
-  }
+    return jobs;
+  };
 
   let ffmpegMissing: Reason | null = null;
-  if (cfg.devices.some((d) => d.kind === 'camera')) {
+  let ffmpegChecked = false;
+  /** Once, when the first camera is configured (at start or by a reload). */
+  const checkFfmpeg = () => {
+    if (ffmpegChecked) return;
+    ffmpegChecked = true;
     setFfmpegConcurrency(cfg.concurrency.ffmpeg);
     try {
       findFfmpeg();
@@ -668,14 +696,16 @@ export async function startGateway(
       };
       log.warn({ err: (e as Error).message }, 'cameras: video probes disabled');
     }
-  }
-  for (const dev of devices.values()) {
+  };
+
+  const cameraJob = (dev: DeviceRuntime): Job | null => {
     const cam = dev.camera;
-    if (!cam) continue;
+    if (!cam) return null;
+    checkFfmpeg();
     const d = dev.cfg;
     const name = d.name ?? d.id;
     const intervalMs = (d.interval_s ?? 60) * 1000;
-    scheduler.add({
+    return {
       key: `camera:${d.id}`,
       protocol: 'camera',
       intervalMs,
@@ -720,15 +750,16 @@ export async function startGateway(
         publishState(dev);
       },
       onFailure: (e) => dev.log.warn({ kind: e.kind, err: e.message }, 'camera check failed'),
-    });
-  }
-  for (const dev of devices.values()) {
+    };
+  };
+
+  const terminalJob = (dev: DeviceRuntime): Job | null => {
     const term = dev.terminal;
-    if (!term) continue;
+    if (!term) return null;
     const d = dev.cfg;
     const name = d.name ?? d.id;
     const timeoutMs = d.timeout_ms ?? cfg.defaults.timeout_ms;
-    scheduler.add({
+    return {
       key: `terminal:${d.id}`,
       protocol: 'terminal',
       intervalMs: (d.interval_s ?? 300) * 1000,
@@ -753,8 +784,32 @@ export async function startGateway(
         publishState(dev);
       },
       onFailure: (e) => dev.log.warn({ kind: e.kind, err: e.message }, 'terminal read failed'),
-    });
-  }
+    };
+  };
+
+  const startDevice = (d: DeviceConfig, firstDelayMs?: number): void => {
+    const dev = newRuntime(d);
+    const jobs = [modbusJob(dev), ...pollJobs(dev), cameraJob(dev), terminalJob(dev)].filter(
+      (j): j is Job => j !== null,
+    );
+    devices.set(d.id, dev);
+    dev.jobs = jobs.map((j) => j.key);
+    for (const j of jobs) scheduler.add(j, firstDelayMs);
+  };
+  /** Stops a device's pollers (waiting for a poll in flight); `forget` clears its retained state too. */
+  const stopDevice = async (id: string, forget: boolean): Promise<void> => {
+    const dev = devices.get(id);
+    if (!dev) return;
+    devices.delete(id);
+    await Promise.all(dev.jobs.map((k) => scheduler.drop(k)));
+    dev.session?.close();
+    if (forget) {
+      publisher.clearRetained(topics.deviceState(site, id));
+      publisher.clearRetained(topics.deviceThumbnail(site, id));
+    }
+  };
+  for (const d of cfg.devices) startDevice(d);
+
   publisher.handle('terminal-clock-sync', async (args) => {
     const dev = typeof args.device === 'string' ? devices.get(args.device) : undefined;
     if (!dev?.terminal)
@@ -822,60 +877,132 @@ export async function startGateway(
     return { device: dev.cfg.id, previous_offset_s: before, offset_s: after };
   });
 
-  const uplink = cfg.uplink;
-  if (uplink) {
+  /** The path to the central, probed hop by hop; restarted by a reload that changes it. */
+  const startUplink = (firstDelayMs?: number) => {
+    const uplink = cfg.uplink;
+    if (!uplink) return;
     const hysteresis = new Map<string, Set<string>>();
     let lastAnswered: number | null = null;
     let prevStatus: Status = 'unknown';
     const farthest = uplink.hops.at(-1)!;
     const pathName = { id: 'Jalur ke pusat', en: 'Path to the command center' };
-    scheduler.add({
-      key: `ping:${UPLINK_DEVICE}`,
-      protocol: 'ping',
-      intervalMs: uplink.interval_s * 1000,
-      timeoutMs: uplink.probes * uplink.probe_interval_ms + uplink.timeout_ms + 5000,
-      run: async () => {
-        const results = await probePath(uplink);
-        const ts = Date.now();
-        const readings = pathReadings(results, ts);
-        if (results.some((h) => h.result.received > 0)) lastAnswered = ts;
-        const { status, reasons } = judgePath(results, hysteresis);
-        publisher.publish(
-          topics.deviceTelemetry(site, UPLINK_DEVICE),
-          { v: 1, seq: seq.take(), device: UPLINK_DEVICE, backfill: false, readings },
-          ts,
-        );
-        const end = readings.at(-1)!.values;
-        const figures: DeviceStatePayload['figures'] = {};
-        for (const k of ['loss_pct', 'latency_ms', 'latency_p50_ms', 'jitter_ms'] as const)
-          if (end[k] !== undefined) figures[k] = { value: end[k], ts };
-        publisher.publishRetained(topics.deviceState(site, UPLINK_DEVICE), {
-          v: 1,
-          ts,
-          device: UPLINK_DEVICE,
-          kind: 'host',
-          name: `${pathName.id} / ${pathName.en}`,
-          address: farthest.address,
-          status,
-          reasons,
-          last_seen: lastAnswered,
-          interval_s: uplink.interval_s,
-          figures,
-        } satisfies DeviceStatePayload);
-        if (status === 'down' && prevStatus !== 'down')
-          event('device_unreachable', 'critical', { id: reasons[0]!.id, en: reasons[0]!.en }, UPLINK_DEVICE);
-        if (prevStatus === 'down' && status !== 'down')
-          event(
-            'device_reachable',
-            'info',
-            { id: `${pathName.id} tersambung kembali`, en: `${pathName.en} restored` },
-            UPLINK_DEVICE,
+    scheduler.add(
+      {
+        key: `ping:${UPLINK_DEVICE}`,
+        protocol: 'ping',
+        intervalMs: uplink.interval_s * 1000,
+        timeoutMs: uplink.probes * uplink.probe_interval_ms + uplink.timeout_ms + 5000,
+        run: async () => {
+          const results = await probePath(uplink);
+          const ts = Date.now();
+          const readings = pathReadings(results, ts);
+          if (results.some((h) => h.result.received > 0)) lastAnswered = ts;
+          const { status, reasons } = judgePath(results, hysteresis);
+          publisher.publish(
+            topics.deviceTelemetry(site, UPLINK_DEVICE),
+            { v: 1, seq: seq.take(), device: UPLINK_DEVICE, backfill: false, readings },
+            ts,
           );
-        prevStatus = status;
+          const end = readings.at(-1)!.values;
+          const figures: DeviceStatePayload['figures'] = {};
+          for (const k of ['loss_pct', 'latency_ms', 'latency_p50_ms', 'jitter_ms'] as const)
+            if (end[k] !== undefined) figures[k] = { value: end[k], ts };
+          publisher.publishRetained(topics.deviceState(site, UPLINK_DEVICE), {
+            v: 1,
+            ts,
+            device: UPLINK_DEVICE,
+            kind: 'host',
+            name: `${pathName.id} / ${pathName.en}`,
+            address: farthest.address,
+            status,
+            reasons,
+            last_seen: lastAnswered,
+            interval_s: uplink.interval_s,
+            figures,
+          } satisfies DeviceStatePayload);
+          if (status === 'down' && prevStatus !== 'down')
+            event(
+              'device_unreachable',
+              'critical',
+              { id: reasons[0]!.id, en: reasons[0]!.en },
+              UPLINK_DEVICE,
+            );
+          if (prevStatus === 'down' && status !== 'down')
+            event(
+              'device_reachable',
+              'info',
+              { id: `${pathName.id} tersambung kembali`, en: `${pathName.en} restored` },
+              UPLINK_DEVICE,
+            );
+          prevStatus = status;
+        },
+        onFailure: (e) => log.warn({ kind: e.kind, err: e.message }, 'uplink probe failed'),
       },
-      onFailure: (e) => log.warn({ kind: e.kind, err: e.message }, 'uplink probe failed'),
+      firstDelayMs,
+    );
+  };
+  startUplink();
+
+  const reloader = new Reloader({
+    log,
+    config: () => cfg,
+    swap: async (next, changes) => {
+      const uplinkMoved = uplinkChanged(cfg, next);
+      await Promise.all([
+        ...changes.removed.map((id) => stopDevice(id, true)),
+        ...changes.changed.map((id) => stopDevice(id, false)),
+        uplinkMoved ? scheduler.drop(`ping:${UPLINK_DEVICE}`) : Promise.resolve(),
+      ]);
+      cfg = next;
+      // Read now, not somewhere in the first interval: the reload waits for these first polls.
+      const fresh = new Set([...changes.added, ...changes.changed]);
+      const failed: string[] = [];
+      for (const d of next.devices) {
+        if (!fresh.has(d.id)) continue;
+        try {
+          startDevice(d, 0);
+        } catch (e) {
+          failed.push(`${d.id}: ${(e as Error).message}`);
+        }
+      }
+      if (uplinkMoved) startUplink(0);
+      if (failed.length > 0) throw new Error(failed.join('; '));
+    },
+    look: (ids) =>
+      ids.map((id): DeviceLook => {
+        const dev = devices.get(id);
+        if (!dev) return { id, done: true, errors: [], answered: false };
+        const results = dev.jobs.map((k) => scheduler.result(k));
+        return {
+          id,
+          done: results.every((r) => (r?.runs ?? 0) > 0),
+          errors: results.flatMap((r) => (r?.lastError ? [r.lastError] : [])),
+          answered: dev.lastSeen !== null,
+        };
+      }),
+    answered: (id) => (devices.get(id)?.lastSeen ?? null) !== null,
+    event: (type, message, data) =>
+      event(type, type === 'config_applied' ? 'info' : 'warning', message, undefined, {
+        ...data,
+      } as Record<string, unknown>),
+  });
+  const applyConfig = (text: string, o: ApplyOptions) => reloader.apply(text, o);
+  publisher.handle('config-push', async (args) => {
+    if (typeof args.yaml !== 'string' || args.yaml.length === 0 || args.yaml.length > MAX_CONFIG_BYTES)
+      throw new RequestError(
+        'bad_args',
+        `yaml must be the site.yaml text (at most ${MAX_CONFIG_BYTES} bytes)`,
+      );
+    if (
+      args.version !== undefined &&
+      (typeof args.version !== 'string' || !/^[\w.-]{1,40}$/.test(args.version))
+    )
+      throw new RequestError('bad_args', 'version must be a short word (letters, digits, . _ -)');
+    return applyConfig(args.yaml, {
+      by: typeof args.by === 'string' ? args.by.slice(0, 64) : 'central',
+      ...(typeof args.version === 'string' ? { version: args.version } : {}),
     });
-  }
+  });
 
   const healthTimer = setInterval(() => {
     const ps = scheduler.stats();
@@ -979,6 +1106,8 @@ export async function startGateway(
   }
 
   return {
+    applyConfig,
+    configVersion: () => reloader.current,
     stats: () => ({
       polls: scheduler.stats(),
       seq: seq.current,

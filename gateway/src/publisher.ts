@@ -309,6 +309,12 @@ export class Publisher {
     if (this.connected) this.client!.publish(topic, body, { qos: 1, retain: true });
   }
 
+  /** Forgets a retained message here and clears it at the broker (a device removed from the config). */
+  clearRetained(topic: string): void {
+    if (!this.retained.delete(topic)) return;
+    if (this.connected) this.client!.publish(topic, Buffer.alloc(0), { qos: 1, retain: true });
+  }
+
   /** QoS 1 messages go through the outbox: on disk before they are sent, kept until acknowledged. */
   publish(topic: string, payload: Payload, ts: number, qos: 0 | 1 = 1): void {
     const body = encode(payload);

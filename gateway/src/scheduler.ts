@@ -60,6 +60,15 @@ interface JobState {
   /** The device read itself, which may outlive its timeout: the next poll waits for it. */
   inner: Promise<void> | null;
   failures: number;
+  /** Polls finished since the job was added, and how the last one ended (for a reload's check). */
+  runs: number;
+  lastError: CollectorError | null;
+}
+
+/** How a job's polls have gone since it was added. */
+export interface JobResult {
+  runs: number;
+  lastError: CollectorError | null;
 }
 
 /** Failures that mean "nobody there": back off. Auth or a bad reply mean "someone there": keep the interval. */
@@ -87,12 +96,50 @@ export class Scheduler {
     return s;
   }
 
-  add(job: Job): void {
+  /**
+   * Schedules a job. The first poll lands anywhere in the first interval so 200 devices do not fire
+   * at once, unless `firstDelayMs` says when (a reload wants a new device read now).
+   */
+  add(job: Job, firstDelayMs?: number): void {
     if (this.jobs.has(job.key)) throw new Error(`job ${job.key} already scheduled`);
-    const st: JobState = { job, timer: null, running: false, inner: null, failures: 0 };
+    const st: JobState = {
+      job,
+      timer: null,
+      running: false,
+      inner: null,
+      failures: 0,
+      runs: 0,
+      lastError: null,
+    };
     this.jobs.set(job.key, st);
-    // The first poll lands anywhere in the first interval so 200 devices do not fire at once.
-    if (this.started) this.arm(st, this.random() * job.intervalMs);
+    if (this.started) this.arm(st, firstDelayMs ?? this.random() * job.intervalMs);
+  }
+
+  has(key: string): boolean {
+    return this.jobs.has(key);
+  }
+
+  result(key: string): JobResult | undefined {
+    const st = this.jobs.get(key);
+    return st ? { runs: st.runs, lastError: st.lastError } : undefined;
+  }
+
+  /**
+   * Removes a job and waits for its poll in flight (at most `waitMs`), so a device's old poller is
+   * done before its new one starts (a terminal takes one session at a time).
+   */
+  async drop(key: string, waitMs = 5000): Promise<void> {
+    const st = this.jobs.get(key);
+    this.remove(key);
+    if (!st?.inner) return;
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([
+      st.inner.catch(() => undefined),
+      new Promise<void>((r) => {
+        t = setTimeout(r, waitMs);
+      }),
+    ]);
+    clearTimeout(t);
   }
 
   remove(key: string): void {
@@ -151,6 +198,7 @@ export class Scheduler {
       );
       await Promise.race([inner, timeout]);
       st.failures = 0;
+      st.lastError = null;
       this.counts.ok++;
     } catch (e) {
       const err = isCollectorError(e)
@@ -159,11 +207,14 @@ export class Scheduler {
       this.counts.failed++;
       if (err.kind === 'timeout') this.counts.timeouts++;
       st.failures = BACK_OFF_KINDS.has(err.kind) ? st.failures + 1 : 0;
-      st.job.onFailure?.(err);
+      st.lastError = err;
+      // A removed job's owner is gone: its failure is nobody's news.
+      if (this.jobs.get(st.job.key) === st) st.job.onFailure?.(err);
     } finally {
       clearTimeout(timer);
       sem.release();
       st.running = false;
+      st.runs++;
     }
     const spent = this.now() - startedAt;
     this.arm(st, Math.max(0, this.nextDelay(st.job.intervalMs, st.failures) - spent));
