@@ -75,7 +75,8 @@ type Message =
 /** A contract message checked field by field; null for what ingest ignores; throws Malformed. */
 function check(topic: string, payload: Buffer): Message | null {
   const t = parseTopic(topic);
-  if (!t || t.kind === 'request' || t.kind === 'response') return null;
+  // Commissioning reports go to the central state db, not the telemetry store (commissioning.ts).
+  if (!t || t.kind === 'request' || t.kind === 'response' || t.kind === 'commissioning') return null;
   if (payload.length === 0) return null; // a cleared retained message
   let p: Record<string, unknown>;
   try {

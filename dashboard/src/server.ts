@@ -11,6 +11,7 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { liveEventFor, registerAccessGuard } from './access.js';
 import { registerCameraRoutes } from './cameras.js';
+import { registerCommissioningRoutes } from './commissioning.js';
 import type { DashboardConfig } from './config.js';
 import { registerLinkRoutes } from './links.js';
 import { LiveFeed } from './live.js';
@@ -341,6 +342,7 @@ export async function startDashboard(
   );
 
   await registerLinkRoutes(app, { backbone: cfg.backbone, getStore, log });
+  await registerCommissioningRoutes(app, { backbone: cfg.backbone });
   await registerCameraRoutes(app, { backbone: cfg.backbone, getStore, live, log });
   await registerTerminalRoutes(app, { backbone: cfg.backbone, getStore, live, log });
 

@@ -12,6 +12,7 @@ import { fail, generateSecret, out, runCli } from '@pantau/config';
 import { withCredentials } from './camera.js';
 import { loadGatewayConfig } from './config.js';
 import { startGateway } from './daemon.js';
+import { commissionCommand, installerPinCommand } from './installer/cli.js';
 import { SCAN_USAGE, scanCommand, testDeviceCommand } from './scan/cli.js';
 
 const USAGE = `pantau-gateway run --config site.yaml        run the site box
@@ -22,7 +23,10 @@ pantau-gateway probe camera --address A [--port 80] --username U --password-file
                                               ONVIF facts and a short sample of the stream
 pantau-gateway discover onvif [--address A[:port] ...] [--timeout 3000] [--json]
                                               WS-Discovery: multicast, or unicast to given addresses
-${SCAN_USAGE}`;
+${SCAN_USAGE}pantau-gateway installer-pin --config site.yaml   set the installer page's PIN (read from stdin)
+pantau-gateway commission --config site.yaml [--out DIR] [--json]
+                                              record day-one values of every device; report as HTML and JSON
+`;
 
 async function probeCamera(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -206,6 +210,10 @@ async function main(): Promise<void> {
       return scanCommand(rest);
     case 'test-device':
       return testDeviceCommand(rest);
+    case 'installer-pin':
+      return installerPinCommand(rest);
+    case 'commission':
+      return commissionCommand(rest);
     default:
       fail(USAGE, cmd === '--help' || cmd === 'help' ? 0 : 1);
   }

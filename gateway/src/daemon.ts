@@ -36,7 +36,7 @@ import type {
   Status,
   TerminalStatus,
 } from '@pantau/contract';
-import { topics } from '@pantau/contract';
+import { renderCommissioningHtml, topics } from '@pantau/contract';
 import pino, { type Logger } from 'pino';
 import {
   type CameraMemory,
@@ -51,6 +51,8 @@ import {
 import { type ClockStep, ClockWatch } from './clock.js';
 import type { DeviceConfig, GatewayConfig } from './config.js';
 import { DEFAULT_RULES, evaluateRules, REACHABILITY, worst } from './health/rules.js';
+import { commissionSite, fitForCentral, saveReport } from './installer/commission.js';
+import { startInstallerServer } from './installer/server.js';
 import { startObserver } from './observe.js';
 import { DiskOutbox, dropEvent, outboxOptions } from './outbox.js';
 import { Publisher, RequestError } from './publisher.js';
@@ -140,6 +142,8 @@ export interface RunningGateway {
    * devices swapped, and rolled back when their first polls show the new config broke them.
    */
   applyConfig(yamlText: string, o: ApplyOptions): Promise<ApplyResult>;
+  /** The installer page's address, when it runs. */
+  installerUrl(): string | null;
   /** The running config's version and text. */
   configVersion(): { version: string; text: string };
   stats(): { polls: ReturnType<Scheduler['stats']>; seq: number; outbox: number; connected: boolean };
@@ -1105,9 +1109,39 @@ export async function startGateway(
     else log.warn(`the ${what} expires in ${days} days: ask the central for a new one`);
   }
 
+  // The installer page, on the box's LAN, when site.yaml has an installer section (read at start).
+  const installer = cfg.installer
+    ? await startInstallerServer({
+        config: () => cfg,
+        apply: (text, o) => applyConfig(text, o),
+        log,
+        commission: {
+          run: async ({ by, note }) => {
+            const report = await commissionSite(cfg, { by, ...(note ? { note } : {}) });
+            saveReport(cfg.state_dir, report);
+            // Through the outbox like everything else: it reaches the central when the link allows.
+            publisher.publish(
+              topics.commissioning(site),
+              fitForCentral(report, cfg.mqtt.max_packet_bytes),
+              report.ts,
+              1,
+            );
+            log.info({ id: report.id, devices: report.devices.length, by }, 'commissioning report made');
+            return {
+              id: report.id,
+              json: report,
+              html: renderCommissioningHtml(report),
+              published: publisher.connected,
+            };
+          },
+        },
+      })
+    : null;
+
   return {
     applyConfig,
     configVersion: () => reloader.current,
+    installerUrl: () => installer?.url ?? null,
     stats: () => ({
       polls: scheduler.stats(),
       seq: seq.current,
@@ -1120,6 +1154,7 @@ export async function startGateway(
       clearInterval(clockTimer);
       clearInterval(ntpTimer);
       await observer.close();
+      await installer?.close();
       await publisher.stop();
       for (const dev of devices.values()) dev.session?.close();
     },

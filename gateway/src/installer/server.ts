@@ -3,14 +3,13 @@
 // restart, then commission the site. Plain node:http (one page, a handful of JSON routes: fastify
 // would be a new dependency on the box for little). Every asset is served from the box itself.
 
-import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { ConfigError, pathFrom, verifySecret } from '@pantau/config';
 import type { Logger } from 'pino';
-import { type GatewayConfig, type InstallerConfig, loadGatewayConfig } from '../config.js';
+import { type GatewayConfig, type InstallerConfig, parseGatewayConfig } from '../config.js';
 import {
   type FoundDevice,
   type ScanOptions,
@@ -131,29 +130,16 @@ const list = (v: string | undefined) =>
     .map((x) => x.trim())
     .filter(Boolean);
 
-/** Checks site.yaml text exactly as the daemon would load it, with errors naming the real file. */
+/** Checks site.yaml text exactly as the daemon would load it (secret and map files included). */
 export function validateText(
   text: string,
   file: string,
 ): { ok: true; devices: number } | { ok: false; errors: string[] } {
-  // Beside site.yaml, so relative secret and map paths resolve as they will.
-  const tmp = join(dirname(file), `.${basename(file)}.installer-${randomBytes(4).toString('hex')}`);
-  writeFileSync(tmp, text, { mode: 0o600 });
   try {
-    const cfg = loadGatewayConfig(tmp);
-    return { ok: true, devices: cfg.devices.length };
+    return { ok: true, devices: parseGatewayConfig(text, file).devices.length };
   } catch (e) {
-    if (e instanceof ConfigError)
-      return {
-        ok: false,
-        errors: e.message
-          .split('\n')
-          .map((l) => l.split(tmp).join(file))
-          .filter(Boolean),
-      };
-    return { ok: false, errors: [(e as Error).message.split(tmp).join(file)] };
-  } finally {
-    rmSync(tmp, { force: true });
+    if (e instanceof ConfigError) return { ok: false, errors: e.message.split('\n').filter(Boolean) };
+    return { ok: false, errors: [(e as Error).message] };
   }
 }
 
