@@ -134,7 +134,8 @@ export function addDevice(text: string, configFile: string, a: AddDevice): strin
   (devices as YAMLSeq).items.push(doc.createNode(entry));
   if (a.found.access.onvif) writeSecret(configFile, secretPath(a.id, 'password'), a.camera?.password ?? '');
   if (a.found.access.zk && a.commKey) writeSecret(configFile, secretPath(a.id, 'commkey'), String(a.commKey));
-  return doc.toString();
+  // No folding: a one-line flow entry stays one line.
+  return doc.toString({ lineWidth: 0 });
 }
 
 /** Removes a device from site.yaml text (a pending addition the installer changed their mind about). */
@@ -145,5 +146,5 @@ export function removeDevice(text: string, id: string): string {
   const i = devices.items.findIndex((d) => isMap(d) && d.get('id') === id);
   if (i < 0) throw new DraftError(`no device "${id}" / tidak ada perangkat "${id}"`);
   devices.items.splice(i, 1);
-  return doc.toString();
+  return doc.toString({ lineWidth: 0 });
 }
