@@ -291,6 +291,7 @@ devices:
     await add('127.0.0.19', 'zk', 'Absen Pasar', 'Kantor pengelola pasar', 'basic');
     await add('127.0.0.20', 'modbus', 'UPS Pasar', 'Ruang server', 'basic');
     expect(await page.textContent('#validity')).toMatch(/Konfigurasi valid \(4\)/);
+    expect(await card('127.0.0.18', 'ws-discovery').textContent()).toMatch(/AKAN DITAMBAHKAN/);
     await screenshot(page, 'installer-draft');
 
     const pidBefore = gateway.proc.pid;
@@ -299,6 +300,7 @@ devices:
     const applied = await page.textContent('#apply-result');
     expect(applied, gateway.output()).toMatch(/Diterapkan/);
     await screenshot(page, 'installer-applied');
+    expect(await card('127.0.0.18', 'ws-discovery').textContent()).toMatch(/SUDAH TERDAFTAR/);
     // Same process, still running: applied without a restart.
     expect(gateway.proc.pid).toBe(pidBefore);
     expect(gateway.proc.exitCode).toBeNull();

@@ -30,6 +30,7 @@ const T = {
     nothing: 'Tidak ada perangkat yang menjawab.',
     isNew: 'BARU',
     known: 'SUDAH TERDAFTAR',
+    inDraft: 'AKAN DITAMBAHKAN',
     test: 'Uji',
     testing: 'Menguji…',
     add: 'Tambahkan',
@@ -101,6 +102,7 @@ const T = {
     nothing: 'No device answered.',
     isNew: 'NEW',
     known: 'CONFIGURED',
+    inDraft: 'TO BE ADDED',
     test: 'Test',
     testing: 'Testing…',
     add: 'Add',
@@ -340,8 +342,8 @@ function deviceCard(f, i) {
       `${T[lang].kinds[f.kind] ?? f.kind} — ${f.address}`,
       el(
         'span',
-        { class: `badge ${f.already_configured ? 'known' : 'new'}` },
-        f.already_configured ? t('known') : t('isNew'),
+        { class: `badge ${f.already_configured || f.in_draft ? 'known' : 'new'}` },
+        f.already_configured ? t('known') : f.in_draft ? t('inDraft') : t('isNew'),
       ),
     ),
     el('div', { class: 'meta' }, who),
@@ -380,7 +382,7 @@ function deviceCard(f, i) {
         },
         test === 'running' ? t('testing') : t('test'),
       ),
-      f.already_configured
+      f.already_configured || f.in_draft
         ? null
         : el(
             'button',
@@ -443,6 +445,7 @@ function addForm(f, i) {
           });
           state.adding = null;
           state.message = null;
+          state.scan = await call('GET', '/api/scan');
           render();
         } catch (e) {
           fail(e);
@@ -506,6 +509,7 @@ function draftView() {
                   onclick: async () => {
                     try {
                       state.draft = await call('POST', '/api/draft/remove', { id });
+                      state.scan = await call('GET', '/api/scan');
                       render();
                     } catch (e) {
                       fail(e);

@@ -9,9 +9,11 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ConfigError, pathFrom, verifySecret } from '@pantau/config';
 import type { Logger } from 'pino';
+import { parse as parseYaml } from 'yaml';
 import { type GatewayConfig, type InstallerConfig, parseGatewayConfig } from '../config.js';
 import {
   type FoundDevice,
+  isConfigured,
   type ScanOptions,
   scanLan,
   scanTargets,
@@ -261,12 +263,28 @@ export async function startInstallerServer(deps: InstallerDeps): Promise<Install
     );
   };
 
+  /** Devices in the pending site.yaml, for "already added" marks (a broken draft marks nothing). */
+  const draftDevices = (): GatewayConfig['devices'] => {
+    if (draft === null) return [];
+    try {
+      const devices = (parseYaml(draft) as { devices?: unknown } | null)?.devices;
+      return Array.isArray(devices) ? (devices as GatewayConfig['devices']) : [];
+    } catch {
+      return [];
+    }
+  };
+
+  // Marks as of now, not as of the scan: after an apply the added devices are configured.
   const scanView = () =>
     job
       ? {
           running: job.running,
           progress: job.progress,
-          found: job.found,
+          found: job.found.map((f) => ({
+            ...f,
+            already_configured: isConfigured(f, deps.config().devices),
+            in_draft: isConfigured(f, draftDevices()),
+          })),
           ...(job.error ? { error: job.error } : {}),
           camera_user: job.camera?.username ?? null,
         }
