@@ -428,6 +428,12 @@ export async function startInstallerServer(deps: InstallerDeps): Promise<Install
         });
       } catch (e) {
         if (e instanceof DraftError) throw bad(e.message);
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+          throw new HttpError(
+            500,
+            `cannot write beside ${configFile()}: ${(e as Error).message} — the pantau user needs write access to that folder / folder site.yaml tidak bisa ditulis`,
+          );
         throw e;
       }
       log.info({ id, address: f.address, by }, 'installer: device added to the draft');

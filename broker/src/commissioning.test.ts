@@ -1,0 +1,54 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CentralDb } from './backbone/central-db.js';
+import { checkCommissioning, keepCommissioning } from './commissioning.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pantau-commissioning-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const log = pino({ level: 'silent' });
+
+const report = (o: Record<string, unknown> = {}) =>
+  Buffer.from(
+    JSON.stringify({
+      v: 1,
+      id: 'pasar-20261202-040000',
+      ts: 1_796_184_000_000,
+      site: 'pasar',
+      time_zone: 'Asia/Makassar',
+      by: 'installer@10.1.2.50',
+      gateway_version: '0.1.0',
+      devices: [{ id: 'cam-1', kind: 'camera', address: '10.1.2.20', ok: true, notes: [] }],
+      links: [],
+      ...o,
+    }),
+  );
+
+describe('commissioning reports at the central', () => {
+  it('refuses a report for another site or without its parts', () => {
+    expect(() => checkCommissioning('kantor', report())).toThrow(/site does not match/);
+    expect(() => checkCommissioning('pasar', report({ id: 'Not A Slug' }))).toThrow(/id/);
+    expect(() => checkCommissioning('pasar', report({ devices: [{ id: 'x' }] }))).toThrow(/kind/);
+    expect(() => checkCommissioning('pasar', report({ v: 2 }))).toThrow(/version/);
+  });
+
+  it('keeps one row per site and id in commissioning_reports; a re-delivery replaces it', () => {
+    const db = new CentralDb(join(dir, 'central-state.db'));
+    keepCommissioning(db, 'pasar', report(), log, 10);
+    keepCommissioning(db, 'pasar', report(), log, 20);
+    keepCommissioning(db, 'pasar', report({ id: 'pasar-20261203-040000', ts: 1_796_270_400_000 }), log, 30);
+    keepCommissioning(db, 'pasar', report({ site: 'kantor' }), log, 40);
+    const list = db.commissioningReports('pasar');
+    expect(list.map((r) => [r.id, r.received_at])).toEqual([
+      ['pasar-20261203-040000', 30],
+      ['pasar-20261202-040000', 20],
+    ]);
+    expect(db.commissioningReports('kantor')).toEqual([]);
+    expect(JSON.parse(db.commissioningReport('pasar', 'pasar-20261202-040000')!.body).devices).toHaveLength(
+      1,
+    );
+    db.close();
+  });
+});
