@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { mayPublish } from './acl.js';
 import { CentralDb } from './backbone/central-db.js';
 import { checkCommissioning, keepCommissioning } from './commissioning.js';
 
@@ -27,6 +28,14 @@ const report = (o: Record<string, unknown> = {}) =>
   );
 
 describe('commissioning reports at the central', () => {
+  it("a site box may publish its own site's report, not retained, not another site's", () => {
+    const gw = { role: 'gateway' as const, username: 'gw-pasar', site: 'pasar' };
+    expect(mayPublish(gw, 'pantau/v1/pasar/commissioning', false, 200_000, 262_144)).toEqual({ ok: true });
+    expect(mayPublish(gw, 'pantau/v1/pasar/commissioning', true, 1000, 262_144).ok).toBe(false);
+    expect(mayPublish(gw, 'pantau/v1/kantor/commissioning', false, 1000, 262_144).ok).toBe(false);
+    expect(mayPublish(gw, 'pantau/v1/pasar/commissioning', false, 300_000, 262_144).ok).toBe(false);
+  });
+
   it('refuses a report for another site or without its parts', () => {
     expect(() => checkCommissioning('kantor', report())).toThrow(/site does not match/);
     expect(() => checkCommissioning('pasar', report({ id: 'Not A Slug' }))).toThrow(/id/);
