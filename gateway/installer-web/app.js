@@ -23,6 +23,7 @@ const T = {
     modbusPort: 'Port Modbus',
     modbusUnits: 'Unit Modbus',
     timeout: 'Batas tunggu (ms)',
+    multicast: 'Cari kamera juga lewat multicast (LAN yang sama)',
     startScan: 'Pindai',
     scanning: 'Memindai…',
     found: '2. Perangkat ditemukan',
@@ -95,6 +96,7 @@ const T = {
     modbusPort: 'Modbus port',
     modbusUnits: 'Modbus units',
     timeout: 'Timeout (ms)',
+    multicast: 'Also look for cameras by multicast (same LAN)',
     startScan: 'Scan',
     scanning: 'Scanning…',
     found: '2. Devices found',
@@ -282,6 +284,8 @@ function scanView() {
           state.form = Object.fromEntries(ids.map((id) => [id, v(id)]));
           const body = {};
           for (const [k, val] of Object.entries(state.form)) if (val !== '') body[k] = val;
+          state.multicast = document.getElementById('multicast')?.checked === true;
+          if (state.multicast) body.multicast = true;
           try {
             state.message = null;
             state.tests = {};
@@ -316,6 +320,12 @@ function scanView() {
           field(t('modbusPort'), mk('modbus_port', { inputmode: 'numeric', placeholder: '502' })),
           field(t('modbusUnits'), mk('modbus_units', { placeholder: '1' })),
           field(t('timeout'), mk('timeout_ms', { inputmode: 'numeric', placeholder: '1000' })),
+        ),
+        el(
+          'label',
+          { class: 'check' },
+          el('input', { type: 'checkbox', id: 'multicast', checked: state.multicast === true }),
+          ` ${t('multicast')}`,
         ),
       ),
       el(
@@ -642,7 +652,12 @@ function render() {
     : '';
   // Keep what was typed in the scan form across re-renders.
   const form = document.getElementById('scan-form');
-  if (form) state.form = Object.fromEntries([...form.querySelectorAll('input')].map((i) => [i.id, i.value]));
+  if (form) {
+    state.form = Object.fromEntries(
+      [...form.querySelectorAll('input:not([type=checkbox])')].map((i) => [i.id, i.value]),
+    );
+    state.multicast = document.getElementById('multicast')?.checked === true;
+  }
   const app = document.getElementById('app');
   app.replaceChildren(
     ...(state.csrf ? [scanView(), foundView(), draftView(), commissionView()] : [loginView()]).filter(
