@@ -29,6 +29,7 @@ describe('installer page on the site box', () => {
   let browser: Browser;
   let page: Page;
   let radio: SimulatedAgent;
+  let farRadio: SimulatedAgent;
   let camera: OnvifSimulator;
   let terminal: ZkSimulator;
   let ups: ModbusServer;
@@ -50,6 +51,13 @@ describe('installer page on the site box', () => {
       host: '127.0.0.17',
       port: ports.snmp,
       community: 'pasar-ro',
+    });
+    // The link's other end, at the central's side: reachable through the link, not in site.yaml.
+    farRadio = await startSimulatedAgent({
+      recording: join(ROOT, 'test', 'fixtures', 'snmp', 'siklu', 'device.snmprec'),
+      host: '127.0.0.25',
+      port: ports.snmp,
+      community: 'scc-ro',
     });
     camera = await startOnvifSimulator({
       host: '127.0.0.18',
@@ -134,6 +142,7 @@ devices:
     await gateway?.stop();
     await central?.stop();
     await radio?.close();
+    await farRadio?.close();
     await camera?.close();
     await terminal?.close();
     await ups?.stop();
@@ -336,6 +345,9 @@ devices:
 
     // Commissioning: day-one values, pictures and clocks; the report is kept at the central.
     await page.fill('#commission-note', 'Pemasang: Andi');
+    await page.click('#commission summary');
+    await page.fill('#far-radio-pasar', `127.0.0.25:${ports.snmp}`);
+    await page.fill('#far-community-radio-pasar', 'scc-ro');
     await page.click('#commission-button');
     await page.waitForSelector('#commission-result', { timeout: 90_000 });
     await screenshot(page, 'installer-commissioned');
@@ -346,6 +358,9 @@ devices:
     expect(reportText).toMatch(/Kamera Pasar 1/);
     expect(reportText).toMatch(/Daya terima \/ Rx power/);
     expect(await report.locator('img').count()).toBe(1);
+    // Both ends of the radio link, the far one read through the link.
+    expect(reportText).toMatch(/radio-pasar ⟷ radio-pasar-far/);
+    expect(reportText).toMatch(/Siklu/);
     await screenshot(report, 'installer-report');
 
     const list = await waitFor(
@@ -360,7 +375,7 @@ devices:
       30_000,
       500,
     );
-    expect(list[0]!.devices).toBe(4);
+    expect(list[0]!.devices).toBe(5);
     expect(list[0]!.by).toMatch(/^installer@/);
     const html = await central.api<Buffer>(list[0]!.html, 'teknisi');
     expect(html.status).toBe(200);

@@ -4,7 +4,7 @@
 // each one, classify it, and tell configured devices from new ones; test-device must read them.
 
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type OnvifSimulator, startOnvifSimulator } from '@pantau/collectors/onvif/simulator';
@@ -285,6 +285,70 @@ describe('LAN scan (installer)', () => {
     ) as scan.DeviceTestResult;
     expect(ups.ok).toBe(true);
     expect(ups.readings?.[0]?.values.battery_pct).toBe(100);
+
+    // Commissioning from the shell: day-one values of the site's devices, a far end through its link.
+    writeFileSync(
+      join(dir.path, 'site.yaml'),
+      `site: { id: pasar, timezone: Asia/Makassar }
+mqtt: { urls: ["mqtt://127.0.0.1:1"], username: gw-pasar, password: unused-here }
+state_dir: state
+devices:
+  - { id: radio-pasar, kind: radio, address: 127.0.0.2, snmp: { community: rahasia-situs, port: ${snmpPort} } }
+  - { id: ups-pasar, kind: power, address: 127.0.0.3, snmp: { community: rahasia-situs, port: ${snmpPort} } }
+  - { id: absen-pasar, kind: terminal, address: 127.0.0.6, zk: { port: ${zkPort} } }
+`,
+    );
+    const commission = await run(process.execPath, [
+      cli,
+      'commission',
+      '--config',
+      join(dir.path, 'site.yaml'),
+      '--far-end',
+      `radio-pasar=127.0.0.4:${snmpPort}`,
+      '--far-community',
+      'rahasia-situs',
+      '--json',
+    ]).catch((e: { stdout: string }) => e);
+    const report = JSON.parse((commission as { stdout: string }).stdout) as {
+      devices: Array<{
+        id: string;
+        ok: boolean;
+        readings?: Array<{ values: Record<string, number> }>;
+        clock_offset_s?: number;
+      }>;
+      links: Array<{ a: string; b: string }>;
+    };
+    expect(report.devices.map((d) => d.id)).toEqual([
+      'radio-pasar',
+      'ups-pasar',
+      'absen-pasar',
+      'radio-pasar-far',
+    ]);
+    expect(report.links).toEqual([{ a: 'radio-pasar', b: 'radio-pasar-far' }]);
+    const near = report.devices[0]!;
+    expect(near.readings?.some((r) => r.values.rx_power_dbm !== undefined)).toBe(true);
+    expect(report.devices[3]!.readings?.some((r) => r.values.rx_power_dbm !== undefined)).toBe(true);
+    expect(report.devices[2]!.clock_offset_s).toBeGreaterThan(118);
+    expect(
+      readFileSync(
+        join(
+          dir.path,
+          'state',
+          'commissioning',
+          `${(JSON.parse((commission as { stdout: string }).stdout) as { id: string }).id}.html`,
+        ),
+        'utf8',
+      ),
+    ).toMatch(/Laporan komisioning/);
+    const unknownRadio = await run(process.execPath, [
+      cli,
+      'commission',
+      '--config',
+      join(dir.path, 'site.yaml'),
+      '--far-end',
+      'nope=127.0.0.4',
+    ]).catch((e: { code: number; stderr: string }) => e);
+    expect((unknownRadio as { stderr: string }).stderr).toMatch(/no radio with that id/);
 
     const bad = await run(process.execPath, [
       cli,

@@ -205,6 +205,8 @@ export interface CommissionedDevice {
   /** Radios: MAC addresses of its own interfaces and of its peers (to pair the two ends of a link). */
   macs?: string[];
   peers?: string[];
+  /** A far-end radio read through the link for this one: the id of this site's radio. */
+  far_end_of?: string;
 }
 
 /** A radio link both of whose ends this site box could read, paired by MAC address. */

@@ -61,6 +61,11 @@ const T = {
     commissionHelp:
       'Mencatat nilai awal tiap link radio, gambar tiap titik pantau dan jam tiap terminal, lalu mengirim laporannya ke pusat.',
     note: 'Catatan (mis. nama pemasang)',
+    farEnds: 'Ujung jauh link radio (opsional)',
+    farEndsHelp:
+      'Alamat radio di ujung lain link, bila bisa dijangkau SNMP dari gateway ini: nilai awal kedua ujung dicatat.',
+    farAddress: 'alamat ujung jauh',
+    farCommunity: 'Community SNMP',
     startCommission: 'Mulai komisioning',
     commissioning: 'Komisioning berjalan…',
     report: 'Buka laporan (bisa dicetak)',
@@ -134,6 +139,11 @@ const T = {
     commissionHelp:
       "Records each radio link's day-one values, a picture per monitoring point and each terminal's clock, and sends the report to the central.",
     note: 'Note (e.g. installer name)',
+    farEnds: 'Far ends of radio links (optional)',
+    farEndsHelp:
+      "The radio at the link's other end, when this box can reach it by SNMP: both ends' day-one values are recorded.",
+    farAddress: 'far-end address',
+    farCommunity: 'SNMP community',
     startCommission: 'Start commissioning',
     commissioning: 'Commissioning…',
     report: 'Open the report (printable)',
@@ -600,12 +610,35 @@ function commissionView() {
   if (!state.site?.commissioning) return null;
   const note = input('commission-note', { maxlength: 500 });
   const r = state.report;
+  // A radio's far end, at another site, read through the link when the installer gives its address.
+  const radios = state.site.devices.filter((d) => d.kind === 'radio');
+  const far = radios.map((d) => ({
+    of: d.id,
+    address: input(`far-${d.id}`, { placeholder: '10.9.9.2', inputmode: 'decimal' }),
+    community: input(`far-community-${d.id}`, { placeholder: 'public' }),
+  }));
   return el(
     'section',
     { id: 'commission' },
     el('h2', {}, t('commission')),
     el('p', {}, t('commissionHelp')),
     field(t('note'), note),
+    radios.length
+      ? el(
+          'details',
+          {},
+          el('summary', {}, t('farEnds')),
+          el('p', { class: 'meta' }, t('farEndsHelp')),
+          far.map((f) =>
+            el(
+              'div',
+              { class: 'grid2' },
+              field(`${f.of}: ${t('farAddress')}`, f.address),
+              field(t('farCommunity'), f.community),
+            ),
+          ),
+        )
+      : null,
     el(
       'button',
       {
@@ -616,7 +649,14 @@ function commissionView() {
           state.commissioning = true;
           render();
           try {
-            state.report = await call('POST', '/api/commission', { note: note.value });
+            const farEnds = far
+              .filter((f) => f.address.value.trim())
+              .map((f) => ({
+                of: f.of,
+                address: f.address.value.trim(),
+                community: f.community.value.trim(),
+              }));
+            state.report = await call('POST', '/api/commission', { note: note.value, far_ends: farEnds });
           } catch (e) {
             state.report = { error: e.message };
           }

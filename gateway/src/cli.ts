@@ -24,7 +24,7 @@ pantau-gateway probe camera --address A [--port 80] --username U --password-file
 pantau-gateway discover onvif [--address A[:port] ...] [--timeout 3000] [--json]
                                               WS-Discovery: multicast, or unicast to given addresses
 ${SCAN_USAGE}pantau-gateway installer-pin --config site.yaml   set the installer page's PIN (read from stdin)
-pantau-gateway commission --config site.yaml [--out DIR] [--json]
+pantau-gateway commission --config site.yaml [--far-end RADIO-ID=ADDRESS ...] [--far-community C] [--out DIR] [--json]
                                               record day-one values of every device; report as HTML and JSON
 `;
 

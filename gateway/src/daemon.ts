@@ -1116,8 +1116,12 @@ export async function startGateway(
         apply: (text, o) => applyConfig(text, o),
         log,
         commission: {
-          run: async ({ by, note }) => {
-            const report = await commissionSite(cfg, { by, ...(note ? { note } : {}) });
+          run: async ({ by, note, farEnds }) => {
+            const report = await commissionSite(cfg, {
+              by,
+              ...(note ? { note } : {}),
+              ...(farEnds ? { farEnds } : {}),
+            });
             saveReport(cfg.state_dir, report);
             // Through the outbox like everything else: it reaches the central when the link allows.
             publisher.publish(

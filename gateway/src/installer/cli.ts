@@ -2,9 +2,10 @@
 
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { fail, out, pathFrom } from '@pantau/config';
+import { fail, isHostAddress, out, pathFrom } from '@pantau/config';
+import type { CommissioningPayload } from '@pantau/contract';
 import { loadGatewayConfig } from '../config.js';
-import { commissionSite, saveReport } from './commission.js';
+import { CommissionError, commissionSite, type FarEnd, farAddress, saveReport } from './commission.js';
 import { pinProblem, writePin } from './pin.js';
 
 /** One line from stdin; typed without echo when it is a terminal. */
@@ -67,14 +68,30 @@ export async function commissionCommand(argv: string[]): Promise<void> {
       config: { type: 'string' },
       out: { type: 'string' },
       note: { type: 'string' },
+      'far-end': { type: 'string', multiple: true },
+      'far-community': { type: 'string', default: 'public' },
       json: { type: 'boolean', default: false },
     },
   });
   const cfg = loadGatewayConfig(values.config ?? fail('--config site.yaml is required'));
-  const report = await commissionSite(cfg, {
-    by: `cli@${hostname()}`,
-    ...(values.note ? { note: values.note } : {}),
+  const farEnds: FarEnd[] = (values['far-end'] ?? []).map((x) => {
+    const m = /^([a-z0-9-]+)=(.+)$/.exec(x);
+    const at = m ? farAddress(m[2]!) : null;
+    if (!m || !at || !isHostAddress(at.address))
+      return fail(`--far-end must be RADIO-ID=ADDRESS[:PORT], not "${x}"`);
+    return { of: m[1]!, ...at, community: values['far-community']! };
   });
+  let report: CommissioningPayload;
+  try {
+    report = await commissionSite(cfg, {
+      by: `cli@${hostname()}`,
+      ...(values.note ? { note: values.note } : {}),
+      ...(farEnds.length ? { farEnds } : {}),
+    });
+  } catch (e) {
+    if (e instanceof CommissionError) return fail(e.message);
+    throw e;
+  }
   const files = saveReport(values.out ?? cfg.state_dir, report);
   if (values.json) return out(JSON.stringify(report, null, 2));
   for (const d of report.devices) {

@@ -27,6 +27,9 @@ const ENVELOPE_BYTES = 32 * 1024;
 
 const say = (ok: boolean, id: string, en: string) => ({ ok, id, en });
 
+/** A commissioning request that cannot be done as asked (an unknown radio, …). */
+export class CommissionError extends Error {}
+
 function describe(d: DeviceConfig): Omit<CommissionedDevice, 'ok' | 'notes'> {
   return {
     id: d.id,
@@ -245,6 +248,37 @@ function commissionDevice(cfg: GatewayConfig, d: DeviceConfig): Promise<Commissi
   });
 }
 
+/** A link's far-end radio at another site, reachable by SNMP from this box (through the link). */
+export interface FarEnd {
+  /** The id of this site's radio at the near end. */
+  of: string;
+  address: string;
+  community: string;
+  version?: '1' | '2c';
+  port?: number;
+}
+
+/** "10.9.9.2" or "10.9.9.2:1161" → address and SNMP port (161 when none is given). */
+export function farAddress(s: string): { address: string; port: number } | null {
+  const m = /^([^\s:]+)(?::(\d{1,5}))?$/.exec(s.trim());
+  if (!m) return null;
+  const port = m[2] ? Number(m[2]) : 161;
+  return port >= 1 && port <= 65535 ? { address: m[1]!, port } : null;
+}
+
+/** Reads a far-end radio as if it were one of this site's devices (it is not added to site.yaml). */
+async function commissionFarEnd(cfg: GatewayConfig, f: FarEnd): Promise<CommissionedDevice> {
+  const near = cfg.devices.find((d) => d.id === f.of);
+  const d: DeviceConfig = {
+    id: `${f.of}-far`,
+    name: `${near?.name ?? f.of} — ujung jauh / far end`,
+    kind: 'radio',
+    address: f.address,
+    snmp: { version: f.version ?? '2c', community: f.community, port: f.port ?? 161 },
+  };
+  return { ...(await commissionSnmp(cfg, d)), far_end_of: f.of };
+}
+
 /** Links both of whose radios are here: one end's peers name a MAC of the other. */
 export function pairLinks(devices: CommissionedDevice[]): CommissionedLink[] {
   const links: CommissionedLink[] = [];
@@ -267,12 +301,16 @@ function reportId(site: string, ts: number): string {
 
 export async function commissionSite(
   cfg: GatewayConfig,
-  o: { by: string; note?: string; now?: () => number },
+  o: { by: string; note?: string; now?: () => number; farEnds?: FarEnd[] },
 ): Promise<CommissioningPayload> {
   const ts = (o.now ?? Date.now)();
+  for (const f of o.farEnds ?? [])
+    if (cfg.devices.find((d) => d.id === f.of)?.kind !== 'radio')
+      throw new CommissionError(`far end of "${f.of}": no radio with that id in site.yaml`);
   const devices: CommissionedDevice[] = [];
   // One device at a time: terminals serve one session, and ffmpeg is the box's heaviest work.
   for (const d of cfg.devices) devices.push(await commissionDevice(cfg, d));
+  for (const f of o.farEnds ?? []) devices.push(await commissionFarEnd(cfg, f));
   return {
     v: 1,
     id: reportId(cfg.site.id, ts),
@@ -284,7 +322,10 @@ export async function commissionSite(
     ...(o.note ? { note: o.note } : {}),
     gateway_version: VERSION,
     devices,
-    links: pairLinks(devices),
+    links: [
+      ...devices.flatMap((d) => (d.far_end_of ? [{ a: d.far_end_of, b: d.id }] : [])),
+      ...pairLinks(devices.filter((d) => !d.far_end_of)),
+    ],
   };
 }
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { ConfigError, pathFrom, verifySecret } from '@pantau/config';
+import { ConfigError, isHostAddress, pathFrom, verifySecret } from '@pantau/config';
 import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { type GatewayConfig, type InstallerConfig, parseGatewayConfig } from '../config.js';
@@ -21,6 +21,7 @@ import {
   testDevice,
 } from '../scan/index.js';
 import { Sessions, sameToken, Throttle } from './auth.js';
+import { type FarEnd, farAddress } from './commission.js';
 import { addDevice, DraftError, deviceIds, type Priority, removeDevice, slugify } from './draft.js';
 import { readPinHash } from './pin.js';
 
@@ -39,6 +40,7 @@ export interface CommissionHooks {
   run(o: {
     by: string;
     note?: string;
+    farEnds?: FarEnd[];
   }): Promise<{ id: string; json: unknown; html: string; published: boolean }>;
 }
 
@@ -143,6 +145,25 @@ export function validateText(
     if (e instanceof ConfigError) return { ok: false, errors: e.message.split('\n').filter(Boolean) };
     return { ok: false, errors: [(e as Error).message] };
   }
+}
+
+/** `far_ends: [{ of, address, community }]`: far-end radios to read through their links. */
+function farEndsOf(v: unknown, cfg: GatewayConfig): FarEnd[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.length > 32) throw bad('far_ends must be a list (at most 32)');
+  return v.flatMap((x, i) => {
+    if (typeof x !== 'object' || x === null) throw bad(`far_ends[${i}] must be an object`);
+    const o = x as Record<string, unknown>;
+    const address = str(o, 'address', 255);
+    if (!address) return []; // a radio whose far end the installer left empty
+    const of = str(o, 'of', 64) ?? '';
+    if (!cfg.devices.some((d) => d.id === of && d.kind === 'radio'))
+      throw bad(`far_ends[${i}].of: no radio "${of}" in site.yaml`);
+    const at = farAddress(address);
+    if (!at || !isHostAddress(at.address))
+      throw bad(`far_ends[${i}].address: "${address}" is not an address (or address:port)`);
+    return [{ of, ...at, community: str(o, 'community', 128) ?? 'public' }];
+  });
 }
 
 interface ScanJob {
@@ -466,7 +487,10 @@ export async function startInstallerServer(deps: InstallerDeps): Promise<Install
       if (!deps.commission) throw new HttpError(501, 'commissioning is not available here');
       const b = await readJson(req);
       const note = str(b, 'note', 500);
-      const r = await exclusive('commission', () => deps.commission!.run({ by, ...(note ? { note } : {}) }));
+      const farEnds = farEndsOf(b.far_ends, deps.config());
+      const r = await exclusive('commission', () =>
+        deps.commission!.run({ by, ...(note ? { note } : {}), ...(farEnds.length ? { farEnds } : {}) }),
+      );
       lastReport = r;
       return json(200, { id: r.id, published: r.published, report: r.json });
     }
