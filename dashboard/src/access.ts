@@ -32,6 +32,9 @@ const RULES: ReadonlyArray<[prefix: string, roles: readonly Role[]]> = [
   ['/api/devices', [...TECH, 'installer']],
   ['/api/history', [...TECH, 'installer']],
   ['/api/pairing', [...TECH, 'installer']],
+  // Changing a site box's config or acting through it: engineers only, installers included out.
+  ['/api/sites/:site/config', TECH],
+  ['/api/sites/:site/ops', TECH],
   ['/api/backbone', TECH],
   ['/api/links', TECH],
 ];

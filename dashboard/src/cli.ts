@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { fail, generateSecret, out, runCli } from '@pantau/config';
 import { loadDashboardConfig } from './config.js';
 import { startDashboard } from './server.js';
+import { SITE_CONFIG_USAGE, siteConfigCommand } from './site-config-cli.js';
 import { addUser, loadUsers, ROLES, type Role, removeUser, setPassword } from './users.js';
 
 const USAGE = `pantau-dashboard --config dashboard.yaml        run the dashboard
@@ -13,7 +14,7 @@ pantau-dashboard users add    --file F --username U --role ${ROLES.join('|')} [-
 pantau-dashboard users passwd --file F --username U [--password P]
 pantau-dashboard users remove --file F --username U
 pantau-dashboard users list   --file F
-`;
+${SITE_CONFIG_USAGE}`;
 
 async function users(argv: string[]): Promise<void> {
   const [action, ...rest] = argv;
@@ -63,6 +64,7 @@ async function users(argv: string[]): Promise<void> {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === 'users') return users(argv.slice(1));
+  if (argv[0] === 'site-config') return siteConfigCommand(argv.slice(1));
   if (argv[0] === 'check-config') {
     const file = argv[1] ?? fail(USAGE);
     loadDashboardConfig(file);

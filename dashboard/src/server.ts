@@ -16,6 +16,7 @@ import type { DashboardConfig } from './config.js';
 import { registerLinkRoutes } from './links.js';
 import { LiveFeed } from './live.js';
 import { observeDashboard } from './observe.js';
+import { registerRemoteOps } from './remote-ops.js';
 import { Slug } from './schemas.js';
 import { LoginBrake, type Session, Sessions } from './sessions.js';
 import { SITE_SILENT_MS } from './summary.js';
@@ -345,6 +346,7 @@ export async function startDashboard(
   await registerCommissioningRoutes(app, { backbone: cfg.backbone });
   await registerCameraRoutes(app, { backbone: cfg.backbone, getStore, live, log });
   await registerTerminalRoutes(app, { backbone: cfg.backbone, getStore, live, log });
+  await registerRemoteOps(app, { cfg, getStore, live, log });
 
   app.get('/api/stream', (req, reply) => {
     reply.hijack();

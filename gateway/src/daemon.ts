@@ -57,6 +57,7 @@ import { startObserver } from './observe.js';
 import { DiskOutbox, dropEvent, outboxOptions } from './outbox.js';
 import { Publisher, RequestError } from './publisher.js';
 import { type ApplyOptions, type ApplyResult, type DeviceLook, Reloader, uplinkChanged } from './reload.js';
+import { remoteHands, snmpSessionOptions } from './remote-hands.js';
 import { type Job, Scheduler } from './scheduler.js';
 import { SequenceCounter } from './sequence.js';
 import {
@@ -376,30 +377,7 @@ export async function startGateway(
       cfg: d,
       jobs: [],
       log: log.child({ device: d.id }),
-      session: s
-        ? new SnmpSession({
-            address: d.address,
-            port: s.port,
-            version: s.version,
-            community: s.community ?? 'public',
-            timeoutMs,
-            retries: cfg.defaults.retries,
-            ...(s.max_repetitions ? { maxRepetitions: s.max_repetitions } : {}),
-            ...(s.v3
-              ? {
-                  v3: {
-                    user: s.v3.user,
-                    level: s.v3.level,
-                    ...(s.v3.auth_protocol ? { authProtocol: s.v3.auth_protocol } : {}),
-                    ...(s.v3.auth_key ? { authKey: s.v3.auth_key } : {}),
-                    ...(s.v3.priv_protocol ? { privProtocol: s.v3.priv_protocol } : {}),
-                    ...(s.v3.priv_key ? { privKey: s.v3.priv_key } : {}),
-                    ...(s.v3.context ? { context: s.v3.context } : {}),
-                  },
-                }
-              : {}),
-          })
-        : null,
+      session: s ? new SnmpSession(snmpSessionOptions(d, cfg)!) : null,
       memory: newSnmpMemory(),
       kind: d.kind,
       identity: {},
@@ -969,28 +947,54 @@ export async function startGateway(
           failed.push(`${d.id}: ${(e as Error).message}`);
         }
       }
-      if (uplinkMoved) startUplink(0);
+      if (uplinkMoved && next.uplink) startUplink(0);
+      else if (uplinkMoved) publisher.clearRetained(topics.deviceState(site, UPLINK_DEVICE));
       if (failed.length > 0) throw new Error(failed.join('; '));
     },
     look: (ids) =>
       ids.map((id): DeviceLook => {
         const dev = devices.get(id);
-        if (!dev) return { id, done: true, errors: [], answered: false };
-        const results = dev.jobs.map((k) => scheduler.result(k));
-        return {
-          id,
-          done: results.every((r) => (r?.runs ?? 0) > 0),
-          errors: results.flatMap((r) => (r?.lastError ? [r.lastError] : [])),
-          answered: dev.lastSeen !== null,
-        };
+        if (!dev) return { id, done: true, errors: {}, answered: false };
+        const errors: DeviceLook['errors'] = {};
+        let done = true;
+        for (const k of dev.jobs) {
+          const r = scheduler.result(k);
+          if (!r || r.runs === 0) done = false;
+          else if (r.lastError) errors[k] = r.lastError;
+        }
+        return { id, done, errors, answered: dev.lastSeen !== null };
       }),
-    answered: (id) => (devices.get(id)?.lastSeen ?? null) !== null,
+    before: (id) => {
+      const dev = devices.get(id);
+      if (!dev) return { answered: false, okJobs: [] };
+      const intervalMs = (dev.cfg.interval_s ?? cfg.defaults.interval_s) * 1000;
+      return {
+        // Answered lately: a device silent for long before the change is not one the change silenced.
+        answered: dev.lastSeen !== null && Date.now() - dev.lastSeen <= 3 * intervalMs + 5000,
+        okJobs: dev.jobs.filter((k) => {
+          const r = scheduler.result(k);
+          return r !== undefined && r.runs > 0 && r.lastError === null;
+        }),
+      };
+    },
     event: (type, message, data) =>
       event(type, type === 'config_applied' ? 'info' : 'warning', message, undefined, {
         ...data,
       } as Record<string, unknown>),
   });
   const applyConfig = (text: string, o: ApplyOptions) => reloader.apply(text, o);
+  const hands = remoteHands({
+    config: () => cfg,
+    restartDevice: async (id) => {
+      const dev = devices.get(id);
+      if (!dev) throw new RequestError('unknown_device', `no device "${id}" at this site`);
+      await stopDevice(id, false);
+      startDevice(dev.cfg, 0);
+      log.info({ device: id }, 'device poller restarted on request');
+      return devices.get(id)?.jobs ?? [];
+    },
+  });
+  for (const [op, fn] of Object.entries(hands)) publisher.handle(op, fn);
   publisher.handle('config-push', async (args) => {
     if (typeof args.yaml !== 'string' || args.yaml.length === 0 || args.yaml.length > MAX_CONFIG_BYTES)
       throw new RequestError(
@@ -1002,6 +1006,10 @@ export async function startGateway(
       (typeof args.version !== 'string' || !/^[\w.-]{1,40}$/.test(args.version))
     )
       throw new RequestError('bad_args', 'version must be a short word (letters, digits, . _ -)');
+    // A push that waited in the broker past the central's patience is not applied: the central
+    // has recorded it as unanswered, and a config nobody watches should not change a site.
+    if (typeof args.not_after === 'number' && Date.now() > args.not_after)
+      throw new RequestError('expired', 'the central stopped waiting for this config; push it again');
     return applyConfig(args.yaml, {
       by: typeof args.by === 'string' ? args.by.slice(0, 64) : 'central',
       ...(typeof args.version === 'string' ? { version: args.version } : {}),

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, ROOT, tempDir, waitFor } from '../../test/support/procs.js';
 import { parseGatewayConfig } from './config.js';
 import { type RunningGateway, startGateway } from './daemon.js';
-import { ConfigHistory, diffDevices, judgeCheck } from './reload.js';
+import { ConfigHistory, type DeviceLook, diffDevices, judgeCheck } from './reload.js';
 
 const AIROS = join(ROOT, 'test', 'fixtures', 'snmp', 'airos', 'device.snmprec');
 
@@ -52,19 +52,53 @@ describe('diffDevices and judgeCheck', () => {
 
   it('a device silent after the change that answered before is a failure; a new silent one is not', () => {
     const silent = new CollectorError('timeout', 'no answer');
-    const looks = [
-      { id: 'old', done: true, errors: [silent], answered: false },
-      { id: 'new', done: true, errors: [silent], answered: false },
-      { id: 'slow', done: false, errors: [], answered: false },
+    const looks: DeviceLook[] = [
+      { id: 'old', done: true, errors: { 'ping:old': silent }, answered: false },
+      { id: 'new', done: true, errors: { 'snmp:new': silent }, answered: false },
+      { id: 'slow', done: false, errors: {}, answered: false },
+      // A wrong community: SNMP silent, ping still answers.
+      { id: 'radio', done: true, errors: { 'snmp:radio': silent }, answered: true },
     ];
-    const j = judgeCheck(looks, new Set(['old']));
-    expect(j.failures).toEqual(['old: answered before the change and not after it (timeout: no answer)']);
+    const before = new Map([
+      ['old', { answered: true, okJobs: [] }],
+      ['radio', { answered: true, okJobs: ['snmp:radio', 'ping:radio'] }],
+      // Silent already before the change: the change cannot be blamed.
+      ['slow', { answered: false, okJobs: [] }],
+    ]);
+    const j = judgeCheck(looks, before);
+    expect(j.failures).toEqual([
+      'old: answered before the change and not after it (timeout: no answer)',
+      'radio: snmp answered before the change and not after it (timeout: no answer)',
+    ]);
     expect(j.pending).toEqual(['slow']);
     const auth = judgeCheck(
-      [{ id: 'new', done: true, errors: [new CollectorError('auth', 'wrong user')], answered: true }],
-      new Set(),
+      [
+        {
+          id: 'new',
+          done: true,
+          errors: { 'snmp:new': new CollectorError('auth', 'wrong user') },
+          answered: true,
+        },
+      ],
+      new Map(),
     );
     expect(auth.failures[0]).toContain('refused the credentials');
+    const map = judgeCheck(
+      [
+        {
+          id: 'ups',
+          done: true,
+          errors: {
+            'modbus:ups': new CollectorError('unsupported', 'the register map does not fit this device'),
+          },
+          answered: false,
+        },
+      ],
+      new Map(),
+    );
+    expect(map.failures).toEqual([
+      'ups: its collector cannot work with the new config (the register map does not fit this device)',
+    ]);
   });
 
   it('keeps the last 20 versions of the config', () => {
@@ -127,7 +161,7 @@ describe('applyConfig on a running site box', () => {
     const r = await gw.applyConfig(text, { by: 'tester', version: '3', checkWindowMs: 10_000 });
     expect(r).toMatchObject({ ok: false, rolledBack: true, version: '3', previous: '2' });
     expect(r.changes.changed).toEqual(['r1']);
-    expect(r.error).toContain('r1: answered before the change and not after it');
+    expect(r.error).toContain('r1: snmp answered before the change and not after it');
     expect(readFileSync(file, 'utf8')).toBe(good);
     expect(readFileSync(`${file}.rejected`, 'utf8')).toBe(text);
     expect(gw.configVersion().version).toBe('2');
@@ -138,6 +172,25 @@ describe('applyConfig on a running site box', () => {
       version: '3',
       status: 'rolled_back',
     });
+  });
+
+  it('a wrong community is rolled back even while the device still answers ping', async () => {
+    const pinged = (community: string) => `  - id: r3
+    address: 127.0.0.1
+    snmp: { version: 2c, community: ${community}, port: ${a.port} }
+    ping: { count: 1 }
+`;
+    const base = snmpDevice('r1', a.port) + snmpDevice('r2', b.port);
+    const added = await gw.applyConfig(siteYaml({ mqttPort, devices: base + pinged('public') }), { by: 't' });
+    expect(added).toMatchObject({ ok: true, changes: { added: ['r3'] } });
+    const r = await gw.applyConfig(siteYaml({ mqttPort, devices: base + pinged('publik') }), {
+      by: 't',
+      checkWindowMs: 10_000,
+    });
+    expect(r).toMatchObject({ ok: false, rolledBack: true, changes: { changed: ['r3'] } });
+    expect(r.error).toContain('r3: snmp answered before the change and not after it (timeout');
+    const back = await gw.applyConfig(siteYaml({ mqttPort, devices: base }), { by: 't', version: '2b' });
+    expect(back).toMatchObject({ ok: true, changes: { removed: ['r3'] } });
   });
 
   it('an invalid config is refused with file:line:field and nothing changes', async () => {

@@ -57,10 +57,18 @@ export interface DeviceLook {
   id: string;
   /** Every poller of the device finished at least one poll. */
   done: boolean;
-  /** The last failure of each poller that failed. */
-  errors: CollectorError[];
+  /** The last failure of each poller whose last poll failed, by its key (`snmp:r1`, `ping:r1` …). */
+  errors: Record<string, CollectorError>;
   /** The device answered (last seen set) since its pollers started. */
   answered: boolean;
+}
+
+/** How a device was doing just before the change. */
+export interface DeviceBefore {
+  /** It answered recently (within a few intervals), not just once long ago. */
+  answered: boolean;
+  /** Its pollers whose last poll succeeded. */
+  okJobs: string[];
 }
 
 /** What a reload needs from the running daemon. */
@@ -74,8 +82,7 @@ export interface ReloadTarget {
    */
   swap(next: GatewayConfig, changes: DeviceChanges): Promise<void>;
   look(ids: string[]): DeviceLook[];
-  /** Whether the device has ever answered under the running config. */
-  answered(id: string): boolean;
+  before(id: string): DeviceBefore;
   event(
     type: 'config_applied' | 'config_rolled_back',
     message: { id: string; en: string },
@@ -150,22 +157,34 @@ export function restartSections(prev: GatewayConfig, next: GatewayConfig): strin
 }
 
 /**
- * Reads the first polls after a swap. A failure the new config caused: a device that answered
- * before the change and is silent after it (a wrong address, port or community), or a device that
- * refuses the credentials the config gives. A new device that does not answer is not one: it may
- * not be plugged in yet.
+ * Reads the first polls after a swap. A failure the new config caused: a device, or one of its
+ * pollers, that answered just before the change and does not after it (a wrong address, port or
+ * community — SNMP silent while ping still answers counts), a device that refuses the credentials
+ * the config gives, or a collector that cannot work at all with what the config says (kind
+ * `unsupported`: a register map that does not fit the device, no serial port, a missing program).
+ * A new device that does not answer is not one: it may not be plugged in yet.
  */
 export function judgeCheck(
   looks: DeviceLook[],
-  answeredBefore: ReadonlySet<string>,
+  before: ReadonlyMap<string, DeviceBefore>,
 ): { failures: string[]; pending: string[] } {
   const failures: string[] = [];
   const pending: string[] = [];
   for (const l of looks) {
-    const auth = l.errors.find((e) => e.kind === 'auth');
-    if (auth) failures.push(`${l.id}: refused the credentials in the new config (${auth.message})`);
-    else if (answeredBefore.has(l.id) && l.done && !l.answered) {
-      const why = l.errors[0] ? ` (${l.errors[0].kind}: ${l.errors[0].message})` : '';
+    const errors = Object.entries(l.errors);
+    const auth = errors.find(([, e]) => e.kind === 'auth');
+    const cannot = errors.find(([, e]) => e.kind === 'unsupported');
+    const b = before.get(l.id);
+    const lost = errors.find(([key]) => b?.okJobs.includes(key));
+    if (auth) failures.push(`${l.id}: refused the credentials in the new config (${auth[1].message})`);
+    else if (cannot)
+      failures.push(`${l.id}: its collector cannot work with the new config (${cannot[1].message})`);
+    else if (lost)
+      failures.push(
+        `${l.id}: ${lost[0].split(':')[0]} answered before the change and not after it (${lost[1].kind}: ${lost[1].message})`,
+      );
+    else if (b?.answered && l.done && !l.answered) {
+      const why = errors[0] ? ` (${errors[0][1].kind}: ${errors[0][1].message})` : '';
       failures.push(`${l.id}: answered before the change and not after it${why}`);
     } else if (!l.done) pending.push(l.id);
   }
@@ -328,7 +347,10 @@ export class Reloader {
     const previous = this.version;
     const prevText = this.text;
     const watched = [...changes.added, ...changes.changed];
-    const answeredBefore = new Set(changes.changed.filter((id) => this.t.answered(id)));
+    const before = new Map(changes.changed.map((id) => [id, this.t.before(id)]));
+    const answeredBefore = new Set(
+      [...before].filter(([, b]) => b.answered || b.okJobs.length > 0).map(([id]) => id),
+    );
 
     writeAtomically(`${file}.prev`, prevText);
     writeAtomically(file, text);
@@ -345,7 +367,7 @@ export class Reloader {
     if (!failure && watched.length > 0) {
       const until = Date.now() + (o.checkWindowMs ?? 30_000);
       for (;;) {
-        const j = judgeCheck(this.t.look(watched), answeredBefore);
+        const j = judgeCheck(this.t.look(watched), before);
         pending = j.pending;
         if (j.failures.length > 0) {
           failure = j.failures.join('; ');
@@ -411,9 +433,6 @@ export class Reloader {
     file: string,
     failedText: string,
   ): Promise<void> {
-    // The rejected text stays beside site.yaml for whoever wants to see what was wrong.
-    writeAtomically(`${file}.rejected`, failedText);
-    writeAtomically(file, prevText);
     this.text = prevText;
     this.version = previous;
     const back = diffDevices(failed, prev);
@@ -422,6 +441,16 @@ export class Reloader {
     } catch (e) {
       // The old config ran before: its pollers starting again cannot fail for config reasons.
       this.t.log.error({ err: (e as Error).message }, 'rollback: a previous collector did not start again');
+    }
+    try {
+      // The rejected text stays beside site.yaml for whoever wants to see what was wrong.
+      writeAtomically(`${file}.rejected`, failedText);
+      writeAtomically(file, prevText);
+    } catch (e) {
+      this.t.log.error(
+        { err: (e as Error).message, file },
+        'rollback: the previous site.yaml could not be written back',
+      );
     }
   }
 
