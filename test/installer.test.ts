@@ -181,6 +181,33 @@ devices:
     });
     expect(tooBig.status).toBe(400);
     expect(((await tooBig.json()) as { error: string }).error).toMatch(/too large/);
+    const post = (path: string, body: string, type = 'application/json') =>
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': type, cookie: session, 'x-csrf-token': csrf },
+        body,
+      });
+    const reason = async (r: Response) => `${r.status} ${((await r.json()) as { error: string }).error}`;
+    expect(await reason(await post('/api/scan', 'subnet=1', 'text/plain'))).toMatch(
+      /^415 send application\/json/,
+    );
+    expect(await reason(await post('/api/scan', '{"subnet":'))).toMatch(/^400 the body is not a JSON object/);
+    expect(await reason(await post('/api/scan', '{"subnet":"127.0.0.16/29","snmp_port":"x"}'))).toMatch(
+      /^400 snmp_port must be a whole number/,
+    );
+    expect(await reason(await post('/api/test', '{"index":7}'))).toMatch(/^400 index must name a device/);
+    expect(await reason(await post('/api/draft/add', '{"index":0,"name":"X","priority":"urgent"}'))).toMatch(
+      /^400/,
+    );
+    expect(
+      await reason(await post('/api/commission', '{"far_ends":[{"of":"nope","address":"10.0.0.1"}]}')),
+    ).toMatch(/^400 far_ends\[0\]\.of: no radio "nope"/);
+    expect(await reason(await post('/api/scan', JSON.stringify({ addresses: 'x'.repeat(70_000) })))).toMatch(
+      /^413/,
+    );
+    expect((await fetch(`${base}/api/nothing`, { headers: { cookie: session } })).status).toBe(404);
+    expect((await fetch(`${base}/etc/passwd`)).status).toBe(404);
+    expect((await fetch(`${base}/assets/../../site.yaml`)).status).toBe(404);
     const crossSite = await fetch(`${base}/api/draft/reset`, {
       method: 'POST',
       headers: {

@@ -94,14 +94,13 @@ function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
       return reject(new HttpError(415, 'send application/json'));
     const chunks: Buffer[] = [];
     let size = 0;
+    // Past the limit the rest is read and dropped, so the answer reaches the client.
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(new HttpError(413, 'request too large'));
-        req.destroy();
-      } else chunks.push(c);
+      if (size <= MAX_BODY) chunks.push(c);
     });
     req.on('end', () => {
+      if (size > MAX_BODY) return reject(new HttpError(413, `request too large (at most ${MAX_BODY} bytes)`));
       try {
         const v: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
         if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
