@@ -51,7 +51,7 @@ import {
 import { type ClockStep, ClockWatch } from './clock.js';
 import type { DeviceConfig, GatewayConfig } from './config.js';
 import { DEFAULT_RULES, evaluateRules, REACHABILITY, worst } from './health/rules.js';
-import { commissionSite, fitForCentral, saveReport } from './installer/commission.js';
+import { commissionSite, fitForCentral, fitsCap, saveReport } from './installer/commission.js';
 import { startInstallerServer } from './installer/server.js';
 import { startObserver } from './observe.js';
 import { DiskOutbox, dropEvent, outboxOptions } from './outbox.js';
@@ -1132,18 +1132,17 @@ export async function startGateway(
             });
             saveReport(cfg.state_dir, report);
             // Through the outbox like everything else: it reaches the central when the link allows.
-            publisher.publish(
-              topics.commissioning(site),
-              fitForCentral(report, cfg.mqtt.max_packet_bytes),
-              report.ts,
-              1,
-            );
+            const forCentral = fitForCentral(report, cfg.mqtt.max_packet_bytes);
+            const fits = fitsCap(forCentral, cfg.mqtt.max_packet_bytes);
+            if (fits) publisher.publish(topics.commissioning(site), forCentral, report.ts, 1);
+            else
+              log.warn({ id: report.id }, 'commissioning report too large for the central; kept here only');
             log.info({ id: report.id, devices: report.devices.length, by }, 'commissioning report made');
             return {
               id: report.id,
               json: report,
               html: renderCommissioningHtml(report),
-              published: publisher.connected,
+              published: fits && publisher.connected,
             };
           },
         },

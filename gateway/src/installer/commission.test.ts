@@ -1,7 +1,7 @@
 import type { CommissionedDevice, CommissioningPayload } from '@pantau/contract';
 import { renderCommissioningHtml } from '@pantau/contract';
 import { describe, expect, it } from 'vitest';
-import { fitForCentral, pairLinks } from './commission.js';
+import { fitForCentral, fitsCap, pairLinks } from './commission.js';
 
 const radio = (id: string, macs: string[], peers: string[]): CommissionedDevice => ({
   id,
@@ -53,6 +53,28 @@ describe('commissioning', () => {
     // The box's own copy is untouched.
     expect(r.devices.every((d) => d.thumbnail)).toBe(true);
     expect(fitForCentral(r, 1024 * 1024).thumbnails_omitted).toBeUndefined();
+  });
+
+  it('keeps only baseline figures when pictures alone do not make it fit, and says whether it fits', () => {
+    const many = Array.from({ length: 400 }, (_, i) => ({
+      ts: 1,
+      values: { rx_power_dbm: -60, if_in_bps: 1e6, uptime_s: 1000 + i },
+      labels: { station: `aa:bb:cc:dd:${String(i % 100).padStart(2, '0')}:ee` },
+    }));
+    const r = report([{ ...radio('ap', [], []), readings: many }]);
+    const full = Buffer.byteLength(JSON.stringify(r));
+    expect(fitsCap(r, full)).toBe(false);
+    expect(fitsCap(r, full + 200)).toBe(true);
+    // A cap the whole report misses by a little once the 32 kB envelope is set aside.
+    const cap = full + 32 * 1024 - 1000;
+    const fitted = fitForCentral(r, cap);
+    expect(fitted.devices[0]!.readings).toHaveLength(400);
+    expect(fitted.devices[0]!.readings!.every((x) => Object.keys(x.values).join() === 'rx_power_dbm')).toBe(
+      true,
+    );
+    expect(Buffer.byteLength(JSON.stringify(fitted))).toBeLessThan(full * 0.75);
+    // The box's own copy keeps everything.
+    expect(Object.keys(r.devices[0]!.readings![0]!.values)).toHaveLength(3);
   });
 
   it('renders a self-contained page with what the devices said, escaped', () => {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { collectModbus, ModbusPool } from '@pantau/collectors/modbus';
 import { collectSnmp, newSnmpMemory, SnmpSession } from '@pantau/collectors/snmp';
 import {
+  BASELINE_METRICS,
   type CommissionedDevice,
   type CommissionedLink,
   type CommissioningPayload,
@@ -342,8 +343,22 @@ export function fitForCentral(r: CommissioningPayload, maxBytes: number): Commis
     omitted++;
   }
   if (omitted) copy.thumbnails_omitted = omitted;
+  // Still too big (a site with very many radios): keep only the figures a baseline is about.
+  if (size > maxBytes - ENVELOPE_BYTES)
+    for (const d of copy.devices)
+      if (d.readings)
+        d.readings = d.readings.flatMap((r) => {
+          const values = Object.fromEntries(
+            Object.entries(r.values).filter(([k]) => (BASELINE_METRICS as readonly string[]).includes(k)),
+          );
+          return Object.keys(values).length ? [{ ...r, values }] : [];
+        });
   return copy;
 }
+
+/** Whether a report fits one MQTT message under the cap (topic and header included). */
+export const fitsCap = (r: CommissioningPayload, maxBytes: number): boolean =>
+  Buffer.byteLength(JSON.stringify(r)) + 200 <= maxBytes;
 
 /** Keeps a report on the box: state_dir/commissioning/<id>.json and .html. */
 export function saveReport(stateDir: string, r: CommissioningPayload): { json: string; html: string } {
