@@ -70,7 +70,8 @@ describe('LAN scan (installer)', () => {
       clockOffsetS: 120,
       timeZone: 'Asia/Makassar',
     });
-    modbus = await startModbusServer({ host: '127.0.0.7', port: snmpPort });
+    // This one also answers Read Device Identification (43/14).
+    modbus = await startModbusServer({ host: '127.0.0.7', port: snmpPort, identity: true });
   }, 60_000);
 
   afterAll(async () => {
@@ -134,6 +135,9 @@ describe('LAN scan (installer)', () => {
     });
     expect(at('127.0.0.7', 'modbus')).toMatchObject({
       kind: 'power',
+      vendor: 'Pantau Test',
+      model: 'Test UPS 1000',
+      firmware: '2.3',
       profile: 'ups-generic',
       access: { modbus: { unit_id: 1, map: 'ups-generic' } },
     });

@@ -122,6 +122,10 @@ export function addDevice(text: string, configFile: string, a: AddDevice): strin
   if (deviceIds(text).includes(a.id))
     throw new DraftError(`a device "${a.id}" is already in site.yaml / perangkat "${a.id}" sudah ada`);
   if (!a.name.trim()) throw new DraftError('a name is needed / nama wajib diisi');
+  if (a.found.access.modbus && !a.found.access.modbus.map)
+    throw new DraftError(
+      'no built-in register map fits this device: write a map file, then add it to site.yaml by hand / belum ada peta register yang cocok',
+    );
   if (a.found.access.onvif && !a.camera?.password)
     throw new DraftError("the camera's password is needed / kata sandi kamera wajib diisi");
   const entry = deviceEntry(a);
