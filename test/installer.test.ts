@@ -385,6 +385,8 @@ devices:
     expect(reportText).toMatch(/Kamera Pasar 1/);
     expect(reportText).toMatch(/Daya terima \/ Rx power/);
     expect(await report.locator('img').count()).toBe(1);
+    // A frame of the watched stream (320×180 sub-stream), scaled to the report's 240 px.
+    expect(await report.locator('img').evaluate((i) => (i as HTMLImageElement).naturalWidth)).toBe(240);
     // Both ends of the radio link, the far one read through the link.
     expect(reportText).toMatch(/radio-pasar ⟷ radio-pasar-far/);
     expect(reportText).toMatch(/Siklu/);

@@ -7,6 +7,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectModbus, ModbusPool } from '@pantau/collectors/modbus';
+import { grabThumbnail, jpegSize } from '@pantau/collectors/rtsp';
 import { collectSnmp, newSnmpMemory, SnmpSession } from '@pantau/collectors/snmp';
 import {
   BASELINE_METRICS,
@@ -15,7 +16,14 @@ import {
   type CommissioningPayload,
   renderCommissioningHtml,
 } from '@pantau/contract';
-import { cameraTarget, observeCamera, takeThumbnail } from '../camera.js';
+import {
+  type CameraObservation,
+  type CameraTarget,
+  cameraTarget,
+  observeCamera,
+  takeThumbnail,
+  withCredentials,
+} from '../camera.js';
 import type { DeviceConfig, GatewayConfig } from '../config.js';
 import { testDevice } from '../scan/test-device.js';
 import { VERSION } from '../version.js';
@@ -113,6 +121,28 @@ async function commissionSnmp(cfg: GatewayConfig, d: DeviceConfig): Promise<Comm
   }
 }
 
+async function streamFrame(
+  target: CameraTarget,
+  o: CameraObservation,
+  signal: AbortSignal,
+): Promise<{ jpeg: Buffer; width?: number } | null> {
+  const s = target.settings;
+  const url = s.rtsp_url ?? (s.stream === 'main' ? o.onvif?.mainStreamUri : o.onvif?.streamUri);
+  if (!url) return null;
+  try {
+    const jpeg = await grabThumbnail(withCredentials(url, target.onvif?.username, target.onvif?.password), {
+      maxWidth: THUMB_WIDTH,
+      maxBytes: THUMB_BYTES,
+      transport: s.transport,
+      signal,
+    });
+    const size = jpegSize(jpeg);
+    return { jpeg, ...(size ? { width: size.width } : {}) };
+  } catch {
+    return null;
+  }
+}
+
 async function commissionCamera(cfg: GatewayConfig, d: DeviceConfig): Promise<CommissionedDevice> {
   const target = cameraTarget(
     d,
@@ -157,7 +187,11 @@ async function commissionCamera(cfg: GatewayConfig, d: DeviceConfig): Promise<Co
           `Video: ${v?.codec ?? '?'} ${v?.width ?? '?'}x${v?.height ?? '?'}, ${o.probe.frames.fps ?? '?'} fps${o.probe.frozen.detected ? ', FROZEN' : ''}${o.probe.black.detected ? ', BLACK' : ''}`,
         ),
       );
-      const t = await takeThumbnail(target, o, null, signal).catch(() => null);
+      // A frame of the stream the site box watches (what the control room will see); the camera's
+      // own snapshot only when ffmpeg cannot take one.
+      const t =
+        (await streamFrame(target, o, signal)) ??
+        (await takeThumbnail(target, o, null, signal).catch(() => null));
       if (t)
         out.thumbnail = {
           mime: 'image/jpeg',
