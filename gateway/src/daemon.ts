@@ -1118,6 +1118,7 @@ export async function startGateway(
   }
 
   // The installer page, on the box's LAN, when site.yaml has an installer section (read at start).
+  // A page that cannot start (its port taken) must not stop the monitoring: it is logged instead.
   const installer = cfg.installer
     ? await startInstallerServer({
         config: () => cfg,
@@ -1146,6 +1147,9 @@ export async function startGateway(
             };
           },
         },
+      }).catch((e: Error) => {
+        log.error({ err: e.message, port: cfg.installer?.port }, 'installer page could not start');
+        return null;
       })
     : null;
 
