@@ -2,14 +2,12 @@
 // (guard.ts), and ingest into the store.
 
 import { watch } from 'node:fs';
-import { parseTopic } from '@pantau/contract';
 import { Aedes } from 'aedes';
 import pino, { type Logger } from 'pino';
 import { CentralDb } from './backbone/central-db.js';
 import { loadBackbone } from './backbone/description.js';
 import { CentralEngine } from './backbone/engine.js';
 import { openCluster } from './cluster/index.js';
-import { keepCommissioning } from './commissioning.js';
 import type { BrokerConfig } from './config.js';
 import { Authenticator, loadCredentials } from './credentials.js';
 import { Guard } from './guard.js';
@@ -55,7 +53,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
       : null;
   // In a cluster the judgement hears every broker's messages through the shared emitter (below),
   // not only what this broker ingested.
-  const ingest = createIngest(store, log, cfg.cluster ? undefined : (engine ?? undefined));
+  const ingest = createIngest(store, log, cfg.cluster ? undefined : (engine ?? undefined), { central });
   const cluster = cfg.cluster
     ? openCluster(cfg.cluster, log, (leader) => {
         if (leader) engine?.reloadVerdicts();
@@ -108,16 +106,6 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     done: (e?: Error | null) => void,
   ) => {
     if (!packet.topic.startsWith('pantau/v1/')) return done(null);
-    const t = parseTopic(packet.topic);
-    if (t?.kind === 'commissioning') {
-      try {
-        keepCommissioning(central, t.site, Buffer.from(packet.payload), log);
-      } catch (e) {
-        log.error({ site: t.site, err: (e as Error).message }, 'commissioning report not stored; refused');
-        return done(e as Error);
-      }
-      return done(null);
-    }
     ingest.ingest(packet.topic, Buffer.from(packet.payload)).then(
       () => done(null),
       (e: Error) => {

@@ -5,7 +5,9 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mayPublish } from './acl.js';
 import { CentralDb } from './backbone/central-db.js';
-import { checkCommissioning, keepCommissioning } from './commissioning.js';
+import { checkCommissioning } from './commissioning.js';
+import { createIngest } from './ingest.js';
+import { openStore } from './store/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pantau-commissioning-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,18 +39,26 @@ describe('commissioning reports at the central', () => {
   });
 
   it('refuses a report for another site or without its parts', () => {
-    expect(() => checkCommissioning('kantor', report())).toThrow(/site does not match/);
-    expect(() => checkCommissioning('pasar', report({ id: 'Not A Slug' }))).toThrow(/id/);
-    expect(() => checkCommissioning('pasar', report({ devices: [{ id: 'x' }] }))).toThrow(/kind/);
-    expect(() => checkCommissioning('pasar', report({ v: 2 }))).toThrow(/version/);
+    const obj = (b: Buffer) => JSON.parse(b.toString()) as Record<string, unknown>;
+    expect(() => checkCommissioning('kantor', obj(report()))).toThrow(/site does not match/);
+    expect(() => checkCommissioning('pasar', obj(report({ id: 'Not A Slug' })))).toThrow(/id/);
+    expect(() => checkCommissioning('pasar', obj(report({ devices: [{ id: 'x' }] })))).toThrow(/kind/);
   });
 
-  it('keeps one row per site and id in commissioning_reports; a re-delivery replaces it', () => {
+  it('ingest keeps one row per site and id in commissioning_reports; a re-delivery replaces it', async () => {
     const db = new CentralDb(join(dir, 'central-state.db'));
-    keepCommissioning(db, 'pasar', report(), log, 10);
-    keepCommissioning(db, 'pasar', report(), log, 20);
-    keepCommissioning(db, 'pasar', report({ id: 'pasar-20261203-040000', ts: 1_796_270_400_000 }), log, 30);
-    keepCommissioning(db, 'pasar', report({ site: 'kantor' }), log, 40);
+    const store = openStore({ kind: 'sqlite', path: join(dir, 'central.db') } as Parameters<
+      typeof openStore
+    >[0]);
+    const { ingest, stats } = createIngest(store, log, undefined, { central: db });
+    const topic = (site: string) => `pantau/v1/${site}/commissioning`;
+    await ingest(topic('pasar'), report(), 10);
+    await ingest(topic('pasar'), report(), 20);
+    await ingest(topic('pasar'), report({ id: 'pasar-20261203-040000', ts: 1_796_270_400_000 }), 30);
+    // Another site's report on this site's topic, and a newer contract version: refused, counted.
+    await ingest(topic('pasar'), report({ site: 'kantor' }), 40);
+    await ingest(topic('pasar'), report({ v: 2 }), 50);
+    expect(stats.rejected).toBe(2);
     const list = db.commissioningReports('pasar');
     expect(list.map((r) => [r.id, r.received_at])).toEqual([
       ['pasar-20261203-040000', 30],
@@ -58,6 +68,9 @@ describe('commissioning reports at the central', () => {
     expect(JSON.parse(db.commissioningReport('pasar', 'pasar-20261202-040000')!.body).devices).toHaveLength(
       1,
     );
+    // Without a central state db the report is dropped, not an ingest failure.
+    await createIngest(store, log).ingest(topic('pasar'), report(), 60);
+    await store.close();
     db.close();
   });
 });

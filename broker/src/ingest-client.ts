@@ -3,13 +3,12 @@
 // judgement as its own broker does.
 
 import { readFileSync } from 'node:fs';
-import { parseTopic, TOPIC_ROOT } from '@pantau/contract';
+import { TOPIC_ROOT } from '@pantau/contract';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pino, { type Logger } from 'pino';
 import { CentralDb } from './backbone/central-db.js';
 import { loadBackbone } from './backbone/description.js';
 import { CentralEngine } from './backbone/engine.js';
-import { keepCommissioning } from './commissioning.js';
 import type { BrokerConfig } from './config.js';
 import { createIngest, type IngestStats } from './ingest.js';
 import { openStore } from './store/index.js';
@@ -36,7 +35,7 @@ export async function startIngestClient(
     cfg.backbone && central
       ? new CentralEngine({ backbone: loadBackbone(cfg.backbone.file), db: central, log })
       : null;
-  const ingest = createIngest(store, log, engine ?? undefined);
+  const ingest = createIngest(store, log, engine ?? undefined, { central });
   const evaluator = engine
     ? setInterval(() => {
         try {
@@ -73,15 +72,6 @@ export async function startIngestClient(
   client.handleMessage = (packet, done) => {
     const topic = packet.topic;
     if (!topic.startsWith(`${TOPIC_ROOT}/`)) return done();
-    const t = parseTopic(topic);
-    if (t?.kind === 'commissioning') {
-      try {
-        keepCommissioning(central, t.site, packet.payload as Buffer, log);
-      } catch (e) {
-        log.error({ topic, err: (e as Error).message }, 'commissioning report not stored');
-      }
-      return done();
-    }
     ingest.ingest(topic, packet.payload as Buffer).then(
       () => done(),
       (e: Error) => {
