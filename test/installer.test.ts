@@ -81,7 +81,8 @@ describe('installer page on the site box', () => {
       dir: dir.path,
       sites: ['pasar'],
       users: [
-        ['teknisi', 'installer'],
+        // The third element, this installer's sites, is read where dashboard users have sites (i8).
+        ['teknisi', 'installer', ['pasar']] as unknown as [string, string],
         ['petugas', 'operator'],
       ],
       backbone: `root: scc

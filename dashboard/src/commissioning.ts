@@ -11,6 +11,21 @@ import { Slug } from './schemas.js';
 
 type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
 
+/**
+ * Installers read only the reports of the sites the users file gives them, where sessions carry
+ * that list (dashboard users with sites); engineers and admins read all.
+ */
+function maySee(session: unknown, site: string): boolean {
+  const s = session as { role?: string; sites?: unknown } | null | undefined;
+  if (s?.role !== 'installer') return true;
+  return !Array.isArray(s.sites) || s.sites.includes(site);
+}
+
+const NOT_YOURS = (site: string) => ({
+  error: 'forbidden',
+  message: `site "${site}" is not one of yours / lokasi "${site}" bukan bagian Anda`,
+});
+
 const NO_DB = {
   error: 'not_found',
   message: 'no central state db (dashboard.yaml has no backbone) / belum ada basis data pusat',
@@ -28,6 +43,7 @@ export async function registerCommissioningRoutes(
     { schema: { params: Type.Object({ site: Slug }) } },
     async (req, reply) => {
       if (!db) return reply.code(404).send(NO_DB);
+      if (!maySee(req.session, req.params.site)) return reply.code(403).send(NOT_YOURS(req.params.site));
       return db.commissioningReports(req.params.site).map((r) => {
         const body = JSON.parse(db.commissioningReport(r.site, r.id)!.body) as CommissioningPayload;
         return {
@@ -56,6 +72,7 @@ export async function registerCommissioningRoutes(
     async (req, reply) => {
       if (!db) return reply.code(404).send(NO_DB);
       const { site, file } = req.params;
+      if (!maySee(req.session, site)) return reply.code(403).send(NOT_YOURS(site));
       const html = file.endsWith('.html');
       const id = file.replace(/\.(html|json)$/, '');
       const r = db.commissioningReport(site, id);
