@@ -413,6 +413,43 @@ devices:
     expect(html.body.toString()).toMatch(/<img alt="Kamera Pasar 1" src="data:image\/jpeg;base64,/);
     // An operator may not read commissioning reports.
     expect((await central.api('/api/sites/pasar/commissioning', 'petugas')).status).toBe(403);
+    // Additions started before site.yaml changed elsewhere are not applied over that change.
+    const login = await fetch(`${base}/api/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pin: PIN }),
+    });
+    const session = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const { csrf } = (await login.json()) as { csrf: string };
+    const post = (path: string, body: unknown) =>
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie: session, 'x-csrf-token': csrf },
+        body: JSON.stringify(body),
+      });
+    expect(
+      (await post('/api/scan', { addresses: '127.0.0.20', modbus_port: String(ports.modbus) })).status,
+    ).toBe(202);
+    await waitFor('scan done', async () => {
+      const r = (await (await fetch(`${base}/api/scan`, { headers: { cookie: session } })).json()) as {
+        running: boolean;
+        found: Array<{ via: string }>;
+      };
+      return !r.running && r.found.some((f) => f.via === 'modbus');
+    });
+    const found = (await (await fetch(`${base}/api/scan`, { headers: { cookie: session } })).json()) as {
+      found: Array<{ via: string }>;
+    };
+    const index = found.found.findIndex((f) => f.via === 'modbus');
+    expect((await post('/api/draft/add', { index, name: 'UPS Kedua', priority: 'normal' })).status).toBe(200);
+    const siteFile = join(dir.path, 'pasar.yaml');
+    writeFileSync(siteFile, `${readFileSync(siteFile, 'utf8')}# edited by hand\n`);
+    const stale = await post('/api/apply', {});
+    expect(stale.status).toBe(409);
+    expect(((await stale.json()) as { error: string }).error).toMatch(/changed elsewhere/);
+    expect(readFileSync(siteFile, 'utf8')).not.toContain('ups-kedua');
+    expect((await post('/api/draft/reset', {})).status).toBe(200);
+
     const shown = await browser.newPage();
     await shown.setContent(html.body.toString());
     await screenshot(shown, 'installer-report-central');

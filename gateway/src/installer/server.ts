@@ -187,6 +187,12 @@ export async function startInstallerServer(deps: InstallerDeps): Promise<Install
   let job: ScanJob | null = null;
   /** site.yaml as it will be applied: the running file plus additions made on the page. */
   let draft: string | null = null;
+  /** The file text the draft was started from: applied over a file changed since, it would undo that. */
+  let draftBase: string | null = null;
+  const setDraft = (text: string | null, base: string | null) => {
+    draft = text;
+    draftBase = text === null ? null : (draftBase ?? base);
+  };
   let busy: string | null = null;
 
   const configFile = () => deps.config().file;
@@ -437,7 +443,8 @@ export async function startInstallerServer(deps: InstallerDeps): Promise<Install
       const commKey = int(b, 'comm_key', 0, 999999) ?? job?.commKey;
       const location = str(b, 'location', 200);
       try {
-        draft = addDevice(draftText(), configFile(), {
+        const base = readFileSync(configFile(), 'utf8');
+        const next = addDevice(draftText(), configFile(), {
           found: f,
           id,
           name,
@@ -446,6 +453,7 @@ export async function startInstallerServer(deps: InstallerDeps): Promise<Install
           ...(username ? { camera: { username, password: password ?? '' } } : {}),
           ...(commKey !== undefined ? { commKey } : {}),
         });
+        setDraft(next, base);
       } catch (e) {
         if (e instanceof DraftError) throw bad(e.message);
         const code = (e as NodeJS.ErrnoException).code;
@@ -462,7 +470,7 @@ export async function startInstallerServer(deps: InstallerDeps): Promise<Install
     if (req.method === 'POST' && path === '/api/draft/remove') {
       const b = await readJson(req);
       try {
-        draft = removeDevice(draftText(), str(b, 'id', 64) ?? '');
+        setDraft(removeDevice(draftText(), str(b, 'id', 64) ?? ''), readFileSync(configFile(), 'utf8'));
       } catch (e) {
         if (e instanceof DraftError) throw bad(e.message);
         throw e;
@@ -470,15 +478,20 @@ export async function startInstallerServer(deps: InstallerDeps): Promise<Install
       return json(200, draftView());
     }
     if (req.method === 'POST' && path === '/api/draft/reset') {
-      draft = null;
+      setDraft(null, null);
       return json(200, draftView());
     }
     if (req.method === 'POST' && path === '/api/apply') {
       const text = draftText();
+      if (draftBase !== null && draftBase !== readFileSync(configFile(), 'utf8'))
+        throw new HttpError(
+          409,
+          'site.yaml was changed elsewhere since these additions were started (central, shell): discard changes and add them again / site.yaml diubah di tempat lain: buang perubahan lalu tambahkan lagi',
+        );
       const check = validateText(text, configFile());
       if (!check.ok) return json(422, { ok: false, error: 'site.yaml is not valid', errors: check.errors });
       const r = await exclusive('apply', () => deps.apply(text, { by }));
-      if (r.ok) draft = null;
+      if (r.ok) setDraft(null, null);
       log.info({ ok: r.ok, by, changes: r.changes }, 'installer: apply');
       return json(r.ok ? 200 : 422, r);
     }
