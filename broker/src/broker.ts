@@ -53,7 +53,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
       : null;
   // In a cluster the judgement hears every broker's messages through the shared emitter (below),
   // not only what this broker ingested.
-  const ingest = createIngest(store, log, cfg.cluster ? undefined : (engine ?? undefined));
+  const ingest = createIngest(store, log, cfg.cluster ? undefined : (engine ?? undefined), { central });
   const cluster = cfg.cluster
     ? openCluster(cfg.cluster, log, (leader) => {
         if (leader) engine?.reloadVerdicts();

@@ -35,7 +35,7 @@ export async function startIngestClient(
     cfg.backbone && central
       ? new CentralEngine({ backbone: loadBackbone(cfg.backbone.file), db: central, log })
       : null;
-  const ingest = createIngest(store, log, engine ?? undefined);
+  const ingest = createIngest(store, log, engine ?? undefined, { central });
   const evaluator = engine
     ? setInterval(() => {
         try {

@@ -2,6 +2,7 @@
 // never stored and never fatal: one broken site box must not take the central down.
 
 import {
+  type CommissioningPayload,
   type DeviceStatePayload,
   decode,
   type EventPayload,
@@ -12,6 +13,8 @@ import {
   type TelemetryPayload,
 } from '@pantau/contract';
 import type { Logger } from 'pino';
+import type { CentralDb } from './backbone/central-db.js';
+import { checkCommissioning } from './commissioning.js';
 import type { Store, ThumbnailRecord } from './store/index.js';
 
 export interface IngestStats {
@@ -70,7 +73,8 @@ type Message =
   | { kind: 'gateway-health'; site: string; p: GatewayHealthPayload }
   | { kind: 'device-state'; site: string; p: DeviceStatePayload }
   | { kind: 'thumbnail'; site: string; t: ThumbnailRecord }
-  | { kind: 'event'; site: string; p: EventPayload };
+  | { kind: 'event'; site: string; p: EventPayload }
+  | { kind: 'commissioning'; site: string; p: CommissioningPayload; body: string };
 
 /** A contract message checked field by field; null for what ingest ignores; throws Malformed. */
 function check(topic: string, payload: Buffer): Message | null {
@@ -117,6 +121,17 @@ function check(topic: string, payload: Buffer): Message | null {
         t: { device: t.device, ts: p.ts as number, mime: 'image/jpeg', data },
       };
     }
+    case 'commissioning':
+      try {
+        return {
+          kind: 'commissioning',
+          site: t.site,
+          p: checkCommissioning(t.site, p),
+          body: payload.toString('utf8'),
+        };
+      } catch (e) {
+        throw new Malformed((e as Error).message);
+      }
     case 'events':
       need(
         Number.isSafeInteger(p.seq) && isTs(p.ts) && typeof p.type === 'string',
@@ -138,7 +153,16 @@ function notify(observer: IngestObserver, m: Message, receivedAt: number): void 
  * Ingest: checks, stores, then tells the observer. A malformed payload is counted and logged and
  * resolves; a store that fails rejects, so the broker does not acknowledge what it did not keep.
  */
-export function createIngest(store: Store, log: Logger, observer?: IngestObserver) {
+/**
+ * `central`: the central state db, where commissioning reports are kept (none without a backbone:
+ * a report is then logged and dropped).
+ */
+export function createIngest(
+  store: Store,
+  log: Logger,
+  observer?: IngestObserver,
+  opts: { central?: CentralDb | null } = {},
+) {
   const stats: IngestStats = { batches: 0, samples: 0, duplicates: 0, states: 0, events: 0, rejected: 0 };
   // Replays are normal after a lost acknowledgement or a fail-over between brokers; one summary
   // line per burst says they happened without a line per batch.
@@ -191,6 +215,24 @@ export function createIngest(store: Store, log: Logger, observer?: IngestObserve
         await store.putEvent(m.site, m.p, receivedAt);
         stats.events++;
         break;
+      case 'commissioning':
+        // Beside the link baselines it is the day-one record of, not in the telemetry store.
+        if (!opts.central) {
+          log.warn(
+            { site: m.site },
+            'commissioning report dropped: no central state db (no backbone configured)',
+          );
+          return;
+        }
+        opts.central.putCommissioningReport({
+          site: m.site,
+          id: m.p.id,
+          created_at: m.p.ts,
+          received_at: receivedAt,
+          body: m.body,
+        });
+        log.info({ site: m.site, id: m.p.id, devices: m.p.devices.length }, 'commissioning report kept');
+        return;
     }
     if (observer) notify(observer, m, receivedAt);
   }

@@ -52,6 +52,7 @@ export function aclFile(c: Credentials): string {
       `topic write ${base}/gateway/state`,
       `topic write ${base}/gateway/health`,
       `topic write ${base}/events`,
+      `topic write ${base}/commissioning`,
       `topic write ${base}/+/state`,
       `topic write ${base}/+/telemetry`,
       `topic write ${base}/+/thumbnail`,

@@ -29,6 +29,14 @@ export interface ModbusTarget {
   timeoutMs: number;
 }
 
+/** What function 43/14 told about a device. */
+export interface ModbusIdentity {
+  vendor?: string;
+  product?: string;
+  revision?: string;
+  model?: string;
+}
+
 export interface BackoffOptions {
   /** Wait after the first failed open; doubles with each further failure. */
   firstMs: number;
@@ -124,6 +132,49 @@ export class ModbusLink {
   /** Reads `count` registers (as unsigned 16-bit words) or bits (as 0/1) from one unit. */
   read(unitId: number, fn: RegisterFn, address: number, count: number, timeoutMs: number): Promise<number[]> {
     const run = this.tail.then(() => this.readNow(unitId, fn, address, count, timeoutMs));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Read Device Identification (function 43/14, basic objects): vendor, product code and revision,
+   * and the model name when the device gives the regular objects. Null when the device does not
+   * implement it (many cheap UPSes and meters): then only a register map can tell what it is.
+   */
+  identify(unitId: number, timeoutMs: number): Promise<ModbusIdentity | null> {
+    const run = this.tail.then(async () => {
+      const client = await this.open(timeoutMs);
+      client.setID(unitId);
+      client.setTimeout(timeoutMs);
+      this.requests++;
+      const request = client.readDeviceIdentification(1, 0);
+      try {
+        const r = await Promise.race([request, this.closed!]);
+        // modbus-serial gives the objects keyed by object id (typed as an array).
+        const obj = (i: number) => String((r.data as unknown as Record<number, string>)[i] ?? '').trim();
+        const [vendor, product, revision] = [obj(0), obj(1), obj(2)];
+        if (!vendor && !product) return null;
+        // Regular objects from 3 on: 4 ProductName, 5 ModelName.
+        const model = await client
+          .readDeviceIdentification(2, 3)
+          .then((m) => {
+            const d = m.data as unknown as Record<number, string>;
+            return String(d[5] ?? d[4] ?? '').trim();
+          })
+          .catch(() => '');
+        return {
+          ...(vendor ? { vendor } : {}),
+          ...(product ? { product } : {}),
+          ...(revision ? { revision } : {}),
+          ...(model ? { model } : {}),
+        };
+      } catch (err) {
+        request.catch(() => undefined);
+        // An exception answer (illegal function) is a clear "no"; silence may leave a half frame.
+        if (typeof (err as ModbusLibError).modbusCode !== 'number') this.drop();
+        return null;
+      }
+    });
     this.tail = run.catch(() => undefined);
     return run;
   }

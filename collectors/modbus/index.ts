@@ -3,6 +3,7 @@ export {
   type BackoffOptions,
   DEFAULT_BACKOFF,
   endpointKey,
+  type ModbusIdentity,
   ModbusLink,
   ModbusPool,
   type ModbusTarget,

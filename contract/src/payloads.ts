@@ -184,6 +184,54 @@ export interface ThumbnailPayload {
   data: string;
 }
 
+/** One device as commissioning found it: who it is and its day-one figures. */
+export interface CommissionedDevice {
+  id: string;
+  name?: string;
+  location?: string;
+  priority?: 'emergency' | 'basic' | 'normal';
+  kind: DeviceKind;
+  address: string;
+  ok: boolean;
+  /** What went wrong or what to look at, in both languages. */
+  notes: Array<{ ok: boolean; id: string; en: string }>;
+  identity?: { vendor?: string; model?: string; firmware?: string; serial?: string; profile?: string };
+  /** Radios: the readings of one poll (rx power per chain, SNR, noise, CCQ, capacity …). */
+  readings?: Reading[];
+  /** Cameras and terminals: device clock minus the site box's, seconds. */
+  clock_offset_s?: number;
+  /** Cameras: a small JPEG of the monitoring point, base64. */
+  thumbnail?: { mime: 'image/jpeg'; width?: number; data: string };
+  /** Radios: MAC addresses of its own interfaces and of its peers (to pair the two ends of a link). */
+  macs?: string[];
+  peers?: string[];
+  /** A far-end radio read through the link for this one: the id of this site's radio. */
+  far_end_of?: string;
+}
+
+/** A radio link both of whose ends this site box could read, paired by MAC address. */
+export interface CommissionedLink {
+  a: string;
+  b: string;
+}
+
+/** `…/commissioning`, QoS 1: the commissioning report of a site, kept by the central. */
+export interface CommissioningPayload {
+  v: 1;
+  id: string;
+  ts: number;
+  site: string;
+  site_name?: string;
+  time_zone: string;
+  by: string;
+  note?: string;
+  gateway_version: string;
+  devices: CommissionedDevice[];
+  links: CommissionedLink[];
+  /** Thumbnails left out to keep the message under the broker's size cap. */
+  thumbnails_omitted?: number;
+}
+
 /** One reading: metrics read together at one instant, optionally scoped by labels (interface, chain). */
 export interface Reading {
   ts: number;
@@ -265,6 +313,7 @@ export interface ResponsePayload {
 
 export type Payload =
   | ThumbnailPayload
+  | CommissioningPayload
   | GatewayStatePayload
   | GatewayHealthPayload
   | DeviceStatePayload

@@ -40,6 +40,8 @@ export const topics = {
   deviceThumbnail: (site: string, dev: string) =>
     `${TOPIC_ROOT}/${slug('site', site)}/${device(dev)}/thumbnail`,
   events: (site: string) => `${TOPIC_ROOT}/${slug('site', site)}/events`,
+  /** A site's commissioning report (QoS 1, not retained): day-one values the central keeps. */
+  commissioning: (site: string) => `${TOPIC_ROOT}/${slug('site', site)}/commissioning`,
   request: (site: string, op: string) => `${TOPIC_ROOT}/${slug('site', site)}/request/${slug('op', op)}`,
   response: (site: string, op: string) => `${TOPIC_ROOT}/${slug('site', site)}/response/${slug('op', op)}`,
 } as const;
@@ -51,6 +53,7 @@ export type ParsedTopic =
   | { kind: 'device-telemetry'; site: string; device: string }
   | { kind: 'device-thumbnail'; site: string; device: string }
   | { kind: 'events'; site: string }
+  | { kind: 'commissioning'; site: string }
   | { kind: 'request'; site: string; op: string }
   | { kind: 'response'; site: string; op: string };
 
@@ -63,6 +66,7 @@ export function parseTopic(topic: string): ParsedTopic | null {
   const a = parts[3];
   const b = parts[4];
   if (parts.length === 4 && a === 'events') return { kind: 'events', site };
+  if (parts.length === 4 && a === 'commissioning') return { kind: 'commissioning', site };
   if (parts.length !== 5 || a === undefined || b === undefined) return null;
   if (a === 'gateway') {
     if (b === 'state') return { kind: 'gateway-state', site };

@@ -28,6 +28,7 @@ const RULES: ReadonlyArray<[prefix: string, roles: readonly Role[]]> = [
   ['/api/attendance', [...TECH, 'hr']],
   // Installers check site boxes and devices on the day they set them up.
   ['/api/sites', [...TECH, 'installer']],
+  ['/api/sites/:site/commissioning', [...TECH, 'installer']],
   ['/api/devices', [...TECH, 'installer']],
   ['/api/history', [...TECH, 'installer']],
   ['/api/pairing', [...TECH, 'installer']],

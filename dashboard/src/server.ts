@@ -12,6 +12,7 @@ import pino, { type Logger } from 'pino';
 import { liveEventFor, registerAccessGuard } from './access.js';
 import { AuditLog, auditor, registerAuditRoute } from './audit.js';
 import { registerCameraRoutes } from './cameras.js';
+import { registerCommissioningRoutes } from './commissioning.js';
 import type { DashboardConfig } from './config.js';
 import { CSRF_HEADER, foreignOrigin, LOGIN_COOKIE, LoginTokens, sameToken } from './csrf.js';
 import { registerEnrollRoutes } from './enroll.js';
@@ -425,6 +426,7 @@ export async function startDashboard(
   );
 
   await registerLinkRoutes(app, { backbone: cfg.backbone, getStore, log, audit });
+  await registerCommissioningRoutes(app, { backbone: cfg.backbone });
   await registerCameraRoutes(app, { backbone: cfg.backbone, getStore, live, log, audit });
   await registerTerminalRoutes(app, { backbone: cfg.backbone, getStore, live, log, audit });
   await registerEnrollRoutes(app, { enroll: cfg.enroll, backbone: cfg.backbone, log, audit });

@@ -13,6 +13,8 @@ import { withCredentials } from './camera.js';
 import { loadGatewayConfig } from './config.js';
 import { startGateway } from './daemon.js';
 import { EnrollError, enrollSiteBox } from './enroll.js';
+import { commissionCommand, installerPinCommand } from './installer/cli.js';
+import { SCAN_USAGE, scanCommand, testDeviceCommand } from './scan/cli.js';
 
 const USAGE = `pantau-gateway run --config site.yaml        run the site box
 pantau-gateway check-config FILE              validate site.yaml (exit 2 on error)
@@ -24,6 +26,9 @@ pantau-gateway enroll --central https://central:8443 --token XXXX-XXXX-XXXX-XXXX
                       [--ca-file F]        join the central with the one-time token from its dashboard
 pantau-gateway discover onvif [--address A[:port] ...] [--timeout 3000] [--json]
                                               WS-Discovery: multicast, or unicast to given addresses
+${SCAN_USAGE}pantau-gateway installer-pin --config site.yaml   set the installer page's PIN (read from stdin)
+pantau-gateway commission --config site.yaml [--far-end RADIO-ID=ADDRESS ...] [--far-community C] [--out DIR] [--json]
+                                              record day-one values of every device; report as HTML and JSON
 `;
 
 async function probeCamera(argv: string[]): Promise<void> {
@@ -233,6 +238,14 @@ async function main(): Promise<void> {
       return enrollCommand(rest);
     case 'discover':
       return discoverCommand(rest);
+    case 'scan':
+      return scanCommand(rest);
+    case 'test-device':
+      return testDeviceCommand(rest);
+    case 'installer-pin':
+      return installerPinCommand(rest);
+    case 'commission':
+      return commissionCommand(rest);
     default:
       fail(USAGE, cmd === '--help' || cmd === 'help' ? 0 : 1);
   }

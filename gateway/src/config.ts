@@ -153,6 +153,12 @@ const DeviceSchema = Type.Object(
   {
     id: Type.String({ format: 'slug' }),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 120 })),
+    /** Where it is, in words an operator knows ("Pasar Sentral, tiang depan"). */
+    location: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    /** Emergency and basic-service points first (the backbone's site priorities). */
+    priority: Type.Optional(
+      Type.Union([Type.Literal('emergency'), Type.Literal('basic'), Type.Literal('normal')]),
+    ),
     kind: Type.Union(
       [
         Type.Literal('radio'),
@@ -263,6 +269,20 @@ const MetricsSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** The installer page on the box's LAN (installer/server.ts): off unless this section is present. */
+const InstallerSchema = Type.Object(
+  {
+    /** The box's LAN address the installer's phone reaches; not the uplink's. */
+    host: Type.String({ format: 'host', default: '0.0.0.0' }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 8080 }),
+    /** The PIN's scrypt hash, written by `pantau-gateway installer-pin`. */
+    pin_file: Type.String({ minLength: 1 }),
+    /** Minutes a login lasts without use. */
+    session_idle_min: Type.Integer({ minimum: 1, maximum: 720, default: 30 }),
+  },
+  { additionalProperties: false },
+);
+
 export const GatewayConfigSchema = Type.Object(
   {
     site: Type.Object(
@@ -342,6 +362,7 @@ export const GatewayConfigSchema = Type.Object(
     metrics: MetricsSchema,
     devices: Type.Array(DeviceSchema, { default: [] }),
     uplink: Type.Optional(UplinkSchema),
+    installer: Type.Optional(InstallerSchema),
   },
   { additionalProperties: false },
 );
@@ -368,6 +389,7 @@ export interface MqttTls {
 export type DeviceConfig = Static<typeof DeviceSchema>;
 export type UplinkConfig = Static<typeof UplinkSchema>;
 export type OutboxConfig = Static<typeof OutboxSchema>;
+export type InstallerConfig = Static<typeof InstallerSchema>;
 
 function semantic(c: Static<typeof GatewayConfigSchema>): SemanticIssue[] {
   const issues = duplicateIds(c.devices, ['devices'], 'device id');

@@ -36,7 +36,7 @@ import type {
   Status,
   TerminalStatus,
 } from '@pantau/contract';
-import { topics } from '@pantau/contract';
+import { renderCommissioningHtml, topics } from '@pantau/contract';
 import pino, { type Logger } from 'pino';
 import {
   type CameraMemory,
@@ -51,6 +51,8 @@ import {
 import { type ClockStep, ClockWatch } from './clock.js';
 import type { DeviceConfig, GatewayConfig } from './config.js';
 import { DEFAULT_RULES, evaluateRules, REACHABILITY, worst } from './health/rules.js';
+import { commissionSite, fitForCentral, fitsCap, saveReport } from './installer/commission.js';
+import { startInstallerServer } from './installer/server.js';
 import { startObserver } from './observe.js';
 import { DiskOutbox, dropEvent, outboxOptions } from './outbox.js';
 import { Publisher, RequestError } from './publisher.js';
@@ -144,6 +146,8 @@ export interface RunningGateway {
    * devices swapped, and rolled back when their first polls show the new config broke them.
    */
   applyConfig(yamlText: string, o: ApplyOptions): Promise<ApplyResult>;
+  /** The installer page's address, when it runs. */
+  installerUrl(): string | null;
   /** The running config's version and text. */
   configVersion(): { version: string; text: string };
   stats(): { polls: ReturnType<Scheduler['stats']>; seq: number; outbox: number; connected: boolean };
@@ -1116,9 +1120,46 @@ export async function startGateway(
     else log.warn(`the ${what} expires in ${days} days: ask the central for a new one`);
   }
 
+  // The installer page, on the box's LAN, when site.yaml has an installer section (read at start).
+  // A page that cannot start (its port taken) must not stop the monitoring: it is logged instead.
+  const installer = cfg.installer
+    ? await startInstallerServer({
+        config: () => cfg,
+        apply: (text, o) => applyConfig(text, o),
+        log,
+        commission: {
+          run: async ({ by, note, farEnds }) => {
+            const report = await commissionSite(cfg, {
+              by,
+              ...(note ? { note } : {}),
+              ...(farEnds ? { farEnds } : {}),
+            });
+            saveReport(cfg.state_dir, report);
+            // Through the outbox like everything else: it reaches the central when the link allows.
+            const forCentral = fitForCentral(report, cfg.mqtt.max_packet_bytes);
+            const fits = fitsCap(forCentral, cfg.mqtt.max_packet_bytes);
+            if (fits) publisher.publish(topics.commissioning(site), forCentral, report.ts, 1);
+            else
+              log.warn({ id: report.id }, 'commissioning report too large for the central; kept here only');
+            log.info({ id: report.id, devices: report.devices.length, by }, 'commissioning report made');
+            return {
+              id: report.id,
+              json: report,
+              html: renderCommissioningHtml(report),
+              published: fits && publisher.connected,
+            };
+          },
+        },
+      }).catch((e: Error) => {
+        log.error({ err: e.message, port: cfg.installer?.port }, 'installer page could not start');
+        return null;
+      })
+    : null;
+
   return {
     applyConfig,
     configVersion: () => reloader.current,
+    installerUrl: () => installer?.url ?? null,
     stats: () => ({
       polls: scheduler.stats(),
       seq: seq.current,
@@ -1131,6 +1172,7 @@ export async function startGateway(
       clearInterval(clockTimer);
       clearInterval(ntpTimer);
       await observer.close();
+      await installer?.close();
       await publisher.stop();
       for (const dev of devices.values()) dev.session?.close();
     },

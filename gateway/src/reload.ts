@@ -100,6 +100,8 @@ const RESTART_SECTIONS = [
   'outbox',
   'clock',
   'metrics',
+  // The installer page starts with the daemon (installer/server.ts).
+  'installer',
 ] as const;
 
 const HISTORY_DIR = 'config-history';

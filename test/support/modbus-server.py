@@ -29,6 +29,7 @@ from pymodbus.datastore import (
     ModbusServerContext,
     ModbusSlaveContext,
 )
+from pymodbus.device import ModbusDeviceIdentification
 from pymodbus.server.async_io import ModbusSerialServer, ModbusTcpServer
 from pymodbus.transaction import ModbusRtuFramer, ModbusSocketFramer
 
@@ -150,6 +151,11 @@ async def main():
     parser.add_argument("--rtu", action="store_true", help="serve Modbus RTU on a pseudo-terminal instead of TCP")
     parser.add_argument("--baud", type=int, default=9600)
     parser.add_argument("--on-battery", action="store_true", help="start the UPS (unit 1) on battery")
+    parser.add_argument(
+        "--identity",
+        action="store_true",
+        help="answer Read Device Identification (43/14) as vendor 'Pantau Test', model 'Test UPS 1000'",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)
 
@@ -177,8 +183,23 @@ async def main():
         await stop.wait()
         await server.shutdown()
     else:
+        identity = None
+        if args.identity:
+            identity = ModbusDeviceIdentification(
+                info_name={
+                    "VendorName": "Pantau Test",
+                    "ProductCode": "TU1000",
+                    "MajorMinorRevision": "2.3",
+                    "ProductName": "Test UPS",
+                    "ModelName": "Test UPS 1000",
+                }
+            )
         server = ModbusTcpServer(
-            context, ModbusSocketFramer, address=(args.host, args.port), allow_reuse_address=True
+            context,
+            ModbusSocketFramer,
+            identity=identity,
+            address=(args.host, args.port),
+            allow_reuse_address=True,
         )
         task = asyncio.create_task(server.serve_forever())
         await server.serving

@@ -34,9 +34,11 @@ export interface ModbusServer {
 export const runningModbusServers = new Set<ModbusServer>();
 
 export function startModbusServer(
-  opts: { port?: number; rtu?: boolean; onBattery?: boolean } = {},
+  opts: { port?: number; rtu?: boolean; onBattery?: boolean; host?: string; identity?: boolean } = {},
 ): Promise<ModbusServer> {
   const args = [SERVER, '--port', String(opts.port ?? 0)];
+  if (opts.host) args.push('--host', opts.host);
+  if (opts.identity) args.push('--identity');
   if (opts.rtu) args.push('--rtu');
   if (opts.onBattery) args.push('--on-battery');
   const proc = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });

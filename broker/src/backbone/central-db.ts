@@ -44,7 +44,20 @@ CREATE TABLE IF NOT EXISTS incident_notes (
   kind TEXT NOT NULL, text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS incident_notes_key ON incident_notes (key, opened_at);
+CREATE TABLE IF NOT EXISTS commissioning_reports (
+  site TEXT NOT NULL, id TEXT NOT NULL, created_at INTEGER NOT NULL, received_at INTEGER NOT NULL,
+  body TEXT NOT NULL, PRIMARY KEY (site, id)
+);
 `;
+
+/** A site's commissioning report as the central keeps it (the payload, as sent). */
+export interface CommissioningRecord {
+  site: string;
+  id: string;
+  created_at: number;
+  received_at: number;
+  body: string;
+}
 
 /** Someone at the command center acknowledged an incident or wrote a note on it. */
 export interface IncidentNote {
@@ -173,6 +186,34 @@ export class CentralDb {
     this.db
       .prepare('INSERT OR REPLACE INTO incidents (key, opened_at, body, closed_at) VALUES (?, ?, ?, ?)')
       .run(i.key, i.opened_at, JSON.stringify(i), i.closed_at);
+  }
+
+  /** A re-sent report (QoS 1 may deliver twice) replaces the copy with the same id. */
+  putCommissioningReport(r: CommissioningRecord): void {
+    this.db
+      .prepare(
+        'INSERT OR REPLACE INTO commissioning_reports (site, id, created_at, received_at, body) VALUES (?, ?, ?, ?, ?)',
+      )
+      .run(r.site, r.id, r.created_at, r.received_at, r.body);
+  }
+
+  /** A site's reports, newest first, without their bodies. */
+  commissioningReports(site: string): Array<Omit<CommissioningRecord, 'body'>> {
+    return this.db
+      .prepare(
+        'SELECT site, id, created_at, received_at FROM commissioning_reports WHERE site = ? ORDER BY created_at DESC',
+      )
+      .all(site) as Array<Omit<CommissioningRecord, 'body'>>;
+  }
+
+  commissioningReport(site: string, id: string): CommissioningRecord | null {
+    return (
+      (this.db
+        .prepare(
+          'SELECT site, id, created_at, received_at, body FROM commissioning_reports WHERE site = ? AND id = ?',
+        )
+        .get(site, id) as CommissioningRecord | undefined) ?? null
+    );
   }
 
   close(): void {
