@@ -4,7 +4,7 @@
 // that site. A used token is refused with 409 and touches nothing; an expired one with 410; a stream of
 // wrong tokens locks the address out; the QR code on the page decodes (zbarimg) to the token shown.
 
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -14,7 +14,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, logIn, screenshot } from './support/browser.js';
 import { type Central, cli, startCentral } from './support/central.js';
-import { type Daemon, requireBinary, runDaemon, tempDir, waitFor } from './support/procs.js';
+import { type Daemon, freePort, ROOT, requireBinary, runDaemon, tempDir, waitFor } from './support/procs.js';
 
 const run = promisify(execFile);
 const ZBARIMG = '/usr/bin/zbarimg';
@@ -371,4 +371,68 @@ describe('enrolling a site box with a one-time token', () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await screenshot(page, 'enroll-phone');
   }, 60_000);
+
+  it('the installer enrolls the box on its own page (phone): it restarts as the new site and reports', async () => {
+    const { body } = await issue('insinyur', { site: 'dermaga', new_site: true });
+    const boxDir = file('box-page');
+    await run('mkdir', ['-p', boxDir]);
+    const config = join(boxDir, 'site.yaml');
+    const installerPort = await freePort();
+    writeFileSync(
+      config,
+      `${siteYaml(join(boxDir, 'state'))}installer: { host: 127.0.0.1, port: ${installerPort}, pin_file: installer.pin, central_ca_file: ${join(central.caDir, 'ca.crt')} }\n`,
+    );
+    await new Promise<void>((resolve, reject) => {
+      const p = spawn(
+        process.execPath,
+        [join(ROOT, 'gateway/dist/cli.js'), 'installer-pin', '--config', config],
+        {
+          stdio: ['pipe', 'ignore', 'pipe'],
+        },
+      );
+      p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`installer-pin exited ${code}`))));
+      p.stdin.end('246810\n');
+    });
+    // The box runs before it is enrolled: polling its devices, its page up, its uplink refused.
+    const first = runDaemon('gateway', ['run', '--config', config]);
+    gateways.push(first);
+    const page = `http://127.0.0.1:${installerPort}`;
+    await waitFor('installer page up', async () => (await fetch(`${page}/`).catch(() => null))?.ok, 20_000);
+    browser ??= await launchChromium();
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const tab = await ctx.newPage();
+    await tab.goto(page);
+    await tab.fill('#pin', '246810');
+    await tab.click('#login-button');
+    await tab.click('#enroll summary');
+    await tab.fill('#enroll-central', central.base);
+    await tab.fill('#enroll-token', body.token.toLowerCase());
+    await tab.click('#enroll-button');
+    await tab.waitForSelector('#enroll-result');
+    expect(await tab.textContent('#enroll-result')).toMatch(/Terdaftar sebagai lokasi dermaga/);
+    await screenshot(tab, 'installer-enrolled-phone');
+    await ctx.close();
+    // The daemon ends by itself to take its new identity (systemd's Restart=always starts it again).
+    await waitFor('the daemon restarting', () => first.proc.exitCode !== null, 15_000);
+    expect(first.proc.exitCode).toBe(0);
+    const text = readFileSync(config, 'utf8');
+    expect(text).toMatch(/id: dermaga/);
+    expect(text).toMatch(/username: gw-dermaga/);
+    expect(text).toContain('installer:');
+    // Started again, as systemd would: the box reports under the site it was enrolled as.
+    const again = runDaemon('gateway', ['run', '--config', config]);
+    gateways.push(again);
+    await waitFor(
+      'the router ping from the box enrolled on its page',
+      async () => (await devicesOf('dermaga')).find((d) => d.device === 'router' && d.figures.latency_ms),
+      30_000,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\ngateway: ${again.output()}`);
+    });
+    const trail = await central.api<Array<{ target: string; detail: { ok: boolean } }>>(
+      '/api/audit?action=enroll_redeem',
+      'insinyur',
+    );
+    expect(trail.body.some((a) => a.target === 'dermaga' && a.detail.ok)).toBe(true);
+  }, 90_000);
 });

@@ -79,6 +79,14 @@ const T = {
       host: 'Perangkat SNMP',
     },
     errorPrefix: 'Gagal: ',
+    enroll: '0. Daftarkan ke pusat',
+    enrollHelp:
+      'Masukkan token sekali pakai dari dasbor pusat (menu Gateway lokasi → Daftarkan kotak lokasi). Gateway menerima id lokasi dan akunnya dari pusat, lalu memulai ulang.',
+    central: 'Alamat dasbor pusat (mis. https://pusat.pemda.lan:8443)',
+    token: 'Token (mis. ABCD-EFGH-JKMN-PQRS)',
+    startEnroll: 'Daftarkan',
+    enrolling: 'Mendaftarkan…',
+    enrolled: 'Terdaftar sebagai lokasi {site}. Gateway dimulai ulang; masuk lagi dalam beberapa detik.',
   },
   en: {
     title: 'Pantau — site box setup',
@@ -157,6 +165,14 @@ const T = {
       host: 'SNMP device',
     },
     errorPrefix: 'Failed: ',
+    enroll: '0. Enroll with the central',
+    enrollHelp:
+      "Type the one-time token from the central's dashboard (Site boxes → Enroll a site box). The box receives its site id and account from the central, then restarts.",
+    central: "The central dashboard's address (e.g. https://pusat.pemda.lan:8443)",
+    token: 'Token (e.g. ABCD-EFGH-JKMN-PQRS)',
+    startEnroll: 'Enroll',
+    enrolling: 'Enrolling…',
+    enrolled: 'Enrolled as site {site}. The box restarts; log in again in a few seconds.',
   },
 };
 
@@ -606,6 +622,57 @@ function applyMessage(r) {
   );
 }
 
+function enrollView() {
+  const central = input('enroll-central', { type: 'url', placeholder: 'https://pusat.pemda.lan:8443' });
+  const token = input('enroll-token', {
+    autocomplete: 'off',
+    autocapitalize: 'characters',
+    spellcheck: 'false',
+  });
+  const r = state.enrolled;
+  // Folded once the box is enrolled (its usual state); open until then, or with an answer to show.
+  const open = r || state.site?.site.id === 'placeholder' ? true : undefined;
+  return el(
+    'section',
+    { id: 'enroll-section' },
+    el(
+      'details',
+      { id: 'enroll', open },
+      el('summary', {}, t('enroll')),
+      el('p', { class: 'meta' }, t('enrollHelp')),
+      field(t('central'), central),
+      field(t('token'), token),
+      el(
+        'button',
+        {
+          type: 'button',
+          id: 'enroll-button',
+          disabled: state.enrolling,
+          onclick: async () => {
+            state.enrolling = true;
+            render();
+            try {
+              state.enrolled = await call('POST', '/api/enroll', {
+                central: central.value,
+                token: token.value,
+              });
+            } catch (e) {
+              state.enrolled = { error: e.message };
+            }
+            state.enrolling = false;
+            render();
+          },
+        },
+        state.enrolling ? t('enrolling') : t('startEnroll'),
+      ),
+      r?.error ? el('div', { class: 'msg error', id: 'enroll-result' }, t('errorPrefix') + r.error) : null,
+      r?.ok
+        ? el('div', { class: 'msg info', id: 'enroll-result' }, t('enrolled').replace('{site}', r.site))
+        : null,
+    ),
+  );
+}
+
 function commissionView() {
   if (!state.site?.commissioning) return null;
   const note = input('commission-note', { maxlength: 500 });
@@ -700,9 +767,10 @@ function render() {
   }
   const app = document.getElementById('app');
   app.replaceChildren(
-    ...(state.csrf ? [scanView(), foundView(), draftView(), commissionView()] : [loginView()]).filter(
-      Boolean,
-    ),
+    ...(state.csrf
+      ? [enrollView(), scanView(), foundView(), draftView(), commissionView()]
+      : [loginView()]
+    ).filter(Boolean),
   );
 }
 

@@ -209,13 +209,13 @@ async function main(): Promise<void> {
     case 'run': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });
       const cfg = loadGatewayConfig(values.config ?? fail('--config is required'));
-      const gw = await startGateway(cfg);
       let stopping = false;
       const stop = () => {
         if (stopping) return;
         stopping = true;
         void gw.stop().then(() => process.exit(0));
       };
+      const gw = await startGateway(cfg, { onRestartNeeded: stop });
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
       // `systemctl reload pantau-gateway`: the edited site.yaml applied without a restart (reload.ts).

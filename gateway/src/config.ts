@@ -279,6 +279,13 @@ const InstallerSchema = Type.Object(
     pin_file: Type.String({ minLength: 1 }),
     /** Minutes a login lasts without use. */
     session_idle_min: Type.Integer({ minimum: 1, maximum: 720, default: 30 }),
+    /**
+     * The CA that signed the central dashboard's certificate, for enrolling from the page (default:
+     * mqtt.tls.ca_file; else the system's CAs).
+     */
+    central_ca_file: Type.Optional(Type.String({ minLength: 1 })),
+    /** Let the page enroll over plain http:// (the password comes back in the answer): a test bench only. */
+    allow_http_enroll: Type.Boolean({ default: false }),
   },
   { additionalProperties: false },
 );

@@ -23,7 +23,7 @@ import {
   withTerminalLock,
   ZkClient,
 } from '@pantau/collectors/zkteco';
-import { certificateDaysLeft } from '@pantau/config';
+import { certificateDaysLeft, pathFrom } from '@pantau/config';
 import type {
   CameraStatus,
   ClockStatus,
@@ -50,6 +50,7 @@ import {
 } from './camera.js';
 import { type ClockStep, ClockWatch } from './clock.js';
 import type { DeviceConfig, GatewayConfig } from './config.js';
+import { enrollSiteBox } from './enroll.js';
 import { DEFAULT_RULES, evaluateRules, REACHABILITY, worst } from './health/rules.js';
 import { commissionSite, fitForCentral, fitsCap, saveReport } from './installer/commission.js';
 import { startInstallerServer } from './installer/server.js';
@@ -202,7 +203,14 @@ function pickInterface(readings: Reading[]): Reading | undefined {
 
 export async function startGateway(
   initial: GatewayConfig,
-  opts: { logger?: Logger } = {},
+  opts: {
+    logger?: Logger;
+    /**
+     * Called after the installer page enrolled the box: a new site id and account need a new
+     * process (the CLI stops and exits; systemd's Restart=always starts it again).
+     */
+    onRestartNeeded?: () => void;
+  } = {},
 ): Promise<RunningGateway> {
   // A reload replaces it; closures read it when they run, so what they read is the running config.
   let cfg = initial;
@@ -1127,6 +1135,21 @@ export async function startGateway(
         config: () => cfg,
         apply: (text, o) => applyConfig(text, o),
         log,
+        enroll: async ({ centralUrl, token, by }) => {
+          const inst = cfg.installer!;
+          const ca = inst.central_ca_file ?? cfg.mqtt.tls?.ca_file;
+          const r = await enrollSiteBox({
+            centralUrl,
+            token,
+            configPath: cfg.file,
+            ...(ca ? { caFile: pathFrom(cfg.file, ca) } : {}),
+            allowHttp: inst.allow_http_enroll,
+          });
+          log.warn({ site: r.site, by }, 'enrolled from the installer page: restarting as the new site');
+          // After the answer has reached the installer's phone.
+          setTimeout(() => opts.onRestartNeeded?.(), 500).unref();
+          return r;
+        },
         commission: {
           run: async ({ by, note, farEnds }) => {
             const report = await commissionSite(cfg, {

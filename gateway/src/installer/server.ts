@@ -49,6 +49,11 @@ export interface InstallerDeps {
   config: () => GatewayConfig;
   apply: (yamlText: string, o: { by: string }) => Promise<ApplyOutcome>;
   commission?: CommissionHooks;
+  /**
+   * Redeems a one-time enrollment token at the central (enroll.ts) and writes the box's identity into
+   * site.yaml; the daemon then restarts to take it (a new site id and account need a new session).
+   */
+  enroll?: (o: { centralUrl: string; token: string; by: string }) => Promise<{ site: string }>;
   log: Logger;
 }
 
@@ -494,6 +499,24 @@ export async function startInstallerServer(deps: InstallerDeps): Promise<Install
       if (r.ok) setDraft(null, null);
       log.info({ ok: r.ok, by, changes: r.changes }, 'installer: apply');
       return json(r.ok ? 200 : 422, r);
+    }
+    if (req.method === 'POST' && path === '/api/enroll') {
+      if (!deps.enroll) throw new HttpError(501, 'enrollment is not available here');
+      const b = await readJson(req);
+      const central = typeof b.central === 'string' ? b.central.trim() : '';
+      const tokenText = typeof b.token === 'string' ? b.token.trim() : '';
+      if (!central || !tokenText)
+        throw new HttpError(400, 'central and token are required / alamat pusat dan token wajib diisi');
+      try {
+        const r = await exclusive('enroll', () =>
+          deps.enroll!({ centralUrl: central, token: tokenText, by }),
+        );
+        log.info({ site: r.site, by }, 'installer: enrolled; restarting with the new identity');
+        return json(200, { ok: true, site: r.site, restarting: true });
+      } catch (e) {
+        log.warn({ by, err: (e as Error).message }, 'installer: enrollment failed');
+        return json(422, { ok: false, error: (e as Error).message });
+      }
     }
     if (path === '/api/commission' && req.method === 'POST') {
       if (!deps.commission) throw new HttpError(501, 'commissioning is not available here');
