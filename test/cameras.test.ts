@@ -236,6 +236,9 @@ ${camera('cam-rsud', 'RSUD — IGD', 'kamera-cam-rsud')}${camera('cam-pasar', 'P
     expect(await live.locator('[data-ts]').textContent()).toMatch(/dtk lalu$/);
     await screenshot(page, 'board-id-1366');
     await page.click('#lang');
+    // The board is drawn again in English after its data is fetched again: wait for it.
+    await page.locator('#board-summary', { hasText: 'monitoring points live' }).waitFor({ timeout: 15_000 });
+    await page.locator('#board .tile').nth(4).waitFor();
     expect(await page.locator('#board-summary').textContent()).toBe('3 of 5 monitoring points live');
     expect(await page.locator('#board .tile[data-device="kota/cam-pasar"] .badge').textContent()).toBe(
       'Frozen',
