@@ -13,18 +13,20 @@ import { liveEventFor, registerAccessGuard } from './access.js';
 import { registerCameraRoutes } from './cameras.js';
 import type { DashboardConfig } from './config.js';
 import { registerLinkRoutes } from './links.js';
-import { LiveFeed } from './live.js';
+import { type LiveEvent, LiveFeed } from './live.js';
 import { observeDashboard } from './observe.js';
 import { Slug } from './schemas.js';
 import { LoginBrake, type Session, Sessions } from './sessions.js';
+import { JSON_TYPE, SHARE_MS, SharedAnswers } from './shared-answer.js';
 import { SITE_SILENT_MS } from './summary.js';
 import { registerTerminalRoutes } from './terminals.js';
-import { verifyUser } from './users.js';
+import { type Role, verifyUser } from './users.js';
 import { registerVendorRoutes } from './vendor.js';
 
 const COOKIE = 'pantau_sid';
 const PUBLIC_DIR = join(import.meta.dirname, '..', 'public');
 const MAX_RANGE_MS = 400 * 86400_000;
+const MAX_STREAM_BACKLOG = 1 << 20;
 
 export interface RunningDashboard {
   port: number;
@@ -243,7 +245,8 @@ export async function startDashboard(
 
   app.get('/api/metrics', async () => METRICS);
 
-  app.get('/api/sites', async () => {
+  const shared = new SharedAnswers(SHARE_MS);
+  const siteList = async () => {
     const now = Date.now();
     const store = getStore();
     const sites = (await store?.listSites()) ?? [];
@@ -258,7 +261,10 @@ export async function startDashboard(
         };
       }),
     );
-  });
+  };
+  app.get('/api/sites', async (_req, reply) =>
+    reply.type(JSON_TYPE).send(await shared.get('sites', siteList)),
+  );
 
   app.get<{ Params: { site: string } }>(
     '/api/sites/:site/sequence',
@@ -344,6 +350,23 @@ export async function startDashboard(
   await registerCameraRoutes(app, { backbone: cfg.backbone, getStore, live, log });
   await registerTerminalRoutes(app, { backbone: cfg.backbone, getStore, live, log });
 
+  // Each event's text per role, made once and written to every stream of that role: serialising it
+  // again per browser made the fan-out cost grow with the payload times the clients (bench).
+  const frames = new WeakMap<LiveEvent, Map<Role, string>>();
+  const frameOf = (role: Role, e: LiveEvent): string => {
+    let byRole = frames.get(e);
+    if (!byRole) {
+      byRole = new Map();
+      frames.set(e, byRole);
+    }
+    let text = byRole.get(role);
+    if (text === undefined) {
+      text = `event: ${e.type}\ndata: ${JSON.stringify(liveEventFor(role, e))}\n\n`;
+      byRole.set(role, text);
+    }
+    return text;
+  };
+
   app.get('/api/stream', (req, reply) => {
     reply.hijack();
     const res = reply.raw;
@@ -355,9 +378,20 @@ export async function startDashboard(
     });
     res.write(`event: hello\ndata: ${JSON.stringify({ server_time: Date.now() })}\n\n`);
     const role = req.session!.role;
-    const off = live.subscribe((e) =>
-      res.write(`event: ${e.type}\ndata: ${JSON.stringify(liveEventFor(role, e))}\n\n`),
-    );
+    // The events of one turn of the event loop go out in one write (one system call per browser,
+    // not one per event). A browser that stops reading is dropped once a megabyte waits for it,
+    // instead of the dashboard buffering for it without end; its EventSource reconnects by itself.
+    let pending = '';
+    const flush = () => {
+      if (res.destroyed) return;
+      if (res.writableLength > MAX_STREAM_BACKLOG) res.destroy();
+      else res.write(pending);
+      pending = '';
+    };
+    const off = live.subscribe((e) => {
+      if (pending === '') setImmediate(flush);
+      pending += frameOf(role, e);
+    });
     const beat = setInterval(() => res.write(`: keep-alive ${Date.now()}\n\n`), 15_000);
     const gone = observer.streamOpened();
     req.raw.on('close', () => {
