@@ -33,6 +33,7 @@ const REFRESH_MS = 2000;
 export interface ClientsReport {
   /** Request durations (ms) per path. */
   latency: Record<string, number[]>;
+  /** Failed requests, and connections refused or reset (then tried again). */
   errors: number;
   events: number;
   eventBytes: number;
@@ -40,6 +41,7 @@ export interface ClientsReport {
 }
 
 const say = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
+let ending = false;
 
 function get(
   base: string,
@@ -69,14 +71,26 @@ function login(base: string, username: string, password: string, agent: Agent): 
       (res) => {
         res.resume();
         const cookie = String(res.headers['set-cookie'] ?? '').split(';')[0] ?? '';
-        if (res.statusCode !== 200 || !cookie)
-          reject(new Error(`login of ${username}: ${res.statusCode}`));
+        if (res.statusCode !== 200 || !cookie) reject(new Error(`login of ${username}: ${res.statusCode}`));
         else resolve(cookie);
       },
     );
     req.on('error', reject);
     req.end(JSON.stringify({ username, password }));
   });
+}
+
+/** A browser tries again after a refused or reset connection; so do these clients (counted). */
+async function retried<T>(what: () => Promise<T>, onRetry: () => void): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await what();
+    } catch (e) {
+      if (i >= 10) throw e;
+      onRetry();
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }
 
 async function main(): Promise<void> {
@@ -89,7 +103,10 @@ async function main(): Promise<void> {
   const start = async (cl: ClientsConfig['clients'][number]) => {
     // A browser keeps up to six connections per host; the stream holds one of them.
     const agent = new Agent({ keepAlive: true, maxSockets: 6 });
-    const cookie = await login(c.base, cl.username, cl.password, agent);
+    const cookie = await retried(
+      () => login(c.base, cl.username, cl.password, agent),
+      () => r.errors++,
+    );
     let lastLoad = 0;
     let timer: NodeJS.Timeout | undefined;
     let loading = false;
@@ -103,7 +120,11 @@ async function main(): Promise<void> {
           try {
             const res = await get(c.base, path, agent, cookie);
             if (res.status !== 200) r.errors++;
-            else (r.latency[path] ??= []).push(performance.now() - t0);
+            else {
+              const list = r.latency[path] ?? [];
+              list.push(performance.now() - t0);
+              r.latency[path] = list;
+            }
           } catch {
             r.errors++;
           }
@@ -122,34 +143,41 @@ async function main(): Promise<void> {
       }, wait);
     };
 
-    await new Promise<void>((resolve, reject) => {
-      const req = request(`${c.base}/api/stream`, { agent, headers: { cookie } }, (res) => {
-        if (res.statusCode !== 200) return reject(new Error(`stream: ${res.statusCode}`));
-        r.streams++;
-        resolve();
-        let rest = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          r.eventBytes += Buffer.byteLength(chunk);
-          const text = rest + chunk;
-          const cut = text.lastIndexOf('\n\n');
-          if (cut < 0) {
-            rest = text;
-            return;
-          }
-          rest = text.slice(cut + 2);
-          for (const block of text.slice(0, cut).split('\n\n')) {
-            const type = /^event: (.+)$/m.exec(block)?.[1];
-            if (!type || type === 'hello') continue;
-            r.events++;
-            if (RELOAD_ON.has(type)) changed();
-          }
+    const stream = () =>
+      new Promise<void>((resolve, reject) => {
+        const req = request(`${c.base}/api/stream`, { agent, headers: { cookie } }, (res) => {
+          if (res.statusCode !== 200) return reject(new Error(`stream: ${res.statusCode}`));
+          r.streams++;
+          resolve();
+          let rest = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            r.eventBytes += Buffer.byteLength(chunk);
+            const text = rest + chunk;
+            const cut = text.lastIndexOf('\n\n');
+            if (cut < 0) {
+              rest = text;
+              return;
+            }
+            rest = text.slice(cut + 2);
+            for (const block of text.slice(0, cut).split('\n\n')) {
+              const type = /^event: (.+)$/m.exec(block)?.[1];
+              if (!type || type === 'hello') continue;
+              r.events++;
+              if (RELOAD_ON.has(type)) changed();
+            }
+          });
+          res.on('error', () => {});
+          res.on('close', () => {
+            r.streams--;
+            // EventSource reconnects after a lost stream.
+            if (!ending) setTimeout(() => void retried(stream, () => r.errors++).catch(() => {}), 1000);
+          });
         });
-        res.on('close', () => r.streams--);
+        req.on('error', reject);
+        req.end();
       });
-      req.on('error', reject);
-      req.end();
-    });
+    await retried(stream, () => r.errors++);
     if (c.mode === 'page') await load();
   };
 
@@ -160,7 +188,10 @@ async function main(): Promise<void> {
   createInterface({ input: process.stdin }).on('line', (l) => {
     if (l === 'reset') reset();
     else if (l === 'report') say(r);
-    else if (l === 'end') process.exit(0);
+    else if (l === 'end') {
+      ending = true;
+      process.exit(0);
+    }
   });
 }
 

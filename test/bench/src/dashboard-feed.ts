@@ -5,14 +5,14 @@
 // stdin: "speed <x>" polls x times faster than real (0 pauses), "report" prints {"sent": messages so far}, "end".
 // Prints {"ready": true} once every site is connected and its retained state is out.
 
+import type { Socket } from 'node:net';
+import { createInterface } from 'node:readline';
 import type {
   DeviceStatePayload,
   GatewayHealthPayload,
   GatewayStatePayload,
   TelemetryPayload,
 } from '@pantau/contract';
-import { createInterface } from 'node:readline';
-import type { Socket } from 'node:net';
 import { leanConnect, publishPacket, wireTopic } from './mqtt-lean.js';
 
 export interface FeedSite {
@@ -55,7 +55,12 @@ function send(box: Box, topic: string, body: unknown, retain = false): void {
   box.nextId = id === 65535 ? 1 : id + 1;
   sent++;
   box.socket.write(
-    publishPacket(wireTopic(`pantau/v1/${box.site.id}/${topic}`), id, Buffer.from(JSON.stringify(body)), retain),
+    publishPacket(
+      wireTopic(`pantau/v1/${box.site.id}/${topic}`),
+      id,
+      Buffer.from(JSON.stringify(body)),
+      retain,
+    ),
   );
 }
 
@@ -94,7 +99,7 @@ function pollRadio(box: Box, device: string, intervalS: number): void {
       {
         ts,
         values: {
-          uptime_s: 2_592_000 + Math.floor(ts / 1000) % 100_000,
+          uptime_s: 2_592_000 + (Math.floor(ts / 1000) % 100_000),
           frequency_mhz: 5745,
           rx_power_dbm: rx,
           noise_floor_dbm: -96,

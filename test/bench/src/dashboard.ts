@@ -58,7 +58,8 @@ export function dashboardBenchOptionsFromEnv(): DashboardBenchOptions | null {
     loads: n('BENCH_DASH_LOADS', 5),
   };
   if (o.sites < 2) throw new Error('BENCH_DASH_SITES must be at least 2');
-  if (o.links < o.sites - 1) throw new Error('BENCH_DASH_LINKS must be at least BENCH_DASH_SITES - 1 (the tree)');
+  if (o.links < o.sites - 1)
+    throw new Error('BENCH_DASH_LINKS must be at least BENCH_DASH_SITES - 1 (the tree)');
   return o;
 }
 
@@ -116,7 +117,11 @@ function quantile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : Number.NaN;
 }
 
-const median = (xs: number[]) => quantile([...xs].sort((a, b) => a - b), 0.5);
+const median = (xs: number[]) =>
+  quantile(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
 
 // ---------------------------------------------------------------------------------------------------
 // The backbone: a tree of radio links from the command center (four links down from each site),
@@ -242,10 +247,14 @@ log_level: warn
   const out = (name: string) => openSync(join(dir, name), 'w');
   const brokerLog = out('broker.log');
   const dashLog = out('dashboard.log');
-  const broker = spawn(process.execPath, [join(ROOT, 'broker/dist/cli.js'), '--config', join(dir, 'central.yaml')], {
-    cwd: dir,
-    stdio: ['ignore', brokerLog, brokerLog],
-  });
+  const broker = spawn(
+    process.execPath,
+    [join(ROOT, 'broker/dist/cli.js'), '--config', join(dir, 'central.yaml')],
+    {
+      cwd: dir,
+      stdio: ['ignore', brokerLog, brokerLog],
+    },
+  );
   await waitPort(mqttPort, 'the broker');
   const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROFILE)}`] : [];
   const dashboard = spawn(
@@ -255,6 +264,14 @@ log_level: warn
   );
   closeSync(brokerLog);
   closeSync(dashLog);
+  for (const [name, p] of [
+    ['broker', broker],
+    ['dashboard', dashboard],
+  ] as const)
+    p.on('exit', (code, signal) => {
+      if (!stopping) log(`the ${name} exited during the run: code ${code}, signal ${signal}`);
+    });
+  let stopping = false;
   await waitPort(httpPort, 'the dashboard');
   return {
     base: `http://127.0.0.1:${httpPort}`,
@@ -262,6 +279,7 @@ log_level: warn
     broker,
     dashboard,
     stop: async () => {
+      stopping = true;
       await stopper(dashboard);
       await stopper(broker);
     },
@@ -352,7 +370,7 @@ async function report(children: Child[]): Promise<ClientsReport> {
     out.events += r.events;
     out.eventBytes += r.eventBytes;
     out.streams += r.streams;
-    for (const [k, v] of Object.entries(r.latency)) (out.latency[k] ??= []).push(...v);
+    for (const [k, v] of Object.entries(r.latency)) out.latency[k] = [...(out.latency[k] ?? []), ...v];
   }
   return out;
 }
@@ -377,7 +395,8 @@ async function waitPopulated(base: string, cookie: string, o: DashboardBenchOpti
     const devices = await get<unknown[]>('/api/devices');
     const online = sites.filter((s) => s.state === 'online').length;
     if (online === o.sites && devices.length === want) return;
-    if (i > 300) throw new Error(`central not populated: ${online} sites online, ${devices.length}/${want} devices`);
+    if (i > 300)
+      throw new Error(`central not populated: ${online} sites online, ${devices.length}/${want} devices`);
     await sleep(500);
   }
 }
@@ -500,7 +519,12 @@ async function pageLoads(base: string, sid: string, o: DashboardBenchOptions): P
         bodies.push(
           res
             .body()
-            .then((b) => ({ url: res.url().replace(base, ''), type, raw: b.length, gzip: gzipSync(b).length }))
+            .then((b) => ({
+              url: res.url().replace(base, ''),
+              type,
+              raw: b.length,
+              gzip: gzipSync(b).length,
+            }))
             .catch(() => null),
         );
       });
@@ -579,7 +603,17 @@ export async function runDashboardBench(o: DashboardBenchOptions): Promise<void>
     // ---- Report.
     const byClients = (speed: number, n: number) => rows.find((r) => r.speed === speed && r.clients === n);
     const fanRows: string[][] = [
-      ['', 'speed', 'clients', 'MQTT msg/s', 'events/s', 'dash CPU ms/s', 'µs CPU/event', 'dash RSS MB', 'broker ms/s'],
+      [
+        '',
+        'speed',
+        'clients',
+        'MQTT msg/s',
+        'events/s',
+        'dash CPU ms/s',
+        'µs CPU/event',
+        'dash RSS MB',
+        'broker ms/s',
+      ],
     ];
     for (const r of rows)
       fanRows.push([
@@ -668,7 +702,11 @@ export async function runDashboardBench(o: DashboardBenchOptions): Promise<void>
         f(sum(type, 'gzip') / 1024, 1),
       ]),
     ];
-    table('What the page loads (the server sends it uncompressed: raw is what goes over the wire)', sizeRows, [14, 8, 10, 10]);
+    table(
+      'What the page loads (the server sends it uncompressed: raw is what goes over the wire)',
+      sizeRows,
+      [14, 8, 10, 10],
+    );
     const biggest = [...first.assets].sort((a, b) => b.raw - a.raw).slice(0, 3);
     process.stdout.write(
       `largest: ${biggest.map((a) => `${a.url} ${f(a.raw / 1024, 1)} kB (${f(a.gzip / 1024, 1)} gz)`).join(', ')}\n`,
