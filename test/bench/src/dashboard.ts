@@ -9,7 +9,10 @@
 //  2. the overview APIs under the load of BENCH_DASH_CLIENTS clients that behave like the page
 //     (dashboard-clients.ts: map, summary and camera views, reloading after live changes): p50/p95/p99;
 //  3. the page in Debian's headless Chromium: time until the map shows every link (median of
-//     BENCH_DASH_LOADS cold loads), and the JavaScript and CSS the page loads, raw and gzip.
+//     BENCH_DASH_LOADS cold loads), and the JavaScript and CSS the page loads, raw and gzip;
+//  4. single overview requests once the store holds BENCH_DASH_HISTORY_DAYS (1) days of telemetry
+//     batches at the feed's real rates (written into the SQLite file directly), and how long /healthz
+//     waits meanwhile: a figure that grows with history shows here, not in minutes of live feed.
 // Clients and feed share the machine with the central (see the printed note).
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
