@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { Audit } from './audit.js';
 import type { LiveFeed } from './live.js';
 import { Slug } from './schemas.js';
+import { JSON_TYPE, SHARE_MS, SharedAnswers } from './shared-answer.js';
 import { forwardToSite } from './site-request.js';
 import type { Role } from './users.js';
 
@@ -115,33 +116,40 @@ export async function registerCameraRoutes(app: App, opts: CameraRoutesOptions):
   const { getStore, live, log, audit } = opts;
   const bb: Backbone | null = opts.backbone ? loadBackbone(opts.backbone.file) : null;
 
+  const shared = new SharedAnswers(SHARE_MS);
   const cameras = async () =>
     ((await getStore()?.listDevices()) ?? []).filter((d) => d.state.kind === 'camera');
 
   app.get<{ Querystring: Static<typeof BoardQuery> }>(
     '/api/cameras',
     { schema: { querystring: BoardQuery } },
-    async (req) => {
-      const now = Date.now();
-      const all = (await cameras()).map((d) => tileOf(d, bb?.sites.get(d.site), now));
-      const q = req.query;
-      const shown = all.filter(
-        (t) => (!q.kecamatan || t.kecamatan === q.kecamatan) && (!q.agency || t.agency === q.agency),
-      );
-      const active = shown.filter((t) => t.active).length;
-      const uniq = (xs: Array<string | null>) => [...new Set(xs.filter((x): x is string => !!x))].sort();
-      return {
-        summary: {
-          active,
-          total: shown.length,
-          id: `${active} dari ${shown.length} titik aktif`,
-          en: `${active} of ${shown.length} monitoring points live`,
-        },
-        filters: { kecamatan: uniq(all.map((t) => t.kecamatan)), agency: uniq(all.map((t) => t.agency)) },
-        tiles: sortTiles(shown),
-      };
-    },
+    async (req, reply) =>
+      reply
+        .type(JSON_TYPE)
+        .send(
+          await shared.get(JSON.stringify([req.query.kecamatan, req.query.agency]), () => board(req.query)),
+        ),
   );
+
+  async function board(q: Static<typeof BoardQuery>) {
+    const now = Date.now();
+    const all = (await cameras()).map((d) => tileOf(d, bb?.sites.get(d.site), now));
+    const shown = all.filter(
+      (t) => (!q.kecamatan || t.kecamatan === q.kecamatan) && (!q.agency || t.agency === q.agency),
+    );
+    const active = shown.filter((t) => t.active).length;
+    const uniq = (xs: Array<string | null>) => [...new Set(xs.filter((x): x is string => !!x))].sort();
+    return {
+      summary: {
+        active,
+        total: shown.length,
+        id: `${active} dari ${shown.length} titik aktif`,
+        en: `${active} of ${shown.length} monitoring points live`,
+      },
+      filters: { kecamatan: uniq(all.map((t) => t.kecamatan)), agency: uniq(all.map((t) => t.agency)) },
+      tiles: sortTiles(shown),
+    };
+  }
 
   app.get<{ Params: Static<typeof Params> }>(
     '/api/cameras/:site/:device/thumbnail',

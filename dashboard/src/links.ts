@@ -23,6 +23,7 @@ import type { Logger } from 'pino';
 import type { Audit } from './audit.js';
 import { registerIncidentRoutes } from './incidents.js';
 import { Slug } from './schemas.js';
+import { JSON_TYPE, SHARE_MS, SharedAnswers } from './shared-answer.js';
 import { inScope, scopeOf } from './site-scope.js';
 import { registerSummaryRoute } from './summary.js';
 import type { Role } from './users.js';
@@ -104,24 +105,29 @@ export async function registerLinkRoutes(app: App, opts: LinkRoutesOptions): Pro
     return hop ? { from_site: site, hop, figures: out } : null;
   };
 
-  app.get('/api/backbone', async (_req, reply) => {
-    if (!bb || !db) return reply.code(404).send(noBackbone);
+  const shared = new SharedAnswers(SHARE_MS);
+  const backbone = async (bb: Backbone, db: CentralDb) => {
     const statuses = new Map(db.linkStatuses().map((s) => [s.link, s]));
     return {
       root: bb.root,
       sites: [...bb.sites.values()].map((s) => ({
         ...s,
-        upstream: bb!.upstream.get(s.id)?.id ?? null,
-        behind: descendants(bb!, s.id).length,
+        upstream: bb.upstream.get(s.id)?.id ?? null,
+        behind: descendants(bb, s.id).length,
       })),
       links: [...bb.links.values()].map((l) => ({
         ...l,
-        fade: l.fade ?? bb!.fadeDefaults,
+        fade: l.fade ?? bb.fadeDefaults,
         status: statuses.get(l.id)?.verdict ?? null,
         status_updated_at: statuses.get(l.id)?.updated_at ?? null,
-        baseline: db!.baseline(l.id),
+        baseline: db.baseline(l.id),
       })),
     };
+  };
+
+  app.get('/api/backbone', async (_req, reply) => {
+    if (!bb || !db) return reply.code(404).send(noBackbone);
+    return reply.type(JSON_TYPE).send(await shared.get('backbone', () => backbone(bb!, db!)));
   });
 
   app.get<{ Params: { id: string } }>(
@@ -175,6 +181,7 @@ export async function registerLinkRoutes(app: App, opts: LinkRoutesOptions): Pro
           by: session.username,
         });
         db.putBaseline(req.params.id, b);
+        shared.clear();
         audit(req, 'baseline_recorded', req.params.id, { baseline: b, note: req.body.note });
         return reply.code(201).send(b);
       } catch (e) {

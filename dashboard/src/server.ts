@@ -17,16 +17,17 @@ import type { DashboardConfig } from './config.js';
 import { CSRF_HEADER, foreignOrigin, LOGIN_COOKIE, LoginTokens, sameToken } from './csrf.js';
 import { registerEnrollRoutes } from './enroll.js';
 import { registerLinkRoutes } from './links.js';
-import { LiveFeed } from './live.js';
+import { type LiveEvent, LiveFeed } from './live.js';
 import { observeDashboard } from './observe.js';
 import { registerRemoteOps } from './remote-ops.js';
 import { Slug } from './schemas.js';
 import { LoginBrake, type Session, Sessions } from './sessions.js';
+import { JSON_TYPE, SHARE_MS, SharedAnswers } from './shared-answer.js';
 import { inScope, registerSiteGuard, scopeOf } from './site-scope.js';
 import { SITE_SILENT_MS } from './summary.js';
 import { registerTerminalRoutes } from './terminals.js';
 import { registerUserRoutes } from './user-routes.js';
-import { UserDirectory } from './users.js';
+import { type Role, UserDirectory } from './users.js';
 import { registerVendorRoutes } from './vendor.js';
 
 const COOKIE = 'pantau_sid';
@@ -36,6 +37,9 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Login and its form's token: the only /api paths without a session. */
 const isLoginPath = (url: string) => url === '/api/login' || url.startsWith('/api/login?');
+
+/** What may wait for one browser's live stream before it is dropped (it reconnects by itself). */
+const MAX_STREAM_BACKLOG = 1 << 20;
 
 export interface RunningDashboard {
   port: number;
@@ -319,10 +323,11 @@ export async function startDashboard(
 
   app.get('/api/metrics', async () => METRICS);
 
-  app.get('/api/sites', async (req) => {
+  const shared = new SharedAnswers(SHARE_MS);
+  const siteList = async () => {
     const now = Date.now();
     const store = getStore();
-    const sites = ((await store?.listSites()) ?? []).filter((s) => inScope(req.session, s.site));
+    const sites = (await store?.listSites()) ?? [];
     return Promise.all(
       sites.map(async (s) => {
         const seq = await store!.sequenceReport(s.site);
@@ -334,6 +339,13 @@ export async function startDashboard(
         };
       }),
     );
+  };
+  app.get('/api/sites', async (req, reply) => {
+    // Every site, computed once for all who ask within a second; an installer's own sites from it.
+    const all = await shared.get('sites', siteList);
+    const scope = scopeOf(req.session);
+    if (!scope) return reply.type(JSON_TYPE).send(all);
+    return (JSON.parse(all) as Array<{ site: string }>).filter((s) => scope.includes(s.site));
   });
 
   app.get<{ Params: { site: string } }>(
@@ -432,6 +444,23 @@ export async function startDashboard(
   await registerEnrollRoutes(app, { enroll: cfg.enroll, backbone: cfg.backbone, log, audit });
   await registerRemoteOps(app, { cfg, getStore, live, log, audit });
 
+  // Each event's text per role, made once and written to every stream of that role: serialising it
+  // again per browser made the fan-out cost grow with the payload times the clients (bench).
+  const frames = new WeakMap<LiveEvent, Map<Role, string>>();
+  const frameOf = (role: Role, e: LiveEvent): string => {
+    let byRole = frames.get(e);
+    if (!byRole) {
+      byRole = new Map();
+      frames.set(e, byRole);
+    }
+    let text = byRole.get(role);
+    if (text === undefined) {
+      text = `event: ${e.type}\ndata: ${JSON.stringify(liveEventFor(role, e))}\n\n`;
+      byRole.set(role, text);
+    }
+    return text;
+  };
+
   app.get('/api/stream', (req, reply) => {
     reply.hijack();
     const res = reply.raw;
@@ -445,9 +474,20 @@ export async function startDashboard(
     // The session object itself: a role or site change reaches an open stream, and the stream ends
     // with the session (logout, user removed or disabled).
     const session = req.session!;
+    // The events of one turn of the event loop go out in one write (one system call per browser,
+    // not one per event). A browser that stops reading is dropped once a megabyte waits for it,
+    // instead of the dashboard buffering for it without end; its EventSource reconnects by itself.
+    let pending = '';
+    const flush = () => {
+      if (res.destroyed) return;
+      if (res.writableLength > MAX_STREAM_BACKLOG) res.destroy();
+      else res.write(pending);
+      pending = '';
+    };
     const off = live.subscribe((e) => {
       if (!inScope(session, e.site)) return;
-      res.write(`event: ${e.type}\ndata: ${JSON.stringify(liveEventFor(session.role, e))}\n\n`);
+      if (pending === '') setImmediate(flush);
+      pending += frameOf(session.role, e);
     });
     const beat = setInterval(() => res.write(`: keep-alive ${Date.now()}\n\n`), 15_000);
     const gone = observer.streamOpened();

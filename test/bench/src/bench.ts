@@ -6,9 +6,12 @@
 // Then the ingest benchmark (ingest.ts): points/s into the SQLite and InfluxDB stores against raw
 // line-protocol writes to the same influxd; then the broker benchmark (broker.ts): Pantau's broker
 // against mosquitto, throughput, latency, memory; then the scale-out benchmark (cluster.ts): site boxes into one broker, one broker with Redis, two
-// brokers, and mosquitto as the peer.
+// brokers, and mosquitto as the peer. Then the dashboard benchmark (dashboard.ts): 200 sites, 400 links
+// and 500 cameras with 50 dashboard clients: live fan-out CPU against one client, overview API
+// latency, the page's first paint in Chromium and its JavaScript and CSS.
 // BENCH_DEVICES=0 skips the first part, BENCH_FLEET_DEVICES=0 the second, BENCH_CAMERAS=0 the third,
-// BENCH_OUTBOX=0 the fourth, BENCH_INGEST=0 the fifth, BENCH_BROKER=0 the sixth, BENCH_CLUSTER=0 the seventh.
+// BENCH_OUTBOX=0 the fourth, BENCH_INGEST=0 the fifth, BENCH_BROKER=0 the sixth, BENCH_CLUSTER=0 the seventh,
+// BENCH_DASHBOARD=0 the eighth.
 
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -18,6 +21,7 @@ import { promisify } from 'node:util';
 import { brokerBenchOptionsFromEnv, runBrokerBench } from './broker.js';
 import { cameraOptionsFromEnv, runCameras } from './cameras.js';
 import { clusterBenchOptionsFromEnv, runCluster } from './cluster.js';
+import { dashboardBenchOptionsFromEnv, runDashboardBench } from './dashboard.js';
 import { fleetOptionsFromEnv, runFleet } from './fleet.js';
 import { ingestBenchOptionsFromEnv, runIngest } from './ingest.js';
 import { outboxBenchOptionsFromEnv, runOutbox } from './outbox.js';
@@ -161,6 +165,8 @@ async function main(): Promise<void> {
   if (broker) await runBrokerBench(broker);
   const cluster = clusterBenchOptionsFromEnv();
   if (cluster) await runCluster(cluster);
+  const dashboard = dashboardBenchOptionsFromEnv();
+  if (dashboard) await runDashboardBench(dashboard);
 }
 
 main().catch((e: unknown) => {
