@@ -589,8 +589,14 @@ ${list}
     const all = [...new Set([...seqs, ...waiting('full')])].sort((a, b) => a - b);
     const missing = holes(all, 1, all.at(-1)!);
     expect(missing.length).toBeGreaterThan(0);
-    expect(missing.length).toBe(h.dropped);
-    expect(dropEvent!.data!.first_seq).toBe(missing[0]);
+    // Each missing number was dropped and counted. A dropped message may still have arrived: one sent
+    // before the link went dark whose acknowledgement was lost with it (at most the window of 20
+    // unacknowledged messages), so the count may exceed what is missing by that much, never be less.
+    expect(missing.length).toBeLessThanOrEqual(h.dropped);
+    expect(h.dropped - missing.length).toBeLessThanOrEqual(20);
+    const firstDropped = dropEvent!.data!.first_seq as number;
+    expect(firstDropped).toBeLessThanOrEqual(missing[0]!);
+    expect(missing[0]! - firstDropped).toBeLessThanOrEqual(20);
     const newest = rows.filter((r) => r.kind === 'batch').at(-1)!;
     expect(newest.received_at).toBeGreaterThan(fullAt);
     process.stdout.write(
