@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { type OnvifSimulator, startOnvifSimulator } from '@pantau/collectors/onvif/simulator';
 import { type SimulatedAgent, startSimulatedAgent } from '@pantau/collectors/snmp/simulator';
 import { startZkSimulator, type ZkSimulator } from '@pantau/collectors/zkteco/simulator';
+import Database from 'better-sqlite3';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, screenshot } from './support/browser.js';
@@ -90,7 +91,7 @@ sites:
   - { id: scc, name: Command Center }
   - { id: pasar, name: Pasar Sentral, priority: basic }
 links:
-  - { id: scc-pasar, medium: radio, a: { site: scc }, b: { site: pasar } }
+  - { id: scc-pasar, medium: radio, a: { site: scc }, b: { site: pasar, device: radio-pasar } }
 `,
     });
     const installerPort = await freePort();
@@ -273,7 +274,7 @@ devices:
     await page.fill('#communities', 'public, pasar-ro');
     await page.fill('#camera_user', 'admin');
     await page.fill('#camera_password', CAM_PASSWORD);
-    await page.click('details summary');
+    await page.click('#scan-section details summary');
     await page.fill('#snmp_port', String(ports.snmp));
     await page.fill('#wsd_port', String(ports.wsd));
     await page.fill('#zk_port', String(ports.zk));
@@ -411,6 +412,24 @@ devices:
     expect(html.status).toBe(200);
     expect(html.type).toMatch(/text\/html/);
     expect(html.body.toString()).toMatch(/<img alt="Kamera Pasar 1" src="data:image\/jpeg;base64,/);
+    // Commissioning recorded the link's baseline from the pasar end's readings of the last minutes.
+    const baseline = await waitFor(
+      'baseline recorded at commissioning',
+      () => {
+        const db = new Database(join(dir.path, 'central-state.db'), { readonly: true });
+        try {
+          return db.prepare("SELECT body FROM baselines WHERE link = 'scc-pasar'").get() as
+            | { body: string }
+            | undefined;
+        } finally {
+          db.close();
+        }
+      },
+      15_000,
+    );
+    const b = JSON.parse(baseline.body) as { recorded_by: string; b?: { rx_dbm?: number } };
+    expect(b.recorded_by).toMatch(/^commissioning .*\(installer@/);
+    expect(typeof b.b?.rx_dbm).toBe('number');
     // An operator may not read commissioning reports.
     expect((await central.api('/api/sites/pasar/commissioning', 'petugas')).status).toBe(403);
     // Additions started before site.yaml changed elsewhere are not applied over that change.

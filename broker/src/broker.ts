@@ -47,13 +47,14 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
   const auth = new Authenticator(loadCredentials(cfg.credentials_file));
   const guard = new Guard(cfg, auth, log);
   const central = cfg.backbone ? new CentralDb(cfg.backbone.state_path!) : null;
-  const engine =
-    cfg.backbone && central
-      ? new CentralEngine({ backbone: loadBackbone(cfg.backbone.file), db: central, log })
-      : null;
+  const backbone = cfg.backbone ? loadBackbone(cfg.backbone.file) : null;
+  const engine = backbone && central ? new CentralEngine({ backbone, db: central, log }) : null;
   // In a cluster the judgement hears every broker's messages through the shared emitter (below),
   // not only what this broker ingested.
-  const ingest = createIngest(store, log, cfg.cluster ? undefined : (engine ?? undefined), { central });
+  const ingest = createIngest(store, log, cfg.cluster ? undefined : (engine ?? undefined), {
+    central,
+    backbone,
+  });
   const cluster = cfg.cluster
     ? openCluster(cfg.cluster, log, (leader) => {
         if (leader) engine?.reloadVerdicts();

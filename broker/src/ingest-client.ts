@@ -31,11 +31,9 @@ export async function startIngestClient(
   const log = opts.logger ?? pino({ level: cfg.log_level, base: { service: 'pantau-ingest' } });
   const store = openStore(cfg.store);
   const central = cfg.backbone ? new CentralDb(cfg.backbone.state_path!) : null;
-  const engine =
-    cfg.backbone && central
-      ? new CentralEngine({ backbone: loadBackbone(cfg.backbone.file), db: central, log })
-      : null;
-  const ingest = createIngest(store, log, engine ?? undefined, { central });
+  const backbone = cfg.backbone ? loadBackbone(cfg.backbone.file) : null;
+  const engine = backbone && central ? new CentralEngine({ backbone, db: central, log }) : null;
+  const ingest = createIngest(store, log, engine ?? undefined, { central, backbone });
   const evaluator = engine
     ? setInterval(() => {
         try {

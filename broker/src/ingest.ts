@@ -13,7 +13,9 @@ import {
   type TelemetryPayload,
 } from '@pantau/contract';
 import type { Logger } from 'pino';
+import { BaselineError, computeBaseline } from './backbone/baseline.js';
 import type { CentralDb } from './backbone/central-db.js';
+import type { Backbone } from './backbone/description.js';
 import { checkCommissioning } from './commissioning.js';
 import type { Store, ThumbnailRecord } from './store/index.js';
 
@@ -149,6 +151,9 @@ function notify(observer: IngestObserver, m: Message, receivedAt: number): void 
   else if (m.kind === 'event') observer.onEvent(m.site, m.p, receivedAt);
 }
 
+/** The readings a baseline recorded at commissioning is the median of (as the dashboard's default). */
+const COMMISSIONING_BASELINE_MS = 15 * 60_000;
+
 /**
  * Ingest: checks, stores, then tells the observer. A malformed payload is counted and logged and
  * resolves; a store that fails rejects, so the broker does not acknowledge what it did not keep.
@@ -161,7 +166,7 @@ export function createIngest(
   store: Store,
   log: Logger,
   observer?: IngestObserver,
-  opts: { central?: CentralDb | null } = {},
+  opts: { central?: CentralDb | null; backbone?: Backbone | null } = {},
 ) {
   const stats: IngestStats = { batches: 0, samples: 0, duplicates: 0, states: 0, events: 0, rejected: 0 };
   // Replays are normal after a lost acknowledgement or a fail-over between brokers; one summary
@@ -174,6 +179,37 @@ export function createIngest(
       repeats = 0;
     }, DUPLICATE_SUMMARY_MS).unref();
   };
+
+  /**
+   * Commissioning a site records the baseline of each radio link it is an end of, from the readings of
+   * the last minutes (both ends where they report), as an engineer's "record baseline" does; a link
+   * with too few readings yet keeps its old baseline and the log says why.
+   */
+  async function recordBaselines(site: string, p: CommissioningPayload, at: number): Promise<void> {
+    const bb = opts.backbone;
+    if (!bb || !opts.central) return;
+    for (const link of bb.links.values()) {
+      if (link.medium !== 'radio' || (link.a.site !== site && link.b.site !== site)) continue;
+      try {
+        const b = await computeBaseline(store, bb, link.id, {
+          from: at - COMMISSIONING_BASELINE_MS,
+          to: at,
+          by: `commissioning ${p.id} (${p.by})`,
+        });
+        opts.central.putBaseline(link.id, b);
+        log.info(
+          { site, link: link.id, report: p.id, samples: b.samples },
+          'link baseline recorded at commissioning',
+        );
+      } catch (e) {
+        if (!(e instanceof BaselineError)) throw e;
+        log.warn(
+          { site, link: link.id, report: p.id, reason: e.message },
+          'link baseline not recorded at commissioning',
+        );
+      }
+    }
+  }
 
   async function ingest(topic: string, payload: Buffer, receivedAt = Date.now()): Promise<void> {
     let m: Message | null;
@@ -232,6 +268,7 @@ export function createIngest(
           body: m.body,
         });
         log.info({ site: m.site, id: m.p.id, devices: m.p.devices.length }, 'commissioning report kept');
+        await recordBaselines(m.site, m.p, receivedAt);
         return;
     }
     if (observer) notify(observer, m, receivedAt);
