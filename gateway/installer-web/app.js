@@ -82,7 +82,7 @@ const T = {
     enroll: '0. Daftarkan ke pusat',
     enrollHelp:
       'Masukkan token sekali pakai dari dasbor pusat (menu Gateway lokasi → Daftarkan kotak lokasi). Gateway menerima id lokasi dan akunnya dari pusat, lalu memulai ulang.',
-    central: 'Alamat dasbor pusat (mis. https://pusat.pemda.lan:8443)',
+    central: 'Alamat dasbor pusat (mis. pusat.pemda.lan:8443)',
     token: 'Token (mis. ABCD-EFGH-JKMN-PQRS)',
     startEnroll: 'Daftarkan',
     enrolling: 'Mendaftarkan…',
@@ -168,7 +168,7 @@ const T = {
     enroll: '0. Enroll with the central',
     enrollHelp:
       "Type the one-time token from the central's dashboard (Site boxes → Enroll a site box). The box receives its site id and account from the central, then restarts.",
-    central: "The central dashboard's address (e.g. https://pusat.pemda.lan:8443)",
+    central: "The central dashboard's address (e.g. pusat.pemda.lan:8443)",
     token: 'Token (e.g. ABCD-EFGH-JKMN-PQRS)',
     startEnroll: 'Enroll',
     enrolling: 'Enrolling…',
@@ -623,7 +623,7 @@ function applyMessage(r) {
 }
 
 function enrollView() {
-  const central = input('enroll-central', { type: 'url', placeholder: 'https://pusat.pemda.lan:8443' });
+  const central = input('enroll-central', { placeholder: 'pusat.pemda.lan:8443', autocapitalize: 'none' });
   const token = input('enroll-token', {
     autocomplete: 'off',
     autocapitalize: 'characters',

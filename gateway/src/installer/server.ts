@@ -503,7 +503,9 @@ export async function startInstallerServer(deps: InstallerDeps): Promise<Install
     if (req.method === 'POST' && path === '/api/enroll') {
       if (!deps.enroll) throw new HttpError(501, 'enrollment is not available here');
       const b = await readJson(req);
-      const central = typeof b.central === 'string' ? b.central.trim() : '';
+      const typed = typeof b.central === 'string' ? b.central.trim() : '';
+      // Typed on a phone as "pusat.pemda.lan:8443": the dashboard is served over HTTPS.
+      const central = typed && !typed.includes('://') ? `https://${typed}` : typed;
       const tokenText = typeof b.token === 'string' ? b.token.trim() : '';
       if (!central || !tokenText)
         throw new HttpError(400, 'central and token are required / alamat pusat dan token wajib diisi');
