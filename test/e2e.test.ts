@@ -167,13 +167,21 @@ devices:
     expect(dev.state.figures.if_in_bps?.value).toBeLessThan(10_000_000);
     expect(dev.state.figures.latency_ms?.value).toBeGreaterThanOrEqual(0);
 
-    const now = Date.now();
-    const hist = await api<Array<{ labels: Record<string, string>; points: Array<[number, number]> }>>(
-      `/api/history?site=rsud&device=ptp-scc&metric=rx_power_dbm&from=${now - 600_000}&to=${now + 1000}`,
+    // Telemetry goes through the outbox, the device's state straight out: the state can be first.
+    const hist = await waitFor(
+      'rx power history',
+      async () => {
+        const now = Date.now();
+        const h = await api<Array<{ labels: Record<string, string>; points: Array<[number, number]> }>>(
+          `/api/history?site=rsud&device=ptp-scc&metric=rx_power_dbm&from=${now - 600_000}&to=${now + 1000}`,
+        );
+        return h[0]?.points.length ? h : undefined;
+      },
+      30_000,
     );
-    expect(hist[0]?.points.length).toBeGreaterThan(0);
     expect(hist[0]?.points.every(([, v]) => v === -69)).toBe(true);
-    expect((await siteState())?.state).toBe('online');
+    // The sites list is shared by every screen for up to a second: ask until it says online.
+    await waitFor('site online', async () => (await siteState())?.state === 'online', 10_000);
   });
 
   it("the site box's own /metrics (Prometheus text) and /healthz", async () => {
