@@ -63,14 +63,39 @@ function get(
   });
 }
 
-function login(base: string, username: string, password: string, agent: Agent): Promise<string> {
+/** The login form's token (CSRF) and the cookie it is bound to, as the page gets them first. */
+function loginForm(base: string, agent: Agent): Promise<{ csrf: string; cookie: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}/api/login`, { agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          const { csrf } = JSON.parse(Buffer.concat(chunks).toString()) as { csrf: string };
+          resolve({ csrf, cookie: String(res.headers['set-cookie'] ?? '').split(';')[0] ?? '' });
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function login(base: string, username: string, password: string, agent: Agent): Promise<string> {
+  const form = await loginForm(base, agent);
   return new Promise((resolve, reject) => {
     const req = request(
       `${base}/api/login`,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'x-csrf-token': form.csrf, cookie: form.cookie },
+      },
       (res) => {
         res.resume();
-        const cookie = String(res.headers['set-cookie'] ?? '').split(';')[0] ?? '';
+        const cookie = /pantau_sid=[^;]+/.exec(String(res.headers['set-cookie'] ?? ''))?.[0] ?? '';
         if (res.statusCode !== 200 || !cookie) reject(new Error(`login of ${username}: ${res.statusCode}`));
         else resolve(cookie);
       },

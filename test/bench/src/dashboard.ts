@@ -383,13 +383,20 @@ async function report(children: Child[]): Promise<ClientsReport> {
 }
 
 async function login(base: string, user: string): Promise<string> {
+  // As the page does: the login form's token first (CSRF), then the POST that carries it.
+  const form = await fetch(`${base}/api/login`);
+  const { csrf } = (await form.json()) as { csrf: string };
   const res = await fetch(`${base}/api/login`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: {
+      'content-type': 'application/json',
+      'x-csrf-token': csrf,
+      cookie: (form.headers.get('set-cookie') ?? '').split(';')[0]!,
+    },
     body: JSON.stringify({ username: user, password: `${user}-secret-1` }),
   });
   if (res.status !== 200) throw new Error(`login of ${user}: ${res.status}`);
-  return (res.headers.get('set-cookie') ?? '').split(';')[0]!.split('=')[1]!;
+  return /pantau_sid=([^;]+)/.exec(res.headers.getSetCookie().join(', '))?.[1] ?? '';
 }
 
 /** Waits until the dashboard shows every site box online and every device, from the feed's first round. */
