@@ -8,7 +8,6 @@
 
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { openStore } from '@pantau/broker/store';
@@ -17,7 +16,7 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Daemon, freePort, ROOT, runDaemon, tempDir, waitFor } from './support/procs.js';
+import { type Daemon, freePort, portOpen, ROOT, runDaemon, tempDir, waitFor } from './support/procs.js';
 import { startRedis, type TestRedis } from './support/redis.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 
@@ -66,16 +65,6 @@ function peerPorts(pid: number): number[] {
   return ports;
 }
 
-const listening = (port: number) =>
-  new Promise<boolean>((res) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      res(true);
-    });
-    s.once('error', () => res(false));
-  });
-
 /** A read-only look at a SQLite file another process writes. */
 function query<T>(file: string, sql: string, ...args: unknown[]): T[] {
   if (!existsSync(file)) return [];
@@ -108,7 +97,7 @@ describe('two brokers behind one Redis (real processes)', () => {
   const startBroker = async (name: 'a' | 'b') => {
     const d = runDaemon('broker', ['--config', join(dir.path, `central-${name}.yaml`)]);
     brokers[name] = d;
-    await waitFor(`broker ${name} listening`, () => listening(ports[name]), 20_000);
+    await waitFor(`broker ${name} listening`, () => portOpen(ports[name]), 20_000);
     return d;
   };
 

@@ -4,13 +4,12 @@
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, requireBinary, tempDir, waitFor } from '../../test/support/procs.js';
+import { freePort, portOpen, requireBinary, tempDir, waitFor } from '../../test/support/procs.js';
 import { IngestSession } from './ingest-session.js';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
@@ -41,19 +40,7 @@ user ${userInfo().username}
 `,
     );
     broker = spawn(MOSQUITTO, ['-c', join(dir.path, 'mosquitto.conf')], { stdio: 'ignore' });
-    await waitFor(
-      'mosquitto listening',
-      () =>
-        new Promise<boolean>((res) => {
-          const s = connect(port, '127.0.0.1');
-          s.once('connect', () => {
-            s.destroy();
-            res(true);
-          });
-          s.once('error', () => res(false));
-        }),
-      10_000,
-    );
+    await waitFor('mosquitto listening', () => portOpen(port), 10_000);
   });
 
   afterAll(() => {

@@ -257,15 +257,10 @@ export function parseConfig<S extends TSchema>(
   return value as Static<S>;
 }
 
-/** Reads and parses a config file; a missing or unreadable file is a ConfigError too. */
-export function loadConfig<S extends TSchema>(
-  file: string,
-  schema: S,
-  opts: LoadOptions<Static<S>> = {},
-): Static<S> {
-  let text: string;
+/** A config file's text; a missing or unreadable file is a ConfigError naming it. */
+export function readConfigText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ConfigError(file, [
@@ -278,6 +273,15 @@ export function loadConfig<S extends TSchema>(
       },
     ]);
   }
+}
+
+/** Reads and parses a config file; a missing or unreadable file is a ConfigError too. */
+export function loadConfig<S extends TSchema>(
+  file: string,
+  schema: S,
+  opts: LoadOptions<Static<S>> = {},
+): Static<S> {
+  const text = readConfigText(file);
   return parseConfig(text, file, schema, opts);
 }
 

@@ -9,11 +9,11 @@ import {
   RegisterMapError,
 } from '@pantau/collectors/modbus';
 import {
-  ConfigError,
   duplicateIds,
   LogLevelSchema,
   parseConfig,
   pathFrom,
+  readConfigText,
   readPemFile,
   readSecretFile,
   type SemanticIssue,
@@ -471,22 +471,7 @@ function semantic(c: Static<typeof GatewayConfigSchema>): SemanticIssue[] {
 
 /** Loads site.yaml; relative paths resolve against its folder; the MQTT password is read from its file. */
 export function loadGatewayConfig(file: string): GatewayConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ConfigError(file, [
-      {
-        file,
-        line: 0,
-        column: 0,
-        field: '',
-        message: code === 'ENOENT' ? 'file not found' : `cannot read: ${code}`,
-      },
-    ]);
-  }
-  return parseGatewayConfig(text, file);
+  return parseGatewayConfig(readConfigText(file), file);
 }
 
 /**

@@ -2,8 +2,7 @@
 // a password as in production.
 
 import { spawn } from 'node:child_process';
-import { connect } from 'node:net';
-import { freePort, requireBinary, waitFor } from './procs.js';
+import { freePort, portOpen, requireBinary, waitFor } from './procs.js';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 
@@ -36,20 +35,7 @@ export async function startRedis(o: { dir: string; password: string; port?: numb
     ],
     { stdio: 'ignore' },
   );
-  await waitFor(
-    'redis-server listening',
-    () =>
-      new Promise<boolean>((res) => {
-        const s = connect(port, '127.0.0.1');
-        s.once('connect', () => {
-          s.destroy();
-          res(true);
-        });
-        s.once('error', () => res(false));
-      }),
-    10_000,
-    50,
-  );
+  await waitFor('redis-server listening', () => portOpen(port), 10_000, 50);
   return {
     port,
     password: o.password,

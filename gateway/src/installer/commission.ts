@@ -25,6 +25,7 @@ import {
   withCredentials,
 } from '../camera.js';
 import type { DeviceConfig, GatewayConfig } from '../config.js';
+import { snmpSessionOptions } from '../remote-hands.js';
 import { testDevice } from '../scan/test-device.js';
 import { VERSION } from '../version.js';
 
@@ -51,29 +52,7 @@ function describe(d: DeviceConfig): Omit<CommissionedDevice, 'ok' | 'notes'> {
 }
 
 async function commissionSnmp(cfg: GatewayConfig, d: DeviceConfig): Promise<CommissionedDevice> {
-  const s = d.snmp!;
-  const session = new SnmpSession({
-    address: d.address,
-    port: s.port,
-    version: s.version,
-    community: s.community ?? 'public',
-    timeoutMs: d.timeout_ms ?? cfg.defaults.timeout_ms,
-    retries: cfg.defaults.retries,
-    ...(s.max_repetitions ? { maxRepetitions: s.max_repetitions } : {}),
-    ...(s.v3
-      ? {
-          v3: {
-            user: s.v3.user,
-            level: s.v3.level,
-            ...(s.v3.auth_protocol ? { authProtocol: s.v3.auth_protocol } : {}),
-            ...(s.v3.auth_key ? { authKey: s.v3.auth_key } : {}),
-            ...(s.v3.priv_protocol ? { privProtocol: s.v3.priv_protocol } : {}),
-            ...(s.v3.priv_key ? { privKey: s.v3.priv_key } : {}),
-            ...(s.v3.context ? { context: s.v3.context } : {}),
-          },
-        }
-      : {}),
-  });
+  const session = new SnmpSession(snmpSessionOptions(d, cfg)!);
   try {
     const r = await collectSnmp(session, newSnmpMemory());
     const id = r.identity ?? {};
