@@ -1,6 +1,7 @@
 import type { StoreConfig } from './config.js';
 import { InfluxStore } from './influx.js';
 import { SqliteStore } from './sqlite.js';
+import { ThreadedSqliteStore } from './sqlite-thread.js';
 import type { Store } from './types.js';
 
 export * from './config.js';
@@ -13,6 +14,7 @@ export {
 } from './influx.js';
 export type { WriterStats } from './influx-writer.js';
 export { labelsKey, SqliteStore } from './sqlite.js';
+export { ThreadedSqliteStore } from './sqlite-thread.js';
 export * from './types.js';
 
 export interface OpenStoreOptions {
@@ -20,13 +22,21 @@ export interface OpenStoreOptions {
   readonly?: boolean;
   /** InfluxDB write failures (the writer keeps retrying); never thrown. */
   onWriteError?: (err: Error, retrying: boolean) => void;
+  /**
+   * sqlite: writes on this thread (false) instead of a writer thread (the default for a writer).
+   * Tools that write a few rows and exit need no thread.
+   */
+  writerThread?: boolean;
 }
 
 /** Opens the configured store. */
 export function openStore(cfg: StoreConfig, opts: OpenStoreOptions = {}): Store {
   switch (cfg.kind) {
     case 'sqlite':
-      return new SqliteStore({ path: cfg.path, readonly: opts.readonly ?? false });
+      if (opts.readonly) return new SqliteStore({ path: cfg.path, readonly: true });
+      return opts.writerThread === false
+        ? new SqliteStore({ path: cfg.path })
+        : new ThreadedSqliteStore(cfg.path);
     case 'influx':
       return new InfluxStore({
         cfg,

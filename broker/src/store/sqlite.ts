@@ -79,6 +79,9 @@ export { EARLIEST_PLAUSIBLE_TS };
 /** How far ahead of the central a site box's clock may run before its readings are suspect. */
 const FUTURE_SLACK_MS = 10 * 60_000;
 
+/** Samples per INSERT statement (a radio's batch is 9–20 values; 3 parameters each). */
+const SAMPLE_ROWS_PER_INSERT = 64;
+
 export function plausibleTs(ts: number, receivedAt: number): boolean {
   return ts >= EARLIEST_PLAUSIBLE_TS && ts <= receivedAt + FUTURE_SLACK_MS;
 }
@@ -124,12 +127,18 @@ function parseLabels(key: string): Record<string, string> {
 export interface SqliteStoreOptions {
   path: string;
   readonly?: boolean;
+  /**
+   * full: a commit returns once it is on the disk, so an acknowledged reading survives a power cut
+   * of the central (the writer thread uses it: the wait holds up only that thread). normal, the
+   * default: survives a crash of the process; a power cut may undo the last commits.
+   */
+  synchronous?: 'normal' | 'full';
 }
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
-  private readonly seriesIds = new Map<string, number>();
+  private readonly seriesIds = new Map<string, Map<string, number>>();
   private readonly stmts = new Map<string, Database.Statement>();
   private keptRuns: boolean | undefined;
 
@@ -144,9 +153,7 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 10000');
     if (!opts.readonly) {
       this.db.pragma('journal_mode = WAL');
-      // NORMAL in WAL mode survives process crashes; a power cut may lose the last commits,
-      // which the site boxes resend because their outbox keeps what was not acknowledged.
-      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
       this.db.exec(SCHEMA);
       this.db.transaction(() => this.migrate()).immediate();
     }
@@ -195,9 +202,20 @@ export class SqliteStore implements Store {
       .run('schema_version', String(version));
   }
 
+  /** The series ids of one (site, device, labels), by metric: one key built per reading, not per value. */
+  private seriesOf(site: string, device: string, labels: string): Map<string, number> {
+    const key = `${site}\u0000${device}\u0000${labels}`;
+    let m = this.seriesIds.get(key);
+    if (!m) {
+      m = new Map();
+      this.seriesIds.set(key, m);
+    }
+    return m;
+  }
+
   private seriesId(site: string, device: string, metric: string, labels: string): number {
-    const key = `${site}\u0000${device}\u0000${metric}\u0000${labels}`;
-    const hit = this.seriesIds.get(key);
+    const ids = this.seriesOf(site, device, labels);
+    const hit = ids.get(metric);
     if (hit !== undefined) return hit;
     this.db
       .prepare('INSERT OR IGNORE INTO series (site, device, metric, labels) VALUES (?, ?, ?, ?)')
@@ -205,7 +223,7 @@ export class SqliteStore implements Store {
     const row = this.db
       .prepare('SELECT id FROM series WHERE site = ? AND device = ? AND metric = ? AND labels = ?')
       .get(site, device, metric, labels) as { id: number };
-    this.seriesIds.set(key, row.id);
+    ids.set(metric, row.id);
     return row.id;
   }
 
@@ -247,23 +265,32 @@ export class SqliteStore implements Store {
     const items = this.pending;
     this.pending = [];
     if (items.length === 0) return;
-    this.ingestManyTx ??= this.db.transaction((batch: SqliteStore['pending']) =>
-      batch.map((i) => this.ingestOne(i.site, i.p, i.receivedAt)),
-    );
-    this.ingestOneTx ??= this.db.transaction((site: string, p: TelemetryPayload, receivedAt: number) =>
-      this.ingestOne(site, p, receivedAt),
-    );
+    this.ingestManyTx ??= this.db.transaction((batch: SqliteStore['pending']) => {
+      this.beginSeqWrites();
+      const results = batch.map((i) => this.ingestOne(i.site, i.p, i.receivedAt));
+      this.endSeqWrites();
+      return results;
+    });
+    this.ingestOneTx ??= this.db.transaction((site: string, p: TelemetryPayload, receivedAt: number) => {
+      this.beginSeqWrites();
+      const result = this.ingestOne(site, p, receivedAt);
+      this.endSeqWrites();
+      return result;
+    });
     try {
       // IMMEDIATE: takes the write lock first (waiting on busy_timeout), so another broker process's
       // commit between our read and our write cannot fail the batch with SQLITE_BUSY.
       const results = this.ingestManyTx.immediate(items);
       for (let n = 0; n < items.length; n++) items[n]!.resolve(results[n]!);
     } catch {
+      // Rolled back: what the caches say was written was not.
+      this.forgetSeqWrites();
       // One failing batch must not fail the others: retry them one commit each.
       for (const i of items) {
         try {
           i.resolve(this.ingestOneTx.immediate(i.site, i.p, i.receivedAt));
         } catch (e) {
+          this.forgetSeqWrites();
           i.reject(e);
         }
       }
@@ -274,13 +301,11 @@ export class SqliteStore implements Store {
     const insertBatch = this.prep(
       'INSERT OR IGNORE INTO batches (site, seq, device, received_at, backfill, samples) VALUES (?, ?, ?, ?, ?, ?)',
     );
-    // A device re-read in the same millisecond keeps the later value rather than failing the batch.
-    const insertSample = this.prep('INSERT OR REPLACE INTO samples (series_id, ts, value) VALUES (?, ?, ?)');
     let n = 0;
     for (const r of p.readings) n += Object.keys(r.values).length;
     const res = insertBatch.run(site, p.seq, p.device, receivedAt, p.backfill ? 1 : 0, n);
     if (res.changes === 0) return { accepted: false, samples: 0 };
-    let samples = 0;
+    const rows: number[] = [];
     let suspect = 0;
     for (const r of p.readings) {
       // A box without a real-time clock stamps readings in 1970 (or at its last saved time) until
@@ -290,11 +315,22 @@ export class SqliteStore implements Store {
         continue;
       }
       const lk = labelsKey(r.labels);
-      for (const [metric, value] of Object.entries(r.values)) {
+      const ids = this.seriesOf(site, p.device, lk);
+      for (const metric in r.values) {
+        const value = (r.values as Record<string, unknown>)[metric];
         if (typeof value !== 'number' || !Number.isFinite(value)) continue;
-        insertSample.run(this.seriesId(site, p.device, metric, lk), r.ts, value);
-        samples++;
+        rows.push(ids.get(metric) ?? this.seriesId(site, p.device, metric, lk), r.ts, value);
       }
+    }
+    const samples = rows.length / 3;
+    for (let at = 0; at < rows.length; at += 3 * SAMPLE_ROWS_PER_INSERT) {
+      const part =
+        rows.length - at > 3 * SAMPLE_ROWS_PER_INSERT
+          ? rows.slice(at, at + 3 * SAMPLE_ROWS_PER_INSERT)
+          : at === 0
+            ? rows
+            : rows.slice(at);
+      this.insertSamples(part.length / 3).run(part);
     }
     if (suspect > 0)
       this.prep('UPDATE batches SET clock_suspect = ? WHERE site = ? AND seq = ?').run(suspect, site, p.seq);
@@ -319,6 +355,27 @@ export class SqliteStore implements Store {
    * it extends the newest run by one: one indexed read and one update per reading.
    */
   private noteSeq(site: string, seq: number, backfill: boolean, suspect: number): void {
+    const stats = this.seqStats.get(site) ?? { received: 0, backfilled: 0, suspect: 0 };
+    this.seqStats.set(site, stats);
+    stats.backfilled += backfill ? 1 : 0;
+    stats.suspect += suspect;
+    // Usually the number after the newest run: extended in memory, written once per commit.
+    let tail = this.seqTails.get(site);
+    if (tail === undefined) {
+      const row = this.prep('SELECT a, b FROM seq_runs WHERE site = ? ORDER BY a DESC LIMIT 1').get(site) as
+        | { a: number; b: number }
+        | undefined;
+      tail = row ? { a: row.a, b: row.b, dirty: false } : null;
+      this.seqTails.set(site, tail);
+    }
+    if (tail && seq === tail.b + 1) {
+      tail.b = seq;
+      tail.dirty = true;
+      stats.received++;
+      return;
+    }
+    if (tail?.dirty) this.writeTail(site, tail);
+    this.seqTails.delete(site);
     const covering = this.prep(
       'SELECT a, b FROM seq_runs WHERE site = ? AND a <= ? ORDER BY a DESC LIMIT 1',
     ).get(site, seq) as { a: number; b: number } | undefined;
@@ -336,11 +393,60 @@ export class SqliteStore implements Store {
       else if (above) this.prep('UPDATE seq_runs SET a = ? WHERE site = ? AND a = ?').run(seq, site, seq + 1);
       else this.prep('INSERT INTO seq_runs (site, a, b) VALUES (?, ?, ?)').run(site, seq, seq);
     }
-    this.prep(
-      `INSERT INTO seq_stats (site, received, backfilled, clock_suspect) VALUES (?, ?, ?, ?)
-       ON CONFLICT (site) DO UPDATE SET received = received + excluded.received,
-         backfilled = backfilled + excluded.backfilled, clock_suspect = clock_suspect + excluded.clock_suspect`,
-    ).run(site, fresh ? 1 : 0, backfill ? 1 : 0, suspect);
+    if (fresh) stats.received++;
+  }
+
+  /** Per site, the newest run of received numbers as kept here (null: none yet); `dirty` until written. */
+  private readonly seqTails = new Map<string, { a: number; b: number; dirty: boolean } | null>();
+  /** Per site, the counts added in the transaction under way. */
+  private readonly seqStats = new Map<string, { received: number; backfilled: number; suspect: number }>();
+  private dataVersion = -1;
+
+  /**
+   * At the start of a write transaction: another connection (a second broker on the same file) may
+   * have changed the runs since our last commit, and then what is kept here is stale.
+   */
+  private beginSeqWrites(): void {
+    const v = this.prep('PRAGMA data_version').pluck().get() as number;
+    if (v !== this.dataVersion) this.seqTails.clear();
+    this.dataVersion = v;
+  }
+
+  /** At the end of a write transaction: the runs extended in memory and the counts, written once. */
+  private endSeqWrites(): void {
+    for (const [site, tail] of this.seqTails) if (tail?.dirty) this.writeTail(site, tail);
+    for (const [site, c] of this.seqStats)
+      this.prep(
+        `INSERT INTO seq_stats (site, received, backfilled, clock_suspect) VALUES (?, ?, ?, ?)
+         ON CONFLICT (site) DO UPDATE SET received = received + excluded.received,
+           backfilled = backfilled + excluded.backfilled, clock_suspect = clock_suspect + excluded.clock_suspect`,
+      ).run(site, c.received, c.backfilled, c.suspect);
+    this.seqStats.clear();
+  }
+
+  /** After a rollback. */
+  private forgetSeqWrites(): void {
+    this.seqTails.clear();
+    this.seqStats.clear();
+  }
+
+  private writeTail(site: string, tail: { a: number; b: number; dirty: boolean }): void {
+    this.prep('UPDATE seq_runs SET b = ? WHERE site = ? AND a = ?').run(tail.b, site, tail.a);
+    tail.dirty = false;
+  }
+
+  private readonly sampleInserts: Database.Statement[] = [];
+  /** Several samples in one statement: one call into SQLite per batch instead of one per value. */
+  private insertSamples(rows: number): Database.Statement {
+    let st = this.sampleInserts[rows];
+    if (!st) {
+      // A device re-read in the same millisecond keeps the later value rather than failing the batch.
+      st = this.db.prepare(
+        `INSERT OR REPLACE INTO samples (series_id, ts, value) VALUES ${Array(rows).fill('(?, ?, ?)').join(', ')}`,
+      );
+      this.sampleInserts[rows] = st;
+    }
+    return st;
   }
 
   /** Highest sequence number received from a site box (telemetry or event), 0 for none. */
@@ -462,14 +568,21 @@ export class SqliteStore implements Store {
   }
 
   async putEvent(site: string, payload: EventPayload, receivedAt: number): Promise<void> {
-    this.db
-      .transaction(() => {
-        const res = this.prep(
-          'INSERT OR IGNORE INTO events (site, seq, ts, body, received_at) VALUES (?, ?, ?, ?, ?)',
-        ).run(site, payload.seq, payload.ts, JSON.stringify(payload), receivedAt);
-        if (res.changes > 0) this.noteSeq(site, payload.seq, false, 0);
-      })
-      .immediate();
+    try {
+      this.db
+        .transaction(() => {
+          this.beginSeqWrites();
+          const res = this.prep(
+            'INSERT OR IGNORE INTO events (site, seq, ts, body, received_at) VALUES (?, ?, ?, ?, ?)',
+          ).run(site, payload.seq, payload.ts, JSON.stringify(payload), receivedAt);
+          if (res.changes > 0) this.noteSeq(site, payload.seq, false, 0);
+          this.endSeqWrites();
+        })
+        .immediate();
+    } catch (e) {
+      this.forgetSeqWrites();
+      throw e;
+    }
   }
 
   async listSites(): Promise<SiteRecord[]> {
@@ -553,6 +666,11 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.closeNow();
+  }
+
+  /** Commits what waits for the next group commit, then closes the file. */
+  closeNow(): void {
     this.flush();
     this.db.close();
   }

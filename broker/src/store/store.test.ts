@@ -89,6 +89,77 @@ describe('store: sqlite keeps the runs of received numbers as they arrive', () =
   });
 });
 
+describe('store: sqlite keeps the runs right with many batches per commit and two writers', () => {
+  it.each([true, false])(
+    'writer thread %s: the same report as counting every reading again',
+    async (writerThread) => {
+      const dir = mkdtempSync(join(tmpdir(), 'pantau-store-runs2-'));
+      const path = join(dir, 'central.db');
+      // Two brokers on one file (a cluster on one machine): each extends runs the other also writes.
+      const a = openStore({ kind: 'sqlite', path }, { writerThread });
+      const b = openStore({ kind: 'sqlite', path }, { writerThread });
+      const t = Date.now() - 60_000;
+      const batch = (seq: number, backfill = false) => ({
+        v: 1 as const,
+        seq,
+        device: 'r1',
+        backfill,
+        readings: [{ ts: t, values: { snr_db: 30, rx_power_dbm: -60 } }],
+      });
+      let expected = 0;
+      for (let round = 0; round < 20; round++) {
+        const from = round * 100 + 1;
+        const writes: Array<Promise<unknown>> = [];
+        for (let seq = from; seq < from + 100; seq++) {
+          if (seq % 37 === 0) continue; // never arrives
+          expected++;
+          // Mostly in order, in flight together (one commit), on the broker of the round; a few
+          // on the other, and a few sent twice (to both).
+          const mine = round % 2 === 0 ? a : b;
+          const other = mine === a ? b : a;
+          writes.push((seq % 13 === 0 ? other : mine).ingestTelemetry('bukit', batch(seq), t));
+          if (seq % 29 === 0) writes.push(other.ingestTelemetry('bukit', batch(seq, true), t));
+        }
+        await Promise.all(writes);
+      }
+      // A late one into the first hole, and an event.
+      await a.ingestTelemetry('bukit', batch(37, true), t);
+      expected++;
+      await b.putEvent('bukit', { v: 1, seq: 2001, ts: t, type: 'device_down', device: 'r1' } as never, t);
+      expected++;
+      // The other broker stored past a hole: the runs must join when it is filled.
+      const all = (s: Store, from: number, to: number) =>
+        Promise.all(
+          Array.from({ length: to - from + 1 }, (_, i) => s.ingestTelemetry('pantai', batch(from + i), t)),
+        );
+      await all(a, 1, 10);
+      await all(b, 12, 20);
+      // A third broker joins the two runs; the second then extends a run that no longer exists.
+      const c = openStore({ kind: 'sqlite', path }, { writerThread });
+      await all(c, 11, 11);
+      await c.close();
+      await all(b, 21, 25);
+      const joined = await b.sequenceReport('pantai');
+      expect(joined).toMatchObject({ first: 1, last: 25, received: 25, missing: [] });
+      const kept = await a.sequenceReport('bukit');
+      await a.close();
+      await b.close();
+      const db = new Database(path);
+      db.exec(
+        "UPDATE meta SET value = '2' WHERE key = 'schema_version'; DELETE FROM seq_runs; DELETE FROM seq_stats;",
+      );
+      db.close();
+      const recounted = openStore({ kind: 'sqlite', path }, { writerThread: false });
+      const r = await recounted.sequenceReport('bukit');
+      await recounted.close();
+      rmSync(dir, { recursive: true, force: true });
+      expect(r.received).toBe(expected);
+      expect(r.missing.length).toBe(Math.floor(2000 / 37) - 1);
+      expect(kept).toEqual(r);
+    },
+  );
+});
+
 /** Start of yesterday (UTC): plausible (after 2025) and recent enough for InfluxDB's raw policy. */
 const T = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000;
 
@@ -102,20 +173,24 @@ interface Kind {
   teardown(): Promise<void>;
 }
 
-const kinds: Record<'sqlite' | 'influx', () => Kind> = {
-  sqlite: () => {
-    let dir = '';
-    return {
-      setup: async () => {},
-      open: async () => {
-        dir = mkdtempSync(join(tmpdir(), 'pantau-store-'));
-        return openStore({ kind: 'sqlite', path: join(dir, 'central.db') });
-      },
-      another: async () => openStore({ kind: 'sqlite', path: join(dir, 'central.db') }),
-      discard: async () => rmSync(dir, { recursive: true, force: true }),
-      teardown: async () => {},
-    };
-  },
+/** SQLite as the broker opens it (writes in a worker thread) or on the caller's thread. */
+const sqliteKind = (writerThread: boolean) => (): Kind => {
+  let dir = '';
+  return {
+    setup: async () => {},
+    open: async () => {
+      dir = mkdtempSync(join(tmpdir(), 'pantau-store-'));
+      return openStore({ kind: 'sqlite', path: join(dir, 'central.db') }, { writerThread });
+    },
+    another: async () => openStore({ kind: 'sqlite', path: join(dir, 'central.db') }, { writerThread }),
+    discard: async () => rmSync(dir, { recursive: true, force: true }),
+    teardown: async () => {},
+  };
+};
+
+const kinds: Record<'sqlite' | 'sqlite (one thread)' | 'influx', () => Kind> = {
+  sqlite: sqliteKind(true),
+  'sqlite (one thread)': sqliteKind(false),
   // One real influxd for the file, a fresh database per test.
   influx: () => {
     let influxd: Influxd | null = null;

@@ -1,0 +1,67 @@
+// The writer thread of ThreadedSqliteStore (sqlite-thread.ts): one SQLite connection doing every
+// write of the broker, durably (synchronous = FULL: an acknowledged reading survives a power cut of
+// the central, not only a crash). Writes of one message from the broker are started together, so
+// the readings among them share one group commit.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import type { TelemetryPayload } from '@pantau/contract';
+import { SqliteStore } from './sqlite.js';
+import type { WriteCall, WriteReply } from './sqlite-thread.js';
+import type { ThumbnailRecord } from './types.js';
+
+const port = parentPort;
+if (!port) throw new Error('sqlite-thread-worker.js runs as a worker thread of the broker');
+
+const store = new SqliteStore({
+  path: (workerData as { path: string }).path,
+  synchronous: process.env.PANTAU_SYNC === 'normal' ? 'normal' : 'full',
+});
+
+let replies: WriteReply[] = [];
+const reply = (r: WriteReply) => {
+  replies.push(r);
+  if (replies.length === 1)
+    setImmediate(() => {
+      const out = replies;
+      replies = [];
+      port.postMessage(out);
+    });
+};
+
+function run(method: WriteCall[1], a: unknown[]): Promise<unknown> {
+  switch (method) {
+    case 'ingestTelemetry':
+      return store.ingestTelemetry(
+        a[0] as string,
+        JSON.parse(a[1] as string) as TelemetryPayload,
+        a[2] as number,
+      );
+    case 'putThumbnail': {
+      // A Buffer arrives as a plain Uint8Array; SQLite binds a Buffer as a blob.
+      const t = a[1] as ThumbnailRecord;
+      const data = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+      return store.putThumbnail(a[0] as string, { ...t, data }, a[2] as number);
+    }
+    default:
+      return (store[method] as (...args: unknown[]) => Promise<unknown>)(...a);
+  }
+}
+
+port.on('message', (m: WriteCall[] | 'close') => {
+  if (m === 'close') {
+    void store.close().finally(() => port.close());
+    return;
+  }
+  for (const [id, method, args] of m) {
+    let p: Promise<unknown>;
+    try {
+      p = run(method, args);
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(
+      (v) => reply([id, 1, v]),
+      (e: unknown) => reply([id, 0, e instanceof Error ? e.message : String(e)]),
+    );
+  }
+});
