@@ -12,10 +12,7 @@ import type { ThumbnailRecord } from './types.js';
 const port = parentPort;
 if (!port) throw new Error('sqlite-thread-worker.js runs as a worker thread of the broker');
 
-const store = new SqliteStore({
-  path: (workerData as { path: string }).path,
-  synchronous: process.env.PANTAU_SYNC === 'normal' ? 'normal' : 'full',
-});
+const store = new SqliteStore({ path: (workerData as { path: string }).path, synchronous: 'full' });
 
 let replies: WriteReply[] = [];
 const reply = (r: WriteReply) => {
