@@ -223,7 +223,8 @@ export function createIngest(
     if (!m) return;
     switch (m.kind) {
       case 'telemetry': {
-        const res = await store.ingestTelemetry(m.site, m.p, receivedAt);
+        // The payload as it came: check() only reads it.
+        const res = await store.ingestTelemetry(m.site, m.p, receivedAt, payload);
         if (!res.accepted) {
           stats.duplicates++;
           repeated();

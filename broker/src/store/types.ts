@@ -78,7 +78,13 @@ export interface SequenceReport {
 
 export interface Store {
   readonly kind: string;
-  ingestTelemetry(site: string, payload: TelemetryPayload, receivedAt: number): Promise<IngestResult>;
+  /** `json`: the payload as it came, when the caller has it (a store in another thread sends it on as it is). */
+  ingestTelemetry(
+    site: string,
+    payload: TelemetryPayload,
+    receivedAt: number,
+    json?: Buffer,
+  ): Promise<IngestResult>;
   putGatewayState(site: string, payload: GatewayStatePayload, receivedAt: number): Promise<void>;
   putGatewayHealth(site: string, payload: GatewayHealthPayload, receivedAt: number): Promise<void>;
   putDeviceState(site: string, payload: DeviceStatePayload, receivedAt: number): Promise<void>;
