@@ -17,6 +17,9 @@ import { startNotifier } from './notify/start.js';
 import { observeBroker } from './observe.js';
 import { openStore } from './store/index.js';
 
+/** A payload as a Buffer without copying one that already is (Buffer.from copies). */
+const asBuffer = (p: Buffer | string): Buffer => (typeof p === 'string' ? Buffer.from(p) : p);
+
 export interface RunningBroker {
   /** The plain MQTT port; 0 when the plain listener is off. */
   port: number;
@@ -118,7 +121,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     done: (e?: Error | null) => void,
   ) => {
     if (!packet.topic.startsWith('pantau/v1/')) return done(null);
-    ingest.ingest(packet.topic, Buffer.from(packet.payload)).then(
+    ingest.ingest(packet.topic, asBuffer(packet.payload)).then(
       () => done(null),
       (e: Error) => {
         log.error(
@@ -154,7 +157,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
       aedes.subscribe(
         'pantau/v1/#',
         (packet, cb) => {
-          feed(packet.topic, Buffer.from(packet.payload));
+          feed(packet.topic, asBuffer(packet.payload));
           cb();
         },
         () => undefined,

@@ -45,7 +45,7 @@ export function outboxBenchOptionsFromEnv(): OutboxBenchOptions | null {
     devices: n('BENCH_OUTBOX_DEVICES', 200),
     hours: n('BENCH_OUTBOX_HOURS', 24),
     intervalS: n('BENCH_OUTBOX_INTERVAL_S', 30),
-    sliceS: n('BENCH_OUTBOX_SLICE_S', 20),
+    sliceS: n('BENCH_OUTBOX_SLICE_S', 60),
   };
 }
 
@@ -422,6 +422,10 @@ export async function runOutbox(opts: OutboxBenchOptions): Promise<void> {
       [
         'replay uncapped into a bare broker',
         `${f(bareRun.done.wall_ms / 1000, 1)} s = ${f(bareRun.done.depth0 / (bareRun.done.wall_ms / 1000))} messages/s (aedes in-process, nothing stored: the site box's own limit); site-box side CPU ${f(bareRun.done.cpu_ms / 1000, 1)} s, RSS peak ${f(Math.max(...bareRun.rss, 0), 1)} MiB`,
+      ],
+      [
+        'RSS during the capped replay (measured)',
+        `site box side: peak ${f(Math.max(...capped.rss, 0), 1)} MiB, median ${f([...capped.rss].sort((a, b) => a - b)[Math.floor(capped.rss.length / 2)] ?? 0, 1)} MiB over the ${f(capped.done.wall_ms / 1000, 1)} s slice`,
       ],
       [
         'RSS during the uncapped replay',
