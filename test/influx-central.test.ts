@@ -98,11 +98,18 @@ devices:
     };
     expect(raw.results[0]!.series![0]!.values[0]![1]).toBeGreaterThanOrEqual(3);
 
-    // Every batch the site box sent is accounted for.
-    const seq = await api<{ received: number; missing_count: number; first: number }>(
-      '/api/sites/rsud/sequence',
+    // Every batch the site box sent is accounted for (a batch's ledger line is written once its
+    // readings are in InfluxDB, so it follows them by one write).
+    const seq = await waitFor(
+      'the sequence ledger',
+      async () => {
+        const r = await api<{ received: number; missing_count: number; first: number }>(
+          '/api/sites/rsud/sequence',
+        );
+        return r.received > 3 ? r : null;
+      },
+      10_000,
     );
-    expect(seq.received).toBeGreaterThan(3);
     expect(seq.missing_count).toBe(0);
   });
 });

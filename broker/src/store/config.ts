@@ -29,7 +29,7 @@ export const StoreConfigSchema = Type.Object(
       Type.Object(
         {
           max_points: Type.Integer({ minimum: 1, maximum: 100_000, default: 5000 }),
-          flush_ms: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000 }),
+          flush_ms: Type.Integer({ minimum: 10, maximum: 60_000, default: 100 }),
           /** While InfluxDB is unreachable points wait in memory up to this many; older ones are dropped. */
           max_buffered_points: Type.Integer({ minimum: 1000, maximum: 50_000_000, default: 500_000 }),
         },
@@ -88,7 +88,7 @@ export function storeConfigIssues(
 export const INFLUX_DEFAULTS = {
   database: 'pantau',
   retention: { raw_days: 30, rollup_days: 365, rollup_every: '5m' },
-  batch: { max_points: 5000, flush_ms: 1000, max_buffered_points: 500_000 },
+  batch: { max_points: 5000, flush_ms: 100, max_buffered_points: 500_000 },
 } as const;
 
 /** The checked section with paths made absolute and the password read; `file` is the config file. */

@@ -12,9 +12,30 @@ export interface Target {
   precision: 'ms' | 'n';
 }
 
+/** Points someone waits on: settled when the last of them is written (or refused for good). */
+interface Ticket {
+  left: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
 interface Queued {
   target: Target;
   point: IPoint;
+  ticket?: Ticket;
+}
+
+function written(q: Queued): void {
+  const t = q.ticket;
+  if (t && t.left > 0 && --t.left === 0) t.resolve();
+}
+
+function lost(q: Queued, why: string): void {
+  const t = q.ticket;
+  if (t && t.left > 0) {
+    t.left = 0;
+    t.reject(new Error(why));
+  }
 }
 
 export interface WriterOptions {
@@ -85,10 +106,27 @@ export class PointWriter {
   }
 
   push(target: Target, points: IPoint[]): void {
-    for (const point of points) this.pending.push({ target, point });
+    this.enqueue(target, points);
+  }
+
+  /**
+   * As push, settled once InfluxDB has the points: what is acknowledged to a site box must be
+   * stored, not waiting in this process's memory. Rejected if they are dropped (buffer full, or
+   * still unwritten at close); a point InfluxDB refuses for good (4xx) counts as settled.
+   */
+  pushAndWait(target: Target, points: IPoint[]): Promise<void> {
+    if (points.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.enqueue(target, points, { left: points.length, resolve, reject });
+    });
+  }
+
+  private enqueue(target: Target, points: IPoint[], ticket?: Ticket): void {
+    for (const point of points) this.pending.push(ticket ? { target, point, ticket } : { target, point });
     const over = this.pending.length + (this.inflight?.length ?? 0) - this.o.maxBuffered;
     if (over > 0) {
-      this.pending.splice(0, Math.min(over, this.pending.length));
+      for (const q of this.pending.splice(0, Math.min(over, this.pending.length)))
+        lost(q, 'InfluxDB write buffer full');
       this.st.dropped += over;
     }
     if (this.pending.length >= this.o.maxPoints) this.kick();
@@ -184,14 +222,17 @@ export class PointWriter {
         this.st.written += g.points.length;
       } catch (e) {
         if (!isRejection(e)) throw e;
+        // Settled below all the same: resending a point InfluxDB refuses cannot help.
         // Partly or wholly refused: what InfluxDB accepted is stored, the rest never will be.
         this.st.rejected += g.points.length;
         this.st.lastError = (e as Error).message;
         this.o.onError?.(e as Error, false);
       }
-      this.inflight = (this.inflight ?? []).filter(
-        (q) => q.target.rp !== g.target.rp || q.target.precision !== g.target.precision,
-      );
+      this.inflight = (this.inflight ?? []).filter((q) => {
+        const mine = q.target.rp === g.target.rp && q.target.precision === g.target.precision;
+        if (mine) written(q);
+        return !mine;
+      });
     }
   }
 
@@ -219,6 +260,8 @@ export class PointWriter {
     if (this.draining) await this.draining;
     await this.drain();
     const left = this.pending.length + (this.inflight?.length ?? 0);
+    for (const q of [...this.pending, ...(this.inflight ?? [])])
+      lost(q, 'store closed before InfluxDB took it');
     this.st.dropped += left;
     this.pending = [];
     this.inflight = null;

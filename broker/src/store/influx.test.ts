@@ -77,7 +77,7 @@ describe('store: influx only', () => {
     expect(cqs[0]!.query).toContain('INTO');
   });
 
-  it('keeps points while influxd is down and delivers them once it is back', async () => {
+  it('keeps points while influxd is down and settles each batch only once InfluxDB has it', async () => {
     const store = new InfluxStore({
       cfg: config({ batch: { max_points: 100, flush_ms: 50, max_buffered_points: 100_000 } }),
     });
@@ -85,18 +85,23 @@ describe('store: influx only', () => {
     await store.ingestTelemetry('pasar', batch(1, [now - 5000]), now);
     await store.sequenceReport('pasar');
     await influxd.stop();
+    let settled = 0;
+    const waiting: Array<Promise<{ accepted: boolean }>> = [];
     try {
-      // Neither a hang nor an error: the batches are taken and kept.
+      // Kept, and not settled: the broker acknowledges a batch only once it is stored, so while
+      // InfluxDB is down the readings stay in the site boxes' outboxes.
       for (let seq = 2; seq <= 20; seq++)
-        expect(
-          (await store.ingestTelemetry('pasar', batch(seq, [now - 5000 + seq * 100]), now)).accepted,
-        ).toBe(true);
+        waiting.push(
+          store.ingestTelemetry('pasar', batch(seq, [now - 5000 + seq * 100]), now).finally(() => settled++),
+        );
       await until('a failed write', async () => store.stats().retries > 0);
-      expect(store.stats().buffered).toBeGreaterThanOrEqual(19 * 2);
+      expect(store.stats().buffered).toBeGreaterThanOrEqual(19);
       await new Promise((r) => setTimeout(r, 1500));
+      expect(settled).toBe(0);
     } finally {
       await influxd.restart();
     }
+    for (const r of await Promise.all(waiting)) expect(r.accepted).toBe(true);
     const r = await until('the buffered batches', async () => {
       const rep = await store.sequenceReport('pasar');
       return rep.received === 20 ? rep : null;
@@ -120,15 +125,15 @@ describe('store: influx only', () => {
       cfg: config({ batch: { max_points: 100, flush_ms: 50, max_buffered_points: 100_000 } }),
     });
     const now = Date.now();
+    const waiting: Array<Promise<{ accepted: boolean }>> = [];
     try {
       for (let seq = 1; seq <= 5; seq++)
-        expect((await store.ingestTelemetry('pasar', batch(seq, [now - 5000 + seq]), now)).accepted).toBe(
-          true,
-        );
+        waiting.push(store.ingestTelemetry('pasar', batch(seq, [now - 5000 + seq]), now));
       await until('a failed attempt', async () => store.stats().retries > 0);
     } finally {
       await influxd.restart();
     }
+    for (const r of await Promise.all(waiting)) expect(r.accepted).toBe(true);
     const r = await until('the batches', async () => {
       const rep = await store.sequenceReport('pasar');
       return rep.received === 5 ? rep : null;
@@ -138,21 +143,49 @@ describe('store: influx only', () => {
     await store.close();
   });
 
-  it('drops the oldest points, counted, when an outage outlasts the buffer', async () => {
+  it('drops the oldest points, counted, when an outage outlasts the buffer: their batches fail, the rest are stored', async () => {
     const store = new InfluxStore({
       cfg: config({ batch: { max_points: 100, flush_ms: 50, max_buffered_points: 1000 } }),
     });
     await store.listSites();
     await influxd.stop();
     const now = Date.now();
+    const ts = Array.from({ length: 100 }, (_, i) => now - 100_000 + i * 10);
+    const outcomes: Array<Promise<'stored' | 'failed'>> = [];
     try {
-      const ts = Array.from({ length: 100 }, (_, i) => now - 100_000 + i * 10);
-      for (let seq = 1; seq <= 30; seq++) await store.ingestTelemetry('pasar', batch(seq, ts), now);
+      for (let seq = 1; seq <= 30; seq++)
+        outcomes.push(
+          store
+            .ingestTelemetry(
+              'pasar',
+              batch(
+                seq,
+                ts.map((t) => t + seq),
+              ),
+              now,
+            )
+            .then(
+              () => 'stored' as const,
+              () => 'failed' as const,
+            ),
+        );
+      await until('a failed write', async () => store.stats().retries > 0);
       expect(store.stats().buffered).toBeLessThanOrEqual(1000);
-      expect(store.stats().dropped).toBeGreaterThanOrEqual(30 * 101 - 1000);
+      expect(store.stats().dropped).toBeGreaterThanOrEqual(30 * 100 - 1000);
     } finally {
       await influxd.restart();
     }
+    const got = await Promise.all(outcomes);
+    // A failed batch was never acknowledged (the site box sends it again); the others are stored.
+    const failed = got.flatMap((o, i) => (o === 'failed' ? [i + 1] : []));
+    expect(failed.length).toBeGreaterThanOrEqual(20);
+    const r = await until('the kept batches', async () => {
+      const rep = await store.sequenceReport('pasar');
+      return rep.received === 30 - failed.length ? rep : null;
+    });
+    // A resent failed batch is written, not taken for a duplicate.
+    expect((await store.ingestTelemetry('pasar', batch(failed[0]!, ts), now)).accepted).toBe(true);
+    expect(r.received).toBe(30 - failed.length);
     await store.close();
   });
 

@@ -287,16 +287,38 @@ export class InfluxStore implements Store {
     });
   }
 
+  /** Batches being written, by site and number: a copy arriving meanwhile shares the first's fate. */
+  private readonly writing = new Map<string, Promise<void>>();
+
   async ingestTelemetry(site: string, p: TelemetryPayload, receivedAt: number): Promise<IngestResult> {
     this.writable();
     const seen = await this.stored(site, p.seq);
     const known = this.site(site);
-    // Checked again after the wait: the same number may have arrived twice meanwhile.
+    const key = `${site}\u0000${p.seq}`;
+    const first = this.writing.get(key);
+    if (first) {
+      // A copy is a duplicate only once the first is stored; if that write fails, so does this.
+      await first;
+      return { accepted: false, samples: 0 };
+    }
     if (seen || known.has(p.seq)) {
       known.add(p.seq);
       return { accepted: false, samples: 0 };
     }
-    known.add(p.seq);
+    const write = this.writeBatch(site, p, receivedAt);
+    const settled = write.then(() => undefined);
+    settled.catch(() => undefined); // awaited only by copies, if any
+    this.writing.set(key, settled);
+    try {
+      const res = await write;
+      known.add(p.seq);
+      return res;
+    } finally {
+      this.writing.delete(key);
+    }
+  }
+
+  private async writeBatch(site: string, p: TelemetryPayload, receivedAt: number): Promise<IngestResult> {
     const rawCutoff = receivedAt - this.cfg.retention.raw_days * DAY + 3600_000;
     const rollupCutoff = receivedAt - this.cfg.retention.rollup_days * DAY + 3600_000;
     const lateBefore = receivedAt - (RESAMPLE_FOR_INTERVALS - 1) * this.everyMs;
@@ -342,18 +364,23 @@ export class InfluxStore implements Store {
         samples++;
       }
     }
-    this.writer.push(RAW_MS, raw);
-    if (old.size > 0)
-      this.writer.push(
+    if (lateMin <= lateMax) this.noteLate(site, lateMin, lateMax);
+    // Resolved once InfluxDB has them: the broker acknowledges the batch after this, and the
+    // site box then forgets it. While InfluxDB is down nothing is acknowledged, so the readings
+    // wait in the site boxes' outboxes (on disk), not in this process's memory.
+    await Promise.all([
+      this.writer.pushAndWait(RAW_MS, raw),
+      this.writer.pushAndWait(
         ROLLUP_MS,
         [...old.values()].map((a) => ({
           ...a.point,
           fields: { value: a.sum / a.n, min: a.min, max: a.max, n: a.n },
         })),
-      );
-    if (lateMin <= lateMax) this.noteLate(site, lateMin, lateMax);
-    // The ledger point last: a batch counts as received only with its readings queued before it.
-    this.writer.push(KEEP_NS, [
+      ),
+    ]);
+    // The ledger point last, once the readings are stored: a batch counts as received (and a
+    // resend as a duplicate) only with its readings in InfluxDB.
+    await this.writer.pushAndWait(KEEP_NS, [
       {
         measurement: M.seq,
         tags: { site },
@@ -490,7 +517,7 @@ export class InfluxStore implements Store {
       // What the site box says it wrote, when it knows (see SqliteStore.putGatewayState).
       const max = typeof payload.seq_committed === 'number' ? payload.seq_committed : await this.maxSeq(site);
       if (max > 0 && payload.seq_first > max + 1)
-        this.writer.push(KEEP_NS, [
+        await this.writer.pushAndWait(KEEP_NS, [
           {
             measurement: M.seqSkip,
             tags: { site },
@@ -577,7 +604,8 @@ export class InfluxStore implements Store {
 
   async putEvent(site: string, payload: EventPayload, receivedAt: number): Promise<void> {
     this.writable();
-    this.writer.push(KEEP_NS, [
+    // Settled once InfluxDB has it, as telemetry (see ingestTelemetry).
+    await this.writer.pushAndWait(KEEP_NS, [
       {
         measurement: M.event,
         tags: { site, type: payload.type, severity: payload.severity },
