@@ -75,6 +75,7 @@ export class PointWriter {
   private inflight: Queued[] | null = null;
   private timer: NodeJS.Timeout | null = null;
   private draining: Promise<void> | null = null;
+  private soon = false;
   private failures = 0;
   private closing = false;
   /** Drains give up once past this (set by close()). */
@@ -130,7 +131,16 @@ export class PointWriter {
       this.st.dropped += over;
     }
     if (this.pending.length >= this.o.maxPoints) this.kick();
-    else if (!this.timer && !this.draining)
+    else if (ticket && !this.draining && !this.soon) {
+      // Someone waits (a site box's unacknowledged batch): written on the next turn, not after
+      // flush_ms. Points arriving while a write is in flight gather for the next one, so writes
+      // grow with the load by themselves.
+      this.soon = true;
+      setImmediate(() => {
+        this.soon = false;
+        this.kick();
+      });
+    } else if (!this.timer && !this.draining)
       this.timer = setTimeout(() => this.kick(), this.o.flushMs).unref();
   }
 

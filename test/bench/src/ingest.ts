@@ -16,8 +16,8 @@ import type { Reading, TelemetryPayload } from '@pantau/contract';
 import {
   INFLUX_DEFAULTS,
   InfluxStore,
-  SqliteStore,
   type Store,
+  ThreadedSqliteStore,
   type WriterStats,
 } from '../../../broker/dist/store/index.js';
 import { startInfluxd } from './influxd.js';
@@ -46,6 +46,8 @@ export function ingestBenchOptionsFromEnv(): IngestBenchOptions | null {
 const log = (s: string) => process.stderr.write(`[ingest] ${s}\n`);
 const f = (x: number) => Math.round(x).toLocaleString('en-US');
 const SITES = 10;
+/** Unacknowledged messages a site box keeps in flight (the gateway's publisher default). */
+const SITE_BOX_WINDOW = 20;
 
 /** One polling round's batch of one radio, as the site box publishes it. */
 function batch(seq: number, device: number, ts: number): TelemetryPayload {
@@ -97,12 +99,25 @@ function workload(o: IngestBenchOptions, now: number): { rounds: Work[][]; point
   return { rounds, points };
 }
 
-/** Ingests round by round, a round's batches concurrently as the broker does (one per MQTT message). */
+/**
+ * Ingests as the broker does, one call per MQTT message, with as many in flight as the site boxes
+ * allow: each keeps up to 20 unacknowledged (the gateway's window), and a store settles a batch only
+ * once it is stored, so the windows are what lets a store gather big writes.
+ */
 async function ingestAll(store: Store, rounds: Work[][], receivedAt: number): Promise<number> {
+  const work = rounds.flat();
+  const inFlight = SITES * SITE_BOX_WINDOW;
   let samples = 0;
-  for (const round of rounds)
-    for (const r of await Promise.all(round.map((w) => store.ingestTelemetry(w.site, w.payload, receivedAt))))
+  let next = 0;
+  const lane = async () => {
+    while (next < work.length) {
+      const w = work[next++]!;
+      // Read after the await: `samples += await …` would add to the value from before it.
+      const r = await store.ingestTelemetry(w.site, w.payload, receivedAt);
       samples += r.samples;
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
   return samples;
 }
 
@@ -139,7 +154,8 @@ async function sqliteRun(
   points: number,
   now: number,
 ): Promise<number> {
-  const sqlite = new SqliteStore({ path: join(dir, `central-${run}.db`) });
+  // As the broker opens it: writes in a worker thread, synchronous = FULL.
+  const sqlite = new ThreadedSqliteStore(join(dir, `central-${run}.db`));
   const t0 = performance.now();
   const samples = await ingestAll(sqlite, rounds, now);
   await sqlite.close();
@@ -173,7 +189,11 @@ async function influxRun(
 /** Raw line protocol into the same influxd, same batch size, one request in flight. */
 async function rawRun(url: string, run: number, bodies: string[], points: number): Promise<number> {
   const db = `bench_raw_${run}`;
-  const q = (s: string) => fetch(`${url}/query?q=${encodeURIComponent(s)}`, { method: 'POST' });
+  const q = async (s: string) => {
+    const res = await fetch(`${url}/query?q=${encodeURIComponent(s)}`, { method: 'POST' });
+    const body = await res.text();
+    if (res.status !== 200 || body.includes('"error"')) throw new Error(`${s}: ${res.status} ${body}`);
+  };
   await q(`CREATE DATABASE ${db}`);
   await q(`CREATE RETENTION POLICY "raw" ON ${db} DURATION 30d REPLICATION 1 SHARD DURATION 1d DEFAULT`);
   const t0 = performance.now();
