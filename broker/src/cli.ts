@@ -78,8 +78,13 @@ pantau-broker credentials add-reader  --file F --username U [--password P] [--re
 pantau-broker credentials set-password --file F --username U [--password P]
 pantau-broker credentials remove      --file F --username U
 pantau-broker credentials list        --file F
-pantau-broker backup  --config central.yaml [--users users.yaml] --out FILE.tar.gz
-                      accounts, dashboard users, backbone, baselines, incidents, TLS files (not readings)
+pantau-broker backup  --config central.yaml --out FILE.tar.gz [--dashboard dashboard.yaml]
+                      [--users users.yaml | --without-users] [--ca-dir DIR]
+                      configs, accounts, dashboard users (dashboard.yaml's users_file; dashboard.yaml
+                      beside central.yaml unless --dashboard), backbone, the central state database,
+                      notify.yaml and its secrets, TLS files, the private CA (ca/ beside central.yaml
+                      or --ca-dir); not readings. The archive is written 0600: it holds password
+                      hashes and private keys
 pantau-broker restore --from FILE.tar.gz [--force]     put them back where they were (stop the daemons first)
 ${CA_USAGE}${ENROLL_USAGE}${AUDIT_USAGE}${BACKBONE_USAGE}${NOTIFY_USAGE}`;
 
@@ -150,26 +155,36 @@ async function backupCli(cmd: 'backup' | 'restore', args: string[]): Promise<voi
     options: {
       config: { type: 'string' },
       users: { type: 'string' },
+      dashboard: { type: 'string' },
+      'without-users': { type: 'boolean' },
+      'ca-dir': { type: 'string' },
       out: { type: 'string' },
       from: { type: 'string' },
       force: { type: 'boolean' },
     },
   });
+  if (values.users && values['without-users']) fail('--users and --without-users exclude each other');
   try {
     if (cmd === 'backup') {
       const m = await backupCentral({
         config: values.config ?? fail('--config is required'),
         out: values.out ?? fail('--out is required'),
         ...(values.users ? { users: values.users } : {}),
+        ...(values.dashboard ? { dashboard: values.dashboard } : {}),
+        ...(values['ca-dir'] ? { caDir: values['ca-dir'] } : {}),
+        withoutUsers: values['without-users'] === true,
       });
-      for (const e of m.entries) out(`${e.role.padEnd(14)} ${e.path} (${e.bytes} bytes)`);
-      out(`backup written to ${values.out}`);
+      for (const e of m.entries) out(`${e.role.padEnd(16)} ${e.path} (${e.bytes} bytes)`);
+      for (const n of m.notes ?? []) out(`note: ${n}`);
+      out(
+        `backup written to ${values.out} (mode 0600: it holds password hashes and private keys; keep it where only root can read it)`,
+      );
     } else {
       const m = await restoreCentral({
         from: values.from ?? fail('--from is required'),
         force: values.force === true,
       });
-      for (const e of m.entries) out(`restored ${e.role.padEnd(14)} ${e.path}`);
+      for (const e of m.entries) out(`restored ${e.role.padEnd(16)} ${e.path}`);
       out(`restored the backup of ${m.created_at} from ${m.host}`);
     }
   } catch (e) {
