@@ -345,4 +345,5 @@ export function readSecretFile(configFile: string, field: string, p: string): st
 export * from './cli.js';
 export * from './mqtt-servers.js';
 export * from './observe.js';
+export * from './sqlite-schema.js';
 export * from './tls.js';
