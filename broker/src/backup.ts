@@ -30,7 +30,7 @@ import {
 import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { loadConfig, pathFrom } from '@pantau/config';
+import { CONFIG_KINDS, loadConfig, pathFrom } from '@pantau/config';
 import { Type } from '@sinclair/typebox';
 import Database from 'better-sqlite3';
 import { type BrokerConfig, loadBrokerConfig } from './config.js';
@@ -178,7 +178,9 @@ function stateFiles(o: BackupOptions, cfg: BrokerConfig, notes: string[]): Wante
   if (tls)
     for (const p of [tls.cert_file, tls.key_file, tls.ca_file]) if (p) files.push({ role: 'tls', path: p });
   const central = resolve(o.config);
-  const raw = loadConfig(central, Type.Object({}, { additionalProperties: true })) as {
+  const raw = loadConfig(central, Type.Object({}, { additionalProperties: true }), {
+    kind: CONFIG_KINDS.central,
+  }) as {
     external_broker?: { password_file?: string };
     cluster?: { redis_password_file?: string };
   };
@@ -192,7 +194,7 @@ function stateFiles(o: BackupOptions, cfg: BrokerConfig, notes: string[]): Wante
   if (cfg.notify) {
     const file = cfg.notify.file;
     files.push({ role: 'notify_config', path: file });
-    for (const ch of Object.values(loadConfig(file, NotifySchema).channels))
+    for (const ch of Object.values(loadConfig(file, NotifySchema, { kind: CONFIG_KINDS.notify }).channels))
       for (const p of [ch.secret_file, ch.password_file, ch.token_file, ch.ca_file])
         if (p) files.push({ role: 'secret', path: pathFrom(file, p) });
   }
@@ -201,7 +203,7 @@ function stateFiles(o: BackupOptions, cfg: BrokerConfig, notes: string[]): Wante
   const haveDashboard = existsSync(dashboard);
   if (o.dashboard && !haveDashboard) throw new BackupError(`--dashboard ${dashboard} does not exist`);
   if (haveDashboard) {
-    const d = loadConfig(dashboard, DashboardFilesSchema);
+    const d = loadConfig(dashboard, DashboardFilesSchema, { kind: CONFIG_KINDS.dashboard });
     const at = (p: string) => pathFrom(dashboard, p);
     files.push({ role: 'dashboard_config', path: dashboard });
     if (!o.withoutUsers) files.push({ role: 'users', path: o.users ? resolve(o.users) : at(d.users_file) });
