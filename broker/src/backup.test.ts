@@ -111,7 +111,9 @@ users_file: ../../var/lib/pantau/users.yaml
 `,
       { mode: 0o640 },
     );
-    writeFileSync(join(etc, 'dashboard.pw'), 'dash-secret\n', { mode: 0o640 });
+    // World-readable by mistake: restored without the others' bits.
+    writeFileSync(join(etc, 'dashboard.pw'), 'dash-secret\n', { mode: 0o644 });
+    chmodSync(join(etc, 'dashboard.pw'), 0o644);
     writeFileSync(
       join(etc, 'notify.yaml'),
       `channels:
@@ -231,7 +233,11 @@ links:
     const r = await cli('restore', '--from', archive);
     expect(r.stdout).toContain('restored the backup');
     const after = snapshot();
-    expect(after).toEqual(before);
+    expect(after.etc['dashboard.pw']!.mode).toBe(0o640);
+    expect(after).toEqual({
+      ...before,
+      etc: { ...before.etc, 'dashboard.pw': { ...before.etc['dashboard.pw']!, mode: 0o640 } },
+    });
     expect(before.baseline).toMatchObject({ recorded_by: 'insinyur' });
     expect(before.incidents).toHaveLength(1);
     expect(before.enrollments).toHaveLength(1);
