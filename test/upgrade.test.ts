@@ -1,9 +1,10 @@
 // Upgrading: configs written by the previous version (Pantau 0.1.0) are read unchanged by this one,
 // through the real command lines; a central whose state shared the store file keeps it; a config
-// from a newer Pantau is refused with a message that says so.
+// from a newer Pantau is refused with a message that says so; migrate-config finds nothing to do on
+// today's configs (none has changed its format yet) and writes nothing.
 
 import { execFile } from 'node:child_process';
-import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadBrokerConfig } from '@pantau/broker';
@@ -57,5 +58,39 @@ describe('upgrade from Pantau 0.1.0 configs', () => {
       code: 2,
       stderr: expect.stringMatching(/site\.yaml:1.*version.*written for a newer Pantau \(config version 2\)/),
     });
+  });
+
+  it('migrate-config: every config of today is current (nothing written); a newer one is refused; an unknown name needs --kind', async () => {
+    const site = join(dir.path, 'site.yaml');
+    const yamls = () => readdirSync(dir.path).filter((f) => f.endsWith('.yaml'));
+    writeFileSync(site, readFileSync(site, 'utf8').replace(/^version: \d+\n/, ''));
+    const before = Object.fromEntries(
+      yamls().map((f) => [f, readFileSync(join(dir.path, f), 'utf8')] as const),
+    );
+    const g = await cli('gateway', 'migrate-config', site);
+    expect(g.stdout).toContain(`${site}: site.yaml version 1, the current one: nothing to change`);
+    const c = await cli('broker', 'migrate-config', join(dir.path, 'central.yaml'));
+    expect(c.stdout).toContain('central.yaml version 1, the current one: nothing to change');
+    const b = await cli('broker', 'migrate-config', join(dir.path, 'backbone.yaml'));
+    expect(b.stdout).toContain('backbone.yaml version 1, the current one: nothing to change');
+    const d = await cli('dashboard', 'migrate-config', join(dir.path, 'dashboard.yaml'));
+    expect(d.stdout).toContain('dashboard.yaml version 1, the current one: nothing to change');
+    // Nothing written, no backups.
+    expect(
+      Object.fromEntries(yamls().map((f) => [f, readFileSync(join(dir.path, f), 'utf8')] as const)),
+    ).toEqual(before);
+    expect(readdirSync(dir.path).filter((f) => f.endsWith('.bak'))).toEqual([]);
+
+    writeFileSync(site, `version: 2\n${before['site.yaml']}`);
+    await expect(cli('gateway', 'migrate-config', site)).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/site\.yaml:1:10: version: written for a newer Pantau/),
+    });
+    expect(existsSync(`${site}.v2.bak`)).toBe(false);
+    cpSync(join(dir.path, 'central.yaml'), join(dir.path, 'pusat.yaml'));
+    await expect(cli('broker', 'migrate-config', join(dir.path, 'pusat.yaml'))).rejects.toMatchObject({
+      stderr: expect.stringContaining('say which config it is with --kind central|notify|backbone'),
+    });
+    await cli('broker', 'migrate-config', join(dir.path, 'pusat.yaml'), '--kind', 'central');
   });
 });

@@ -2,11 +2,20 @@
 // pantau-broker: run the central broker, check its config, manage site-box and reader accounts.
 
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fail, feedWatchdog, generateSecret, out, runCli } from '@pantau/config';
+import {
+  CONFIG_KINDS,
+  fail,
+  feedWatchdog,
+  generateSecret,
+  migrateConfigCommand,
+  out,
+  runCli,
+} from '@pantau/config';
 import pino from 'pino';
 import { AUDIT_USAGE, auditCli } from './audit-cli.js';
+import { loadBackbone } from './backbone/description.js';
 import { BACKBONE_USAGE, backboneCli } from './backbone-cli.js';
 import { BackupError, backupCentral, restoreCentral } from './backup.js';
 import { startBroker } from './broker.js';
@@ -17,6 +26,7 @@ import { ENROLL_USAGE, enrollCli } from './enroll-cli.js';
 import { startIngestClient } from './ingest-client.js';
 import { accountsWithoutMosquittoHash, aclFile, mosquittoConf, passwordFile } from './mosquitto.js';
 import { NOTIFY_USAGE, notifyCli } from './notify/cli.js';
+import { loadNotifyConfig } from './notify/config.js';
 
 function mosquittoConfig(argv: string[]): void {
   const { values } = parseArgs({
@@ -69,6 +79,10 @@ const USAGE = `pantau-broker --config central.yaml             run the central b
                                                  names an external_broker, the ingest client)
 pantau-broker ingest --config central.yaml      run only the ingest client of an external broker
 pantau-broker check-config FILE                  validate central.yaml
+pantau-broker migrate-config FILE [--kind central|notify|backbone]
+                                                 rewrite a config of an older config version in the current one
+                                                 (keeps FILE.v<N>.bak); the kind from the name central.yaml,
+                                                 notify.yaml or backbone.yaml unless --kind
 pantau-broker mosquitto-config --credentials F --out DIR [--port 1883] [--host 0.0.0.0]
                                [--max-packet-bytes 262144]
                                                  write passwd, acl and mosquitto.conf for Mosquitto 2
@@ -78,8 +92,13 @@ pantau-broker credentials add-reader  --file F --username U [--password P] [--re
 pantau-broker credentials set-password --file F --username U [--password P]
 pantau-broker credentials remove      --file F --username U
 pantau-broker credentials list        --file F
-pantau-broker backup  --config central.yaml [--users users.yaml] --out FILE.tar.gz
-                      accounts, dashboard users, backbone, baselines, incidents, TLS files (not readings)
+pantau-broker backup  --config central.yaml --out FILE.tar.gz [--dashboard dashboard.yaml]
+                      [--users users.yaml | --without-users] [--ca-dir DIR]
+                      configs, accounts, dashboard users (dashboard.yaml's users_file; dashboard.yaml
+                      beside central.yaml unless --dashboard), backbone, the central state database,
+                      notify.yaml and its secrets, TLS files, the private CA (ca/ beside central.yaml
+                      or --ca-dir); not readings. The archive is written 0600: it holds password
+                      hashes and private keys
 pantau-broker restore --from FILE.tar.gz [--force]     put them back where they were (stop the daemons first)
 ${CA_USAGE}${ENROLL_USAGE}${AUDIT_USAGE}${BACKBONE_USAGE}${NOTIFY_USAGE}`;
 
@@ -150,26 +169,36 @@ async function backupCli(cmd: 'backup' | 'restore', args: string[]): Promise<voi
     options: {
       config: { type: 'string' },
       users: { type: 'string' },
+      dashboard: { type: 'string' },
+      'without-users': { type: 'boolean' },
+      'ca-dir': { type: 'string' },
       out: { type: 'string' },
       from: { type: 'string' },
       force: { type: 'boolean' },
     },
   });
+  if (values.users && values['without-users']) fail('--users and --without-users exclude each other');
   try {
     if (cmd === 'backup') {
       const m = await backupCentral({
         config: values.config ?? fail('--config is required'),
         out: values.out ?? fail('--out is required'),
         ...(values.users ? { users: values.users } : {}),
+        ...(values.dashboard ? { dashboard: values.dashboard } : {}),
+        ...(values['ca-dir'] ? { caDir: values['ca-dir'] } : {}),
+        withoutUsers: values['without-users'] === true,
       });
-      for (const e of m.entries) out(`${e.role.padEnd(14)} ${e.path} (${e.bytes} bytes)`);
-      out(`backup written to ${values.out}`);
+      for (const e of m.entries) out(`${e.role.padEnd(16)} ${e.path} (${e.bytes} bytes)`);
+      for (const n of m.notes ?? []) out(`note: ${n}`);
+      out(
+        `backup written to ${values.out} (mode 0600: it holds password hashes and private keys; keep it where only root can read it)`,
+      );
     } else {
       const m = await restoreCentral({
         from: values.from ?? fail('--from is required'),
         force: values.force === true,
       });
-      for (const e of m.entries) out(`restored ${e.role.padEnd(14)} ${e.path}`);
+      for (const e of m.entries) out(`restored ${e.role.padEnd(16)} ${e.path}`);
       out(`restored the backup of ${m.created_at} from ${m.host}`);
     }
   } catch (e) {
@@ -178,8 +207,34 @@ async function backupCli(cmd: 'backup' | 'restore', args: string[]): Promise<voi
   }
 }
 
+/** The configs of the central this CLI reads, with their loaders. */
+const CENTRAL_KINDS = {
+  central: [CONFIG_KINDS.central, loadBrokerConfig],
+  notify: [CONFIG_KINDS.notify, loadNotifyConfig],
+  backbone: [CONFIG_KINDS.backbone, loadBackbone],
+} as const;
+
+function migrateConfig(argv: string[]): void {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { kind: { type: 'string' } },
+    allowPositionals: true,
+  });
+  const file = positionals[0] ?? fail(USAGE);
+  const name = values.kind ?? basename(file).replace(/\.ya?ml$/, '');
+  if (!Object.hasOwn(CENTRAL_KINDS, name))
+    fail(
+      values.kind
+        ? `--kind must be one of: ${Object.keys(CENTRAL_KINDS).join(', ')}`
+        : `${file}: say which config it is with --kind ${Object.keys(CENTRAL_KINDS).join('|')}`,
+    );
+  const [kind, load] = CENTRAL_KINDS[name as keyof typeof CENTRAL_KINDS];
+  migrateConfigCommand(file, kind, load);
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (argv[0] === 'migrate-config') return migrateConfig(argv.slice(1));
   if (argv[0] === 'credentials') return credentials(argv.slice(1));
   if (argv[0] === 'backbone') return backboneCli(argv.slice(1));
   if (argv[0] === 'ca') return caCli(argv.slice(1));

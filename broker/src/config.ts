@@ -4,6 +4,7 @@
 import { accessSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
+  CONFIG_KINDS,
   LogLevelSchema,
   loadConfig,
   metricsSchema,
@@ -180,6 +181,7 @@ export function loadBrokerConfig(file: string): BrokerConfig {
     }
   };
   const { cluster, ...cfg } = loadConfig(file, BrokerConfigSchema, {
+    kind: CONFIG_KINDS.central,
     check: (c) => {
       const issues: SemanticIssue[] = [
         ...storeConfigIssues(c.store),

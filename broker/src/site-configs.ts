@@ -2,9 +2,8 @@
 // (applied, rolled back and why, refused, no answer). Kept in the central state database beside
 // incidents and baselines, in a table of its own, so a config can be read back and sent again.
 
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openCentralState } from './backbone/central-state.js';
 
 export type SiteConfigStatus = 'sent' | 'applied' | 'rolled_back' | 'refused' | 'failed' | 'no_answer';
 
@@ -21,23 +20,11 @@ export interface SiteConfigRecord {
   answered_at: number | null;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS site_configs (
-  site TEXT NOT NULL, version INTEGER NOT NULL, yaml TEXT NOT NULL, by TEXT NOT NULL, ts INTEGER NOT NULL,
-  status TEXT NOT NULL, detail TEXT, answered_at INTEGER,
-  PRIMARY KEY (site, version)
-);
-`;
-
 export class SiteConfigs {
   private readonly db: Database.Database;
 
   constructor(path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db = openCentralState(path);
   }
 
   /** Records a config about to be sent under the site's next version number. */

@@ -8,6 +8,7 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { bringToCurrent, type ConfigKind, UNVERSIONED } from './versions.js';
 
 /** Exit code of every daemon and CLI for "your config is wrong". */
 export const EXIT_CONFIG = 2;
@@ -175,28 +176,15 @@ export interface SemanticIssue {
 export interface LoadOptions<T> {
   /** Checks a schema cannot express (duplicate ids, cross references); returns issues with paths. */
   check?: (value: T) => SemanticIssue[];
+  /** Which config this is: its version and migrations (versions.ts); default version 1, none. */
+  kind?: ConfigKind;
 }
 
-/** Parses YAML text against a schema; throws ConfigError naming file, line and field. */
 /**
- * The config format this Pantau reads. A file may say `version: N` at its top; without it, it is
- * version 1 (every config written before versions were named). A file from a newer Pantau is refused
- * with a clear message instead of a list of unknown fields.
+ * Parses YAML text against a schema; throws ConfigError naming file, line and field. A file of an
+ * older config version is migrated in memory first; a newer or too old one is refused at its
+ * `version:` line.
  */
-export const CONFIG_VERSION = 1;
-
-/** Checks and removes a top-level `version`; returns what is wrong with it, if anything. */
-function checkVersion(value: unknown): string | null {
-  if (typeof value !== 'object' || value === null || !('version' in value)) return null;
-  const v = (value as { version: unknown }).version;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
-    return `must be a whole number (this Pantau reads config version ${CONFIG_VERSION})`;
-  if (v > CONFIG_VERSION)
-    return `written for a newer Pantau (config version ${v}); this one reads version ${CONFIG_VERSION}: upgrade Pantau, or use the config that came with this version`;
-  delete (value as { version?: unknown }).version;
-  return null;
-}
-
 export function parseConfig<S extends TSchema>(
   text: string,
   file: string,
@@ -220,12 +208,14 @@ export function parseConfig<S extends TSchema>(
       }),
     );
   }
+  if (isMap(doc.contents)) {
+    const v = bringToCurrent(doc, opts.kind ?? UNVERSIONED);
+    if ('error' in v)
+      throw new ConfigError(file, [
+        { file, ...locate(doc, lc, ['version']), field: 'version', message: v.error },
+      ]);
+  }
   const value: unknown = doc.toJS() ?? {};
-  const tooNew = checkVersion(value);
-  if (tooNew)
-    throw new ConfigError(file, [
-      { file, ...locate(doc, lc, ['version']), field: 'version', message: tooNew },
-    ]);
   const validate = ajv.compile(schema);
   if (!validate(value)) {
     const seen = new Set<string>();
@@ -343,6 +333,9 @@ export function readSecretFile(configFile: string, field: string, p: string): st
   }
 }
 export * from './cli.js';
+export * from './migrate-config.js';
 export * from './mqtt-servers.js';
 export * from './observe.js';
+export * from './sqlite-schema.js';
 export * from './tls.js';
+export * from './versions.js';

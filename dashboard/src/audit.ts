@@ -3,23 +3,12 @@
 // database beside incidents and their notes, so it survives restarts and is backed up with them.
 // The table is created when missing: a state file from before it keeps working as it was.
 
-import { mkdirSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { dirname } from 'node:path';
+import { openCentralState } from '@pantau/broker/backbone';
 import { type Static, Type } from '@sinclair/typebox';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { FastifyInstance, FastifyRequest, RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS audit (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, "user" TEXT NOT NULL, role TEXT,
-  action TEXT NOT NULL, target TEXT, detail TEXT NOT NULL DEFAULT '{}', remote TEXT
-);
-CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts);
-CREATE INDEX IF NOT EXISTS audit_user ON audit ("user", ts);
-CREATE INDEX IF NOT EXISTS audit_action ON audit (action, ts);
-`;
 
 export interface AuditEntry {
   ts: number;
@@ -47,13 +36,7 @@ export class AuditLog {
   private insert: Database.Statement | null = null;
 
   constructor(path: string, opts: { readonly?: boolean } = {}) {
-    if (!opts.readonly) mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path, opts.readonly ? { readonly: true, fileMustExist: true } : {});
-    this.db.pragma('busy_timeout = 5000');
-    if (!opts.readonly) {
-      this.db.pragma('journal_mode = WAL');
-      this.db.exec(SCHEMA);
-    }
+    this.db = openCentralState(path, opts);
   }
 
   record(e: AuditEntry): void {

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fail, generateSecret, out, runCli } from '@pantau/config';
+import { CONFIG_KINDS, fail, generateSecret, migrateConfigCommand, out, runCli } from '@pantau/config';
 import { AuditLog } from './audit.js';
 import { loadDashboardConfig } from './config.js';
 import { startDashboard } from './server.js';
@@ -24,6 +24,7 @@ import {
 
 const USAGE = `pantau-dashboard --config dashboard.yaml        run the dashboard
 pantau-dashboard check-config FILE                validate dashboard.yaml
+pantau-dashboard migrate-config FILE              rewrite a dashboard.yaml of an older config version in the current one (keeps FILE.v<N>.bak)
 pantau-dashboard users add       --file F --username U --role ${ROLES.join('|')} [--password P] [--sites a,b]
 pantau-dashboard users passwd    --file F --username U [--password P]
 pantau-dashboard users set-sites --file F --username U --sites a,b   (installers: the sites they see)
@@ -163,6 +164,8 @@ async function main(): Promise<void> {
     if (e instanceof UserError) fail(e.message);
     throw e;
   }
+  if (argv[0] === 'migrate-config')
+    return migrateConfigCommand(argv[1] ?? fail(USAGE), CONFIG_KINDS.dashboard, loadDashboardConfig);
   if (argv[0] === 'check-config') {
     const file = argv[1] ?? fail(USAGE);
     loadDashboardConfig(file);

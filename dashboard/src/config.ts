@@ -9,6 +9,7 @@ import {
   storeConfigIssues,
 } from '@pantau/broker/store';
 import {
+  CONFIG_KINDS,
   LogLevelSchema,
   loadConfig,
   metricsSchema,
@@ -107,6 +108,7 @@ export type DashboardConfig = Omit<
 
 export function loadDashboardConfig(file: string): DashboardConfig {
   const cfg = loadConfig(file, DashboardConfigSchema, {
+    kind: CONFIG_KINDS.dashboard,
     check: (c) => {
       const issues = storeConfigIssues(c.store);
       const tls = c.mqtt.tls;

@@ -8,7 +8,7 @@ import { collectOnvif, discover } from '@pantau/collectors/onvif';
 import { probeStream } from '@pantau/collectors/rtsp';
 import { collectSnmp, loadRecording, newSnmpMemory, SnmpSession } from '@pantau/collectors/snmp';
 import { startSimulatedAgent } from '@pantau/collectors/snmp/simulator';
-import { fail, generateSecret, out, runCli } from '@pantau/config';
+import { CONFIG_KINDS, fail, generateSecret, migrateConfigCommand, out, runCli } from '@pantau/config';
 import { withCredentials } from './camera.js';
 import { loadGatewayConfig } from './config.js';
 import { startGateway } from './daemon.js';
@@ -18,6 +18,7 @@ import { SCAN_USAGE, scanCommand, testDeviceCommand } from './scan/cli.js';
 
 const USAGE = `pantau-gateway run --config site.yaml        run the site box
 pantau-gateway check-config FILE              validate site.yaml (exit 2 on error)
+pantau-gateway migrate-config FILE            rewrite a site.yaml of an older config version in the current one (keeps FILE.v<N>.bak)
 pantau-gateway probe snmp --address A [--port 161] [--community public] [--version 2c] [--json]
 pantau-gateway probe snmp --walk-file FILE.snmprec [--json]   decode a recorded walk offline
 pantau-gateway probe camera --address A [--port 80] --username U --password-file F [--rtsp URL] [--sample 4] [--json]
@@ -206,6 +207,8 @@ async function main(): Promise<void> {
       out(`OK: ${file}: site ${cfg.site.id}, ${cfg.devices.length} devices`);
       return;
     }
+    case 'migrate-config':
+      return migrateConfigCommand(rest[0] ?? fail(USAGE), CONFIG_KINDS.site, loadGatewayConfig);
     case 'run': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });
       const cfg = loadGatewayConfig(values.config ?? fail('--config is required'));

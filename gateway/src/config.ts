@@ -9,6 +9,7 @@ import {
   RegisterMapError,
 } from '@pantau/collectors/modbus';
 import {
+  CONFIG_KINDS,
   duplicateIds,
   LogLevelSchema,
   parseConfig,
@@ -479,7 +480,7 @@ export function loadGatewayConfig(file: string): GatewayConfig {
  * the central can tell before it sends a config to a box that holds those files.
  */
 export function checkGatewayConfigText(text: string, file: string): Static<typeof GatewayConfigSchema> {
-  return parseConfig(text, file, GatewayConfigSchema, { check: semantic });
+  return parseConfig(text, file, GatewayConfigSchema, { check: semantic, kind: CONFIG_KINDS.site });
 }
 
 /**
@@ -515,6 +516,7 @@ export function parseGatewayConfig(text: string, file: string): GatewayConfig {
     return issues;
   };
   const cfg = parseConfig(text, file, GatewayConfigSchema, {
+    kind: CONFIG_KINDS.site,
     check: (c) => [...semantic(c), ...loadMaps(c)],
   });
   const abs = (p: string) => pathFrom(file, p);

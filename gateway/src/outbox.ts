@@ -12,6 +12,7 @@
 
 import { mkdirSync, renameSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { migrateSchema, type SchemaKind } from '@pantau/config';
 import { EARLIEST_PLAUSIBLE_TS } from '@pantau/contract';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
@@ -253,6 +254,23 @@ const isCorrupt = (e: unknown): boolean => {
   return code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB';
 };
 
+/** The outbox file's numbered schema versions (PRAGMA user_version); steps are history, add the next. */
+export const OUTBOX_SCHEMA: SchemaKind = {
+  what: 'outbox',
+  steps: [
+    {
+      version: 1,
+      what: 'outbox, meta and rejected as they were before versions were kept; a 0.1.0 file gets the acked column',
+      up: (db) => {
+        db.exec(SCHEMA);
+        const cols = db.pragma('table_info(outbox)') as Array<{ name: string }>;
+        if (!cols.some((c) => c.name === 'acked'))
+          db.exec('ALTER TABLE outbox ADD COLUMN acked INTEGER NOT NULL DEFAULT 0');
+      },
+    },
+  ],
+};
+
 function openDb(path: string, o: { synchronous: 'full' | 'normal'; maxPageCount?: number }) {
   const db = new Database(path);
   try {
@@ -267,11 +285,7 @@ function openDb(path: string, o: { synchronous: 'full' | 'normal'; maxPageCount?
     db.pragma(`journal_size_limit = ${8 * 1024 * 1024}`);
     db.pragma('busy_timeout = 2000');
     if (o.maxPageCount) db.pragma(`max_page_count = ${o.maxPageCount}`);
-    db.exec(SCHEMA);
-    // Files from before the marker column (0.1.0) get it.
-    const cols = db.prepare('PRAGMA table_info(outbox)').all() as Array<{ name: string }>;
-    if (!cols.some((c) => c.name === 'acked'))
-      db.exec('ALTER TABLE outbox ADD COLUMN acked INTEGER NOT NULL DEFAULT 0');
+    migrateSchema(db, path, OUTBOX_SCHEMA);
     db.prepare('SELECT COUNT(*) FROM outbox').get();
     return db;
   } catch (e) {

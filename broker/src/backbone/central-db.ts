@@ -2,10 +2,11 @@
 // link, and incidents. One small SQLite file in WAL mode, shared by the broker (which judges) and
 // the dashboard (which shows and records baselines), so the dashboard works with any telemetry store.
 
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Reason } from '@pantau/contract';
 import Database from 'better-sqlite3';
+import { openCentralState } from './central-state.js';
 import type { LinkBaseline, LinkVerdict } from './classifier.js';
 
 export interface IncidentRecord {
@@ -28,27 +29,6 @@ export interface LinkStatusRecord {
   verdict: LinkVerdict;
   updated_at: number;
 }
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS baselines (
-  link TEXT NOT NULL, recorded_at INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (link, recorded_at)
-);
-CREATE TABLE IF NOT EXISTS link_status (link TEXT PRIMARY KEY, body TEXT NOT NULL, updated_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS incidents (
-  key TEXT NOT NULL, opened_at INTEGER NOT NULL, body TEXT NOT NULL, closed_at INTEGER,
-  PRIMARY KEY (key, opened_at)
-);
-CREATE INDEX IF NOT EXISTS incidents_open ON incidents (closed_at);
-CREATE TABLE IF NOT EXISTS incident_notes (
-  key TEXT NOT NULL, opened_at INTEGER NOT NULL, at INTEGER NOT NULL, username TEXT NOT NULL,
-  kind TEXT NOT NULL, text TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS incident_notes_key ON incident_notes (key, opened_at);
-CREATE TABLE IF NOT EXISTS commissioning_reports (
-  site TEXT NOT NULL, id TEXT NOT NULL, created_at INTEGER NOT NULL, received_at INTEGER NOT NULL,
-  body TEXT NOT NULL, PRIMARY KEY (site, id)
-);
-`;
 
 /** A site's commissioning report as the central keeps it (the payload, as sent). */
 export interface CommissioningRecord {
@@ -74,11 +54,7 @@ export class CentralDb {
   private readonly db: Database.Database;
 
   constructor(path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db = openCentralState(path);
   }
 
   /** Baselines are kept, not overwritten: the latest one counts, the older ones are history. */

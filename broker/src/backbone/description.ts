@@ -3,7 +3,7 @@
 // B-end faces away, so the links form a tree rooted at the command center. The tree is what lets
 // the central say "unreachable because link X is down" once instead of alarming for every device.
 
-import { duplicateIds, loadConfig, parseConfig, type SemanticIssue } from '@pantau/config';
+import { CONFIG_KINDS, duplicateIds, loadConfig, parseConfig, type SemanticIssue } from '@pantau/config';
 import { type Static, Type } from '@sinclair/typebox';
 
 const Slug = Type.String({ pattern: '^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$' });
@@ -196,11 +196,11 @@ function build(b: BackboneFile): Backbone {
 }
 
 export function loadBackbone(file: string): Backbone {
-  return build(loadConfig(file, BackboneSchema, { check: checkTree }));
+  return build(loadConfig(file, BackboneSchema, { check: checkTree, kind: CONFIG_KINDS.backbone }));
 }
 
 export function parseBackbone(text: string, file = 'backbone.yaml'): Backbone {
-  return build(parseConfig(text, file, BackboneSchema, { check: checkTree }));
+  return build(parseConfig(text, file, BackboneSchema, { check: checkTree, kind: CONFIG_KINDS.backbone }));
 }
 
 /** Sites from `site` up to the root, nearest first (the site itself excluded). */

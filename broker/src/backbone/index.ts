@@ -1,6 +1,7 @@
 export * from './attendance.js';
 export * from './baseline.js';
 export * from './central-db.js';
+export * from './central-state.js';
 export * from './classifier.js';
 export * from './description.js';
 export * from './ends.js';

@@ -2,29 +2,11 @@
 // token issued, holding its hash, who issued it for which site, until when, and who redeemed it.
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { defaultStatePath } from '../backbone/central-db.js';
+import { openCentralState } from '../backbone/central-state.js';
 import { DEFAULT_TTL_MS, MAX_TTL_MS, MIN_TTL_MS, newToken, normalizeToken, tokenHash } from './tokens.js';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS enrollments (
-  id TEXT PRIMARY KEY,
-  site TEXT NOT NULL,
-  token_hash BLOB NOT NULL UNIQUE,
-  created_by TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL,
-  used_at INTEGER,
-  used_from TEXT,
-  box TEXT,
-  revoked_at INTEGER,
-  revoked_by TEXT,
-  new_site INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS enrollments_site ON enrollments (site);
-`;
 
 /** Rows are kept this long past their expiry (the audit log keeps the story for longer). */
 const KEEP_MS = 90 * 86400_000;
@@ -109,11 +91,7 @@ export class EnrollmentDb {
   private readonly db: Database.Database;
 
   constructor(path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db = openCentralState(path);
   }
 
   /** A new token for a site; the token itself is returned once and never stored. */

@@ -2,7 +2,7 @@
 // which incidents (rules and roles), and when (settle time, minimum interval, reminders,
 // maintenance windows, the daily digest). Secrets stay in their own files, read here once.
 
-import { fieldName, loadConfig, readSecretFile, type SemanticIssue } from '@pantau/config';
+import { CONFIG_KINDS, fieldName, loadConfig, readSecretFile, type SemanticIssue } from '@pantau/config';
 import { type Static, Type } from '@sinclair/typebox';
 
 const Name = Type.String({ pattern: '^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$' });
@@ -325,7 +325,7 @@ function check(c: NotifyFile): SemanticIssue[] {
 
 /** Loads notify.yaml; relative secret paths resolve against its folder. */
 export function loadNotifyConfig(file: string): NotifyConfig {
-  const c = loadConfig(file, NotifySchema, { check });
+  const c = loadConfig(file, NotifySchema, { check, kind: CONFIG_KINDS.notify });
   const secret = (name: string, field: string, p: string) =>
     readSecretFile(file, fieldName(['channels', name, field]), p);
   const channels: Record<string, Channel> = {};

@@ -3,28 +3,8 @@
 // or a second evaluation never queues it twice), the state of each incident's run of trouble, and
 // small markers (when the digest last went out, how far incidents have been read).
 
-import Database from 'better-sqlite3';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS notify_queue (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  dedup TEXT NOT NULL UNIQUE,
-  channel TEXT NOT NULL,
-  recipient TEXT NOT NULL,
-  subject TEXT NOT NULL,
-  text TEXT NOT NULL,
-  data TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  next_at INTEGER NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  state TEXT NOT NULL DEFAULT 'pending',
-  last_error TEXT,
-  done_at INTEGER
-);
-CREATE INDEX IF NOT EXISTS notify_queue_due ON notify_queue (state, next_at);
-CREATE TABLE IF NOT EXISTS notify_episodes (key TEXT PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS notify_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-`;
+import type Database from 'better-sqlite3';
+import { openCentralState } from '../backbone/central-state.js';
 
 export interface QueuedRow {
   id: number;
@@ -48,10 +28,7 @@ export class NotifyStore {
   readonly db: Database.Database;
 
   constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db = openCentralState(path);
   }
 
   /** Queues a delivery unless one with the same dedup key was ever queued; true when queued now. */
