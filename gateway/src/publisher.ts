@@ -425,12 +425,17 @@ export class Publisher {
     if (this.held === on) return;
     this.held = on;
     // The retained state says whether readings are held: keep it true.
+    this.announce();
+    if (!on) this.pump();
+  }
+
+  /** Publishes the birth again (retained) when connected: something in it changed. */
+  announce(): void {
     if (this.connected)
       this.client!.publish(topics.gatewayState(this.o.site), encode(this.o.birth()), {
         qos: 1,
         retain: true,
       });
-    if (!on) this.pump();
   }
 
   /** The outbox is held back. */
