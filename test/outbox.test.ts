@@ -506,19 +506,32 @@ ${list}
     ).toEqual([]);
   }, 180_000);
 
-  it('a broker restart mid-publish, persistent session: what was unacknowledged is sent again, the central keeps each once', async () => {
+  it('a broker restart mid-publish: the default broker keeps sessions in memory, so it forgets the session; the site box sends again what was unacknowledged, the central keeps each once. A link cut alone finds the session kept', async () => {
     const devices = 20;
     const proxy = await startTcpProxy({ port: mqttPort }, { record: true });
     proxies.push(proxy);
+    /** CONNACKs that reached the site box: on which connection, and whether the broker had its session. */
+    const connacks = () =>
+      proxy.recordedDown.flatMap((chunks, conn) =>
+        mqttPackets(chunks)
+          .filter((p) => p.type === 2)
+          .map((p) => ({ conn, sessionPresent: (p.body[0]! & 1) === 1, code: p.body[1]! })),
+      );
     const since = Date.now();
     const gw = startGateway(siteYaml('restart', proxy.port, devices, '{ replay_rate_per_s: 0 }'));
     const first = await runFirst('restart', since);
     await waitFor('live readings', () => maxSeq('restart') >= first + 2 * devices, 30_000);
+    // The link is cut (both ways, RST) while the broker runs on: it still holds the session.
+    proxy.cut();
+    await waitFor('reconnected after the cut', () => connacks().length >= 2, 20_000, 50);
+    const afterCut = maxSeq('restart');
+    await waitFor('publishing after the cut', () => maxSeq('restart') >= afterCut + devices, 20_000);
     // The central receives and stores, but its acknowledgements are lost on the way back…
     proxy.setMode('lose-acks');
     await sleep(2500);
     // …and then it dies and comes back.
     await broker.stop('SIGKILL');
+    const connsBeforeRestart = proxy.recorded.length;
     const restartedAt = Date.now();
     await startBroker();
     proxy.setMode('pass');
@@ -531,11 +544,24 @@ ${list}
     const conns = proxy.recorded.map(mqttPackets);
     // Every connection asks for the persistent session under the same client id.
     const connects = conns.flatMap((ps) => ps.filter((p) => p.type === 1)).map((p) => parseConnect(p.body));
-    expect(connects.length).toBeGreaterThanOrEqual(2);
+    expect(connects.length).toBeGreaterThanOrEqual(3);
     expect(connects.every((c) => !c.clean)).toBe(true);
     expect(new Set(connects.map((c) => c.clientId)).size).toBe(1);
+    // What the broker answered: a new session at first; after the cut alone, the session kept; after
+    // the restart, none — aedes without `cluster` keeps sessions in memory (broker/README.md).
+    const acks = connacks();
+    expect(acks.every((c) => c.code === 0)).toBe(true);
+    expect(acks[0]).toMatchObject({ conn: 0, sessionPresent: false });
+    expect(acks[1]!.conn).toBeLessThan(connsBeforeRestart);
+    expect(acks[1]!.sessionPresent).toBe(true);
+    const afterRestart = acks.find((c) => c.conn >= connsBeforeRestart)!;
+    expect(afterRestart.sessionPresent).toBe(false);
+    // So the site box subscribes to its requests again itself, on that connection as on every one.
+    const subscribed = conns[afterRestart.conn]!.filter((p) => p.type === 8).map((p) => str(p.body, 2));
+    expect(subscribed).toEqual(['pantau/v1/restart/request/+']);
     // Sequence numbers put on the wire more than once (unacknowledged, sent again on the next
-    // connection), some of which the central had stored before its restart: each is stored once.
+    // connection from the outbox, not from a session), some of which the central had stored before
+    // its restart: each is stored once, none is missing.
     const sent = new Map<number, number>();
     for (const ps of conns)
       for (const p of ps.filter((x) => x.type === 3 && ((x.flags >> 1) & 3) === 1)) {
@@ -551,7 +577,7 @@ ${list}
     const storedBefore = twice.filter((q) => (bySeq.get(q)?.received_at ?? Infinity) < restartedAt);
     expect(storedBefore.length).toBeGreaterThan(0);
     process.stdout.write(
-      `restart: ${connects.length} connections (clean=false, one client id), ${twice.length} messages sent twice, ${storedBefore.length} of them already stored before the restart, each stored once\n`,
+      `restart: ${connects.length} connections (clean=false, one client id; session present after the cut, gone after the restart), ${twice.length} messages sent twice, ${storedBefore.length} of them already stored before the restart, each stored once\n`,
     );
   }, 120_000);
 
