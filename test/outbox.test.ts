@@ -667,9 +667,13 @@ ${list}
   it('a replaced or reimaged site box (empty state_dir, same site and account): every reading it takes is stored, none missing', async () => {
     const devices = 5;
     const file = siteYaml('replaced', mqttPort, devices, '{ replay_rate_per_s: 0 }');
+    // The old box was installed before numbering from the clock: it counts from 1.
+    mkdirSync(stateDir('replaced'), { recursive: true });
+    writeFileSync(join(stateDir('replaced'), 'sequence'), '0\n');
     const oldStart = Date.now();
     const old = startGateway(file);
     const oldFirst = await runFirst('replaced', oldStart);
+    expect(oldFirst).toBe(1);
     await waitFor('the old box publishing', () => maxSeq('replaced') >= oldFirst + 4 * devices, 30_000);
     expect(await old.stop('SIGTERM'), old.output()).toBe(0);
     // Whatever still waited on the old box's disk goes with it (a real replacement loses that too).
