@@ -86,6 +86,7 @@ describe('the site box outbox under faults (real processes)', () => {
   const dir = tempDir('outbox');
   let agent: SimulatedAgent;
   let mqttPort: number;
+  let metricsPort: number;
   let broker: Daemon;
   const gateways: Array<Daemon | { proc: ChildProcess; stop: Daemon['stop'] }> = [];
   const proxies: TcpProxy[] = [];
@@ -289,6 +290,7 @@ ${list}
       scenarios: [{ kind: 'counters', bitRateIn: 8_000_000, bitRateOut: 2_000_000 }],
     });
     mqttPort = await freePort();
+    metricsPort = await freePort();
     const cred = join(dir.path, 'credentials.yaml');
     for (const site of SITES)
       execFileSync(process.execPath, [
@@ -305,7 +307,7 @@ ${list}
     writeFileSync(join(dir.path, 'gw.pw'), 'gw-secret-1\n');
     writeFileSync(
       centralYaml,
-      `mqtt:\n  host: 127.0.0.1\n  port: ${mqttPort}\ncredentials_file: credentials.yaml\nstore: { kind: sqlite, path: central.db }\nlog_level: warn\n`,
+      `mqtt:\n  host: 127.0.0.1\n  port: ${mqttPort}\ncredentials_file: credentials.yaml\nstore: { kind: sqlite, path: central.db }\nmetrics: { port: ${metricsPort} }\nlog_level: warn\n`,
     );
     await startBroker();
   }, 60_000);
@@ -758,6 +760,9 @@ ${list}
       seq_first: 1,
       held_max: mine.at(-1)!.seq,
     });
+    // And counted: once, by this broker process (it started in an earlier case; none before was a clash).
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/^pantau_broker_sequence_clashes_total 1$/m);
     await restored.stop('SIGTERM');
     process.stdout.write(
       `replaced: old box ${oldFirst}..${oldMax}, new box from ${b.seq_first}: ${mine.length} stored, none missing, ${goneWithOldDisk.length} lost with the old disk\n`,

@@ -495,14 +495,24 @@ export class InfluxStore implements Store {
     this.writable();
     let clash: SequenceClash | null = null;
     if (payload.state === 'online' && typeof payload.seq_first === 'number') {
-      const held = await this.maxSeq(site);
-      // The run seen last (the retained state may since be the last will, which names none).
-      const [run] = await this.select([
-        `SELECT last("seq_first") FROM ${q(RP.keep)}.${q(M.seqBirth)} WHERE "site" = ${lit(site)}`,
-      ]);
-      const previousFirst = run?.[0]?.values[0]?.[1];
-      clash = clashOf(payload, previousFirst === undefined ? undefined : Number(previousFirst), held);
-      this.putCurrent(M.seqBirth, { site }, { seq_first: payload.seq_first, at: receivedAt });
+      let held = 0;
+      try {
+        // The run seen last (the retained state may since be the last will, which names none).
+        const [max, [run]] = await Promise.all([
+          this.maxSeq(site),
+          this.select([
+            `SELECT last("seq_first") FROM ${q(RP.keep)}.${q(M.seqBirth)} WHERE "site" = ${lit(site)}`,
+          ]),
+        ]);
+        held = max;
+        const previousFirst = run?.[0]?.values[0]?.[1];
+        clash = clashOf(payload, previousFirst === undefined ? undefined : Number(previousFirst), held);
+        this.putCurrent(M.seqBirth, { site }, { seq_first: payload.seq_first, at: receivedAt });
+      } catch (e) {
+        // InfluxDB not answering: a birth that says what it wrote is kept all the same (as before
+        // the clash check); the run is not noted, so its next birth is checked.
+        if (typeof payload.seq_committed !== 'number') throw e;
+      }
       // What the site box says it wrote, when it knows (see SqliteStore.putGatewayState).
       const max = typeof payload.seq_committed === 'number' ? payload.seq_committed : held;
       for (const [a, b] of birthSkips(payload, max))
