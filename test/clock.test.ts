@@ -21,6 +21,9 @@ interface SiteRow {
   health: { clock?: { plausible?: boolean; holding?: boolean; last_step_ms?: number } } | null;
 }
 interface Sequence {
+  first: number | null;
+  last: number | null;
+  skipped: Array<[number, number]>;
   received: number;
   missing_count: number;
   clock_suspect_readings: number;
@@ -118,6 +121,14 @@ devices:
       30_000,
     );
     expect(seqAfter.missing_count, gateway.output()).toBe(0);
+    // A box with no saved sequence number numbers from its clock: while that said 1970 the numbers
+    // were a guess (small); once set, they jumped to it, and the numbers in between are unused.
+    expect(seqAfter.first!).toBeLessThan(3_600_000);
+    expect(seqAfter.last!).toBeGreaterThanOrEqual(setAt);
+    const jump = seqAfter.skipped.find(([, b]) => b + 1 >= setAt);
+    expect(jump, JSON.stringify(seqAfter.skipped)).toBeDefined();
+    expect(jump![0]).toBeLessThan(3_600_000);
+    expect(gateway.output()).toMatch(/sequence numbers now count from it/);
     // Every reading landed in history: none set aside as taken before the clock was set.
     expect(seqAfter.clock_suspect_readings).toBe(0);
 

@@ -358,6 +358,85 @@ describe('dashboard views in a real browser', () => {
     await fitsPhone(p, 'devices-id');
   });
 
+  it("site boxes: a real gap in a site box's numbers shows as missing ranges, a restart's unused numbers apart", async () => {
+    // The damkar site box's readings: 4, 6, … 16 and 18–25 never arrive; then it restarts at 2001
+    // having written up to 26, so 27–2000 were never used.
+    const sent = [1, 2, 3, 5, 7, 9, 11, 13, 15, 17, 26];
+    const reading = (seq: number) =>
+      gw.publishAsync(
+        topics.deviceTelemetry('damkar', 'ups-damkar'),
+        JSON.stringify({
+          v: 1,
+          seq,
+          device: 'ups-damkar',
+          backfill: false,
+          readings: [{ ts: Date.now(), values: { battery_pct: 100 } }],
+        }),
+        { qos: 1 },
+      );
+    for (const seq of sent) await reading(seq);
+    await publish(topics.gatewayState('damkar'), {
+      v: 1,
+      state: 'online',
+      ts: Date.now(),
+      site: 'damkar',
+      name: 'Kantor Damkar',
+      version: '0.1.0',
+      seq_first: 2001,
+      seq_committed: 26,
+    });
+    await reading(2001);
+    const report = await waitFor('the gap at the central', async () => {
+      const r = await rig.central.api<{ missing_count: number; last: number; skipped: number[][] }>(
+        '/api/sites/damkar/sequence',
+        'pemasang',
+      );
+      return r.body.last === 2001 && r.body.skipped.length === 1 ? r.body : undefined;
+    });
+    expect(report.missing_count).toBe(15);
+
+    const p = await page('pemasang');
+    await p.click('nav a[data-view=sites]');
+    const cell = p.locator('#sites-table tr[data-site=damkar] td').nth(5);
+    await waitFor(
+      'missing ranges shown',
+      async () => (await cell.locator('.seq-missing').count()) === 1,
+      20_000,
+    );
+    expect(await cell.locator('.missing-count.bad').textContent()).toBe('15');
+    // Open by itself, the first five ranges and how many more, then the unused ones, labelled as such.
+    expect(await cell.locator('details.seq').getAttribute('open')).not.toBeNull();
+    expect(await cell.locator('.seq-missing').textContent()).toBe(
+      'Nomor urut hilang: 4, 6, 8, 10, 12 … dan 3 lagi',
+    );
+    expect(await cell.locator('.seq-skipped').textContent()).toBe(
+      'Nomor tak terpakai setelah gateway menyala ulang (bukan bacaan hilang): 27–2000',
+    );
+    await screenshot(p, 'sites-gap-id-1366');
+    await fitsPhone(p, 'sites-gap-id');
+    // A site box with nothing missing: its details on request.
+    const bukit = p.locator('#sites-table tr[data-site=bukit] td').nth(5);
+    expect(await bukit.locator('details.seq').getAttribute('open')).toBeNull();
+    await bukit.locator('details.seq summary').click();
+    await waitFor('details loaded', async () => (await bukit.locator('.seq-missing').count()) === 1, 10_000);
+    expect(await bukit.locator('.seq-missing').textContent()).toBe('Tidak ada yang hilang');
+    expect(await bukit.locator('.seq-body').textContent()).toMatch(/\d+ diterima, nomor \d+–\d+/);
+    // In English.
+    await p.click('#lang');
+    await waitFor(
+      'English',
+      async () => (await cell.locator('.seq-missing').textContent())?.startsWith('Missing') ?? false,
+      10_000,
+    );
+    expect(await cell.locator('.seq-missing').textContent()).toBe(
+      'Missing sequence numbers: 4, 6, 8, 10, 12 … and 3 more',
+    );
+    expect(await cell.locator('.seq-skipped').textContent()).toBe(
+      'Numbers unused after a restart (not lost readings): 27–2000',
+    );
+    await p.click('#lang');
+  });
+
   it('incidents: the operator acknowledges the rain and writes a note; uptime report with CSV', async () => {
     const p = await page('operator');
     await p.click('nav a[data-view=incidents]');

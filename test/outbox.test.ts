@@ -6,9 +6,10 @@
 // waiting in the outbox, and the central holds each at most once.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { openStore } from '@pantau/broker/store';
 import { type SimulatedAgent, startSimulatedAgent } from '@pantau/collectors/snmp/simulator';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ import { type Daemon, freePort, ROOT, requireBinary, runDaemon, tempDir, waitFor
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 
 const RECORDING = join(ROOT, 'test/fixtures/snmp/airos/device.snmprec');
-const SITES = ['outage', 'proxy', 'killed', 'full', 'restart'] as const;
+const SITES = ['outage', 'proxy', 'killed', 'full', 'restart', 'replaced'] as const;
 type Site = (typeof SITES)[number];
 const PRLIMIT = '/usr/bin/prlimit';
 
@@ -85,6 +86,7 @@ describe('the site box outbox under faults (real processes)', () => {
   const dir = tempDir('outbox');
   let agent: SimulatedAgent;
   let mqttPort: number;
+  let metricsPort: number;
   let broker: Daemon;
   const gateways: Array<Daemon | { proc: ChildProcess; stop: Daemon['stop'] }> = [];
   const proxies: TcpProxy[] = [];
@@ -226,14 +228,38 @@ ${list}
     }
   };
 
-  /** The first number the next run of this site box hands out (sequence.ts reserves blocks). */
-  const nextFirst = (site: Site): number => {
-    try {
-      return Number.parseInt(readFileSync(join(stateDir(site), 'sequence'), 'utf8').trim(), 10) + 1;
-    } catch {
-      return 1;
-    }
-  };
+  /** The site box's birth at the central, once it is the one of a run started at or after `since`. */
+  const birth = (site: Site, since: number) =>
+    waitFor(
+      `${site}: the birth of the run started at ${since}`,
+      () => {
+        if (!existsSync(centralDb)) return undefined;
+        const db = new Database(centralDb, { readonly: true, fileMustExist: true });
+        db.pragma('busy_timeout = 5000');
+        try {
+          const r = db.prepare('SELECT state FROM sites WHERE site = ?').get(site) as
+            | { state: string | null }
+            | undefined;
+          const p = r?.state
+            ? (JSON.parse(r.state) as {
+                state: string;
+                started_at?: number;
+                seq_first?: number;
+                seq_origin?: string;
+              })
+            : null;
+          return p?.state === 'online' && (p.started_at ?? 0) >= since && typeof p.seq_first === 'number'
+            ? { seq_first: p.seq_first, seq_origin: p.seq_origin }
+            : undefined;
+        } finally {
+          db.close();
+        }
+      },
+      30_000,
+      100,
+    );
+  /** The first number of a run started at or after `since` (from its birth). */
+  const runFirst = async (site: Site, since: number) => (await birth(site, since)).seq_first;
 
   /** The backlog is sent: a health message newer than `since` with (almost) nothing waiting. */
   const drained = (site: Site, since: number, slack: number, timeoutMs = 60_000) =>
@@ -264,6 +290,7 @@ ${list}
       scenarios: [{ kind: 'counters', bitRateIn: 8_000_000, bitRateOut: 2_000_000 }],
     });
     mqttPort = await freePort();
+    metricsPort = await freePort();
     const cred = join(dir.path, 'credentials.yaml');
     for (const site of SITES)
       execFileSync(process.execPath, [
@@ -280,7 +307,7 @@ ${list}
     writeFileSync(join(dir.path, 'gw.pw'), 'gw-secret-1\n');
     writeFileSync(
       centralYaml,
-      `mqtt:\n  host: 127.0.0.1\n  port: ${mqttPort}\ncredentials_file: credentials.yaml\nstore: { kind: sqlite, path: central.db }\nlog_level: warn\n`,
+      `mqtt:\n  host: 127.0.0.1\n  port: ${mqttPort}\ncredentials_file: credentials.yaml\nstore: { kind: sqlite, path: central.db }\nmetrics: { port: ${metricsPort} }\nlog_level: warn\n`,
     );
     await startBroker();
   }, 60_000);
@@ -296,6 +323,7 @@ ${list}
   it('the central stopped for a long outage: every reading arrives, in order, flagged backfill, at the capped rate', async () => {
     const devices = 10;
     const cap = 20;
+    const since = Date.now();
     const gw = startGateway(
       siteYaml('outage', mqttPort, devices, `{ replay_rate_per_s: ${cap}, backfill_after_s: 5 }`),
     );
@@ -304,6 +332,7 @@ ${list}
       () => central('outage').filter((r) => r.kind === 'batch').length >= 30,
       30_000,
     );
+    const first = await runFirst('outage', since);
     // The outage: the central is gone for 15 s (a day, compressed: polls every second).
     await broker.stop();
     const before = maxSeq('outage');
@@ -316,7 +345,7 @@ ${list}
 
     const rows = central('outage');
     const left = waiting('outage');
-    checkComplete('outage', 1, rows, left);
+    checkComplete('outage', first, rows, left);
     // What was read while the central was away came back flagged, with its original number.
     // (Up to a window's worth that was already on its way when the central went is re-sent by MQTT
     // itself as it was first sent, unflagged.)
@@ -355,8 +384,10 @@ ${list}
     const devices = 20;
     const proxy = await startTcpProxy({ port: mqttPort });
     proxies.push(proxy);
+    const startedAt = Date.now();
     const gw = startGateway(siteYaml('proxy', proxy.port, devices, '{ replay_rate_per_s: 0 }'));
-    await waitFor('live readings', () => maxSeq('proxy') >= 40, 30_000);
+    const first = await runFirst('proxy', startedAt);
+    await waitFor('live readings', () => maxSeq('proxy') >= first + 40, 30_000);
     // The radio fades out: nothing passes for longer than the keepalive (5 s × 1.5).
     proxy.setMode('blackhole');
     const fadedAt = maxSeq('proxy');
@@ -382,7 +413,7 @@ ${list}
     expect(await gw.stop('SIGTERM'), gw.output()).toBe(0);
     const rows = central('proxy');
     const left = waiting('proxy');
-    const all = checkComplete('proxy', 1, rows, left);
+    const all = checkComplete('proxy', first, rows, left);
     expect(proxy.accepted).toBeGreaterThanOrEqual(7);
     // Written during the fade (after the window that was on its way): sent after the reconnection, flagged.
     const faded = rows.filter((r) => r.seq > fadedAt + 25 && r.seq <= fadedAt + 125);
@@ -402,8 +433,9 @@ ${list}
     // Three kills: during live publishing, while the link is down and the outbox grows, and in the
     // middle of the replay that follows.
     for (const moment of ['live', 'offline', 'replay'] as const) {
-      const first = nextFirst('killed');
+      const startedAt = Date.now();
       const gw = startGateway(file);
+      const first = await runFirst('killed', startedAt);
       await waitFor(`${moment}: publishing`, () => maxSeq('killed') >= first + 2 * devices, 30_000);
       if (moment !== 'live') {
         proxy.setMode('blackhole');
@@ -426,8 +458,9 @@ ${list}
       });
     }
     // One last run sends what was left, and stops properly.
-    const first = nextFirst('killed');
+    const lastStart = Date.now();
     const gw = startGateway(file);
+    const first = await runFirst('killed', lastStart);
     const since = Date.now();
     await drained('killed', since, devices + 25);
     expect(await gw.stop('SIGTERM'), gw.output()).toBe(0);
@@ -475,17 +508,32 @@ ${list}
     ).toEqual([]);
   }, 180_000);
 
-  it('a broker restart mid-publish, persistent session: what was unacknowledged is sent again, the central keeps each once', async () => {
+  it('a broker restart mid-publish: the default broker keeps sessions in memory, so it forgets the session; the site box sends again what was unacknowledged, the central keeps each once. A link cut alone finds the session kept', async () => {
     const devices = 20;
     const proxy = await startTcpProxy({ port: mqttPort }, { record: true });
     proxies.push(proxy);
+    /** CONNACKs that reached the site box: on which connection, and whether the broker had its session. */
+    const connacks = () =>
+      proxy.recordedDown.flatMap((chunks, conn) =>
+        mqttPackets(chunks)
+          .filter((p) => p.type === 2)
+          .map((p) => ({ conn, sessionPresent: (p.body[0]! & 1) === 1, code: p.body[1]! })),
+      );
+    const since = Date.now();
     const gw = startGateway(siteYaml('restart', proxy.port, devices, '{ replay_rate_per_s: 0 }'));
-    await waitFor('live readings', () => maxSeq('restart') >= 2 * devices, 30_000);
+    const first = await runFirst('restart', since);
+    await waitFor('live readings', () => maxSeq('restart') >= first + 2 * devices, 30_000);
+    // The link is cut (both ways, RST) while the broker runs on: it still holds the session.
+    proxy.cut();
+    await waitFor('reconnected after the cut', () => connacks().length >= 2, 20_000, 50);
+    const afterCut = maxSeq('restart');
+    await waitFor('publishing after the cut', () => maxSeq('restart') >= afterCut + devices, 20_000);
     // The central receives and stores, but its acknowledgements are lost on the way back…
     proxy.setMode('lose-acks');
     await sleep(2500);
     // …and then it dies and comes back.
     await broker.stop('SIGKILL');
+    const connsBeforeRestart = proxy.recorded.length;
     const restartedAt = Date.now();
     await startBroker();
     proxy.setMode('pass');
@@ -493,16 +541,29 @@ ${list}
     expect(await gw.stop('SIGTERM'), gw.output()).toBe(0);
     const rows = central('restart');
     const left = waiting('restart');
-    checkComplete('restart', 1, rows, left);
+    checkComplete('restart', first, rows, left);
 
     const conns = proxy.recorded.map(mqttPackets);
     // Every connection asks for the persistent session under the same client id.
     const connects = conns.flatMap((ps) => ps.filter((p) => p.type === 1)).map((p) => parseConnect(p.body));
-    expect(connects.length).toBeGreaterThanOrEqual(2);
+    expect(connects.length).toBeGreaterThanOrEqual(3);
     expect(connects.every((c) => !c.clean)).toBe(true);
     expect(new Set(connects.map((c) => c.clientId)).size).toBe(1);
+    // What the broker answered: a new session at first; after the cut alone, the session kept; after
+    // the restart, none — aedes without `cluster` keeps sessions in memory (broker/README.md).
+    const acks = connacks();
+    expect(acks.every((c) => c.code === 0)).toBe(true);
+    expect(acks[0]).toMatchObject({ conn: 0, sessionPresent: false });
+    expect(acks[1]!.conn).toBeLessThan(connsBeforeRestart);
+    expect(acks[1]!.sessionPresent).toBe(true);
+    const afterRestart = acks.find((c) => c.conn >= connsBeforeRestart)!;
+    expect(afterRestart.sessionPresent).toBe(false);
+    // So the site box subscribes to its requests again itself, on that connection as on every one.
+    const subscribed = conns[afterRestart.conn]!.filter((p) => p.type === 8).map((p) => str(p.body, 2));
+    expect(subscribed).toEqual(['pantau/v1/restart/request/+']);
     // Sequence numbers put on the wire more than once (unacknowledged, sent again on the next
-    // connection), some of which the central had stored before its restart: each is stored once.
+    // connection from the outbox, not from a session), some of which the central had stored before
+    // its restart: each is stored once, none is missing.
     const sent = new Map<number, number>();
     for (const ps of conns)
       for (const p of ps.filter((x) => x.type === 3 && ((x.flags >> 1) & 3) === 1)) {
@@ -518,7 +579,7 @@ ${list}
     const storedBefore = twice.filter((q) => (bySeq.get(q)?.received_at ?? Infinity) < restartedAt);
     expect(storedBefore.length).toBeGreaterThan(0);
     process.stdout.write(
-      `restart: ${connects.length} connections (clean=false, one client id), ${twice.length} messages sent twice, ${storedBefore.length} of them already stored before the restart, each stored once\n`,
+      `restart: ${connects.length} connections (clean=false, one client id; session present after the cut, gone after the restart), ${twice.length} messages sent twice, ${storedBefore.length} of them already stored before the restart, each stored once\n`,
     );
   }, 120_000);
 
@@ -531,6 +592,7 @@ ${list}
     // The kernel refuses to let any file of the site box grow past 512 KiB (RLIMIT_FSIZE: writes
     // fail with EFBIG), as a full card would with ENOSPC: SQLite reports an I/O error or
     // SQLITE_FULL. Node ignores SIGXFSZ, so the write fails instead of killing the process.
+    const since = Date.now();
     const proc = spawn(
       PRLIMIT,
       [
@@ -558,7 +620,8 @@ ${list}
         proc.kill(signal);
       });
     gateways.push({ proc, stop });
-    await waitFor('live readings', () => maxSeq('full') >= 2 * devices, 30_000);
+    const first = await runFirst('full', since);
+    await waitFor('live readings', () => maxSeq('full') >= first + 2 * devices, 30_000);
     // The link goes down and the outbox grows until the disk is full.
     proxy.setMode('blackhole');
     await waitFor('disk full', () => /disk full: dropping oldest/.test(out), 60_000, 200).catch(
@@ -587,7 +650,7 @@ ${list}
     const seqs = rows.map((r) => r.seq);
     expect(new Set(seqs).size).toBe(seqs.length);
     const all = [...new Set([...seqs, ...waiting('full')])].sort((a, b) => a - b);
-    const missing = holes(all, 1, all.at(-1)!);
+    const missing = holes(all, first, all.at(-1)!);
     expect(missing.length).toBeGreaterThan(0);
     // Each missing number was dropped and counted. A dropped message may still have arrived: one sent
     // before the link went dark whose acknowledgement was lost with it (at most the window of 20
@@ -603,4 +666,106 @@ ${list}
       `full: ${h.dropped} oldest dropped and counted, ${seqs.length} readings delivered\n`,
     );
   }, 150_000);
+  it('a replaced or reimaged site box (empty state_dir, same site and account): every reading it takes is stored, none missing', async () => {
+    const devices = 5;
+    const file = siteYaml('replaced', mqttPort, devices, '{ replay_rate_per_s: 0 }');
+    // The old box was installed before numbering from the clock: it counts from 1.
+    mkdirSync(stateDir('replaced'), { recursive: true });
+    writeFileSync(join(stateDir('replaced'), 'sequence'), '0\n');
+    const oldStart = Date.now();
+    const old = startGateway(file);
+    const oldFirst = await runFirst('replaced', oldStart);
+    expect(oldFirst).toBe(1);
+    await waitFor('the old box publishing', () => maxSeq('replaced') >= oldFirst + 4 * devices, 30_000);
+    expect(await old.stop('SIGTERM'), old.output()).toBe(0);
+    // Whatever still waited on the old box's disk goes with it (a real replacement loses that too).
+    const goneWithOldDisk = waiting('replaced');
+    const oldMax = maxSeq('replaced');
+    const oldCount = central('replaced').length;
+    // The box is replaced: its card reimaged, the same site.yaml and password put back.
+    expect(readdirSync(stateDir('replaced'))).toEqual(expect.arrayContaining(['sequence', 'outbox.db']));
+    rmSync(stateDir('replaced'), { recursive: true, force: true });
+
+    const newStart = Date.now();
+    const gw = startGateway(file);
+    const b = await birth('replaced', newStart);
+    // No saved number: it counts from the clock, above anything the old box used.
+    expect(b.seq_origin).toBe('clock');
+    expect(b.seq_first).toBeGreaterThanOrEqual(newStart);
+    expect(b.seq_first).toBeGreaterThan(oldMax);
+    await waitFor(
+      'the new box stored',
+      () => central('replaced').filter((r) => r.seq >= b.seq_first).length >= 6 * devices,
+      30_000,
+    );
+    expect(await gw.stop('SIGTERM'), gw.output()).toBe(0);
+
+    const rows = central('replaced');
+    const mine = rows.filter((r) => r.seq >= b.seq_first);
+    // Every number the new box handed out is at the central (or still on its disk), each once: none
+    // was taken for one of the old box's.
+    checkComplete('replaced', b.seq_first, mine, waiting('replaced'));
+    expect(mine[0]!.seq).toBe(b.seq_first);
+    expect(rows.length).toBe(oldCount + mine.length);
+    expect(mine.filter((r) => r.kind === 'batch').length).toBeGreaterThanOrEqual(5 * devices);
+    // The central's own report, as the API and the dashboard show it.
+    const store = openStore({ kind: 'sqlite', path: centralDb }, { readonly: true });
+    try {
+      const report = await store.sequenceReport('replaced');
+      expect(report.last).toBe(mine.at(-1)!.seq);
+      expect(report.received).toBe(rows.length);
+      // Nothing missing (but what went with the old disk): the old box's numbers end, the new box's
+      // start at its clock, and the numbers between were never used.
+      const missing = report.missing.flatMap(([a, z]) => Array.from({ length: z - a + 1 }, (_, k) => a + k));
+      expect(missing.filter((n) => !goneWithOldDisk.includes(n))).toEqual([]);
+      expect(report.skipped.some(([a, z]) => z === b.seq_first - 1 && a <= oldMax + 1)).toBe(true);
+      // And its readings are in history, every device's.
+      for (let i = 1; i <= devices; i++) {
+        const series = await store.history({
+          site: 'replaced',
+          device: `r0${i}`,
+          metric: 'uptime_s',
+          from: newStart,
+          to: Date.now(),
+        });
+        expect(
+          series.reduce((n, x) => n + x.points.length, 0),
+          `r0${i}`,
+        ).toBeGreaterThanOrEqual(5);
+      }
+    } finally {
+      await store.close();
+    }
+    expect(broker.output()).not.toMatch(/started numbering at or below/);
+
+    // An old state_dir put back instead (its saved number long passed): the clash is said out loud.
+    rmSync(stateDir('replaced'), { recursive: true, force: true });
+    mkdirSync(stateDir('replaced'));
+    writeFileSync(join(stateDir('replaced'), 'sequence'), '0\n');
+    const restoredAt = Date.now();
+    const restored = startGateway(file);
+    await birth('replaced', restoredAt);
+    const line = await waitFor(
+      'the central warns of the clash',
+      () =>
+        broker
+          .output()
+          .split('\n')
+          .find((l) => l.includes('started numbering at or below')),
+      15_000,
+    );
+    expect(JSON.parse(line)).toMatchObject({
+      level: 40,
+      site: 'replaced',
+      seq_first: 1,
+      held_max: mine.at(-1)!.seq,
+    });
+    // And counted: once, by this broker process (it started in an earlier case; none before was a clash).
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/^pantau_broker_sequence_clashes_total 1$/m);
+    await restored.stop('SIGTERM');
+    process.stdout.write(
+      `replaced: old box ${oldFirst}..${oldMax}, new box from ${b.seq_first}: ${mine.length} stored, none missing, ${goneWithOldDisk.length} lost with the old disk\n`,
+    );
+  }, 120_000);
 });

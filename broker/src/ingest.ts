@@ -26,6 +26,8 @@ export interface IngestStats {
   states: number;
   events: number;
   rejected: number;
+  /** Births of a site box run whose first sequence number the central already held. */
+  seqClashes: number;
 }
 
 class Malformed extends Error {}
@@ -168,7 +170,15 @@ export function createIngest(
   observer?: IngestObserver,
   opts: { central?: CentralDb | null; backbone?: Backbone | null } = {},
 ) {
-  const stats: IngestStats = { batches: 0, samples: 0, duplicates: 0, states: 0, events: 0, rejected: 0 };
+  const stats: IngestStats = {
+    batches: 0,
+    samples: 0,
+    duplicates: 0,
+    states: 0,
+    events: 0,
+    rejected: 0,
+    seqClashes: 0,
+  };
   // Replays are normal after a lost acknowledgement or a fail-over between brokers; one summary
   // line per burst says they happened without a line per batch.
   let repeats = 0;
@@ -234,10 +244,24 @@ export function createIngest(
         stats.samples += res.samples;
         break;
       }
-      case 'gateway-state':
-        await store.putGatewayState(m.site, m.p, receivedAt);
+      case 'gateway-state': {
+        const clash = await store.putGatewayState(m.site, m.p, receivedAt);
         stats.states++;
+        if (clash) {
+          // Never silent: this run's readings are taken for ones already stored until it passes them.
+          stats.seqClashes++;
+          log.warn(
+            {
+              site: m.site,
+              seq_first: clash.seq_first,
+              held_max: clash.held_max,
+              seq_origin: m.p.seq_origin,
+            },
+            'a site box started numbering at or below numbers already stored for its site: its readings up to held_max will be dropped as duplicates (a replaced box whose clock was not set, or an old state_dir restored?)',
+          );
+        }
         break;
+      }
       case 'gateway-health':
         await store.putGatewayHealth(m.site, m.p, receivedAt);
         break;

@@ -47,6 +47,12 @@ export async function observeBroker(o: {
   counter('pantau_broker_ingest_duplicates_total', 'Telemetry batches already stored (replays)', [], (c) =>
     c.inc(o.figures().duplicates),
   );
+  counter(
+    'pantau_broker_sequence_clashes_total',
+    'Site box runs that started numbering among numbers already stored for their site',
+    [],
+    (c) => c.inc(o.figures().seqClashes),
+  );
   counter('pantau_broker_ingest_rejected_total', 'Malformed messages set aside', [], (c) =>
     c.inc(o.figures().rejected),
   );

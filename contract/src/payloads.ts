@@ -64,6 +64,18 @@ export interface GatewayStatePayload {
    * it that never arrive were lost on the way (or dropped by the outbox bounds, reported as events).
    */
   seq_committed?: number;
+  /**
+   * Where this run's numbers come from: `saved` (the number the previous run saved), `clock` (a box
+   * without a saved number starts at the wall clock in ms, above anything an earlier box of the site
+   * used), `unset_clock` (no saved number and the clock not set yet: the numbers may clash with an
+   * earlier box's until the clock is set and the numbering jumps to it).
+   */
+  seq_origin?: 'saved' | 'clock' | 'unset_clock';
+  /**
+   * [last number before, first number after]: this run's numbering jumped to the wall clock once it
+   * was set. The numbers in between were never used (skipped, not lost).
+   */
+  seq_jump?: [number, number];
   /** The previous run ended without closing its outbox: a power cut, kill -9 or crash. */
   unclean_restart?: boolean;
 }

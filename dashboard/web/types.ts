@@ -61,6 +61,17 @@ export interface SiteRow {
   missing_readings: number;
 }
 
+/** GET /api/sites/:site/sequence: what the central received of a site box's sequence numbers. */
+export interface SequenceReport {
+  site: string;
+  first: number | null;
+  last: number | null;
+  received: number;
+  missing: Array<[number, number]>;
+  missing_count: number;
+  skipped: Array<[number, number]>;
+}
+
 export interface DeviceRow {
   site: string;
   device: string;

@@ -220,8 +220,8 @@ export async function startGateway(
   });
   let startedAt = Date.now();
   const startedMono = performance.now();
-  const seq = new SequenceCounter(cfg.state_dir);
-  let clock: ClockStatus = { synced: false, source: 'unknown' };
+  // NTP's verdict first: a box without a saved sequence number numbers from the clock if it is set.
+  let clock: ClockStatus = await readClock();
 
   // Everything published at QoS 1 is on disk first (state_dir/outbox.db); drops are reported as events.
   const outbox = new DiskOutbox({
@@ -248,6 +248,15 @@ export async function startGateway(
   // fake-hwclock saved at shutdown, plausible but hours or days behind.
   const clockTrusted = () =>
     clockWatch.plausible && !(clock.source === 'ntp' && !clock.synced && uptime() < 600 && !lastStep);
+  const seq = new SequenceCounter(cfg.state_dir, {
+    clockTrusted,
+    ...(outbox.lastSeqAtStart !== null ? { floor: outbox.lastSeqAtStart } : {}),
+  });
+  if (seq.origin === 'unset_clock')
+    log.warn(
+      { seq_first: seq.first },
+      'no saved sequence number and the clock is not set yet: numbering from the clock as it stands until it is (numbers may clash with an earlier box of this site)',
+    );
   const onClockStep = (step: ClockStep) => {
     lastStep = step;
     startedAt += step.deltaMs;
@@ -300,7 +309,16 @@ export async function startGateway(
       });
     }
     if (trusted) clockGaveUp = false;
+    const jump = trusted ? seq.clockSet() : null;
     publisher.hold(!trusted && !waited);
+    if (jump) {
+      log.warn(
+        { from: jump[0], to: jump[1] },
+        'the clock is set: sequence numbers now count from it (the numbers in between are unused)',
+      );
+      // The birth tells the central which numbers were skipped.
+      publisher.announce();
+    }
   };
 
   const publisher: Publisher = new Publisher({
@@ -351,6 +369,8 @@ export async function startGateway(
       outbox_depth: publisher.outbox.depth,
       seq_first: seq.first,
       ...(outbox.lastSeqAtStart !== null ? { seq_committed: outbox.lastSeqAtStart } : {}),
+      seq_origin: seq.origin,
+      ...(seq.jumped ? { seq_jump: [seq.jumped[0], seq.jumped[1]] as [number, number] } : {}),
       ...(outbox.uncleanStart ? { unclean_restart: true } : {}),
       clock: clockStatus(),
       ...(cfg.site.name ? { name: cfg.site.name } : {}),
@@ -1051,7 +1071,6 @@ export async function startGateway(
     );
   }, cfg.health_interval_s * 1000);
 
-  clock = await readClock();
   judgeClock();
   const clockTimer = setInterval(judgeClock, 1000);
   // NTP's verdict, re-read now and then (a box may find its time server long after boot).
@@ -1081,6 +1100,7 @@ export async function startGateway(
       clock,
       unclean_restart: outbox.uncleanStart,
       seq_first: seq.first,
+      seq_origin: seq.origin,
       ...(outbox.lastSeqAtStart !== null ? { seq_committed: outbox.lastSeqAtStart } : {}),
     },
   );

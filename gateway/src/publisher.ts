@@ -210,9 +210,11 @@ export class Publisher {
       rejectUnauthorized: true,
       clientId: this.o.clientId,
       keepalive: this.o.keepaliveS,
-      // A persistent session under a stable client id: the broker keeps ours (the request
-      // subscription, requests sent meanwhile) while we are away. Unacknowledged messages are sent
-      // again from the outbox (takeBackInflight); the central drops duplicates by site and sequence.
+      // A persistent session under a stable client id: a broker that still has ours keeps the request
+      // subscription and the requests sent meanwhile while we are away. One that restarted with
+      // sessions in memory (the default central) has forgotten it, hence the subscribe on every
+      // connection. Readings never rely on it: unacknowledged messages are sent again from the
+      // outbox (takeBackInflight); the central drops duplicates by site and sequence.
       clean: false,
       reconnectPeriod: 2000,
       connectTimeout: 10_000,
@@ -425,12 +427,17 @@ export class Publisher {
     if (this.held === on) return;
     this.held = on;
     // The retained state says whether readings are held: keep it true.
+    this.announce();
+    if (!on) this.pump();
+  }
+
+  /** Publishes the birth again (retained) when connected: something in it changed. */
+  announce(): void {
     if (this.connected)
       this.client!.publish(topics.gatewayState(this.o.site), encode(this.o.birth()), {
         qos: 1,
         retain: true,
       });
-    if (!on) this.pump();
   }
 
   /** The outbox is held back. */

@@ -1,10 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CollectorError } from '@pantau/collectors/common';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Scheduler } from './scheduler.js';
-import { SequenceCounter } from './sequence.js';
 
 describe('scheduler', () => {
   beforeEach(() => vi.useFakeTimers());
@@ -150,24 +146,5 @@ describe('scheduler', () => {
     s.stop();
     expect(peak).toBe(3);
     expect(s.stats().ok).toBeGreaterThan(20);
-  });
-});
-
-describe('sequence numbers', () => {
-  it('keep increasing across restarts and crashes', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pantau-seq-'));
-    try {
-      const a = new SequenceCounter(dir);
-      expect([a.take(), a.take(), a.take()]).toEqual([1, 2, 3]);
-      // A crash right now: the next process must not reuse 1..3.
-      const b = new SequenceCounter(dir);
-      const n = b.take();
-      expect(n).toBeGreaterThan(3);
-      for (let i = 0; i < 2500; i++) b.take();
-      const c = new SequenceCounter(dir);
-      expect(c.take()).toBeGreaterThan(n + 2500);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 });

@@ -8,7 +8,8 @@
 //               but the site box hears no acknowledgement (nor ping response); tainted like blackhole;
 //  - reset:     every connection is reset (RST), new ones too.
 // cut() resets the current connections once, e.g. in the middle of a burst of publishes.
-// With `record`, every byte sent upstream is kept per connection, to read the MQTT packets after.
+// With `record`, every byte passed on is kept per connection and direction, to read the MQTT packets
+// after (what the server sent is kept only when the client got it).
 
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
@@ -26,6 +27,8 @@ export interface TcpProxy {
   readonly bytes: { up: number; down: number; dropped: number };
   /** With `record`: the bytes each connection sent upstream, in order of connection. */
   readonly recorded: Buffer[][];
+  /** With `record`: the bytes the server sent that reached the client, per connection as above. */
+  readonly recordedDown: Buffer[][];
   close(): Promise<void>;
 }
 
@@ -42,6 +45,7 @@ export async function startTcpProxy(
 ): Promise<TcpProxy> {
   let mode: ProxyMode = 'pass';
   const recorded: Buffer[][] = [];
+  const recordedDown: Buffer[][] = [];
   let accepted = 0;
   const bytes = { up: 0, down: 0, dropped: 0 };
   const pairs = new Set<Pair>();
@@ -65,7 +69,11 @@ export async function startTcpProxy(
     const upstream = createConnection({ host: target.host ?? '127.0.0.1', port: target.port });
     p.server = upstream;
     const log: Buffer[] = [];
-    if (opts.record) recorded.push(log);
+    const logDown: Buffer[] = [];
+    if (opts.record) {
+      recorded.push(log);
+      recordedDown.push(logDown);
+    }
     upstream.on('error', () => kill(p));
     client.on('data', (d: Buffer) => {
       if (mode === 'blackhole') {
@@ -84,6 +92,7 @@ export async function startTcpProxy(
         return;
       }
       bytes.down += d.length;
+      if (opts.record) logDown.push(Buffer.from(d));
       client.write(d);
     });
     // A close is news only when the link carries it.
@@ -121,6 +130,7 @@ export async function startTcpProxy(
     },
     bytes,
     recorded,
+    recordedDown,
     close: () =>
       new Promise<void>((resolve) => {
         for (const p of [...pairs]) kill(p);

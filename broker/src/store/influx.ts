@@ -14,6 +14,7 @@ import type {
   TelemetryPayload,
 } from '@pantau/contract';
 import { InfluxDB, type IPoint, escape as influxEscape } from 'influx';
+import { birthSkips, clashOf } from './births.js';
 import type { InfluxStoreConfig } from './config.js';
 import { PointWriter, type Target, type WriterStats } from './influx-writer.js';
 import { RangeSet } from './ranges.js';
@@ -24,6 +25,7 @@ import type {
   HistoryQuery,
   HistorySeries,
   IngestResult,
+  SequenceClash,
   SequenceReport,
   SiteRecord,
   Store,
@@ -39,6 +41,8 @@ export const ROLLUP_CQ = 'pantau_rollup';
 export const M = {
   seq: 'pantau_seq',
   seqSkip: 'pantau_seq_skip',
+  /** The first number of the run a site box's last birth announced. */
+  seqBirth: 'pantau_seq_birth',
   gatewayState: 'gateway_state',
   gatewayHealth: 'gateway_health',
   deviceState: 'device_state',
@@ -510,23 +514,46 @@ export class InfluxStore implements Store {
     return present.gaps(lo, hi);
   }
 
-  async putGatewayState(site: string, payload: GatewayStatePayload, receivedAt: number): Promise<void> {
+  async putGatewayState(
+    site: string,
+    payload: GatewayStatePayload,
+    receivedAt: number,
+  ): Promise<SequenceClash | null> {
     this.writable();
-    // A restarted site box starts a new block of numbers: the unused rest of the old block is skipped.
+    let clash: SequenceClash | null = null;
     if (payload.state === 'online' && typeof payload.seq_first === 'number') {
+      let held = 0;
+      try {
+        // The run seen last (the retained state may since be the last will, which names none).
+        const [max, [run]] = await Promise.all([
+          this.maxSeq(site),
+          this.select([
+            `SELECT last("seq_first") FROM ${q(RP.keep)}.${q(M.seqBirth)} WHERE "site" = ${lit(site)}`,
+          ]),
+        ]);
+        held = max;
+        const previousFirst = run?.[0]?.values[0]?.[1];
+        clash = clashOf(payload, previousFirst === undefined ? undefined : Number(previousFirst), held);
+        this.putCurrent(M.seqBirth, { site }, { seq_first: payload.seq_first, at: receivedAt });
+      } catch (e) {
+        // InfluxDB not answering: a birth that says what it wrote is kept all the same (as before
+        // the clash check); the run is not noted, so its next birth is checked.
+        if (typeof payload.seq_committed !== 'number') throw e;
+      }
       // What the site box says it wrote, when it knows (see SqliteStore.putGatewayState).
-      const max = typeof payload.seq_committed === 'number' ? payload.seq_committed : await this.maxSeq(site);
-      if (max > 0 && payload.seq_first > max + 1)
+      const max = typeof payload.seq_committed === 'number' ? payload.seq_committed : held;
+      for (const [a, b] of birthSkips(payload, max))
         await this.writer.pushAndWait(KEEP_NS, [
           {
             measurement: M.seqSkip,
             tags: { site },
-            fields: { to_seq: payload.seq_first - 1, at: receivedAt },
-            timestamp: String(max + 1),
+            fields: { to_seq: b, at: receivedAt },
+            timestamp: String(a),
           },
         ]);
     }
     this.putCurrent(M.gatewayState, { site }, { body: JSON.stringify(payload), received_at: receivedAt });
+    return clash;
   }
 
   async putGatewayHealth(site: string, payload: GatewayHealthPayload, receivedAt: number): Promise<void> {

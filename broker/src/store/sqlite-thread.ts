@@ -15,7 +15,7 @@ import type {
   TelemetryPayload,
 } from '@pantau/contract';
 import { SqliteStore } from './sqlite.js';
-import type { HistoryQuery, IngestResult, Store, ThumbnailRecord } from './types.js';
+import type { HistoryQuery, IngestResult, SequenceClash, Store, ThumbnailRecord } from './types.js';
 
 export const WRITES = [
   'ingestTelemetry',
@@ -109,7 +109,11 @@ export class ThreadedSqliteStore implements Store {
     // As text: cloning the parsed object into the worker costs about nine times as much.
     return this.call('ingestTelemetry', [site, json ? json.toString() : JSON.stringify(payload), receivedAt]);
   }
-  putGatewayState(site: string, payload: GatewayStatePayload, receivedAt: number): Promise<void> {
+  putGatewayState(
+    site: string,
+    payload: GatewayStatePayload,
+    receivedAt: number,
+  ): Promise<SequenceClash | null> {
     return this.call('putGatewayState', [site, payload, receivedAt]);
   }
   putGatewayHealth(site: string, payload: GatewayHealthPayload, receivedAt: number): Promise<void> {

@@ -12,12 +12,14 @@ import type {
 } from '@pantau/contract';
 import { EARLIEST_PLAUSIBLE_TS } from '@pantau/contract';
 import Database from 'better-sqlite3';
+import { birthSkips, clashOf } from './births.js';
 import type {
   DeviceRecord,
   EventRecord,
   HistoryQuery,
   HistorySeries,
   IngestResult,
+  SequenceClash,
   SequenceReport,
   SiteRecord,
   Store,
@@ -58,6 +60,9 @@ CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
 CREATE TABLE IF NOT EXISTS seq_skips (
   site TEXT NOT NULL, from_seq INTEGER NOT NULL, to_seq INTEGER NOT NULL, at INTEGER NOT NULL,
   PRIMARY KEY (site, from_seq)
+);
+CREATE TABLE IF NOT EXISTS seq_births (
+  site TEXT PRIMARY KEY, seq_first INTEGER NOT NULL, at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS seq_runs (
   site TEXT NOT NULL, a INTEGER NOT NULL, b INTEGER NOT NULL, PRIMARY KEY (site, a)
@@ -511,20 +516,45 @@ export class SqliteStore implements Store {
     };
   }
 
-  async putGatewayState(site: string, payload: GatewayStatePayload, receivedAt: number): Promise<void> {
-    // A restarted site box starts a new block of numbers: the unused rest of the old block is skipped.
+  async putGatewayState(
+    site: string,
+    payload: GatewayStatePayload,
+    receivedAt: number,
+  ): Promise<SequenceClash | null> {
+    let clash: SequenceClash | null = null;
     if (payload.state === 'online' && typeof payload.seq_first === 'number') {
       // What the site box says it wrote, when it knows; else the highest number seen here, which
       // hides losses among numbers still waiting in its outbox when the birth arrives.
-      const seqFirst = payload.seq_first;
       const committed = payload.seq_committed;
       this.db
         .transaction(() => {
-          const max = typeof committed === 'number' ? committed : this.maxSeq(site);
-          if (max > 0 && seqFirst > max + 1)
-            this.db
-              .prepare('INSERT OR IGNORE INTO seq_skips (site, from_seq, to_seq, at) VALUES (?, ?, ?, ?)')
-              .run(site, max + 1, seqFirst - 1, receivedAt);
+          const held = this.maxSeq(site);
+          // The run seen last (the retained state may since be the last will, which names none).
+          const run = this.prep('SELECT seq_first FROM seq_births WHERE site = ?').get(site) as
+            | { seq_first: number }
+            | undefined;
+          const prev = run
+            ? undefined
+            : (this.prep('SELECT state FROM sites WHERE site = ?').get(site) as
+                | { state: string | null }
+                | undefined);
+          const previousFirst =
+            run?.seq_first ??
+            (prev?.state ? (JSON.parse(prev.state) as Partial<GatewayStatePayload>).seq_first : undefined);
+          clash = clashOf(payload, previousFirst, held);
+          this.prep('INSERT OR REPLACE INTO seq_births (site, seq_first, at) VALUES (?, ?, ?)').run(
+            site,
+            payload.seq_first,
+            receivedAt,
+          );
+          const max = typeof committed === 'number' ? committed : held;
+          for (const [a, b] of birthSkips(payload, max))
+            this.prep('INSERT OR IGNORE INTO seq_skips (site, from_seq, to_seq, at) VALUES (?, ?, ?, ?)').run(
+              site,
+              a,
+              b,
+              receivedAt,
+            );
         })
         .immediate();
     }
@@ -534,6 +564,7 @@ export class SqliteStore implements Store {
          ON CONFLICT (site) DO UPDATE SET state = excluded.state, last_heard = excluded.last_heard`,
       )
       .run(site, JSON.stringify(payload), receivedAt);
+    return clash;
   }
 
   async putGatewayHealth(site: string, payload: GatewayHealthPayload, receivedAt: number): Promise<void> {

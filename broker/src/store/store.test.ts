@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TelemetryPayload } from '@pantau/contract';
+import type { GatewayStatePayload, TelemetryPayload } from '@pantau/contract';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Influxd, startInfluxd } from '../../../test/support/influxd.js';
@@ -384,6 +384,41 @@ describe.each(Object.keys(kinds) as Array<keyof typeof kinds>)('store: %s', (kin
     const r = await store.sequenceReport('pasar');
     expect(r.skipped).toEqual([[8, 1000]]);
     expect(r.missing).toEqual([[6, 6]]);
+  });
+
+  it('a replaced site box numbering from its clock: nothing missing; a run among held numbers is a clash; a jump to the clock is skipped', async () => {
+    const at = Date.UTC(2026, 11, 1);
+    const birth = (o: Partial<GatewayStatePayload>) =>
+      store.putGatewayState('pasar', { v: 1, state: 'online', ts: at, site: 'pasar', ...o }, at);
+    expect(await birth({ seq_first: 1, seq_origin: 'saved' })).toBeNull();
+    for (const seq of [1, 2, 3]) await store.ingestTelemetry('pasar', batch(seq, at + seq * 1000, 1), at);
+    // A reconnection of the same run, after its last will: its numbers are held, but they are its own.
+    expect(await birth({ state: 'offline' })).toBeNull();
+    expect(await birth({ seq_first: 1, seq_origin: 'saved' })).toBeNull();
+    // The box is replaced (empty state_dir): the new one numbers from its clock.
+    expect(await birth({ seq_first: at, seq_origin: 'clock' })).toBeNull();
+    for (const seq of [at, at + 1])
+      expect((await store.ingestTelemetry('pasar', batch(seq, at + 1000, 1), at)).accepted).toBe(true);
+    let r = await store.sequenceReport('pasar');
+    expect(r).toMatchObject({ first: 1, last: at + 1, received: 5, missing: [], missing_count: 0 });
+    expect(r.skipped).toEqual([[4, at - 1]]);
+    // Replaced again, but this box's clock is not set: it starts among held numbers. Said, not silent.
+    expect(await birth({ seq_first: 2, seq_origin: 'unset_clock' })).toEqual({
+      seq_first: 2,
+      held_max: at + 1,
+    });
+    expect((await store.ingestTelemetry('pasar', batch(2, at + 2000, 1), at)).accepted).toBe(false);
+    // Its clock is set: it jumps to it, and says so in its birth (the same run: no second clash).
+    expect(
+      await birth({ seq_first: 2, seq_origin: 'clock', seq_jump: [2, at + 5000], started_at: at + 7 }),
+    ).toBeNull();
+    await store.ingestTelemetry('pasar', batch(at + 5000, at + 3000, 1), at);
+    r = await store.sequenceReport('pasar');
+    expect(r).toMatchObject({ last: at + 5000, missing: [], missing_count: 0 });
+    expect(r.skipped).toEqual([
+      [3, at + 4999],
+      [4, at - 1],
+    ]);
   });
 
   it('readings stamped before the site box had its clock set are counted, not put in history', async () => {

@@ -76,6 +76,16 @@ export interface SequenceReport {
   skipped: Array<[number, number]>;
 }
 
+/**
+ * A site box began a run whose first number the central already holds: its readings would be taken
+ * for duplicates and dropped (a replaced box whose clock was wrong, a restored old state_dir).
+ */
+export interface SequenceClash {
+  seq_first: number;
+  /** The highest number the central holds for the site. */
+  held_max: number;
+}
+
 export interface Store {
   readonly kind: string;
   /** `json`: the payload as it came, when the caller has it (a store in another thread sends it on as it is). */
@@ -85,7 +95,12 @@ export interface Store {
     receivedAt: number,
     json?: Buffer,
   ): Promise<IngestResult>;
-  putGatewayState(site: string, payload: GatewayStatePayload, receivedAt: number): Promise<void>;
+  /** Keeps a site box's state; from a birth, its skipped numbers, and says when its numbers clash. */
+  putGatewayState(
+    site: string,
+    payload: GatewayStatePayload,
+    receivedAt: number,
+  ): Promise<SequenceClash | null>;
   putGatewayHealth(site: string, payload: GatewayHealthPayload, receivedAt: number): Promise<void>;
   putDeviceState(site: string, payload: DeviceStatePayload, receivedAt: number): Promise<void>;
   putEvent(site: string, payload: EventPayload, receivedAt: number): Promise<void>;
