@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { Type } from '@sinclair/typebox';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
 
 /** A daemon's `metrics:` block: its /metrics and /healthz listener, localhost by default. */
 export const metricsSchema = (defaultPort: number) =>
@@ -146,4 +146,16 @@ export function scrapedMetrics(registry: Registry) {
         },
       }),
   };
+}
+
+/**
+ * Node's own figures (memory, CPU, event loop lag, GC, active handles by type) under the daemon's
+ * prefix. prom-client also sums the active handles, requests and resources into gauges named
+ * `…_total`, a suffix Prometheus keeps for counters (`promtool check metrics` rejects them); their
+ * per-type gauges say the same, so the sums are left out.
+ */
+export function nodeMetrics(registry: Registry, prefix: string): void {
+  collectDefaultMetrics({ register: registry, prefix });
+  for (const n of ['active_handles_total', 'active_requests_total', 'active_resources_total'])
+    registry.removeSingleMetric(`${prefix}nodejs_${n}`);
 }

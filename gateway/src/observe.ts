@@ -2,9 +2,9 @@
 // /healthz and the systemd watchdog (served by @pantau/config's observe.ts): a daemon whose polling
 // has stalled is unhealthy, stops feeding the watchdog, and systemd restarts it.
 
-import { feedWatchdog, scrapedMetrics, serveObservability } from '@pantau/config';
+import { feedWatchdog, nodeMetrics, scrapedMetrics, serveObservability } from '@pantau/config';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 
 /** What the daemon reports; read at every scrape. */
 export interface SiteBoxFigures {
@@ -44,7 +44,7 @@ export interface Observer {
 
 export async function startObserver(o: ObserveOptions): Promise<Observer> {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'pantau_gateway_' });
+  nodeMetrics(registry, 'pantau_gateway_');
   const startedAt = Date.now();
   let lastProgress = { total: -1, at: performance.now() };
 
