@@ -84,18 +84,13 @@ export async function serveObservability(o: {
  * Under systemd with Type=notify (NOTIFY_SOCKET set): READY once, then WATCHDOG=1 every half
  * WATCHDOG_USEC while `health()` is ok. A hung or stalled daemon stops feeding it and is restarted.
  * Node has no unix datagram sockets, so the messages go through `systemd-notify --pid=<daemon>`
- * (the unit needs NotifyAccess=all).
+ * (the unit needs NotifyAccess=all): MAINPID names the daemon, and systemd-notify waits (BARRIER=1)
+ * until systemd has read each message, so systemd can still tell which unit sent it.
  */
-export function feedWatchdog(o: {
-  health: () => DaemonHealth;
-  log: Log;
-  status: string;
-  notifyCommand?: string;
-}): { close(): void } {
+export function feedWatchdog(o: { health: () => DaemonHealth; log: Log; status: string }): { close(): void } {
   if (!process.env.NOTIFY_SOCKET) return { close: () => {} };
-  const cmd = o.notifyCommand ?? 'systemd-notify';
   const notify = (...args: string[]) =>
-    execFile(cmd, [`--pid=${process.pid}`, ...args], { timeout: 5000 }, (err) => {
+    execFile('systemd-notify', [`--pid=${process.pid}`, ...args], { timeout: 5000 }, (err) => {
       if (err) o.log.warn({ err: err.message }, 'could not notify systemd');
     });
   notify('--ready', `--status=${o.status}`);

@@ -31,8 +31,6 @@ export interface ObserveOptions {
   stallAfterS: number;
   log: Logger;
   listen?: { host: string; port: number } | null;
-  /** For tests: the notify command (systemd-notify). */
-  notifyCommand?: string;
 }
 
 export interface Observer {
@@ -118,12 +116,7 @@ export async function startObserver(o: ObserveOptions): Promise<Observer> {
   const served = o.listen
     ? await serveObservability({ registry, health, listen: o.listen, log: o.log })
     : { port: 0, close: async () => {} };
-  const watchdog = feedWatchdog({
-    health,
-    log: o.log,
-    status: 'polling',
-    ...(o.notifyCommand ? { notifyCommand: o.notifyCommand } : {}),
-  });
+  const watchdog = feedWatchdog({ health, log: o.log, status: 'polling' });
 
   return {
     health,

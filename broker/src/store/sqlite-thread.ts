@@ -90,7 +90,8 @@ export class ThreadedSqliteStore implements Store {
       for (const p of this.waiting.values()) p.reject(e);
       this.waiting.clear();
     };
-    w.on('error', (e) => lost(`failed: ${e.message}`));
+    // A SqliteError arrives from the thread as a plain object: its code, no message.
+    w.on('error', (e: Error & { code?: string }) => lost(`failed: ${e.message ?? e.code ?? String(e)}`));
     w.on('exit', (code) => lost(`exited (${code})`));
     this.worker = w;
     return w;
