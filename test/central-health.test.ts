@@ -26,7 +26,7 @@ describe('central broker /healthz and its store', () => {
 
   async function startBroker(
     store: string,
-  ): Promise<{ dir: string; mqttPort: number; metrics: string; watchdog: NotifySocket }> {
+  ): Promise<{ dir: string; mqttPort: number; metrics: string; watchdog: NotifySocket; broker: Daemon }> {
     const dir = tempDir('central-health');
     cleanups.push(dir.remove);
     const watchdog = await notifySocket(dir.path);
@@ -63,7 +63,7 @@ log_level: warn
         throw new Error(`${e.message}\n${broker.output()}`);
       },
     );
-    return { dir: dir.path, mqttPort, metrics, watchdog };
+    return { dir: dir.path, mqttPort, metrics, watchdog, broker };
   }
 
   /** A site box's health message, as the site box sends it (QoS 1); the broker stores it before it acknowledges. */
@@ -147,15 +147,26 @@ log_level: warn
   it('InfluxDB: unhealthy while influxd is down, healthy again once it is back', async () => {
     const influxd: Influxd = await startInfluxd();
     cleanups.push(() => influxd.remove());
-    const { mqttPort, metrics, watchdog } = await startBroker(
+    const { mqttPort, metrics, watchdog, broker } = await startBroker(
       `store: { kind: influx, url: "${influxd.url}", database: pantau, batch: { flush_ms: 100 } }`,
     );
     publishHealth(mqttPort);
-    await waitFor('a first stored message', async () => (await health(metrics)).status === 200);
+    // Set up and written to before influxd stops: what follows is a write that fails.
+    const q = encodeURIComponent('SELECT count(body) FROM "keep"."gateway_health"');
+    await waitFor('a first stored message', async () =>
+      JSON.stringify(await (await fetch(`${influxd.url}/query?db=pantau&q=${q}`)).json()).includes('"count"'),
+    );
+    expect((await health(metrics)).status).toBe(200);
 
     await influxd.stop();
     publishHealth(mqttPort);
-    await waitFor('/healthz 503', async () => (await health(metrics)).status === 503, 20_000, 250);
+    await waitFor('/healthz 503', async () => (await health(metrics)).status === 503, 20_000, 250).catch(
+      (e: Error) => {
+        throw new Error(
+          `${e.message}\nbroker: ${broker.output()}\ninfluxd: ${influxd.output().slice(-3000)}`,
+        );
+      },
+    );
     expect((await health(metrics)).body.reasons).toEqual([
       expect.stringMatching(/store does not take writes: writing to InfluxDB fails/),
     ]);
