@@ -17,6 +17,7 @@ ROLE=""
 ROOT=""
 PREFIX=/opt/pantau
 START=1
+REBUILD=1
 NODE="${NODE:-$(command -v node || true)}"
 MIN_NODE=20
 
@@ -29,11 +30,14 @@ die() {
 usage() {
   cat <<'EOF'
 Usage: install.sh --role site|central [--root DIR] [--prefix /opt/pantau] [--no-start] [--node PATH]
-  --role     site: the site box daemon; central: the broker and the dashboard
-  --root     install into this directory tree instead of / (no systemctl is run)
-  --prefix   where the program goes (default /opt/pantau)
-  --no-start enable the services but do not start them (configure first)
-  --node     the Node.js binary the services run (default: node on PATH)
+                  [--no-rebuild]
+  --role       site: the site box daemon; central: the broker and the dashboard
+  --root       install into this directory tree instead of / (no systemctl is run)
+  --prefix     where the program goes (default /opt/pantau)
+  --no-start   enable the services but do not start them (configure first)
+  --node       the Node.js binary the services run (default: node on PATH)
+  --no-rebuild when the copied native module (better-sqlite3) does not load under this Node, only
+               say what to do; by default 'npm rebuild better-sqlite3' is tried first if npm is here
 EOF
 }
 
@@ -46,6 +50,7 @@ while [ $# -gt 0 ]; do
   --prefix) PREFIX="${2:-}"; shift 2 ;;
   --prefix=*) PREFIX="${1#*=}"; shift ;;
   --no-start) START=0; shift ;;
+  --no-rebuild) REBUILD=0; shift ;;
   --node) NODE="${2:-}"; shift 2 ;;
   --node=*) NODE="${1#*=}"; shift ;;
   -h | --help) usage; exit 0 ;;
@@ -92,6 +97,40 @@ if [ "$(cd "$SRC" && pwd -P)" != "$(mkdir -p "$DEST" && cd "$DEST" && pwd -P)" ]
   [ -d "$DEST" ] && mv "$DEST" "$DEST.old"
   mv "$DEST.new" "$DEST"
   rm -rf "$DEST.old"
+fi
+
+# --- The native module -------------------------------------------------------------------------------
+# node_modules is copied from the machine that built the tree. better-sqlite3 (the central's store
+# and the site box's outbox) is compiled code: built for another CPU (amd64 vs a Pi's arm64/armhf) or
+# another Node major version it does not load, and every daemon would die at its first database. It
+# loads its binary only when a database is opened, so the check opens one.
+native_error() {
+  (cd "$DEST/broker" && "$NODE" -e "new (require('better-sqlite3'))(':memory:').close()" 2>&1) && return 0
+  return 1
+}
+if ! err="$(native_error)"; then
+  first="$(printf '%s\n' "$err" | grep -m1 -E 'Error|error' || printf '%s' "$err" | head -n1)"
+  say "better-sqlite3's native module in $DEST does not load under Node $NODE_VERSION ($(uname -m)):"
+  say "  $first"
+  NPM="$(dirname "$NODE")/npm"
+  [ -x "$NPM" ] || NPM="$(command -v npm || true)"
+  if [ "$REBUILD" -eq 1 ] && [ -n "$NPM" ]; then
+    say "rebuilding it for this box: (cd $DEST && $NPM rebuild better-sqlite3)"
+    (cd "$DEST" && PATH="$(dirname "$NODE"):$PATH" "$NPM" rebuild better-sqlite3) || true
+    err="$(native_error)" && say "better-sqlite3 loads now"
+  fi
+  native_error >/dev/null || die "better-sqlite3 does not load under $NODE (Node $NODE_VERSION, $(uname -m)).
+  The tree was built on a machine with another CPU or Node version, and its node_modules came along.
+  Fix it on this box, then run this script again:
+    cd $DEST && npm rebuild better-sqlite3
+  (this needs the npm that came with Node $NODE_VERSION, and either the npm registry and GitHub for a
+  prebuilt binary, or a compiler: apt-get install -y build-essential python3; offline also
+  --nodedir=$(dirname "$(dirname "$NODE")") so node-gyp takes the headers of this Node)
+  or build the tree (npm install && npm run build) on a machine with the same CPU ($(uname -m)) and
+  Node major version ($NODE_VERSION), e.g. on one Pi, and install from that copy.
+  Modul native better-sqlite3 tidak bisa dimuat: jalankan 'npm rebuild better-sqlite3' di $DEST pada
+  kotak ini, atau bangun ulang (npm install && npm run build) di mesin dengan CPU dan versi Node yang
+  sama, lalu jalankan skrip ini lagi."
 fi
 
 # --- The pantau user ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import parsePrometheus from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loginTo } from './support/central.js';
 import { type Daemon, freePort, ROOT, requireBinary, runDaemon, tempDir, waitFor } from './support/procs.js';
+import { promtoolCheck } from './support/promtool.js';
 
 const RECORDING = join(ROOT, 'test/fixtures/snmp/airos/device.snmprec');
 
@@ -193,6 +194,8 @@ devices:
     expect(Number(fams.get('pantau_gateway_devices')!.metrics[0]!.value)).toBe(1);
     const h = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
     expect(h.status).toBe(200);
+    // The strict check: parsed and linted as Prometheus itself does.
+    await promtoolCheck(text, "the site box's /metrics");
   });
 
   it("the broker's and the dashboard's own /metrics: connections, ingest, request latency", async () => {
@@ -203,6 +206,8 @@ devices:
           f,
         ]),
       );
+    const bText = await (await fetch(`http://127.0.0.1:${brokerMetricsPort}/metrics`)).text();
+    await promtoolCheck(bText, "the broker's /metrics");
     const b = await scrape(brokerMetricsPort);
     expect(Number(b.get('pantau_broker_mqtt_connections')!.metrics[0]!.value)).toBeGreaterThanOrEqual(1);
     const stored = b.get('pantau_broker_ingested_total')!.metrics.find((m) => m.labels!.kind === 'telemetry');
@@ -210,6 +215,7 @@ devices:
     expect((await fetch(`http://127.0.0.1:${brokerMetricsPort}/healthz`)).status).toBe(200);
     await fetch(`http://127.0.0.1:${httpPort}/api/sites`, { headers: { cookie } });
     const dText = await (await fetch(`http://127.0.0.1:${dashboardMetricsPort}/metrics`)).text();
+    await promtoolCheck(dText, "the dashboard's /metrics");
     const d = new Map(parsePrometheus(dText).map((f) => [f.name, f]));
     expect(d.get('pantau_dashboard_http_request_duration_seconds')!.type).toBe('HISTOGRAM');
     // The parser keeps no labels on histograms: the per-route count is read from its own line.

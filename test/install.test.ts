@@ -4,11 +4,14 @@
 import { execFile } from 'node:child_process';
 import {
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   readlinkSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -24,6 +27,35 @@ function throwawayRoot(path: string): void {
   mkdirSync(join(path, 'etc'), { recursive: true });
   for (const f of ['passwd', 'group', 'shadow', 'gshadow', 'login.defs'])
     if (existsSync(`/etc/${f}`)) copyFileSync(`/etc/${f}`, join(path, 'etc', f));
+}
+
+/**
+ * A source tree as a build machine of another CPU leaves it: this repository (linked), except that
+ * better-sqlite3's compiled module is not one this machine can load (an ELF file it cannot map, as
+ * an amd64 build is on a Pi).
+ */
+function foreignBuild(path: string): void {
+  mkdirSync(path);
+  for (const e of readdirSync(ROOT))
+    if (!['.git', 'node_modules', 'broker'].includes(e)) symlinkSync(join(ROOT, e), join(path, e));
+  // The check runs in broker/: a real folder, so Node looks for modules in this tree's node_modules.
+  mkdirSync(join(path, 'broker'));
+  for (const e of readdirSync(join(ROOT, 'broker')))
+    if (e !== 'node_modules') symlinkSync(join(ROOT, 'broker', e), join(path, 'broker', e));
+  const nm = join(path, 'node_modules');
+  mkdirSync(nm);
+  for (const e of readdirSync(join(ROOT, 'node_modules')))
+    if (e !== 'better-sqlite3') symlinkSync(join(ROOT, 'node_modules', e), join(nm, e));
+  const pkg = join(nm, 'better-sqlite3');
+  mkdirSync(join(pkg, 'build/Release'), { recursive: true });
+  cpSync(join(ROOT, 'node_modules/better-sqlite3/lib'), join(pkg, 'lib'), { recursive: true });
+  copyFileSync(join(ROOT, 'node_modules/better-sqlite3/package.json'), join(pkg, 'package.json'));
+  const real = readFileSync(join(ROOT, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'));
+  // The ELF header says another machine: 32-bit ARM (EM_ARM = 40) instead of this one's.
+  const foreign = Buffer.from(real);
+  foreign[4] = 1; // ELFCLASS32
+  foreign.writeUInt16LE(40, 18);
+  writeFileSync(join(pkg, 'build/Release/better_sqlite3.node'), foreign);
 }
 
 const install = (root: string, role: string) =>
@@ -118,6 +150,41 @@ describe('deploy/install.sh into a throw-away root', () => {
         join(dir.path, `check-${c}`),
       ]);
     }
+  }, 180_000);
+
+  it('a native module built for another machine: says so and what to do on the box, installs nothing more', async () => {
+    const src = join(dir.path, 'foreign-src');
+    foreignBuild(src);
+    const root = join(dir.path, 'foreign');
+    throwawayRoot(root);
+    const failed = await run(
+      'bash',
+      [join(src, 'deploy/install.sh'), '--role', 'site', '--root', root, '--no-rebuild'],
+      {
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    ).then(
+      () => null,
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+    expect(failed).not.toBeNull();
+    expect(failed!.code).toBe(1);
+    expect(failed!.stdout).toContain(
+      `better-sqlite3's native module in ${root}/opt/pantau does not load under Node ${process.versions.node}`,
+    );
+    // Node's own reason comes along (the ELF file is for another machine).
+    expect(failed!.stdout).toMatch(/Error: .*better_sqlite3\.node/);
+    expect(failed!.stderr).toContain(`cd ${root}/opt/pantau && npm rebuild better-sqlite3`);
+    expect(failed!.stderr).toContain('same CPU');
+    expect(failed!.stderr).toContain("jalankan 'npm rebuild better-sqlite3'");
+    // Stopped before anything that would start a daemon that cannot run.
+    expect(existsSync(join(root, 'etc/systemd/system/pantau-gateway.service'))).toBe(false);
+    expect(users(root)).toHaveLength(0);
+
+    // This repository's own build loads: the same script goes through.
+    const ok = await install(root, 'site');
+    expect(ok.stdout).not.toContain('does not load');
+    expect(existsSync(join(root, 'etc/systemd/system/pantau-gateway.service'))).toBe(true);
   }, 180_000);
 
   it('refuses clearly: no role, a too-old Node', async () => {

@@ -1,7 +1,8 @@
 // Notifications through the real broker and dashboard processes: a site box says it goes offline
 // over MQTT, the broker's engine opens an incident and its notifier e-mails an SMTP sink and posts a
 // signed webhook; reminders repeat until an operator acknowledges on the dashboard's API; the site
-// coming back sends "resolved".
+// coming back sends "resolved"; a receiver that is down is retried until it is back, and the queue
+// shows on the broker's /metrics meanwhile.
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Central, cli, startCentral } from './support/central.js';
 import { SmtpSink, WebhookReceiver } from './support/notify-peers.js';
 import { freePort, tempDir, waitFor } from './support/procs.js';
+import { promtoolCheck } from './support/promtool.js';
 
 const BACKBONE = `
 root: scc
@@ -18,9 +20,11 @@ sites:
   - { id: scc, name: Soppeng Command Center, kecamatan: Lalabata }
   - { id: damkar, name: Pos Damkar Watansoppeng, kecamatan: Lalabata, agency: Damkar, priority: emergency }
   - { id: pasar, name: Pasar Sentral Watansoppeng, kecamatan: Lalabata }
+  - { id: pkm-lalabata, name: Puskesmas Lalabata Rilau, kecamatan: Lalabata, agency: Dinas Kesehatan }
 links:
   - { id: scc-damkar, name: SCC–Damkar, medium: fiber, a: { site: scc }, b: { site: damkar } }
   - { id: scc-pasar, name: SCC–Pasar, medium: fiber, a: { site: scc }, b: { site: pasar } }
+  - { id: scc-pkm, name: SCC–Puskesmas, medium: fiber, a: { site: scc }, b: { site: pkm-lalabata } }
 `;
 
 const SECRET = 'system-test-hook-secret';
@@ -30,6 +34,8 @@ let hook: WebhookReceiver;
 let smtp: SmtpSink;
 let site: mqtt.MqttClient;
 let pasar: mqtt.MqttClient;
+let pkm: mqtt.MqttClient;
+let brokerMetrics: string;
 
 beforeAll(async () => {
   hook = new WebhookReceiver(await freePort(), SECRET);
@@ -54,14 +60,17 @@ beforeAll(async () => {
 rules:
   - { channels: [hook, mail], match: { severity: [critical] } }
 timing: { settle_s: 2, clear_s: 3, min_interval_s: 0, repeat_s: 15 }
+delivery: { retry_first_s: 1, retry_max_s: 2 }
 `,
   );
+  const metricsPort = await freePort();
+  brokerMetrics = `http://127.0.0.1:${metricsPort}/metrics`;
   central = await startCentral({
     dir: tmp.path,
-    sites: ['scc', 'damkar', 'pasar'],
+    sites: ['scc', 'damkar', 'pasar', 'pkm-lalabata'],
     users: [['operator1', 'operator']],
     backbone: BACKBONE,
-    centralYaml: 'notify: { file: notify.yaml }',
+    centralYaml: `notify: { file: notify.yaml }\nmetrics: { port: ${metricsPort} }`,
   });
   site = await mqtt.connectAsync(`mqtt://127.0.0.1:${central.mqttPort}`, {
     username: 'gw-damkar',
@@ -73,11 +82,17 @@ timing: { settle_s: 2, clear_s: 3, min_interval_s: 0, repeat_s: 15 }
     password: 'gw-pasar-secret',
     clientId: 'pasar-test',
   });
+  pkm = await mqtt.connectAsync(`mqtt://127.0.0.1:${central.mqttPort}`, {
+    username: 'gw-pkm-lalabata',
+    password: 'gw-pkm-lalabata-secret',
+    clientId: 'pkm-test',
+  });
 }, 60_000);
 
 afterAll(async () => {
   await site?.endAsync();
   await pasar?.endAsync();
+  await pkm?.endAsync();
   await central?.stop();
   await hook.stop();
   await smtp.stop();
@@ -95,6 +110,28 @@ const publishState = (client: mqtt.MqttClient, id: string, s: 'online' | 'offlin
   );
 const state = (s: 'online' | 'offline') => publishState(site, 'damkar', s);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The broker's notification figures from its /metrics. */
+async function notifyMetrics(): Promise<{
+  text: string;
+  pending: number;
+  oldestAge: number;
+  n: (channel: string, result: string) => number;
+}> {
+  const text = await (await fetch(brokerMetrics)).text();
+  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? Number.NaN);
+  return {
+    text,
+    pending: value(/^pantau_broker_notify_queue_pending (\S+)$/m),
+    oldestAge: value(/^pantau_broker_notify_queue_oldest_age_seconds (\S+)$/m),
+    n: (channel, result) =>
+      Number(
+        new RegExp(
+          `^pantau_broker_notifications_total\\{channel="${channel}",result="${result}"\\} (\\S+)$`,
+          'm',
+        ).exec(text)?.[1] ?? 0,
+      ),
+  };
+}
 const about = (key: string) =>
   hook.hooks.filter((h) => (h.body.incident as { key: string } | undefined)?.key === key);
 
@@ -193,4 +230,49 @@ describe('notifications from the running broker', () => {
     expect(all).toMatch(/^sent +\S+ +hook +attempts=1/m);
     expect(all).toContain('[Pantau] PULIH (sudah normal): Lokasi Pasar Sentral Watansoppeng');
   });
+  it('a receiver down while the broker runs: retried until it is back, then delivered once; /metrics shows the queue', async () => {
+    await hook.stop();
+    const before = await notifyMetrics();
+    await publishState(pkm, 'pkm-lalabata', 'online');
+    await sleep(1500);
+    await publishState(pkm, 'pkm-lalabata', 'offline');
+    // The mail goes out; the webhook's receiver is down, so its message waits and is retried.
+    await waitFor(
+      'opened mail',
+      () => smtp.mails.some((m) => m.subject.includes('Puskesmas Lalabata')),
+      15_000,
+    );
+    const down = await waitFor(
+      'failed webhook attempts on /metrics',
+      async () => {
+        const m = await notifyMetrics();
+        return m.n('hook', 'failed') >= before.n('hook', 'failed') + 2 && m;
+      },
+      15_000,
+      250,
+    );
+    expect(down.pending).toBe(1);
+    expect(down.oldestAge).toBeGreaterThan(0);
+    expect(down.n('hook', 'sent')).toBe(before.n('hook', 'sent'));
+    expect(down.n('mail', 'sent')).toBeGreaterThan(before.n('mail', 'sent'));
+    await promtoolCheck(down.text, "the broker's /metrics with notifications");
+    expect(about('site:pkm-lalabata')).toEqual([]);
+
+    // The receiver comes back: the next retry (at most retry_max_s later) delivers it, once.
+    await hook.start();
+    await waitFor('the webhook delivered', () => about('site:pkm-lalabata').length === 1, 15_000);
+    const opened = about('site:pkm-lalabata')[0]!;
+    expect(opened.signed).toBe(true);
+    expect(opened.body.transition).toBe('opened');
+    expect(opened.body.text).toContain('Puskesmas Lalabata Rilau');
+    const after = await waitFor('an empty queue on /metrics', async () => {
+      const m = await notifyMetrics();
+      return m.pending === 0 && m;
+    });
+    expect(after.oldestAge).toBe(0);
+    expect(after.n('hook', 'sent')).toBe(before.n('hook', 'sent') + 1);
+    expect(after.n('hook', 'given_up')).toBe(0);
+    await sleep(3000);
+    expect(about('site:pkm-lalabata')).toHaveLength(1);
+  }, 60_000);
 });

@@ -175,6 +175,8 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     figures: () => ({ ...ingest.stats, clients: aedes.connectedClients, ...guard.stats }),
     listen: cfg.metrics?.enabled ? { host: cfg.metrics.host, port: cfg.metrics.port } : null,
     log,
+    ...(store.healthy ? { store: () => store.healthy!() } : {}),
+    notify: notifier ? () => notifier.stats() : null,
   });
   log.info(
     {

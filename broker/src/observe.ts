@@ -1,10 +1,18 @@
 // Watching the central broker itself: its figures for /metrics (Prometheus text) and its health for
 // /healthz and the systemd watchdog (served by @pantau/config's observe.ts).
 
-import { type DaemonHealth, feedWatchdog, scrapedMetrics, serveObservability } from '@pantau/config';
+import {
+  type DaemonHealth,
+  feedWatchdog,
+  nodeMetrics,
+  scrapedMetrics,
+  serveObservability,
+} from '@pantau/config';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import type { IngestStats } from './ingest.js';
+import type { NotifyStats } from './notify/notifier.js';
+import type { StoreHealth } from './store/types.js';
 
 export interface BrokerFigures extends IngestStats {
   clients: number;
@@ -21,16 +29,19 @@ export interface BrokerObserver {
 
 export async function observeBroker(o: {
   figures: () => BrokerFigures;
-  /** Whether the store takes writes (an InfluxDB that is down makes the central unhealthy). */
-  storeOk?: () => boolean;
+  /** Whether the store takes writes (a SQLite file that refuses them, an InfluxDB that is down). */
+  store?: () => StoreHealth;
+  /** The notification queue and deliveries, when notifications are on. */
+  notify?: (() => NotifyStats) | null;
   listen: { host: string; port: number } | null;
   log: Logger;
 }): Promise<BrokerObserver> {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'pantau_broker_' });
+  nodeMetrics(registry, 'pantau_broker_');
   const health = (): DaemonHealth => {
     const reasons: string[] = [];
-    if (o.storeOk && !o.storeOk()) reasons.push('the store does not take writes');
+    const store = o.store?.();
+    if (store && !store.ok) reasons.push(`the store does not take writes: ${store.reason ?? 'unknown'}`);
     return { ok: reasons.length === 0, reasons };
   };
   const { gauge, counter } = scrapedMetrics(registry);
@@ -62,12 +73,41 @@ export async function observeBroker(o: {
     c.inc({ reason: 'acl' }, f.denied);
     c.inc({ reason: 'limit' }, f.limitHits);
   });
+  const notify = o.notify;
+  if (notify) {
+    gauge(
+      'pantau_broker_notify_queue_pending',
+      'Notifications waiting to be delivered (first try or retry)',
+      [],
+      (g) => g.set(notify().pending),
+    );
+    gauge(
+      'pantau_broker_notify_queue_oldest_age_seconds',
+      'Age of the oldest notification waiting to be delivered (0: none waits)',
+      [],
+      (g) => {
+        const at = notify().oldest_pending_at;
+        g.set(at === null ? 0 : Math.max(0, (Date.now() - at) / 1000));
+      },
+    );
+    counter(
+      'pantau_broker_notifications_total',
+      'Notification delivery attempts since start, by channel and result (failed: retried later; given_up: dropped)',
+      ['channel', 'result'],
+      (c) => {
+        for (const [channel, n] of Object.entries(notify().outcomes))
+          for (const result of ['sent', 'failed', 'given_up'] as const) c.inc({ channel, result }, n[result]);
+      },
+    );
+  }
   gauge('pantau_broker_healthy', '1 when /healthz says ok', [], (g) => g.set(health().ok ? 1 : 0));
 
   const served = o.listen
     ? await serveObservability({ registry, health, listen: o.listen, log: o.log })
     : { port: 0, close: async () => {} };
-  const watchdog = feedWatchdog({ health, log: o.log, status: 'serving' });
+  // The watchdog restarts a broker whose event loop hangs, not one whose store fails: a restart
+  // brings no InfluxDB back and would drop the points the broker holds for it meanwhile.
+  const watchdog = feedWatchdog({ health: () => ({ ok: true, reasons: [] }), log: o.log, status: 'serving' });
   return {
     port: served.port,
     health,

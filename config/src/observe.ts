@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { Type } from '@sinclair/typebox';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
 
 /** A daemon's `metrics:` block: its /metrics and /healthz listener, localhost by default. */
 export const metricsSchema = (defaultPort: number) =>
@@ -84,18 +84,13 @@ export async function serveObservability(o: {
  * Under systemd with Type=notify (NOTIFY_SOCKET set): READY once, then WATCHDOG=1 every half
  * WATCHDOG_USEC while `health()` is ok. A hung or stalled daemon stops feeding it and is restarted.
  * Node has no unix datagram sockets, so the messages go through `systemd-notify --pid=<daemon>`
- * (the unit needs NotifyAccess=all).
+ * (the unit needs NotifyAccess=all): MAINPID names the daemon, and systemd-notify waits (BARRIER=1)
+ * until systemd has read each message, so systemd can still tell which unit sent it.
  */
-export function feedWatchdog(o: {
-  health: () => DaemonHealth;
-  log: Log;
-  status: string;
-  notifyCommand?: string;
-}): { close(): void } {
+export function feedWatchdog(o: { health: () => DaemonHealth; log: Log; status: string }): { close(): void } {
   if (!process.env.NOTIFY_SOCKET) return { close: () => {} };
-  const cmd = o.notifyCommand ?? 'systemd-notify';
   const notify = (...args: string[]) =>
-    execFile(cmd, [`--pid=${process.pid}`, ...args], { timeout: 5000 }, (err) => {
+    execFile('systemd-notify', [`--pid=${process.pid}`, ...args], { timeout: 5000 }, (err) => {
       if (err) o.log.warn({ err: err.message }, 'could not notify systemd');
     });
   notify('--ready', `--status=${o.status}`);
@@ -146,4 +141,16 @@ export function scrapedMetrics(registry: Registry) {
         },
       }),
   };
+}
+
+/**
+ * Node's own figures (memory, CPU, event loop lag, GC, active handles by type) under the daemon's
+ * prefix. prom-client also sums the active handles, requests and resources into gauges named
+ * `…_total`, a suffix Prometheus keeps for counters (`promtool check metrics` rejects them); their
+ * per-type gauges say the same, so the sums are left out.
+ */
+export function nodeMetrics(registry: Registry, prefix: string): void {
+  collectDefaultMetrics({ register: registry, prefix });
+  for (const n of ['active_handles_total', 'active_requests_total', 'active_resources_total'])
+    registry.removeSingleMetric(`${prefix}nodejs_${n}`);
 }

@@ -1,10 +1,10 @@
 // Watching the dashboard itself: request latency per route, live-stream clients, broker connection,
 // for /metrics (Prometheus text) and /healthz on its own localhost listener (@pantau/config).
 
-import { type DaemonHealth, feedWatchdog, serveObservability } from '@pantau/config';
+import { type DaemonHealth, feedWatchdog, nodeMetrics, serveObservability } from '@pantau/config';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Gauge, Histogram, Registry } from 'prom-client';
 
 export interface DashboardObserver {
   port: number;
@@ -21,7 +21,7 @@ export async function observeDashboard(o: {
   log: Logger;
 }): Promise<DashboardObserver> {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'pantau_dashboard_' });
+  nodeMetrics(registry, 'pantau_dashboard_');
   const latency = new Histogram({
     name: 'pantau_dashboard_http_request_duration_seconds',
     help: 'API and page requests, by route and status class',

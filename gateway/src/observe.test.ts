@@ -1,9 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import parsePrometheus from 'parse-prometheus-text-format';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { notifySocket } from '../../test/support/notify-socket.js';
+import { requireBinary, waitFor } from '../../test/support/procs.js';
 import { type SiteBoxFigures, startObserver } from './observe.js';
 
 const figures = (): SiteBoxFigures => ({
@@ -61,30 +63,36 @@ describe('site box observer', () => {
   });
 
   it('feeds the systemd watchdog while polls finish, and stops when polling stalls', async () => {
-    const calls = join(dir, 'calls');
-    const fake = join(dir, 'systemd-notify');
-    writeFileSync(fake, `#!/bin/sh\necho "$*" >> ${calls}\n`, { mode: 0o755 });
-    process.env.NOTIFY_SOCKET = '/run/systemd/notify';
+    // The real protocol: Debian's systemd-notify sends to a notify socket bound here, as systemd's.
+    requireBinary('/usr/bin/systemd-notify', 'apt-get install -y systemd');
+    const sock = await notifySocket(dir);
+    process.env.NOTIFY_SOCKET = sock.path;
     process.env.WATCHDOG_USEC = '1000000'; // a ping every 500 ms
     let ok = 1;
     const o = await startObserver({
       figures: () => ({ ...figures(), polls: { ok, failed: 0, timeouts: 0, backing_off: 0 } }),
       stallAfterS: 1,
       log: pino({ level: 'silent' }),
-      notifyCommand: fake,
     });
-    const poller = setInterval(() => ok++, 100);
-    await new Promise((r) => setTimeout(r, 2200));
-    const lines = () => readFileSync(calls, 'utf8').trim().split('\n');
-    expect(lines()[0]).toBe(`--pid=${process.pid} --ready --status=polling`);
-    expect(lines().filter((l) => l.endsWith('WATCHDOG=1')).length).toBeGreaterThanOrEqual(3);
-    // Polling stalls: after stallAfterS no more pings, so systemd restarts the daemon.
-    clearInterval(poller);
-    await new Promise((r) => setTimeout(r, 1500));
-    const before = lines().length;
-    await new Promise((r) => setTimeout(r, 800));
-    expect(lines().length).toBe(before);
-    expect(o.health()).toMatchObject({ ok: false, reasons: [expect.stringMatching(/no poll finished/)] });
-    await o.close();
+    try {
+      const poller = setInterval(() => ok++, 100);
+      const pings = () => sock.messages.filter((m) => m.fields.WATCHDOG === '1').length;
+      await waitFor('three pings', () => pings() >= 3, 5000);
+      expect(sock.messages[0]!.fields).toMatchObject({
+        READY: '1',
+        STATUS: 'polling',
+        MAINPID: String(process.pid),
+      });
+      // Polling stalls: after stallAfterS no more pings, so systemd restarts the daemon.
+      clearInterval(poller);
+      await new Promise((r) => setTimeout(r, 1500));
+      const before = pings();
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(pings()).toBe(before);
+      expect(o.health()).toMatchObject({ ok: false, reasons: [expect.stringMatching(/no poll finished/)] });
+    } finally {
+      await o.close();
+      sock.close();
+    }
   });
 });

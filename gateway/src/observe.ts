@@ -2,9 +2,9 @@
 // /healthz and the systemd watchdog (served by @pantau/config's observe.ts): a daemon whose polling
 // has stalled is unhealthy, stops feeding the watchdog, and systemd restarts it.
 
-import { feedWatchdog, scrapedMetrics, serveObservability } from '@pantau/config';
+import { feedWatchdog, nodeMetrics, scrapedMetrics, serveObservability } from '@pantau/config';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 
 /** What the daemon reports; read at every scrape. */
 export interface SiteBoxFigures {
@@ -31,8 +31,6 @@ export interface ObserveOptions {
   stallAfterS: number;
   log: Logger;
   listen?: { host: string; port: number } | null;
-  /** For tests: the notify command (systemd-notify). */
-  notifyCommand?: string;
 }
 
 export interface Observer {
@@ -44,7 +42,7 @@ export interface Observer {
 
 export async function startObserver(o: ObserveOptions): Promise<Observer> {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'pantau_gateway_' });
+  nodeMetrics(registry, 'pantau_gateway_');
   const startedAt = Date.now();
   let lastProgress = { total: -1, at: performance.now() };
 
@@ -118,12 +116,7 @@ export async function startObserver(o: ObserveOptions): Promise<Observer> {
   const served = o.listen
     ? await serveObservability({ registry, health, listen: o.listen, log: o.log })
     : { port: 0, close: async () => {} };
-  const watchdog = feedWatchdog({
-    health,
-    log: o.log,
-    status: 'polling',
-    ...(o.notifyCommand ? { notifyCommand: o.notifyCommand } : {}),
-  });
+  const watchdog = feedWatchdog({ health, log: o.log, status: 'polling' });
 
   return {
     health,

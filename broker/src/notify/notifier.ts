@@ -53,6 +53,16 @@ export interface NotifierOptions {
   now?: () => number;
 }
 
+/** The queue and delivery figures for the broker's /metrics. */
+export interface NotifyStats {
+  /** Deliveries waiting (first try or a retry). */
+  pending: number;
+  /** When the oldest waiting delivery was queued (ms since epoch); null when none waits. */
+  oldest_pending_at: number | null;
+  /** Delivery outcomes since the broker started, per channel: failed counts attempts, each retried. */
+  outcomes: Record<string, { sent: number; failed: number; given_up: number }>;
+}
+
 const RANK = { warning: 1, critical: 2 } as const;
 const DAY = 86_400_000;
 
@@ -65,6 +75,7 @@ export class Notifier {
   private readonly now: () => number;
   private delivering: Promise<void> | null = null;
   private closing = false;
+  private readonly outcomes: NotifyStats['outcomes'] = {};
 
   constructor(o: NotifierOptions) {
     this.cfg = o.cfg;
@@ -258,6 +269,7 @@ export class Notifier {
       const ch = this.cfg.channels[row.channel];
       if (!ch || this.now() - row.created_at > d.give_up_days * DAY) {
         this.store.dead(row.id, this.now());
+        this.count(row.channel, 'given_up');
         this.log?.error(
           {
             channel: row.channel,
@@ -280,10 +292,12 @@ export class Notifier {
           data: JSON.parse(row.data) as Record<string, unknown>,
         });
         this.store.sent(row.id, this.now());
+        this.count(row.channel, 'sent');
         this.log?.info({ channel: row.channel, id: row.dedup }, 'notification delivered');
       } catch (e) {
         const wait = Math.min(d.retry_first_s * 2 ** row.attempts, d.retry_max_s) * 1000;
         this.store.failed(row.id, (e as Error).message, this.now() + wait);
+        this.count(row.channel, 'failed');
         this.log?.warn(
           {
             channel: row.channel,
@@ -296,6 +310,28 @@ export class Notifier {
         );
       }
     }
+  }
+
+  private count(channel: string, outcome: 'sent' | 'failed' | 'given_up'): void {
+    const o = this.outcomes[channel] ?? { sent: 0, failed: 0, given_up: 0 };
+    o[outcome] += 1;
+    this.outcomes[channel] = o;
+  }
+
+  /** Read at each scrape of /metrics; the queue's figures come from its table. */
+  stats(): NotifyStats {
+    const q = this.closing
+      ? { n: 0, oldest: null }
+      : (this.store.db
+          .prepare(
+            "SELECT count(*) AS n, min(created_at) AS oldest FROM notify_queue WHERE state = 'pending'",
+          )
+          .get() as { n: number; oldest: number | null });
+    return {
+      pending: q.n,
+      oldest_pending_at: q.oldest,
+      outcomes: structuredClone(this.outcomes),
+    };
   }
 
   /** Lets a delivery in flight finish its row, then closes the queue. */

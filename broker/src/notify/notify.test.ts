@@ -48,6 +48,8 @@ class Network {
   private readonly sites = ['scc', 'pasar', 'rsud', 'camat'];
   /** Links whose A-end radio no longer sees its peer. */
   readonly broken = new Set<string>();
+  /** Site boxes that went offline (their last will): nothing more comes from them. */
+  readonly offline = new Set<string>();
 
   constructor(
     readonly dir: string,
@@ -101,12 +103,19 @@ class Network {
   poll(): void {
     for (let i = 0; i < 3; i++) {
       for (const l of this.bb.links.values()) {
-        this.radio(l.a.site, l.a.device!, this.broken.has(l.id) ? undefined : -55);
-        this.radio(l.b.site, l.b.device!, -55);
+        if (!this.offline.has(l.a.site))
+          this.radio(l.a.site, l.a.device!, this.broken.has(l.id) ? undefined : -55);
+        if (!this.offline.has(l.b.site)) this.radio(l.b.site, l.b.device!, -55);
       }
       this.now += 100;
     }
-    for (const s of this.sites) this.engine.onGatewayHealth(s, this.now);
+    for (const s of this.sites) if (!this.offline.has(s)) this.engine.onGatewayHealth(s, this.now);
+  }
+
+  /** A site box's last will: the broker says it went offline. */
+  siteOffline(site: string): void {
+    this.offline.add(site);
+    this.engine.onGatewayState(site, { v: 1, state: 'offline', ts: this.now, site }, this.now);
   }
 
   /** Evaluates and lets the notifier act, as the broker does every evaluate_every_s. */
@@ -126,7 +135,13 @@ class Network {
   }
 }
 
-function notifyYaml(webhookUrl: string, smtpPort: number, extra = ''): string {
+/** Replacements for the default rules and timing of notifyYaml. */
+interface YamlParts {
+  rules?: string;
+  timing?: string;
+}
+
+function notifyYaml(webhookUrl: string, smtpPort: number, extra = '', parts: YamlParts = {}): string {
   return `
 channels:
   hook: { type: webhook, url: "${webhookUrl}", secret_file: hook.secret }
@@ -135,9 +150,12 @@ roles:
   noc: { email: [noc@soppengkab.go.id] }
   dinkes: { email: [it@dinkes.soppengkab.go.id] }
 rules:
-  - { name: semua, channels: [hook, mail], roles: [noc] }
-  - { name: rumah sakit, match: { priority: [emergency] }, channels: [mail], roles: [dinkes] }
-timing: { settle_s: 60, clear_s: 300, min_interval_s: 600, repeat_s: 1800 }
+${
+  parts.rules ??
+  `  - { name: semua, channels: [hook, mail], roles: [noc] }
+  - { name: rumah sakit, match: { priority: [emergency] }, channels: [mail], roles: [dinkes] }`
+}
+timing: ${parts.timing ?? '{ settle_s: 60, clear_s: 300, min_interval_s: 600, repeat_s: 1800 }'}
 delivery: { retry_first_s: 30, retry_max_s: 600, give_up_days: 1 }
 ${extra}`;
 }
@@ -147,9 +165,9 @@ let hook: WebhookReceiver;
 let smtp: SmtpSink;
 let net: Network;
 
-async function setup(extra = ''): Promise<void> {
+async function setup(extra = '', parts: YamlParts = {}): Promise<void> {
   const file = join(dir, 'notify.yaml');
-  writeFileSync(file, notifyYaml(hook.url, smtp.port, extra));
+  writeFileSync(file, notifyYaml(hook.url, smtp.port, extra, parts));
   net = new Network(dir, loadNotifyConfig(file));
   // Commissioned, ten quiet minutes.
   await net.minutes(10);
@@ -439,6 +457,84 @@ describe('notifications', () => {
     expect(m.text).not.toContain('SCC–Pasar');
     await net.minutes(60);
     expect(smtp.mails).toHaveLength(1);
+  });
+});
+
+describe('rules: which incidents each criterion takes', () => {
+  // One rule, on the webhook only, so every message seen is that rule's doing.
+  const only = (match: string) => ({ rules: `  - { name: hanya, match: ${match}, channels: [hook] }` });
+  const keys = () =>
+    hook.hooks.map((h) => `${(h.body.incident as { key: string }).key} ${h.body.transition}`);
+
+  it('kecamatan (any case): the link to Ganra is told, the link to a Lalabata site is not', async () => {
+    await setup('', only('{ kecamatan: [ganra] }'));
+    net.broken.add('scc-pasar');
+    await net.minutes(3);
+    expect(net.incidents('link:scc-pasar')).toHaveLength(1); // the incident is there, only not for this rule
+    expect(hook.hooks).toEqual([]);
+    net.broken.add('scc-camat');
+    await net.minutes(3);
+    expect(keys()).toEqual(['link:scc-camat opened']);
+    expect(hook.hooks[0]!.body.text).toContain('Kantor Camat Ganra (Kec. Ganra)');
+  });
+
+  it('agency: the link to the Dinas Kesehatan hospital is told, the link to the market is not', async () => {
+    await setup('', only('{ agency: [dinas kesehatan] }'));
+    net.broken.add('scc-pasar');
+    await net.minutes(3);
+    expect(net.incidents('link:scc-pasar')).toHaveLength(1);
+    expect(hook.hooks).toEqual([]);
+    net.broken.add('scc-rsud');
+    await net.minutes(3);
+    expect(keys()).toEqual(['link:scc-rsud opened']);
+  });
+
+  it('incident kind: a site box gone offline is told to a "site" rule, a broken link is not', async () => {
+    await setup('', only('{ kind: [site] }'));
+    net.broken.add('scc-pasar');
+    await net.minutes(3);
+    expect(net.incidents('link:scc-pasar')).toHaveLength(1);
+    expect(hook.hooks).toEqual([]);
+    net.siteOffline('camat');
+    await net.minutes(3);
+    expect(net.incidents('site:camat')).toHaveLength(1);
+    expect(keys()).toEqual(['site:camat opened']);
+    expect(hook.hooks[0]!.body.incident).toMatchObject({ kind: 'site', subject: 'camat' });
+  });
+});
+
+describe('min_interval_s on its own', () => {
+  // No settle time, no flap grouping, no reminders: only min_interval_s keeps messages apart.
+  const timing = { timing: '{ settle_s: 0, clear_s: 0, min_interval_s: 600, repeat_s: 0 }' };
+  const transitions = () => hook.hooks.map((h) => h.body.transition);
+  const outage = async (down: number, up: number) => {
+    net.broken.add('scc-pasar');
+    await net.minutes(down);
+    net.broken.delete('scc-pasar');
+    await net.minutes(up);
+  };
+
+  it('a second opening of the same link within the interval is not told; one after it is', async () => {
+    await setup('', timing);
+    await outage(2, 2);
+    expect(transitions()).toEqual(['opened', 'resolved']);
+    // Down again 4 minutes after the first message: two incidents, one message.
+    await outage(2, 2);
+    expect(net.incidents('link:scc-pasar')).toHaveLength(2);
+    expect(transitions()).toEqual(['opened', 'resolved']);
+    // More than 600 s after the last message: told again.
+    await net.minutes(10);
+    await outage(2, 2);
+    expect(net.incidents('link:scc-pasar')).toHaveLength(3);
+    expect(transitions()).toEqual(['opened', 'resolved', 'opened', 'resolved']);
+  });
+
+  it('with min_interval_s 0 the same two openings are both told', async () => {
+    await setup('', { timing: '{ settle_s: 0, clear_s: 0, min_interval_s: 0, repeat_s: 0 }' });
+    await outage(2, 2);
+    await outage(2, 2);
+    expect(net.incidents('link:scc-pasar')).toHaveLength(2);
+    expect(transitions()).toEqual(['opened', 'resolved', 'opened', 'resolved']);
   });
 });
 

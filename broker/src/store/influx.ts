@@ -29,6 +29,7 @@ import type {
   SequenceReport,
   SiteRecord,
   Store,
+  StoreHealth,
   ThumbnailRecord,
 } from './types.js';
 
@@ -158,6 +159,12 @@ export class InfluxStore implements Store {
 
   stats(): WriterStats {
     return this.writer.stats();
+  }
+
+  /** Unhealthy while writes to InfluxDB keep failing (the points wait in the writer's buffer). */
+  healthy(): StoreHealth {
+    if (!this.writer.failing) return { ok: true };
+    return { ok: false, reason: `writing to InfluxDB fails: ${this.writer.stats().lastError}` };
   }
 
   /** Runs a statement that returns nothing; InfluxDB reports its errors inside a 200 answer. */

@@ -15,7 +15,14 @@ import type {
   TelemetryPayload,
 } from '@pantau/contract';
 import { SqliteStore } from './sqlite.js';
-import type { HistoryQuery, IngestResult, SequenceClash, Store, ThumbnailRecord } from './types.js';
+import type {
+  HistoryQuery,
+  IngestResult,
+  SequenceClash,
+  Store,
+  StoreHealth,
+  ThumbnailRecord,
+} from './types.js';
 
 export const WRITES = [
   'ingestTelemetry',
@@ -40,14 +47,25 @@ function workerFile(): string {
     : here.replace(/sqlite-thread\.js$/, 'sqlite-thread-worker.js');
 }
 
+/**
+ * A write unanswered for this long means the writer thread is stuck (a disk that hangs): longer than
+ * SQLite's busy timeout (10 s), after which a write that waits for a lock fails and says so.
+ */
+const STUCK_MS = 30_000;
+
 export class ThreadedSqliteStore implements Store {
   readonly kind = 'sqlite';
   private readonly reader: SqliteStore;
   private worker: Worker | null = null;
   private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void; at: number }
+  >();
   private queue: WriteCall[] = [];
   private closed = false;
+  /** Why the last write failed; null once one succeeds again. */
+  private lastError: string | null = null;
 
   constructor(private readonly path: string) {
     // Created and brought up to this schema here, once, before the worker and the reader open it:
@@ -64,6 +82,7 @@ export class ThreadedSqliteStore implements Store {
         const p = this.waiting.get(r[0]);
         if (!p) continue;
         this.waiting.delete(r[0]);
+        this.lastError = r[1] === 1 ? null : r[2];
         if (r[1] === 1) p.resolve(r[2]);
         else p.reject(new Error(r[2]));
       }
@@ -74,10 +93,12 @@ export class ThreadedSqliteStore implements Store {
       if (this.worker !== w) return;
       this.worker = null;
       const e = new Error(`store writer thread ${why}`);
+      if (this.waiting.size > 0) this.lastError = e.message;
       for (const p of this.waiting.values()) p.reject(e);
       this.waiting.clear();
     };
-    w.on('error', (e) => lost(`failed: ${e.message}`));
+    // A SqliteError arrives from the thread as a plain object: its code, no message.
+    w.on('error', (e: Error & { code?: string }) => lost(`failed: ${e.message ?? e.code ?? String(e)}`));
     w.on('exit', (code) => lost(`exited (${code})`));
     this.worker = w;
     return w;
@@ -87,7 +108,7 @@ export class ThreadedSqliteStore implements Store {
     if (this.closed) return Promise.reject(new Error('store closed'));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject, at: performance.now() });
       this.queue.push([id, method, args]);
       // One message to the worker per turn of the event loop, carrying every write of that turn.
       if (this.queue.length === 1) setImmediate(this.send);
@@ -146,6 +167,16 @@ export class ThreadedSqliteStore implements Store {
   }
   history(q: HistoryQuery) {
     return this.reader.history(q);
+  }
+
+  /** Unhealthy while the last write failed or the oldest unanswered one has waited too long. */
+  healthy(): StoreHealth {
+    if (this.lastError !== null) return { ok: false, reason: `the last write failed: ${this.lastError}` };
+    const oldest = this.waiting.values().next().value;
+    const waited = oldest ? performance.now() - oldest.at : 0;
+    if (waited > STUCK_MS)
+      return { ok: false, reason: `a write has waited ${Math.round(waited / 1000)} s for the writer thread` };
+    return { ok: true };
   }
 
   /** Every write already asked for is committed before the worker closes the file. */

@@ -111,5 +111,13 @@ export interface Store {
   listDevices(site?: string): Promise<DeviceRecord[]>;
   listEvents(q: { site?: string; since?: number; limit?: number }): Promise<EventRecord[]>;
   history(q: HistoryQuery): Promise<HistorySeries[]>;
+  /** Whether writes go through now (the broker's /healthz); absent: no way to tell. */
+  healthy?(): StoreHealth;
   close(): Promise<void>;
+}
+
+export interface StoreHealth {
+  ok: boolean;
+  /** Why not, for /healthz and the journal. */
+  reason?: string;
 }
