@@ -90,6 +90,8 @@ async function pub(c: Extract<LoadConfig, { role: 'pub' }>): Promise<void> {
   let from = Number.POSITIVE_INFINITY;
   let until = Number.POSITIVE_INFINITY;
   let acked = 0;
+  /** Every acknowledgement, warm-up and tail included: what the broker took responsibility for. */
+  let ackedAll = 0;
   let failedConnects = 0;
   const rtt = new Samples();
   const conns = c.accounts.map((a) => {
@@ -124,6 +126,7 @@ async function pub(c: Extract<LoadConfig, { role: 'pub' }>): Promise<void> {
         },
         puback: (id) => {
           conn.inflight--;
+          ackedAll++;
           const t = now();
           if (t >= from && t < until) {
             acked++;
@@ -165,7 +168,7 @@ async function pub(c: Extract<LoadConfig, { role: 'pub' }>): Promise<void> {
     }, 2);
   }
   await new Promise((r) => setTimeout(r, until - now() + 1500));
-  say({ acked, seconds: c.durationMs / 1000, behind, rtt: rtt.quantiles() });
+  say({ acked, ackedAll, seconds: c.durationMs / 1000, behind, rtt: rtt.quantiles() });
   process.exit(0);
 }
 

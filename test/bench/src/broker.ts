@@ -207,6 +207,7 @@ function load(cfg: LoadConfig): Load {
 
 interface Round {
   acked: number;
+  ackedAll: number;
   ackedPerS: number;
   deliveredPerS: number;
   latency: { p50: number; p99: number; max: number };
@@ -262,6 +263,7 @@ async function round(
     latency: { p50: number; p99: number; max: number };
   };
   const acked = results.reduce((n, r) => n + Number(r.acked), 0);
+  const ackedAll = results.reduce((n, r) => n + Number(r.ackedAll), 0);
   const behind = results.reduce((n, r) => n + Number(r.behind), 0);
   const rtts = results.map((r) => r.rtt as { p50: number; p99: number });
   const cpuMs = c1.cpuMs - c0.cpuMs;
@@ -270,6 +272,7 @@ async function round(
   );
   return {
     acked,
+    ackedAll,
     ackedPerS: acked / o.durationS,
     deliveredPerS: s.received / o.durationS,
     latency: s.latency,
@@ -389,7 +392,8 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<void> {
     const byob = await startIngestClient(dir, mosq.port);
     const satB = await round(mosq, o, accounts, reader, 0, { db: byob.db, pid: byob.proc.pid! });
     // What mosquitto acknowledged faster than the ingest stored waits in the ingest's session queue:
-    // how fast it drains once the load stops (nothing else running).
+    // how fast it drains once the load stops (nothing else running), and how much of what mosquitto
+    // acknowledged (warm-up included) the ingest never got.
     const drainFrom = storedBatches(byob.db);
     const drainT0 = Date.now();
     let drained = drainFrom;
@@ -403,6 +407,7 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<void> {
     const drainMs = Math.max(1, lastGrowth - drainT0);
     const drain = { batches: drained - drainFrom, perS: ((drained - drainFrom) * 1000) / drainMs };
     log(`ingest client drained ${f(drain.batches)} queued batches at ${f(drain.perS)}/s`);
+    const byobLost = { acked: satB.ackedAll, stored: drained };
     byob.proc.kill(PROFILE ? 'SIGTERM' : 'SIGKILL');
     const stored = storedBatches(join(dir, 'central-load.db'));
     await pantau.stop();
@@ -477,6 +482,12 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<void> {
     row('mosquitto + Pantau ingest client: stored/s', '', f(satB.storedPerS), '');
     row('mosquitto + Pantau ingest client: its CPU (%)', '', f(satB.ingestCpuPct), '');
     row(`mosquitto + Pantau ingest client: drain of ${f(drain.batches)} queued /s`, '', f(drain.perS), '');
+    row(
+      `mosquitto + Pantau ingest client: acknowledged ${f(byobLost.acked)}, stored ${f(byobLost.stored)}: never stored`,
+      '',
+      f(byobLost.acked - byobLost.stored),
+      '',
+    );
     if (memP && memM) {
       row(
         `memory: ${f(memP.connected)} / ${f(memM.connected)} idle connections, RSS (MiB)`,
