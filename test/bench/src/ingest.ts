@@ -45,7 +45,10 @@ export function ingestBenchOptionsFromEnv(): IngestBenchOptions | null {
 
 const log = (s: string) => process.stderr.write(`[ingest] ${s}\n`);
 const f = (x: number) => Math.round(x).toLocaleString('en-US');
-const SITES = 10;
+/** Site boxes the radios are spread over (BENCH_INGEST_SITES, default two radios a site as a regency's backbone); each keeps its window in flight. */
+const SITES = Number(process.env.BENCH_INGEST_SITES ?? 100);
+if (!Number.isInteger(SITES) || SITES < 1)
+  throw new Error(`BENCH_INGEST_SITES must be a whole number > 0, got ${process.env.BENCH_INGEST_SITES}`);
 /** Unacknowledged messages a site box keeps in flight (the gateway's publisher default). */
 const SITE_BOX_WINDOW = 20;
 
@@ -242,7 +245,7 @@ export async function runIngest(o: IngestBenchOptions): Promise<void> {
       ['influxd raw /write', f(rate(r)), f(r), '1.00'],
     ];
     process.stdout.write(
-      `\nIngest through the Store: ${f(o.devices * o.rounds)} telemetry batches (${o.devices} radios x ${o.rounds} rounds, 10 sites), ${f(points)} points; InfluxDB batch ${batchSize} points; median of ${o.repeat} runs\n`,
+      `\nIngest through the Store: ${f(o.devices * o.rounds)} telemetry batches (${o.devices} radios x ${o.rounds} rounds, ${SITES} site boxes with ${SITE_BOX_WINDOW} unacknowledged each), ${f(points)} points; InfluxDB batch ${batchSize} points; median of ${o.repeat} runs\n`,
     );
     for (const row of rows)
       process.stdout.write(
