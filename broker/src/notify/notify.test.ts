@@ -139,6 +139,8 @@ class Network {
 interface YamlParts {
   rules?: string;
   timing?: string;
+  /** More channels, as lines under `channels:`. */
+  channels?: string;
 }
 
 function notifyYaml(webhookUrl: string, smtpPort: number, extra = '', parts: YamlParts = {}): string {
@@ -146,6 +148,7 @@ function notifyYaml(webhookUrl: string, smtpPort: number, extra = '', parts: Yam
 channels:
   hook: { type: webhook, url: "${webhookUrl}", secret_file: hook.secret }
   mail: { type: smtp, host: 127.0.0.1, port: ${smtpPort}, from: pantau@soppengkab.go.id, starttls: "off", language: id+en }
+${parts.channels ?? ''}
 roles:
   noc: { email: [noc@soppengkab.go.id] }
   dinkes: { email: [it@dinkes.soppengkab.go.id] }
@@ -538,23 +541,65 @@ describe('min_interval_s on its own', () => {
   });
 });
 
-describe('chat channels', () => {
-  it('a WhatsApp-style HTTP gateway gets one templated request per recipient; Telegram gets sendMessage', async () => {
-    const got: Array<{ url: string; headers: Record<string, unknown>; body: string }> = [];
-    const port = await freePort();
-    const server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => {
-        body += c.toString('utf8');
-      });
-      req.on('end', () => {
-        got.push({ url: req.url ?? '', headers: req.headers, body });
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(req.url?.includes('/bot') ? '{"ok":true}' : '{}');
-      });
+/** A WhatsApp-style HTTP gateway and the Telegram bot API on one local port, recording each request. */
+async function chatPeer() {
+  const got: Array<{ url: string; headers: Record<string, unknown>; body: string }> = [];
+  const port = await freePort();
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c.toString('utf8');
     });
-    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    req.on('end', () => {
+      got.push({ url: req.url ?? '', headers: req.headers, body });
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(req.url?.includes('/bot') ? '{"ok":true}' : '{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return { port, got, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+describe('chat channels', () => {
+  it('through the rules and the delivery queue: a link down reaches WhatsApp and Telegram once each, in Bahasa Indonesia naming the place; then resolved', async () => {
+    const chat = await chatPeer();
+    try {
+      writeFileSync(join(dir, 'wa.token'), 'wa-token-1\n');
+      writeFileSync(join(dir, 'tg.token'), '123:ABC\n');
+      await setup('', {
+        channels: `  wa: { type: chat_gateway, url: "http://127.0.0.1:${chat.port}/send", headers: { authorization: "Bearer {{token}}" }, token_file: wa.token, body: '{"phone":"{{to}}","message":"{{text}}"}', to: ["6281200000001"] }
+  tg: { type: telegram, api_url: "http://127.0.0.1:${chat.port}", token_file: tg.token, chat_ids: ["-100200"] }`,
+        rules: '  - { name: chat, channels: [wa, tg] }',
+      });
+      const wa = () =>
+        chat.got.filter((g) => g.url === '/send').map((g) => JSON.parse(g.body) as Record<string, string>);
+      const tg = () =>
+        chat.got
+          .filter((g) => g.url === '/bot123:ABC/sendMessage')
+          .map((g) => JSON.parse(g.body) as Record<string, string>);
+      expect(chat.got).toEqual([]);
+      net.broken.add('scc-pasar');
+      await net.minutes(12);
+      expect(wa()).toHaveLength(1);
+      expect(wa()[0]!.phone).toBe('6281200000001');
+      expect(wa()[0]!.message).toMatch(/^GANGGUAN: Tautan SCC–Pasar putus/);
+      expect(wa()[0]!.message).toContain('Lokasi: Pasar Sentral Watansoppeng (Kec. Lalabata)');
+      expect(wa()[0]!.message).not.toMatch(IP);
+      expect(tg()).toHaveLength(1);
+      expect(tg()[0]).toMatchObject({ chat_id: '-100200', text: wa()[0]!.message });
+      net.broken.delete('scc-pasar');
+      await net.minutes(7);
+      await net.minutes(20);
+      expect(wa().map((m) => String(m.message).split(':')[0])).toEqual(['GANGGUAN', 'PULIH (sudah normal)']);
+      expect(tg()).toHaveLength(2);
+    } finally {
+      await chat.close();
+    }
+  });
+
+  it('a WhatsApp-style HTTP gateway gets one templated request per recipient; Telegram gets sendMessage', async () => {
+    const { port, got, close } = await chatPeer();
     try {
       writeFileSync(join(dir, 'wa.token'), 'wa-token-1\n');
       writeFileSync(join(dir, 'tg.token'), '123:ABC\n');
@@ -589,7 +634,7 @@ rules:
       expect(got[1]!.url).toBe('/bot123:ABC/sendMessage');
       expect(JSON.parse(got[1]!.body)).toMatchObject({ chat_id: '-100200', text: m.text });
     } finally {
-      await new Promise<void>((r) => server.close(() => r()));
+      await close();
     }
   });
 });
