@@ -52,6 +52,12 @@ interface InterfaceMeta {
 
 interface CounterSample {
   ts: number;
+  /**
+   * Monotonic time the counters arrived: a rate is counted over the time between two answers, not
+   * between two poll starts (the earlier requests of a poll take longer under load, which skewed a
+   * 1 s rate by a third) and not over wall time (which jumps when NTP sets the clock).
+   */
+  at: number;
   in64: bigint | null;
   out64: bigint | null;
   in32: bigint | null;
@@ -367,6 +373,7 @@ async function readInterfaces(
   mem: SnmpMemory,
   ts: number,
   rebooted: boolean,
+  monotonic: () => number,
 ): Promise<Reading[]> {
   if (mem.interfaces.size === 0 || rebooted || mem.polls % IF_META_EVERY === 0) {
     const meta = await session.walkColumns([
@@ -401,6 +408,7 @@ async function readInterfaces(
   }
   if (mem.interfaces.size === 0) return [];
   const cols = await session.walkColumns([IF.oper, IF.in32, IF.out32, IF.in64, IF.out64]);
+  const at = monotonic();
   const byIndex = (col: string) => new Map((cols.get(col) ?? []).map((v) => [v.oid[v.oid.length - 1]!, v]));
   const oper = byIndex(IF.oper);
   const in32 = byIndex(IF.in32);
@@ -411,6 +419,7 @@ async function readInterfaces(
   for (const [i, meta] of mem.interfaces) {
     const cur: CounterSample = {
       ts,
+      at,
       in64: big(in64.get(i)),
       out64: big(out64.get(i)),
       in32: big(in32.get(i)),
@@ -422,7 +431,7 @@ async function readInterfaces(
     if (meta.speedBps !== null) values.if_speed_bps = meta.speedBps;
     const prev = mem.counters.get(i);
     if (prev && !rebooted) {
-      const secs = (ts - prev.ts) / 1000;
+      const secs = (at - prev.at) / 1000;
       const rate = (
         p64: bigint | null,
         c64: bigint | null,
@@ -450,9 +459,11 @@ async function readInterfaces(
 export async function collectSnmp(
   session: SnmpSession,
   memory: SnmpMemory,
-  opts: { now?: () => number } = {},
+  opts: { now?: () => number; monotonic?: () => number } = {},
 ): Promise<CollectorResult> {
   const now = opts.now ?? Date.now;
+  // For counter rates; a test that injects the wall clock drives both with it.
+  const monotonic = opts.monotonic ?? (opts.now ? opts.now : () => performance.now());
   const sys = await session.get([SYS.descr, SYS.objectId, SYS.upTime, SYS.name]);
   const ts = now();
   const upTicks = num(sys[2]);
@@ -500,7 +511,7 @@ export async function collectSnmp(
     Object.assign(readings[0]!.values, profileReadings[0]!.values);
     readings.push(...profileReadings.slice(1));
   }
-  readings.push(...(await readInterfaces(session, memory, ts, rebooted)));
+  readings.push(...(await readInterfaces(session, memory, ts, rebooted, monotonic)));
   const macs = [...new Set([...memory.interfaces.values()].flatMap((i) => (i.mac ? [i.mac] : [])))];
   if (macs.length > 0) memory.identity.macs = macs;
   // Peers: every MAC a station or registration table names (the far ends of this radio's links).
