@@ -255,10 +255,28 @@ export class SqliteStore implements Store {
     resolve: (r: IngestResult) => void;
     reject: (e: unknown) => void;
   }> = [];
-  private ingestOneTx?: Database.Transaction<
-    (site: string, p: TelemetryPayload, receivedAt: number) => IngestResult
-  >;
-  private ingestManyTx?: Database.Transaction<(items: SqliteStore['pending']) => IngestResult[]>;
+  private seqTx?: Database.Transaction<(write: () => unknown) => unknown>;
+
+  /**
+   * Runs `write` in one IMMEDIATE transaction with the sequence bookkeeping around it (runs kept in
+   * memory checked first, written last; forgotten if the transaction rolls back). IMMEDIATE takes
+   * the write lock first (waiting on busy_timeout), so another broker process's commit between our
+   * read and our write cannot fail it with SQLITE_BUSY.
+   */
+  private writeWithSeq<T>(write: () => T): T {
+    this.seqTx ??= this.db.transaction((w: () => unknown) => {
+      this.beginSeqWrites();
+      const result = w();
+      this.endSeqWrites();
+      return result;
+    });
+    try {
+      return this.seqTx.immediate(write) as T;
+    } catch (e) {
+      this.forgetSeqWrites();
+      throw e;
+    }
+  }
 
   /**
    * Batches that arrive in the same turn of the event loop share one commit: a commit per batch
@@ -275,32 +293,15 @@ export class SqliteStore implements Store {
     const items = this.pending;
     this.pending = [];
     if (items.length === 0) return;
-    this.ingestManyTx ??= this.db.transaction((batch: SqliteStore['pending']) => {
-      this.beginSeqWrites();
-      const results = batch.map((i) => this.ingestOne(i.site, i.p, i.receivedAt));
-      this.endSeqWrites();
-      return results;
-    });
-    this.ingestOneTx ??= this.db.transaction((site: string, p: TelemetryPayload, receivedAt: number) => {
-      this.beginSeqWrites();
-      const result = this.ingestOne(site, p, receivedAt);
-      this.endSeqWrites();
-      return result;
-    });
     try {
-      // IMMEDIATE: takes the write lock first (waiting on busy_timeout), so another broker process's
-      // commit between our read and our write cannot fail the batch with SQLITE_BUSY.
-      const results = this.ingestManyTx.immediate(items);
+      const results = this.writeWithSeq(() => items.map((i) => this.ingestOne(i.site, i.p, i.receivedAt)));
       for (let n = 0; n < items.length; n++) items[n]!.resolve(results[n]!);
     } catch {
-      // Rolled back: what the caches say was written was not.
-      this.forgetSeqWrites();
       // One failing batch must not fail the others: retry them one commit each.
       for (const i of items) {
         try {
-          i.resolve(this.ingestOneTx.immediate(i.site, i.p, i.receivedAt));
+          i.resolve(this.writeWithSeq(() => this.ingestOne(i.site, i.p, i.receivedAt)));
         } catch (e) {
-          this.forgetSeqWrites();
           i.reject(e);
         }
       }
@@ -333,13 +334,9 @@ export class SqliteStore implements Store {
       }
     }
     const samples = rows.length / 3;
-    for (let at = 0; at < rows.length; at += 3 * SAMPLE_ROWS_PER_INSERT) {
-      const part =
-        rows.length - at > 3 * SAMPLE_ROWS_PER_INSERT
-          ? rows.slice(at, at + 3 * SAMPLE_ROWS_PER_INSERT)
-          : at === 0
-            ? rows
-            : rows.slice(at);
+    const step = 3 * SAMPLE_ROWS_PER_INSERT;
+    for (let at = 0; at < rows.length; at += step) {
+      const part = rows.length <= step ? rows : rows.slice(at, at + step);
       this.insertSamples(part.length / 3).run(part);
     }
     if (suspect > 0)
@@ -402,8 +399,8 @@ export class SqliteStore implements Store {
         this.prep('UPDATE seq_runs SET b = ? WHERE site = ? AND a = ?').run(seq, site, below.a);
       else if (above) this.prep('UPDATE seq_runs SET a = ? WHERE site = ? AND a = ?').run(seq, site, seq + 1);
       else this.prep('INSERT INTO seq_runs (site, a, b) VALUES (?, ?, ?)').run(site, seq, seq);
+      stats.received++;
     }
-    if (fresh) stats.received++;
   }
 
   /** Per site, the newest run of received numbers as kept here (null: none yet); `dirty` until written. */
@@ -604,21 +601,12 @@ export class SqliteStore implements Store {
   }
 
   async putEvent(site: string, payload: EventPayload, receivedAt: number): Promise<void> {
-    try {
-      this.db
-        .transaction(() => {
-          this.beginSeqWrites();
-          const res = this.prep(
-            'INSERT OR IGNORE INTO events (site, seq, ts, body, received_at) VALUES (?, ?, ?, ?, ?)',
-          ).run(site, payload.seq, payload.ts, JSON.stringify(payload), receivedAt);
-          if (res.changes > 0) this.noteSeq(site, payload.seq, false, 0);
-          this.endSeqWrites();
-        })
-        .immediate();
-    } catch (e) {
-      this.forgetSeqWrites();
-      throw e;
-    }
+    this.writeWithSeq(() => {
+      const res = this.prep(
+        'INSERT OR IGNORE INTO events (site, seq, ts, body, received_at) VALUES (?, ?, ?, ?, ?)',
+      ).run(site, payload.seq, payload.ts, JSON.stringify(payload), receivedAt);
+      if (res.changes > 0) this.noteSeq(site, payload.seq, false, 0);
+    });
   }
 
   async listSites(): Promise<SiteRecord[]> {
