@@ -549,15 +549,15 @@ export class InfluxStore implements Store {
       }
       // What the site box says it wrote, when it knows (see SqliteStore.putGatewayState).
       const max = typeof payload.seq_committed === 'number' ? payload.seq_committed : held;
-      for (const [a, b] of birthSkips(payload, max))
-        await this.writer.pushAndWait(KEEP_NS, [
-          {
-            measurement: M.seqSkip,
-            tags: { site },
-            fields: { to_seq: b, at: receivedAt },
-            timestamp: String(a),
-          },
-        ]);
+      await this.writer.pushAndWait(
+        KEEP_NS,
+        birthSkips(payload, max).map(([a, b]) => ({
+          measurement: M.seqSkip,
+          tags: { site },
+          fields: { to_seq: b, at: receivedAt },
+          timestamp: String(a),
+        })),
+      );
     }
     this.putCurrent(M.gatewayState, { site }, { body: JSON.stringify(payload), received_at: receivedAt });
     return clash;
