@@ -14,14 +14,14 @@
 // cheaper than the brokers; they still share the machine's cores with them (see the printed note).
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { addGateway, addReader } from '@pantau/broker';
 import Database from 'better-sqlite3';
 import type { Account, LoadConfig } from './broker-load.js';
+import { envWhole, fmt as f, freePort, procStat, sleep, waitPort } from './util.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const CLI = join(ROOT, 'broker/dist/cli.js');
@@ -39,63 +39,17 @@ export interface BrokerBenchOptions {
 
 export function brokerBenchOptionsFromEnv(): BrokerBenchOptions | null {
   if (process.env.BENCH_BROKER === '0') return null;
-  const n = (k: string, d: number) => {
-    const v = Number(process.env[k] ?? d);
-    if (!Number.isInteger(v) || v < 0) throw new Error(`${k} must be a whole number, got ${process.env[k]}`);
-    return v;
-  };
   return {
-    publishers: n('BENCH_BROKER_PUBLISHERS', 4),
-    connsPerPublisher: n('BENCH_BROKER_CONNS', 25),
-    window: n('BENCH_BROKER_WINDOW', 16),
-    warmupS: n('BENCH_BROKER_WARMUP_S', 3),
-    durationS: n('BENCH_BROKER_DURATION_S', 10),
-    idle: n('BENCH_BROKER_IDLE', 10_000),
+    publishers: envWhole('BENCH_BROKER_PUBLISHERS', 4),
+    connsPerPublisher: envWhole('BENCH_BROKER_CONNS', 25),
+    window: envWhole('BENCH_BROKER_WINDOW', 16),
+    warmupS: envWhole('BENCH_BROKER_WARMUP_S', 3),
+    durationS: envWhole('BENCH_BROKER_DURATION_S', 10),
+    idle: envWhole('BENCH_BROKER_IDLE', 10_000),
   };
 }
 
 const log = (s: string) => process.stderr.write(`[broker] ${s}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const f = (x: number, d = 0) =>
-  Number.isFinite(x)
-    ? x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
-    : 'n/a';
-
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
-
-async function waitPort(port: number, what: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const ok = await new Promise<boolean>((res) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        res(true);
-      });
-      s.once('error', () => res(false));
-    });
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`${what} did not start on port ${port}`);
-}
-
-function procStat(pid: number): { rssKb: number; cpuMs: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rssKb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-  // utime and stime are fields 14 and 15, after the parenthesised command name.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return { rssKb, cpuMs: (ticks * 1000) / 100 };
-}
 
 interface Broker {
   name: string;
@@ -130,7 +84,7 @@ async function startPantau(dir: string, tag: string): Promise<Broker> {
   const proc = spawn(process.execPath, [...prof, CLI, '--config', yaml], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  await waitPort(port, 'the Pantau broker');
+  await waitPort(port, `the Pantau broker did not start on port ${port}`);
   return { name: 'pantau', port, proc, stop: stopper(proc, PROFILE !== undefined) };
 }
 
@@ -174,7 +128,7 @@ async function startMosquitto(dir: string, tag: string, extraConf = ''): Promise
   const proc = spawn(MOSQUITTO, ['-c', join(out, 'mosquitto.conf')], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  await waitPort(port, 'mosquitto');
+  await waitPort(port, `mosquitto did not start on port ${port}`);
   return { name: 'mosquitto', port, proc, stop: stopper(proc) };
 }
 

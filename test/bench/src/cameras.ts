@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseTopic } from '@pantau/contract';
 import { Aedes } from 'aedes';
+import { freePort, sleep } from './util.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const PYTHON = '/usr/bin/python3';
@@ -63,7 +64,6 @@ function roles(n: number): Role[] {
 const children = new Set<ChildProcess>();
 const out = (s: string) => process.stdout.write(s);
 const log = (s: string) => process.stderr.write(`cameras: ${s}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -75,14 +75,6 @@ function track(p: ChildProcess): ChildProcess {
   children.add(p);
   p.once('exit', () => children.delete(p));
   return p;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 function requirePeers(): void {

@@ -7,12 +7,12 @@
 // window 20 unacknowledged per site box as the gateway's default. BENCH_CLUSTER=0 skips it.
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
+import { procCpuMs as cpuMs, freePort, rssMb, waitPort } from './util.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const REDIS = '/usr/bin/redis-server';
@@ -20,7 +20,6 @@ const MOSQUITTO = '/usr/sbin/mosquitto';
 const WINDOW = 20;
 const log = (s: string) => process.stderr.write(`[cluster] ${s}\n`);
 const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface ClusterBenchOptions {
   sites: number;
@@ -35,49 +34,7 @@ export function clusterBenchOptionsFromEnv(): ClusterBenchOptions | null {
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
-
-async function listening(port: number): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const ok = await new Promise<boolean>((res) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        res(true);
-      });
-      s.once('error', () => res(false));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
-
-function cpuMs(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-function rssMb(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
+const listening = (port: number) => waitPort(port, `nothing listens on ${port}`, 50);
 
 interface Proc {
   proc: ChildProcess;

@@ -17,7 +17,6 @@
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
@@ -27,6 +26,7 @@ import { openStore } from '@pantau/broker/store';
 import { chromium } from 'playwright-core';
 import type { ClientsConfig, ClientsReport, View } from './dashboard-clients.js';
 import type { FeedConfig, FeedSite } from './dashboard-feed.js';
+import { envWhole, fmt as f, freePort, procStat, sleep, waitPort } from './util.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -47,21 +47,16 @@ export interface DashboardBenchOptions {
 
 export function dashboardBenchOptionsFromEnv(): DashboardBenchOptions | null {
   if (process.env.BENCH_DASHBOARD === '0') return null;
-  const n = (k: string, d: number) => {
-    const v = Number(process.env[k] ?? d);
-    if (!Number.isInteger(v) || v < 0) throw new Error(`${k} must be a whole number, got ${process.env[k]}`);
-    return v;
-  };
   const o = {
-    sites: n('BENCH_DASH_SITES', 200),
-    links: n('BENCH_DASH_LINKS', 400),
-    cameras: n('BENCH_DASH_CAMERAS', 500),
-    clients: n('BENCH_DASH_CLIENTS', 50),
-    speedup: n('BENCH_DASH_SPEEDUP', 10),
-    fanoutS: n('BENCH_DASH_FANOUT_S', 20),
-    apiS: n('BENCH_DASH_API_S', 30),
-    loads: n('BENCH_DASH_LOADS', 5),
-    historyDays: n('BENCH_DASH_HISTORY_DAYS', 1),
+    sites: envWhole('BENCH_DASH_SITES', 200),
+    links: envWhole('BENCH_DASH_LINKS', 400),
+    cameras: envWhole('BENCH_DASH_CAMERAS', 500),
+    clients: envWhole('BENCH_DASH_CLIENTS', 50),
+    speedup: envWhole('BENCH_DASH_SPEEDUP', 10),
+    fanoutS: envWhole('BENCH_DASH_FANOUT_S', 20),
+    apiS: envWhole('BENCH_DASH_API_S', 30),
+    loads: envWhole('BENCH_DASH_LOADS', 5),
+    historyDays: envWhole('BENCH_DASH_HISTORY_DAYS', 1),
   };
   if (o.sites < 2) throw new Error('BENCH_DASH_SITES must be at least 2');
   if (o.links < o.sites - 1)
@@ -70,53 +65,6 @@ export function dashboardBenchOptionsFromEnv(): DashboardBenchOptions | null {
 }
 
 const log = (s: string) => process.stderr.write(`[dashboard] ${s}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const f = (x: number, d = 0) =>
-  Number.isFinite(x)
-    ? x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
-    : 'n/a';
-
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
-
-async function waitPort(port: number, what: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const ok = await new Promise<boolean>((res) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        res(true);
-      });
-      s.once('error', () => res(false));
-    });
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`${what} did not start on port ${port}`);
-}
-
-interface ProcFigures {
-  cpuMs: number;
-  rssKb: number;
-  hwmKb: number;
-}
-
-function procStat(pid: number): ProcFigures {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
-  // utime and stime are fields 14 and 15, after the parenthesised command name.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return { cpuMs: (ticks * 1000) / 100, rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
-}
 
 /** A sorted copy's quantile (nearest rank). */
 function quantile(sorted: number[], p: number): number {
@@ -261,7 +209,7 @@ log_level: warn
       stdio: ['ignore', brokerLog, brokerLog],
     },
   );
-  await waitPort(mqttPort, 'the broker');
+  await waitPort(mqttPort, `the broker did not start on port ${mqttPort}`);
   const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROFILE)}`] : [];
   const dashboard = spawn(
     process.execPath,
@@ -278,7 +226,7 @@ log_level: warn
       if (!stopping) log(`the ${name} exited during the run: code ${code}, signal ${signal}`);
     });
   let stopping = false;
-  await waitPort(httpPort, 'the dashboard');
+  await waitPort(httpPort, `the dashboard did not start on port ${httpPort}`);
   return {
     base: `http://127.0.0.1:${httpPort}`,
     mqttPort,

@@ -4,8 +4,8 @@
 
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { PROFILES } from '@pantau/collectors/snmp';
+import { freePort } from './util.js';
 
 export const EXPORTER_BIN = '/usr/bin/prometheus-snmp-exporter';
 
@@ -117,17 +117,6 @@ export function exporterVersion(): { version: [number, number]; line: string } {
   const m = /version (\d+)\.(\d+)/.exec(line);
   if (!m) throw new Error(`cannot read the version of ${EXPORTER_BIN}: ${line || 'no output'}`);
   return { version: [Number(m[1]), Number(m[2])], line: line.trim() };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 export interface Exporter {

@@ -26,6 +26,7 @@ import {
   scrape,
   startExporter,
 } from './fleet-exporter.js';
+import { envWhole } from './util.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 
@@ -43,18 +44,13 @@ export interface FleetOptions {
 }
 
 export function fleetOptionsFromEnv(): FleetOptions {
-  const n = (k: string, d: number) => {
-    const v = Number(process.env[k] ?? d);
-    if (!Number.isInteger(v) || v < 0) throw new Error(`${k} must be a whole number, got ${process.env[k]}`);
-    return v;
-  };
   return {
-    devices: n('BENCH_FLEET_DEVICES', 1000),
-    boxes: n('BENCH_FLEET_BOXES', 10),
-    rounds: n('BENCH_FLEET_ROUNDS', 5),
-    concurrency: n('BENCH_FLEET_CONCURRENCY', 16),
-    intervalS: n('BENCH_FLEET_INTERVAL_S', 5),
-    simulators: n('BENCH_FLEET_SIMULATORS', 4),
+    devices: envWhole('BENCH_FLEET_DEVICES', 1000),
+    boxes: envWhole('BENCH_FLEET_BOXES', 10),
+    rounds: envWhole('BENCH_FLEET_ROUNDS', 5),
+    concurrency: envWhole('BENCH_FLEET_CONCURRENCY', 16),
+    intervalS: envWhole('BENCH_FLEET_INTERVAL_S', 5),
+    simulators: envWhole('BENCH_FLEET_SIMULATORS', 4),
     recording: resolve(
       process.env.BENCH_FLEET_RECORDING ?? join(ROOT, 'test/fixtures/snmp/airos/device.snmprec'),
     ),

@@ -4,9 +4,9 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './util.js';
 
 export const INFLUXD = '/usr/bin/influxd';
 
@@ -21,19 +21,6 @@ export interface Influxd {
   restart(): Promise<void>;
   /** Stops it and removes its data. */
   remove(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => res(port));
-    });
-  });
 }
 
 export async function startInfluxd(): Promise<Influxd> {

@@ -22,6 +22,7 @@ import Database from 'better-sqlite3';
 // The outbox and publisher are internals of the site box, not its package API: read from its build.
 import { DiskOutbox, OUTBOX_DEFAULTS } from '../../../gateway/dist/outbox.js';
 import { PUBLISHER_DEFAULTS } from '../../../gateway/dist/publisher.js';
+import { procCpuMs, rssMb, sleep } from './util.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const SITE = 'bench-outbox';
@@ -53,7 +54,6 @@ const log = (s: string) => process.stderr.write(`[outbox] ${s}\n`);
 const f = (x: number, d = 0) =>
   x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const mb = (b: number) => b / 1024 / 1024;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A radio's telemetry batch as the site box writes it (airMAX: radio figures + the radio interface). */
 function batch(seq: number, device: number, ts: number): Buffer {
@@ -92,15 +92,6 @@ function io(): { wchar: number; writeBytes: number } {
   const t = readFileSync('/proc/self/io', 'utf8');
   const g = (k: string) => Number(new RegExp(`^${k}: (\\d+)`, 'm').exec(t)?.[1] ?? 0);
   return { wchar: g('wchar'), writeBytes: g('write_bytes') };
-}
-
-function rssMb(pid: number): number {
-  try {
-    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb ? Number(kb) / 1024 : 0;
-  } catch {
-    return 0;
-  }
 }
 
 /** The live case for `seconds` simulated seconds: writes, commits, acknowledgements as they would come. */
@@ -233,15 +224,6 @@ interface ReplayDone {
   cpu_ms: number;
   peak_rss_mb: number;
   peak_heap_mb: number;
-}
-
-function procCpuMs(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
-  } catch {
-    return 0;
-  }
 }
 
 /** One replay in its own process (outbox-replay.ts); RSS sampled from /proc as it goes. */
