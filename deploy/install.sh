@@ -105,8 +105,7 @@ fi
 # another Node major version it does not load, and every daemon would die at its first database. It
 # loads its binary only when a database is opened, so the check opens one.
 native_error() {
-  (cd "$DEST/broker" && "$NODE" -e "new (require('better-sqlite3'))(':memory:').close()" 2>&1) && return 0
-  return 1
+  (cd "$DEST/broker" && "$NODE" -e "new (require('better-sqlite3'))(':memory:').close()" 2>&1)
 }
 if ! err="$(native_error)"; then
   first="$(printf '%s\n' "$err" | grep -m1 -E 'Error|error' || printf '%s' "$err" | head -n1)"
@@ -117,7 +116,6 @@ if ! err="$(native_error)"; then
   if [ "$REBUILD" -eq 1 ] && [ -n "$NPM" ]; then
     say "rebuilding it for this box: (cd $DEST && $NPM rebuild better-sqlite3)"
     (cd "$DEST" && PATH="$(dirname "$NODE"):$PATH" "$NPM" rebuild better-sqlite3) || true
-    err="$(native_error)" && say "better-sqlite3 loads now"
   fi
   native_error >/dev/null || die "better-sqlite3 does not load under $NODE (Node $NODE_VERSION, $(uname -m)).
   The tree was built on a machine with another CPU or Node version, and its node_modules came along.
@@ -131,6 +129,7 @@ if ! err="$(native_error)"; then
   Modul native better-sqlite3 tidak bisa dimuat: jalankan 'npm rebuild better-sqlite3' di $DEST pada
   kotak ini, atau bangun ulang (npm install && npm run build) di mesin dengan CPU dan versi Node yang
   sama, lalu jalankan skrip ini lagi."
+  say "better-sqlite3 loads now"
 fi
 
 # --- The pantau user ----------------------------------------------------------------------------------

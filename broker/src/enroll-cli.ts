@@ -35,6 +35,7 @@ export async function enrollCli(argv: string[]): Promise<void> {
   const db = new EnrollmentDb(
     centralStatePath({ configFile, store: cfg.store, backboneStatePath: cfg.backbone?.state_path }),
   );
+  const by = values.by ?? `cli:${process.env.USER ?? 'root'}`;
   try {
     if (action === 'issue') {
       const site = values.site ?? fail('--site is required');
@@ -50,7 +51,6 @@ export async function enrollCli(argv: string[]): Promise<void> {
         if (e instanceof TtlError) fail(`--ttl-h: ${e.message}`);
         throw e;
       }
-      const by = values.by ?? `cli:${process.env.USER ?? 'root'}`;
       const { enrollment, token } = db.issue({ site, by, ttlMs: ttl!, newSite: values['new-site'] === true });
       if (values.json) return out(JSON.stringify({ ...enrollment, token }, null, 2));
       out(`token for site ${site} (one use, until ${new Date(enrollment.expires_at).toISOString()}):`);
@@ -69,8 +69,7 @@ export async function enrollCli(argv: string[]): Promise<void> {
       return;
     }
     const id = values.id ?? fail('--id is required');
-    if (!db.revoke(id, values.by ?? `cli:${process.env.USER ?? 'root'}`))
-      fail(`no pending enrollment "${id}" (see "enroll list")`);
+    if (!db.revoke(id, by)) fail(`no pending enrollment "${id}" (see "enroll list")`);
     out(`revoked ${id}`);
   } finally {
     db.close();

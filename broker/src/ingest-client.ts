@@ -3,6 +3,7 @@
 // judgement as its own broker does.
 
 import { readFileSync } from 'node:fs';
+import { mqttServers } from '@pantau/config';
 import { TOPIC_ROOT } from '@pantau/contract';
 import pino, { type Logger } from 'pino';
 import { CentralDb } from './backbone/central-db.js';
@@ -10,7 +11,7 @@ import { loadBackbone } from './backbone/description.js';
 import { CentralEngine } from './backbone/engine.js';
 import type { BrokerConfig } from './config.js';
 import { createIngest, type IngestStats } from './ingest.js';
-import { type IngestServer, IngestSession } from './ingest-session.js';
+import { IngestSession } from './ingest-session.js';
 import { openStore } from './store/index.js';
 
 export interface RunningIngest {
@@ -45,14 +46,7 @@ export async function startIngestClient(
     : undefined;
 
   const ca = ext.ca_file ? readFileSync(ext.ca_file) : undefined;
-  const servers: IngestServer[] = ext.urls.map((u) => {
-    const url = new URL(u);
-    const protocol = url.protocol.slice(0, -1) as IngestServer['protocol'];
-    const tls = protocol === 'mqtts' || protocol === 'wss';
-    const port =
-      Number(url.port) || (protocol === 'mqtt' ? 1883 : protocol === 'mqtts' ? 8883 : tls ? 443 : 80);
-    return { host: url.hostname, port, protocol };
-  });
+  const servers = mqttServers(ext.urls);
   const filter = ext.share_group ? `$share/${ext.share_group}/${TOPIC_ROOT}/#` : `${TOPIC_ROOT}/#`;
   // Acknowledge a message only once it is in the store: killed mid-way, the broker sends it again and
   // the store drops the duplicate by site and sequence number.

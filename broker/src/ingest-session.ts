@@ -9,18 +9,13 @@
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import type { MqttServer } from '@pantau/config';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocket } from 'ws';
 
-export interface IngestServer {
-  host: string;
-  port: number;
-  protocol: 'mqtt' | 'mqtts' | 'ws' | 'wss';
-}
-
 export interface IngestSessionOptions {
-  servers: IngestServer[];
+  servers: MqttServer[];
   username: string;
   password: string;
   clientId: string;
@@ -169,7 +164,7 @@ export class IngestSession extends EventEmitter {
     ]);
   }
 
-  private dial(s: IngestServer): Duplex {
+  private dial(s: MqttServer): Duplex {
     if (s.protocol === 'mqtt') return netConnect({ host: s.host, port: s.port, noDelay: true });
     if (s.protocol === 'mqtts')
       return tlsConnect({

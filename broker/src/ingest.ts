@@ -159,8 +159,6 @@ const COMMISSIONING_BASELINE_MS = 15 * 60_000;
 /**
  * Ingest: checks, stores, then tells the observer. A malformed payload is counted and logged and
  * resolves; a store that fails rejects, so the broker does not acknowledge what it did not keep.
- */
-/**
  * `central`: the central state db, where commissioning reports are kept (none without a backbone:
  * a report is then logged and dropped).
  */

@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ConfigError, formatIssues, pathFrom } from '@pantau/config';
 import { type Document, isMap, parseDocument } from 'yaml';
-import { loadGatewayConfig } from './config.js';
+import { loadGatewayConfig, parseGatewayConfig } from './config.js';
 import { VERSION } from './version.js';
 
 export class EnrollError extends Error {
@@ -150,15 +150,11 @@ function readDoc(configPath: string): Document {
 
 /** Validates config text with the daemon's own loader, as if it were at `configPath`. */
 function check(configPath: string, text: string): void {
-  const tmp = join(dirname(configPath), `.site-enroll-check-${process.pid}.yaml`);
-  writeFileSync(tmp, text, { mode: 0o600 });
   try {
-    loadGatewayConfig(tmp);
+    parseGatewayConfig(text, configPath);
   } catch (e) {
-    if (e instanceof ConfigError) throw new EnrollError(e.message.split(tmp).join(configPath));
+    if (e instanceof ConfigError) throw new EnrollError(e.message);
     throw e;
-  } finally {
-    rmSync(tmp, { force: true });
   }
 }
 
@@ -206,7 +202,7 @@ export async function enrollSiteBox(o: EnrollOptions): Promise<{ site: string }>
   try {
     check(
       configPath,
-      withEnrollment(readDoc(configPath), {
+      withEnrollment(existing.clone(), {
         site: 'enroll-check',
         urls: ['mqtt://127.0.0.1:1883'],
         username: 'enroll-check',
