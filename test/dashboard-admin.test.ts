@@ -10,14 +10,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { topics } from '@pantau/contract';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, logIn, screenshot } from './support/browser.js';
+import { DESK, fitsPhone, launchChromium, logIn, screenshot } from './support/browser.js';
 import { type Central, cli, loginTo, startCentral } from './support/central.js';
 import { tempDir, waitFor } from './support/procs.js';
-
-const DESK = { width: 1366, height: 768 };
-const PHONE = { width: 390, height: 844 };
 
 interface AuditRow {
   ts: number;
@@ -122,14 +119,6 @@ describe('dashboard users, roles, installer sites, CSRF and the audit log', () =
     await logIn(p, base, user, password);
     await p.locator('nav a').first().waitFor();
     return p;
-  };
-  const fitsPhone = async (p: Page, name: string) => {
-    await p.setViewportSize(PHONE);
-    await p.waitForTimeout(300);
-    const width = await p.evaluate(() => document.documentElement.scrollWidth);
-    await screenshot(p, `${name}-phone`);
-    expect(width, `${name} fits a phone`).toBeLessThanOrEqual(PHONE.width);
-    await p.setViewportSize(DESK);
   };
 
   beforeAll(async () => {

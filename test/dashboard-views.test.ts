@@ -13,13 +13,11 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BackboneRig, startBackboneRig } from './support/backbone-rig.js';
-import { launchChromium, logIn, screenshot } from './support/browser.js';
+import { DESK, fitsPhone, launchChromium, logIn, screenshot } from './support/browser.js';
 import { tempDir, waitFor } from './support/procs.js';
 
 /** Late enough for the views before it to be seen in fair weather, whatever the machine's pace. */
 const RAIN_AT_MS = 60_000;
-const PHONE = { width: 390, height: 844 };
-const DESK = { width: 1366, height: 768 };
 
 const USERS: Array<[string, string, string[]?]> = [
   ['insinyur', 'engineer'],
@@ -100,14 +98,6 @@ describe('dashboard views in a real browser', () => {
     return p;
   };
   const navTexts = async (p: Page) => (await p.locator('nav a').allTextContents()).map((s) => s.trim());
-  const fitsPhone = async (p: Page, name: string) => {
-    await p.setViewportSize(PHONE);
-    await p.waitForTimeout(300);
-    const width = await p.evaluate(() => document.documentElement.scrollWidth);
-    await screenshot(p, `${name}-phone`);
-    expect(width, `${name} fits a phone`).toBeLessThanOrEqual(PHONE.width);
-    await p.setViewportSize(DESK);
-  };
 
   beforeAll(async () => {
     rig = await startBackboneRig({

@@ -2,11 +2,10 @@
 // pantau-dashboard: run the dashboard, check its config, manage users, read the audit log.
 
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CONFIG_KINDS, fail, generateSecret, migrateConfigCommand, out, runCli } from '@pantau/config';
 import { AuditLog } from './audit.js';
-import { loadDashboardConfig } from './config.js';
+import { loadDashboardConfig, statePath } from './config.js';
 import { startDashboard } from './server.js';
 import { SITE_CONFIG_USAGE, siteConfigCommand } from './site-config-cli.js';
 import {
@@ -128,7 +127,7 @@ function audit(argv: string[]): void {
   };
   const limit = Number(values.n ?? (action === 'tail' ? 50 : 200));
   if (!Number.isInteger(limit) || limit < 1) fail('-n must be a positive whole number');
-  const path = cfg.state_path ?? join(dirname(cfg.users_file), 'central-state.db');
+  const path = statePath(cfg);
   if (!existsSync(path)) {
     out(`no audit log yet (${path} does not exist)`);
     return;

@@ -1,6 +1,6 @@
 // dashboard.yaml: where the dashboard listens, which broker and store it reads, who may log in.
 
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { defaultStatePath } from '@pantau/broker/backbone';
 import {
   resolveStoreConfig,
@@ -106,6 +106,11 @@ export type DashboardConfig = Omit<
   state_path?: string;
 };
 
+/** The central state database: as resolved from dashboard.yaml, else central-state.db beside users_file. */
+export function statePath(cfg: DashboardConfig): string {
+  return cfg.state_path ?? join(dirname(cfg.users_file), 'central-state.db');
+}
+
 export function loadDashboardConfig(file: string): DashboardConfig {
   const cfg = loadConfig(file, DashboardConfigSchema, {
     kind: CONFIG_KINDS.dashboard,
@@ -143,7 +148,7 @@ export function loadDashboardConfig(file: string): DashboardConfig {
   const t = cfg.mqtt.tls;
   const { backbone: _bb, enroll, ...rest } = cfg;
   const store = resolveStoreConfig(file, cfg.store);
-  const statePath = abs(
+  const state = abs(
     cfg.backbone?.state_path ??
       (store.kind === 'sqlite'
         ? defaultStatePath(dirname(store.path), store.path)
@@ -157,11 +162,11 @@ export function loadDashboardConfig(file: string): DashboardConfig {
       ? {
           backbone: {
             file: abs(cfg.backbone.file),
-            state_path: statePath,
+            state_path: state,
           },
         }
       : {}),
-    state_path: statePath,
+    state_path: state,
     mqttPassword,
     ...(h
       ? {
@@ -182,6 +187,6 @@ export function loadDashboardConfig(file: string): DashboardConfig {
         }
       : {}),
   };
-  if (enroll) resolved.enroll = resolveEnroll(file, enroll, store, statePath);
+  if (enroll) resolved.enroll = resolveEnroll(file, enroll, state);
   return resolved;
 }

@@ -1,8 +1,6 @@
 // dashboard.yaml's `enroll:` section: what a site box gets when it redeems its token, and where
 // the broker's accounts file is (the dashboard adds the box's account to it).
 
-import { centralStatePath } from '@pantau/broker/enroll';
-import type { StoreConfig } from '@pantau/broker/store';
 import { pathFrom, readPemFile } from '@pantau/config';
 import { Type } from '@sinclair/typebox';
 
@@ -30,15 +28,12 @@ export interface EnrollSettings {
 export function resolveEnroll(
   file: string,
   e: { credentials_file: string; mqtt_urls: string[]; ca_file?: string; state_path?: string },
-  store: StoreConfig,
-  backboneStatePath: string | undefined,
+  statePath: string,
 ): EnrollSettings {
   return {
     credentialsFile: pathFrom(file, e.credentials_file),
     mqttUrls: e.mqtt_urls,
     ...(e.ca_file ? { caPem: readPemFile(file, 'enroll.ca_file', e.ca_file, 'certificate').pem } : {}),
-    statePath: e.state_path
-      ? pathFrom(file, e.state_path)
-      : centralStatePath({ configFile: file, store, backboneStatePath }),
+    statePath: e.state_path ? pathFrom(file, e.state_path) : statePath,
   };
 }

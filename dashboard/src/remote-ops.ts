@@ -4,7 +4,6 @@
 // admins only; every request goes through forwardToSite, which audits it.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { dirname, join } from 'node:path';
 import { type SiteConfigRecord, SiteConfigs } from '@pantau/broker';
 import type { Store } from '@pantau/broker/store';
 import { ConfigError } from '@pantau/config';
@@ -13,7 +12,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';
 import type { Audit } from './audit.js';
-import type { DashboardConfig } from './config.js';
+import { type DashboardConfig, statePath } from './config.js';
 import type { LiveFeed } from './live.js';
 import { Slug } from './schemas.js';
 import type { Session } from './sessions.js';
@@ -64,11 +63,6 @@ export interface RemoteOpsOptions {
   live: LiveFeed;
   log: Logger;
   audit: Audit;
-}
-
-/** The state database (the backbone's, else central-state.db beside the readings): config.ts resolves it. */
-export function statePath(cfg: DashboardConfig): string {
-  return cfg.state_path ?? join(dirname(cfg.users_file), 'central-state.db');
 }
 
 /** The box's answer to a push, as the site_configs table keeps it. */

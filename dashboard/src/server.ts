@@ -1,7 +1,7 @@
 // The dashboard's HTTP side: login, the JSON API, server-sent events and the static page.
 
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import { type DeviceRecord, openStore, type SiteRecord, type Store } from '@pantau/broker/store';
@@ -13,7 +13,7 @@ import { liveEventFor, registerAccessGuard } from './access.js';
 import { AuditLog, auditor, registerAuditRoute } from './audit.js';
 import { registerCameraRoutes } from './cameras.js';
 import { registerCommissioningRoutes } from './commissioning.js';
-import type { DashboardConfig } from './config.js';
+import { type DashboardConfig, statePath } from './config.js';
 import { CSRF_HEADER, foreignOrigin, LOGIN_COOKIE, LoginTokens, sameToken } from './csrf.js';
 import { registerEnrollRoutes } from './enroll.js';
 import { registerLinkRoutes } from './links.js';
@@ -143,7 +143,7 @@ export async function startDashboard(
   const directory = new UserDirectory(cfg.users_file, (e) =>
     log.error({ err: e.message }, 'users file unreadable; keeping the last good one'),
   );
-  const auditLog = new AuditLog(cfg.state_path ?? join(dirname(cfg.users_file), 'central-state.db'));
+  const auditLog = new AuditLog(statePath(cfg));
   const audit = auditor(auditLog, log.child({ component: 'audit' }));
   const secure = cfg.http.secure_cookies || cfg.httpsFiles !== undefined;
   const live = new LiveFeed({

@@ -9,9 +9,9 @@ import { SiteConfigs } from '@pantau/broker';
 import { EXIT_CONFIG, fail, out } from '@pantau/config';
 import pino from 'pino';
 import { AuditLog } from './audit.js';
-import { loadDashboardConfig } from './config.js';
+import { loadDashboardConfig, statePath } from './config.js';
 import { LiveFeed } from './live.js';
-import { checkSiteConfig, outcome, PUSH_START_MS, PUSH_TIMEOUT_MS, statePath } from './remote-ops.js';
+import { checkSiteConfig, outcome, PUSH_START_MS, PUSH_TIMEOUT_MS } from './remote-ops.js';
 
 export const SITE_CONFIG_USAGE = `pantau-dashboard site-config push --config dashboard.yaml --site S --file site.yaml [--by NAME]
 pantau-dashboard site-config list --config dashboard.yaml --site S

@@ -5,7 +5,7 @@ import { ApiError, api, logIn, post, setCsrf } from './api.js';
 import { esc, setTimezone, tickAges } from './format.js';
 import { getLang, hasChosenLang, type Key, setLang, t } from './i18n.js';
 import { connectLive } from './live.js';
-import type { Me, Role } from './types.js';
+import { type Me, ROLES, type Role } from './types.js';
 import { renderAccount } from './view-account.js';
 import { renderAudit } from './view-audit.js';
 import { renderCameras } from './view-cameras.js';
@@ -95,7 +95,7 @@ const VIEWS: View[] = [
   {
     id: 'account',
     title: 'nav_account',
-    roles: ['admin', 'engineer', 'operator', 'leadership', 'installer', 'hr'],
+    roles: [...ROLES],
     hidden: true,
     live: false,
     render: (el) => renderAccount(el, me!),

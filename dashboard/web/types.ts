@@ -1,7 +1,8 @@
 // The shapes the API answers with, as far as the page reads them.
 
 export type Lang = 'id' | 'en';
-export type Role = 'admin' | 'engineer' | 'operator' | 'leadership' | 'installer' | 'hr';
+export const ROLES = ['admin', 'engineer', 'operator', 'leadership', 'installer', 'hr'] as const;
+export type Role = (typeof ROLES)[number];
 export type Status = 'ok' | 'degraded' | 'down' | 'unknown';
 
 export interface Reason {

@@ -1,7 +1,7 @@
 // One's own account: who and what role, the assigned sites (installers), and a password change that
 // needs the current password.
 
-import { ApiError, post } from './api.js';
+import { post } from './api.js';
 import { esc } from './format.js';
 import { type Key, t } from './i18n.js';
 import type { Me } from './types.js';
@@ -33,7 +33,7 @@ export async function renderAccount(el: HTMLElement, me: Me): Promise<void> {
       msg.textContent = t('pw_changed');
     } catch (e) {
       msg.className = 'error';
-      msg.textContent = e instanceof ApiError ? e.message : (e as Error).message;
+      msg.textContent = (e as Error).message;
     }
   });
 }

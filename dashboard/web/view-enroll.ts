@@ -2,7 +2,7 @@
 // as a QR code with its expiry, and the tokens issued so far (pending ones can be withdrawn). The
 // token is shown once, right after it is made: the central keeps only its hash.
 
-import { ApiError, api, post } from './api.js';
+import { api, post } from './api.js';
 import { clock, esc } from './format.js';
 import { getLang } from './i18n.js';
 import type { SiteRow } from './types.js';
@@ -131,9 +131,6 @@ export async function renderEnroll(el: HTMLElement): Promise<void> {
     el.innerHTML = form(sites);
     el.dataset.lang = getLang();
     const err = el.querySelector<HTMLElement>('#enroll-error')!;
-    const show = (e: unknown) => {
-      err.textContent = e instanceof ApiError ? e.message : (e as Error).message;
-    };
     el.querySelector<HTMLFormElement>('#enroll-form')!.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       const f = new FormData(ev.target as HTMLFormElement);
@@ -146,9 +143,14 @@ export async function renderEnroll(el: HTMLElement): Promise<void> {
         });
         await refreshList(el);
       } catch (e) {
-        show(e);
+        err.textContent = (e as Error).message;
       }
     });
+  }
+  // On the view itself, which outlives a redraw in another language: bound once, or one click
+  // would revoke twice.
+  if (!el.dataset.bound) {
+    el.dataset.bound = '1';
     el.addEventListener('click', async (ev) => {
       const id = (ev.target as HTMLElement).closest<HTMLElement>('[data-revoke]')?.dataset.revoke;
       if (!id) return;
@@ -157,7 +159,7 @@ export async function renderEnroll(el: HTMLElement): Promise<void> {
         if (issued?.id === id) issued = null;
         await refreshList(el);
       } catch (e) {
-        show(e);
+        el.querySelector<HTMLElement>('#enroll-error')!.textContent = (e as Error).message;
       }
     });
   }

@@ -2,12 +2,10 @@
 // their sites, reset a password, disable, enable or remove. The server checks every rule (password
 // policy, the last admin, oneself); the page shows its reason when it refuses.
 
-import { ApiError, api, send } from './api.js';
+import { api, send } from './api.js';
 import { esc } from './format.js';
 import { type Key, t } from './i18n.js';
-import type { Role, UserRow } from './types.js';
-
-const ROLES: Role[] = ['admin', 'engineer', 'operator', 'leadership', 'installer', 'hr'];
+import { ROLES, type Role, type UserRow } from './types.js';
 
 const roleName = (r: Role) => t(`role_${r}` as Key);
 const sitesOf = (s: string) =>
@@ -76,7 +74,7 @@ export async function renderUsers(el: HTMLElement, me: string): Promise<void> {
       say(t('user_done', { what }));
     } catch (e) {
       await renderUsers(el, me).catch(() => {});
-      say(e instanceof ApiError ? e.message : (e as Error).message, true);
+      say((e as Error).message, true);
     }
   };
   const userOf = (n: Element) => n.closest<HTMLElement>('tr[data-user]')?.dataset.user;

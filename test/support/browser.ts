@@ -4,6 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { ROOT, requireBinary } from './procs.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -37,4 +38,17 @@ export async function logIn(page: Page, url: string, username: string, password:
   await page.fill('input[name=username]', username);
   await page.fill('input[name=password]', password);
   await page.click('button[type=submit]');
+}
+
+export const DESK = { width: 1366, height: 768 };
+export const PHONE = { width: 390, height: 844 };
+
+/** The page at phone width has no sideways scroll (screenshot kept), then back to desk size. */
+export async function fitsPhone(p: Page, name: string): Promise<void> {
+  await p.setViewportSize(PHONE);
+  await p.waitForTimeout(300);
+  const width = await p.evaluate(() => document.documentElement.scrollWidth);
+  await screenshot(p, `${name}-phone`);
+  expect(width, `${name} fits a phone`).toBeLessThanOrEqual(PHONE.width);
+  await p.setViewportSize(DESK);
 }
