@@ -12,11 +12,9 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
-  chownSync,
   closeSync,
   copyFileSync,
   existsSync,
-  fsyncSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -30,7 +28,7 @@ import {
 import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { CONFIG_KINDS, loadConfig, pathFrom } from '@pantau/config';
+import { CONFIG_KINDS, loadConfig, pathFrom, writeFileAtomically } from '@pantau/config';
 import { Type } from '@sinclair/typebox';
 import Database from 'better-sqlite3';
 import { type BrokerConfig, loadBrokerConfig } from './config.js';
@@ -333,23 +331,14 @@ export async function restoreCentral(o: { from: string; force?: boolean }): Prom
       );
     for (const e of manifest.entries) {
       mkdirSync(dirname(e.path), { recursive: true, mode: 0o750 });
-      const tmp = `${e.path}.restore-tmp`;
-      // Created 0600, then given its own mode: a secret is never readable by others on the way.
-      // (copyFileSync would give it the archived file's mode at once.)
-      rmSync(tmp, { force: true });
-      const fd = openSync(tmp, 'wx', 0o600);
-      try {
-        writeFileSync(fd, readFileSync(join(dir, e.name)));
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      chmodSync(tmp, restoredMode(e));
-      if (process.getuid?.() === 0) chownSync(tmp, e.uid, e.gid);
       // The state database's WAL files belong to the file being replaced.
       if (e.role === 'central_state')
         for (const x of ['-wal', '-shm']) rmSync(`${e.path}${x}`, { force: true });
-      renameSync(tmp, e.path);
+      // Through a 0600 temporary file: a secret is never readable by others on the way.
+      writeFileAtomically(e.path, readFileSync(join(dir, e.name)), {
+        mode: restoredMode(e),
+        ...(process.getuid?.() === 0 ? { owner: { uid: e.uid, gid: e.gid } } : {}),
+      });
     }
     return manifest;
   } finally {

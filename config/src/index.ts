@@ -332,6 +332,7 @@ export function readSecretFile(configFile: string, field: string, p: string): st
     ]);
   }
 }
+export * from './atomic-write.js';
 export * from './cli.js';
 export * from './migrate-config.js';
 export * from './mqtt-servers.js';

@@ -2,18 +2,9 @@
 // keeping the original beside it. What the daemons do in memory at every start, made permanent, so
 // the file an administrator reads is the file the daemon reads.
 
-import {
-  chownSync,
-  closeSync,
-  copyFileSync,
-  fsyncSync,
-  openSync,
-  renameSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { copyFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
+import { writeFileAtomically } from './atomic-write.js';
 import { out } from './cli.js';
 import { readConfigText } from './index.js';
 import { bringToCurrent, type ConfigKind } from './versions.js';
@@ -63,16 +54,10 @@ export function migrateConfigFile(
   const st = statSync(file);
   const backup = `${file}.v${m.from}.bak`;
   copyFileSync(file, backup);
-  const tmp = join(dirname(file), `.${basename(file)}.migrate-tmp`);
-  const fd = openSync(tmp, 'w', st.mode & 0o777);
-  try {
-    writeFileSync(fd, m.text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  if (process.getuid?.() === 0) chownSync(tmp, st.uid, st.gid);
-  renameSync(tmp, file);
+  writeFileAtomically(file, m.text, {
+    mode: st.mode & 0o777,
+    ...(process.getuid?.() === 0 ? { owner: { uid: st.uid, gid: st.gid } } : {}),
+  });
   try {
     load(file);
   } catch (e) {

@@ -3,12 +3,12 @@
 // addresses, account, password file, CA) into site.yaml, keeping the rest of the file and its comments.
 
 import { createHash } from 'node:crypto';
-import { chownSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ConfigError, formatIssues, pathFrom } from '@pantau/config';
+import { ConfigError, formatIssues, pathFrom, writeFileAtomically } from '@pantau/config';
 import { type Document, isMap, parseDocument } from 'yaml';
 import { loadGatewayConfig, parseGatewayConfig } from './config.js';
 import { VERSION } from './version.js';
@@ -112,13 +112,16 @@ type Owner = 'pantau' | 'root:pantau' | 'keep';
  * (a new one is root:pantau 0640, as install.sh makes it).
  */
 function writeAtomic(path: string, text: string, mode: number, owner: Owner): void {
-  const tmp = `${path}.tmp-${process.pid}`;
   const old = owner === 'keep' && existsSync(path) ? statSync(path) : null;
-  writeFileSync(tmp, text, { mode: old ? old.mode & 0o777 : mode });
   const ids = pantauIds();
-  if (old && process.getuid?.() === 0) chownSync(tmp, old.uid, old.gid);
-  else if (ids) chownSync(tmp, owner === 'pantau' ? ids.uid : 0, ids.gid);
-  renameSync(tmp, path);
+  writeFileAtomically(path, text, {
+    mode: old ? old.mode & 0o777 : mode,
+    ...(old && process.getuid?.() === 0
+      ? { owner: { uid: old.uid, gid: old.gid } }
+      : ids
+        ? { owner: { uid: owner === 'pantau' ? ids.uid : 0, gid: ids.gid } }
+        : {}),
+  });
 }
 
 /** site.yaml with the enrollment's fields set; everything else (comments too) stays as it was. */

@@ -4,20 +4,10 @@
 // device, put the previous one back, on disk and in the pollers, and say so.
 
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CollectorError } from '@pantau/collectors/common';
-import { ConfigError } from '@pantau/config';
+import { ConfigError, writeFileAtomically } from '@pantau/config';
 import type { Logger } from 'pino';
 import { type DeviceConfig, type GatewayConfig, parseGatewayConfig } from './config.js';
 
@@ -196,26 +186,6 @@ export function judgeCheck(
   return { failures, pending };
 }
 
-/** Writes a file so a power cut leaves the old or the new one, never half of either. */
-export function writeAtomically(file: string, text: string, mode = 0o640): void {
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  try {
-    const dir = openSync(dirname(file), 'r');
-    fsyncSync(dir);
-    closeSync(dir);
-  } catch {
-    // Some file systems refuse to open a folder; the rename is still atomic there.
-  }
-}
-
 export interface HistoryEntry {
   n: number;
   version: string;
@@ -266,8 +236,8 @@ export class ConfigHistory {
     const entry: HistoryEntry = { n, hash: hashText(text), ...e };
     const stem = join(this.dir, String(n).padStart(6, '0'));
     // The config may hold secrets (passwords inline): readable by the daemon's group at most.
-    writeAtomically(`${stem}.yaml`, text, 0o640);
-    writeAtomically(`${stem}.json`, `${JSON.stringify(entry)}\n`, 0o640);
+    writeFileAtomically(`${stem}.yaml`, text, { mode: 0o640 });
+    writeFileAtomically(`${stem}.json`, `${JSON.stringify(entry)}\n`, { mode: 0o640 });
     for (const old of all.slice(0, Math.max(0, all.length + 1 - HISTORY_KEEP))) {
       const s = join(this.dir, String(old.n).padStart(6, '0'));
       rmSync(`${s}.yaml`, { force: true });
@@ -358,8 +328,8 @@ export class Reloader {
     );
 
     try {
-      writeAtomically(`${file}.prev`, prevText);
-      writeAtomically(file, text);
+      writeFileAtomically(`${file}.prev`, prevText, { mode: 0o640 });
+      writeFileAtomically(file, text, { mode: 0o640 });
     } catch (e) {
       // Nothing runs differently yet: say why, and what fixes it.
       return this.refuse(
@@ -459,8 +429,8 @@ export class Reloader {
     }
     try {
       // The rejected text stays beside site.yaml for whoever wants to see what was wrong.
-      writeAtomically(`${file}.rejected`, failedText);
-      writeAtomically(file, prevText);
+      writeFileAtomically(`${file}.rejected`, failedText, { mode: 0o640 });
+      writeFileAtomically(file, prevText, { mode: 0o640 });
     } catch (e) {
       this.t.log.error(
         { err: (e as Error).message, file },
