@@ -20,6 +20,7 @@ import type { Audit } from './audit.js';
 import type { EnrollSettings } from './enroll-config.js';
 import { Slug } from './schemas.js';
 import { LoginBrake, type Session } from './sessions.js';
+import { inScope } from './site-scope.js';
 
 type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
 
@@ -61,11 +62,6 @@ export function sitesOf(s: Session): 'all' | readonly string[] {
   if (s.role === 'admin' || s.role === 'engineer') return 'all';
   return s.role === 'installer' ? s.sites : [];
 }
-
-const mayEnroll = (s: Session, site: string) => {
-  const sites = sitesOf(s);
-  return sites === 'all' || sites.includes(site);
-};
 
 /** The token as a QR code, so a phone or a USB scanner at the box can read it instead of typing. */
 export function tokenQrSvg(token: string): string {
@@ -111,7 +107,7 @@ export async function registerEnrollRoutes(
       if (!db) return reply.code(404).send(notConfigured);
       const s = req.session!;
       const { site } = req.body;
-      if (!mayEnroll(s, site))
+      if (!inScope(s, site))
         return reply.code(403).send({
           error: 'forbidden',
           message: `you may not enroll site "${site}" / Anda tidak boleh mendaftarkan lokasi "${site}"`,
@@ -152,7 +148,7 @@ export async function registerEnrollRoutes(
       if (!db) return reply.code(404).send(notConfigured);
       const s = req.session!;
       const e = db.get(req.params.id);
-      if (!e || !mayEnroll(s, e.site))
+      if (!e || !inScope(s, e.site))
         return reply.code(404).send({ error: 'not_found', message: `no enrollment "${req.params.id}"` });
       if (!db.revoke(e.id, s.username))
         return reply
