@@ -8,7 +8,6 @@ import {
   type EventPayload,
   type GatewayHealthPayload,
   type GatewayStatePayload,
-  isMetricName,
   parseTopic,
   type TelemetryPayload,
 } from '@pantau/contract';
@@ -17,7 +16,8 @@ import { BaselineError, computeBaseline } from './backbone/baseline.js';
 import type { CentralDb } from './backbone/central-db.js';
 import type { Backbone } from './backbone/description.js';
 import { checkCommissioning } from './commissioning.js';
-import type { Store, ThumbnailRecord } from './store/index.js';
+import type { IngestResult, Store, ThumbnailRecord } from './store/index.js';
+import { checkTelemetry, isObj, isTs, Malformed, need } from './telemetry-check.js';
 
 export interface IngestStats {
   batches: number;
@@ -30,37 +30,7 @@ export interface IngestStats {
   seqClashes: number;
 }
 
-class Malformed extends Error {}
-
 const DUPLICATE_SUMMARY_MS = 5000;
-
-const isObj = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-const isTs = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
-
-function need(cond: unknown, what: string): asserts cond {
-  if (!cond) throw new Malformed(what);
-}
-
-function checkTelemetry(p: Record<string, unknown>, device: string): TelemetryPayload {
-  need(Number.isSafeInteger(p.seq) && (p.seq as number) >= 0, 'seq must be a non-negative integer');
-  need(p.device === device, 'device does not match the topic');
-  need(typeof p.backfill === 'boolean', 'backfill must be a boolean');
-  need(Array.isArray(p.readings), 'readings must be an array');
-  for (const r of p.readings as unknown[]) {
-    need(isObj(r) && isTs(r.ts) && isObj(r.values), 'each reading needs ts and values');
-    for (const [k, v] of Object.entries(r.values as Record<string, unknown>)) {
-      need(isMetricName(k), `unknown metric "${k}"`);
-      need(typeof v === 'number' && Number.isFinite(v), `metric ${k} is not a number`);
-    }
-    if (r.labels !== undefined)
-      need(
-        isObj(r.labels) && Object.values(r.labels).every((x) => typeof x === 'string'),
-        'labels must be strings',
-      );
-  }
-  return p as unknown as TelemetryPayload;
-}
 
 /** Sees what was ingested, after it is stored: the central's link judgement listens here. */
 export interface IngestObserver {
@@ -219,29 +189,56 @@ export function createIngest(
     }
   }
 
+  /** A stored telemetry batch counted; false for a replay of one already stored. */
+  const counted = (res: IngestResult): boolean => {
+    if (!res.accepted) {
+      stats.duplicates++;
+      repeated();
+      return false;
+    }
+    stats.batches++;
+    stats.samples += res.samples;
+    return true;
+  };
+  const rejected = (topic: string, reason: string) => {
+    stats.rejected++;
+    log.warn({ topic, reason }, 'rejected a malformed payload');
+  };
+
+  /**
+   * Telemetry, most of what a central hears, goes to a store that checks it in its writer thread
+   * as it came: decoding and checking it here took a seventh of the broker's event loop at
+   * saturation (`npm run bench`, CPU profile). It is decoded here only for an observer.
+   */
+  async function ingestText(
+    topic: string,
+    site: string,
+    device: string,
+    payload: Buffer,
+    receivedAt: number,
+  ) {
+    const res = await store.ingestTelemetryText!(site, device, payload, receivedAt);
+    if ('malformed' in res) return rejected(topic, res.malformed);
+    if (counted(res) && observer)
+      observer.onTelemetry(site, decode(payload) as unknown as TelemetryPayload, receivedAt);
+  }
+
   async function ingest(topic: string, payload: Buffer, receivedAt = Date.now()): Promise<void> {
+    if (store.ingestTelemetryText && payload.length > 0) {
+      const t = parseTopic(topic);
+      if (t?.kind === 'device-telemetry') return ingestText(topic, t.site, t.device, payload, receivedAt);
+    }
     let m: Message | null;
     try {
       m = check(topic, payload);
     } catch (e) {
-      stats.rejected++;
-      log.warn({ topic, reason: (e as Error).message }, 'rejected a malformed payload');
-      return;
+      return rejected(topic, (e as Error).message);
     }
     if (!m) return;
     switch (m.kind) {
-      case 'telemetry': {
-        // The payload as it came: check() only reads it.
-        const res = await store.ingestTelemetry(m.site, m.p, receivedAt, payload);
-        if (!res.accepted) {
-          stats.duplicates++;
-          repeated();
-          return;
-        }
-        stats.batches++;
-        stats.samples += res.samples;
+      case 'telemetry':
+        if (!counted(await store.ingestTelemetry(m.site, m.p, receivedAt))) return;
         break;
-      }
       case 'gateway-state': {
         const clash = await store.putGatewayState(m.site, m.p, receivedAt);
         stats.states++;

@@ -40,6 +40,23 @@ describe('topics', () => {
     }
   });
 
+  it('answers a topic heard again with the same frozen answer, and stays right past what it keeps', () => {
+    const first = parseTopic('pantau/v1/rsud/ptp-scc/telemetry');
+    expect(parseTopic('pantau/v1/rsud/ptp-scc/telemetry')).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(parseTopic('pantau/v1/rsud/Bad/telemetry')).toBeNull();
+    expect(parseTopic('pantau/v1/rsud/Bad/telemetry')).toBeNull();
+    // More distinct topics than are kept: every answer is still the parse of its own topic.
+    for (let i = 0; i < 20_000; i++) {
+      expect(parseTopic(`pantau/v1/site-${i}/radio-${i}/state`)).toEqual({
+        kind: 'device-state',
+        site: `site-${i}`,
+        device: `radio-${i}`,
+      });
+    }
+    expect(parseTopic('pantau/v1/rsud/ptp-scc/telemetry')).toEqual(first);
+  });
+
   it('rejects bad and reserved ids when building', () => {
     expect(() => topics.deviceState('rsud', 'gateway')).toThrow(/reserved/);
     expect(() => topics.gatewayState('Bad Site')).toThrow(/slug/);

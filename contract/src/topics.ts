@@ -57,8 +57,27 @@ export type ParsedTopic =
   | { kind: 'request'; site: string; op: string }
   | { kind: 'response'; site: string; op: string };
 
-/** Parses a concrete (wildcard-free) v1 topic; returns null for anything outside the contract. */
-export function parseTopic(topic: string): ParsedTopic | null {
+/**
+ * The broker parses every message's topic twice (ACL, ingest) and a central hears a few topics per
+ * device over and over: answers are kept (frozen, shared) for that many topics, then started afresh.
+ */
+const PARSED_KEPT = 8192;
+const parsed = new Map<string, Readonly<ParsedTopic> | null>();
+
+/**
+ * Parses a concrete (wildcard-free) v1 topic; returns null for anything outside the contract. The
+ * answer is shared between callers and frozen.
+ */
+export function parseTopic(topic: string): Readonly<ParsedTopic> | null {
+  const hit = parsed.get(topic);
+  if (hit !== undefined) return hit;
+  const t = parseTopicAfresh(topic);
+  if (parsed.size >= PARSED_KEPT) parsed.clear();
+  parsed.set(topic, t ? Object.freeze(t) : null);
+  return t;
+}
+
+function parseTopicAfresh(topic: string): ParsedTopic | null {
   const parts = topic.split('/');
   if (parts[0] !== 'pantau' || parts[1] !== 'v1') return null;
   const site = parts[2];

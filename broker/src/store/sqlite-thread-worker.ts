@@ -5,6 +5,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import type { TelemetryPayload } from '@pantau/contract';
+import { decodeTelemetry, Malformed } from '../telemetry-check.js';
 import { SqliteStore } from './sqlite.js';
 import type { WriteCall, WriteReply } from './sqlite-thread.js';
 import type { ThumbnailRecord } from './types.js';
@@ -33,6 +34,17 @@ function run(method: WriteCall[1], a: unknown[]): Promise<unknown> {
         JSON.parse(a[1] as string) as TelemetryPayload,
         a[2] as number,
       );
+    case 'ingestTelemetryText': {
+      let p: TelemetryPayload;
+      try {
+        p = decodeTelemetry(a[2] as string, a[1] as string);
+      } catch (e) {
+        // Answered, not failed: a failed write closes the site box's connection to be resent.
+        if (e instanceof Malformed) return Promise.resolve({ malformed: e.message });
+        throw e;
+      }
+      return store.ingestTelemetry(a[0] as string, p, a[3] as number);
+    }
     case 'putThumbnail': {
       // A Buffer arrives as a plain Uint8Array; SQLite binds a Buffer as a blob.
       const t = a[1] as ThumbnailRecord;

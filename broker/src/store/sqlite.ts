@@ -26,7 +26,15 @@ import type {
   ThumbnailRecord,
 } from './types.js';
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
+
+/**
+ * The batches received, in arrival order, without a key: the runs of numbers (seq_runs) tell a
+ * replay, and a (site, seq) key made every commit rewrite one page per site it touched.
+ */
+const BATCHES_COLUMNS = `site TEXT NOT NULL, seq INTEGER NOT NULL, device TEXT NOT NULL,
+  received_at INTEGER NOT NULL, backfill INTEGER NOT NULL, samples INTEGER NOT NULL,
+  clock_suspect INTEGER NOT NULL DEFAULT 0`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -39,12 +47,10 @@ CREATE TABLE IF NOT EXISTS samples (
   series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
   PRIMARY KEY (series_id, ts)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS batches (
-  site TEXT NOT NULL, seq INTEGER NOT NULL, device TEXT NOT NULL,
-  received_at INTEGER NOT NULL, backfill INTEGER NOT NULL, samples INTEGER NOT NULL,
-  clock_suspect INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (site, seq)
-) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS samples_recent (
+  series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS batches (${BATCHES_COLUMNS});
 CREATE TABLE IF NOT EXISTS sites (
   site TEXT PRIMARY KEY, state TEXT, health TEXT, last_heard INTEGER
 );
@@ -86,6 +92,16 @@ const FUTURE_SLACK_MS = 10 * 60_000;
 
 /** Samples per INSERT statement (a radio's batch is 9–20 values; 3 parameters each). */
 const SAMPLE_ROWS_PER_INSERT = 64;
+
+/**
+ * Samples are appended to samples_recent (no index: each commit writes its last page or two) and
+ * moved into samples, clustered by series, at most this often or once this many wait. Written
+ * straight into samples, each commit rewrote one page per series it touched (900 for 100 radios):
+ * 23 page writes a batch and 110 µs of CPU at 50 batches a commit, against 47 µs this way (measured
+ * on the bench machine). Queries read both tables, so a reading is in history once committed.
+ */
+const MERGE_EVERY_MS = 1000;
+const MERGE_AT_ROWS = 50_000;
 
 export function plausibleTs(ts: number, receivedAt: number): boolean {
   return ts >= EARLIEST_PLAUSIBLE_TS && ts <= receivedAt + FUTURE_SLACK_MS;
@@ -146,6 +162,7 @@ export class SqliteStore implements Store {
   private readonly seriesIds = new Map<string, Map<string, number>>();
   private readonly stmts = new Map<string, Database.Statement>();
   private keptRuns: boolean | undefined;
+  private hasRecent = false;
 
   constructor(opts: SqliteStoreOptions) {
     if (!opts.readonly) mkdirSync(dirname(opts.path), { recursive: true });
@@ -206,6 +223,16 @@ export class SqliteStore implements Store {
            clock_suspect = (SELECT COALESCE(SUM(clock_suspect), 0) FROM batches b WHERE b.site = seq_stats.site);`,
       );
       version = 3;
+    }
+    if (version < 4) {
+      // 4: samples arrive in samples_recent (created with the schema) and move to samples in bulk
+      // (an older Pantau would not see what waits there); batches becomes a log without a key.
+      this.db.exec(`CREATE TABLE batches_v4 (${BATCHES_COLUMNS});
+        INSERT INTO batches_v4 SELECT site, seq, device, received_at, backfill, samples, clock_suspect
+          FROM batches ORDER BY received_at;
+        DROP TABLE batches;
+        ALTER TABLE batches_v4 RENAME TO batches;`);
+      version = 4;
     }
     this.db
       .prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)')
@@ -296,6 +323,7 @@ export class SqliteStore implements Store {
     try {
       const results = this.writeWithSeq(() => items.map((i) => this.ingestOne(i.site, i.p, i.receivedAt)));
       for (let n = 0; n < items.length; n++) items[n]!.resolve(results[n]!);
+      this.mergeSoon();
     } catch {
       // One failing batch must not fail the others: retry them one commit each.
       for (const i of items) {
@@ -309,22 +337,22 @@ export class SqliteStore implements Store {
   }
 
   private ingestOne(site: string, p: TelemetryPayload, receivedAt: number): IngestResult {
-    const insertBatch = this.prep(
-      'INSERT OR IGNORE INTO batches (site, seq, device, received_at, backfill, samples) VALUES (?, ?, ?, ?, ?, ?)',
-    );
     let n = 0;
-    for (const r of p.readings) n += Object.keys(r.values).length;
-    const res = insertBatch.run(site, p.seq, p.device, receivedAt, p.backfill ? 1 : 0, n);
-    if (res.changes === 0) return { accepted: false, samples: 0 };
-    const rows: number[] = [];
     let suspect = 0;
+    // A box without a real-time clock stamps readings in 1970 (or at its last saved time) until
+    // NTP sets it; such readings would land far from their hour. Kept out of history, counted.
     for (const r of p.readings) {
-      // A box without a real-time clock stamps readings in 1970 (or at its last saved time) until
-      // NTP sets it; such readings would land far from their hour. Kept out of history, counted.
-      if (!plausibleTs(r.ts, receivedAt)) {
-        suspect++;
-        continue;
-      }
+      n += Object.keys(r.values).length;
+      if (!plausibleTs(r.ts, receivedAt)) suspect++;
+    }
+    // A number the site's runs already hold is a replay (or a clash, warned of at the birth).
+    if (!this.noteSeq(site, p.seq, p.backfill, suspect)) return { accepted: false, samples: 0 };
+    this.prep(
+      'INSERT INTO batches (site, seq, device, received_at, backfill, samples, clock_suspect) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ).run(site, p.seq, p.device, receivedAt, p.backfill ? 1 : 0, n, suspect);
+    const rows: number[] = [];
+    for (const r of p.readings) {
+      if (!plausibleTs(r.ts, receivedAt)) continue;
       const lk = labelsKey(r.labels);
       const ids = this.seriesOf(site, p.device, lk);
       for (const metric in r.values) {
@@ -334,14 +362,12 @@ export class SqliteStore implements Store {
       }
     }
     const samples = rows.length / 3;
+    this.recentRows += samples;
     const step = 3 * SAMPLE_ROWS_PER_INSERT;
     for (let at = 0; at < rows.length; at += step) {
       const part = rows.length <= step ? rows : rows.slice(at, at + step);
       this.insertSamples(part.length / 3).run(part);
     }
-    if (suspect > 0)
-      this.prep('UPDATE batches SET clock_suspect = ? WHERE site = ? AND seq = ?').run(suspect, site, p.seq);
-    this.noteSeq(site, p.seq, p.backfill, suspect);
     return { accepted: true, samples };
   }
 
@@ -358,14 +384,18 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Adds a newly stored number to its site's runs and counts, in the caller's transaction. Usually
-   * it extends the newest run by one: one indexed read and one update per reading.
+   * Adds a number to its site's runs and counts, in the caller's transaction; false when the runs
+   * already hold it (nothing changes then). Usually it extends the newest run by one, in memory.
    */
-  private noteSeq(site: string, seq: number, backfill: boolean, suspect: number): void {
+  private noteSeq(site: string, seq: number, backfill: boolean, suspect: number): boolean {
     const stats = this.seqStats.get(site) ?? { received: 0, backfilled: 0, suspect: 0 };
     this.seqStats.set(site, stats);
-    stats.backfilled += backfill ? 1 : 0;
-    stats.suspect += suspect;
+    const count = () => {
+      stats.received++;
+      stats.backfilled += backfill ? 1 : 0;
+      stats.suspect += suspect;
+      return true;
+    };
     // Usually the number after the newest run: extended in memory, written once per commit.
     let tail = this.seqTails.get(site);
     if (tail === undefined) {
@@ -378,29 +408,25 @@ export class SqliteStore implements Store {
     if (tail && seq === tail.b + 1) {
       tail.b = seq;
       tail.dirty = true;
-      stats.received++;
-      return;
+      return count();
     }
     if (tail?.dirty) this.writeTail(site, tail);
     this.seqTails.delete(site);
     const covering = this.prep(
       'SELECT a, b FROM seq_runs WHERE site = ? AND a <= ? ORDER BY a DESC LIMIT 1',
     ).get(site, seq) as { a: number; b: number } | undefined;
-    const fresh = !covering || covering.b < seq;
-    if (fresh) {
-      const below = covering && covering.b === seq - 1 ? covering : undefined;
-      const above = this.prep('SELECT b FROM seq_runs WHERE site = ? AND a = ?').get(site, seq + 1) as
-        | { b: number }
-        | undefined;
-      if (below && above) {
-        this.prep('DELETE FROM seq_runs WHERE site = ? AND a = ?').run(site, seq + 1);
-        this.prep('UPDATE seq_runs SET b = ? WHERE site = ? AND a = ?').run(above.b, site, below.a);
-      } else if (below)
-        this.prep('UPDATE seq_runs SET b = ? WHERE site = ? AND a = ?').run(seq, site, below.a);
-      else if (above) this.prep('UPDATE seq_runs SET a = ? WHERE site = ? AND a = ?').run(seq, site, seq + 1);
-      else this.prep('INSERT INTO seq_runs (site, a, b) VALUES (?, ?, ?)').run(site, seq, seq);
-      stats.received++;
-    }
+    if (covering && covering.b >= seq) return false;
+    const below = covering && covering.b === seq - 1 ? covering : undefined;
+    const above = this.prep('SELECT b FROM seq_runs WHERE site = ? AND a = ?').get(site, seq + 1) as
+      | { b: number }
+      | undefined;
+    if (below && above) {
+      this.prep('DELETE FROM seq_runs WHERE site = ? AND a = ?').run(site, seq + 1);
+      this.prep('UPDATE seq_runs SET b = ? WHERE site = ? AND a = ?').run(above.b, site, below.a);
+    } else if (below) this.prep('UPDATE seq_runs SET b = ? WHERE site = ? AND a = ?').run(seq, site, below.a);
+    else if (above) this.prep('UPDATE seq_runs SET a = ? WHERE site = ? AND a = ?').run(seq, site, seq + 1);
+    else this.prep('INSERT INTO seq_runs (site, a, b) VALUES (?, ?, ?)').run(site, seq, seq);
+    return count();
   }
 
   /** Per site, the newest run of received numbers as kept here (null: none yet); `dirty` until written. */
@@ -447,9 +473,8 @@ export class SqliteStore implements Store {
   private insertSamples(rows: number): Database.Statement {
     let st = this.sampleInserts[rows];
     if (!st) {
-      // A device re-read in the same millisecond keeps the later value rather than failing the batch.
       st = this.db.prepare(
-        `INSERT OR REPLACE INTO samples (series_id, ts, value) VALUES ${Array(rows).fill('(?, ?, ?)').join(', ')}`,
+        `INSERT INTO samples_recent (series_id, ts, value) VALUES ${Array(rows).fill('(?, ?, ?)').join(', ')}`,
       );
       this.sampleInserts[rows] = st;
     }
@@ -458,13 +483,12 @@ export class SqliteStore implements Store {
 
   /** Highest sequence number received from a site box (telemetry or event), 0 for none. */
   private maxSeq(site: string): number {
-    const row = this.db
-      .prepare(
-        `SELECT MAX(m) AS m FROM (SELECT MAX(seq) AS m FROM batches WHERE site = @site
-           UNION ALL SELECT MAX(seq) FROM events WHERE site = @site)`,
-      )
-      .get({ site }) as { m: number | null };
-    return row.m ?? 0;
+    // The runs hold every number of batches and events; the in-memory newest run may be ahead.
+    const tail = this.seqTails.get(site);
+    const row = this.prep('SELECT MAX(b) AS m FROM seq_runs WHERE site = ?').get(site) as {
+      m: number | null;
+    };
+    return Math.max(row.m ?? 0, tail?.b ?? 0);
   }
 
   async sequenceReport(site: string): Promise<SequenceReport> {
@@ -660,19 +684,31 @@ export class SqliteStore implements Store {
     const wanted = q.labels ? labelsKey(q.labels) : undefined;
     const out: HistorySeries[] = [];
     const maxPoints = q.maxPoints ?? 0;
-    const count = this.db.prepare(
-      'SELECT count(*) AS n FROM samples WHERE series_id = ? AND ts BETWEEN ? AND ?',
-    );
-    const raw = this.db.prepare(
-      'SELECT ts, value FROM samples WHERE series_id = ? AND ts BETWEEN ? AND ? ORDER BY ts',
-    );
+    // Both tables: what was committed in the last second may not have moved to samples yet. One
+    // value per time, the latest written (as the move keeps): a recent one over a moved one, and
+    // of two recent ones the later row (SQLite takes the bare column from the max() row).
+    // A reader (the dashboard) may open a file that no broker of this version has migrated yet.
+    this.hasRecent ||=
+      this.db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'samples_recent'")
+        .get() !== undefined;
+    const both = `WITH r (ts, value, k) AS (
+        SELECT ts, value, max(rowid) FROM ${this.hasRecent ? 'samples_recent' : '(SELECT 0 AS series_id, 0 AS ts, 0 AS value, 0 AS rowid WHERE 0)'}
+        WHERE series_id = @id AND ts BETWEEN @from AND @to GROUP BY ts),
+      s (ts, value) AS (
+        SELECT ts, value FROM samples
+        WHERE series_id = @id AND ts BETWEEN @from AND @to AND ts NOT IN (SELECT ts FROM r)
+        UNION ALL SELECT ts, value FROM r)`;
+    const count = this.db.prepare(`${both} SELECT count(*) AS n FROM s`);
+    const raw = this.db.prepare(`${both} SELECT ts, value FROM s ORDER BY ts`);
     const bucketed = this.db.prepare(
-      `SELECT min(ts) AS ts, avg(value) AS value FROM samples WHERE series_id = @id AND ts BETWEEN @from AND @to
+      `${both} SELECT min(ts) AS ts, avg(value) AS value FROM s
        GROUP BY CAST((ts - @from) / @width AS INTEGER) ORDER BY 1`,
     );
     for (const s of series) {
       if (wanted !== undefined && s.labels !== wanted) continue;
-      const { n } = count.get(s.id, q.from, q.to) as { n: number };
+      const at = { id: s.id, from: q.from, to: q.to };
+      const { n } = count.get(at) as { n: number };
       if (n === 0) continue;
       const rows = (
         maxPoints > 0 && n > maxPoints
@@ -682,7 +718,7 @@ export class SqliteStore implements Store {
               to: q.to,
               width: Math.ceil((q.to - q.from + 1) / maxPoints),
             })
-          : raw.all(s.id, q.from, q.to)
+          : raw.all(at)
       ) as Array<{ ts: number; value: number }>;
       out.push({ labels: parseLabels(s.labels), points: rows.map((r) => [r.ts, r.value]) });
     }
@@ -693,9 +729,54 @@ export class SqliteStore implements Store {
     this.closeNow();
   }
 
-  /** Commits what waits for the next group commit, then closes the file. */
+  /** Commits what waits for the next group commit and moves recent samples, then closes the file. */
   closeNow(): void {
     this.flush();
+    if (!this.db.readonly) this.mergeRecent();
+    clearTimeout(this.mergeTimer);
     this.db.close();
   }
+
+  /** Samples this connection added to samples_recent since its last move. */
+  private recentRows = 0;
+  private mergedAt = performance.now();
+  private mergeTimer: NodeJS.Timeout | undefined;
+
+  /** Moves recent samples now if enough wait or long enough passed, else arms a timer to. */
+  private mergeSoon(): void {
+    if (this.recentRows === 0) return;
+    if (this.recentRows >= MERGE_AT_ROWS || performance.now() - this.mergedAt >= MERGE_EVERY_MS) {
+      this.mergeRecent();
+      return;
+    }
+    this.mergeTimer ??= setTimeout(() => {
+      this.mergeTimer = undefined;
+      this.mergeRecent();
+    }, MERGE_EVERY_MS).unref();
+  }
+
+  /**
+   * samples_recent into samples in one transaction, sorted so that each series' pages are written
+   * once; rowid last so that of two values at one (series, time) the later is kept, as before. A
+   * failure (a full disk) leaves them where they are, still read by queries: the next move retries.
+   */
+  private mergeRecent(): void {
+    this.mergedAt = performance.now();
+    this.recentRows = 0;
+    clearTimeout(this.mergeTimer);
+    this.mergeTimer = undefined;
+    try {
+      this.mergeTx ??= this.db.transaction(() => {
+        this.prep(
+          `INSERT OR REPLACE INTO samples (series_id, ts, value)
+           SELECT series_id, ts, value FROM samples_recent ORDER BY series_id, ts, rowid`,
+        ).run();
+        this.prep('DELETE FROM samples_recent').run();
+      });
+      this.mergeTx.immediate();
+    } catch {
+      // kept in samples_recent
+    }
+  }
+  private mergeTx?: Database.Transaction<() => void>;
 }

@@ -28,7 +28,64 @@ describe('store: sqlite schema upgrade', () => {
     await store.close();
     const check = new Database(path, { readonly: true });
     expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
-      value: '3',
+      value: '4',
+    });
+    check.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a version 3 store: its batches become a log, and a reader answers history before any broker migrates it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pantau-store-v3-'));
+    const path = join(dir, 'central.db');
+    const ts = Date.now() - 60_000;
+    const old = new Database(path);
+    old.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO meta VALUES ('schema_version', '3');
+      CREATE TABLE series (id INTEGER PRIMARY KEY, site TEXT NOT NULL, device TEXT NOT NULL,
+        metric TEXT NOT NULL, labels TEXT NOT NULL, UNIQUE (site, device, metric, labels));
+      INSERT INTO series VALUES (1, 'rsud', 'ptp-scc', 'snr_db', '');
+      CREATE TABLE samples (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
+        PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
+      INSERT INTO samples VALUES (1, ${ts}, 31);
+      CREATE TABLE batches (site TEXT NOT NULL, seq INTEGER NOT NULL, device TEXT NOT NULL,
+        received_at INTEGER NOT NULL, backfill INTEGER NOT NULL, samples INTEGER NOT NULL,
+        clock_suspect INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (site, seq)) WITHOUT ROWID;
+      INSERT INTO batches VALUES ('rsud', 7, 'ptp-scc', ${ts}, 0, 1, 0);
+      CREATE TABLE seq_runs (site TEXT NOT NULL, a INTEGER NOT NULL, b INTEGER NOT NULL,
+        PRIMARY KEY (site, a)) WITHOUT ROWID;
+      INSERT INTO seq_runs VALUES ('rsud', 7, 7);
+      CREATE TABLE seq_stats (site TEXT PRIMARY KEY, received INTEGER NOT NULL DEFAULT 0,
+        backfilled INTEGER NOT NULL DEFAULT 0, clock_suspect INTEGER NOT NULL DEFAULT 0);
+      INSERT INTO seq_stats VALUES ('rsud', 1, 0, 0);`);
+    old.close();
+    const q = { site: 'rsud', device: 'ptp-scc', metric: 'snr_db' as const, from: ts - 1, to: ts + 1 };
+    const reader = openStore({ kind: 'sqlite', path }, { readonly: true });
+    expect((await reader.history(q))[0]!.points).toEqual([[ts, 31]]);
+    const store = openStore({ kind: 'sqlite', path });
+    const batch = (seq: number): TelemetryPayload => ({
+      v: 1,
+      seq,
+      device: 'ptp-scc',
+      backfill: false,
+      readings: [{ ts: ts + 1, values: { snr_db: 32 } }],
+    });
+    expect(await store.ingestTelemetry('rsud', batch(7), ts + 2)).toEqual({ accepted: false, samples: 0 });
+    expect(await store.ingestTelemetry('rsud', batch(8), ts + 2)).toEqual({ accepted: true, samples: 1 });
+    // The reader that opened the file first sees the new table too.
+    expect((await reader.history({ ...q, to: ts + 2 }))[0]!.points).toEqual([
+      [ts, 31],
+      [ts + 1, 32],
+    ]);
+    expect(await store.sequenceReport('rsud')).toMatchObject({ first: 7, last: 8, received: 2, missing: [] });
+    await store.close();
+    await reader.close();
+    const check = new Database(path, { readonly: true });
+    expect(check.prepare('SELECT site, seq FROM batches ORDER BY rowid').all()).toEqual([
+      { site: 'rsud', seq: 7 },
+      { site: 'rsud', seq: 8 },
+    ]);
+    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
+      value: '4',
     });
     check.close();
     rmSync(dir, { recursive: true, force: true });
@@ -485,6 +542,72 @@ describe.each(Object.keys(kinds) as Array<keyof typeof kinds>)('store: %s', (kin
     expect(await store.ingestTelemetry('damkar', batch(7, T, 2), T + 2)).toMatchObject({
       accepted: true,
     });
+  });
+
+  it('checks telemetry as it came off the wire where the store offers that: malformed is answered, not stored', async () => {
+    if (!store.ingestTelemetryText) {
+      // Only the writer-thread store checks for the broker; the others get checked payloads.
+      expect(kindName).not.toBe('sqlite');
+      return;
+    }
+    const text = (p: unknown) => Buffer.from(JSON.stringify(p));
+    const good = batch(9, T, 2);
+    expect(await store.ingestTelemetryText('rsud', 'ptp-scc', text(good), T + 1)).toEqual({
+      accepted: true,
+      samples: 4,
+    });
+    expect(await store.ingestTelemetryText('rsud', 'ptp-scc', text(good), T + 2)).toEqual({
+      accepted: false,
+      samples: 0,
+    });
+    const refused: Array<[Buffer, RegExp]> = [
+      [Buffer.from('not json'), /not JSON/],
+      [text({ ...good, v: 2, seq: 10 }), /contract version 2/],
+      [text({ ...good, seq: 11, device: 'other' }), /device does not match/],
+      [text({ ...good, seq: -1 }), /seq must be/],
+      [text({ ...good, seq: 12, readings: [{ ts: T, values: { volts: 1 } }] }), /unknown metric "volts"/],
+      [text({ ...good, seq: 13, readings: [{ ts: T, values: { snr_db: 'x' } }] }), /snr_db is not a number/],
+    ];
+    for (const [body, why] of refused) {
+      const r = await store.ingestTelemetryText('rsud', 'ptp-scc', body, T + 3);
+      expect(r).toMatchObject({ malformed: expect.stringMatching(why) });
+    }
+    const report = await store.sequenceReport('rsud');
+    expect(report).toMatchObject({ first: 9, last: 9, received: 1 });
+    const h = await store.history({
+      site: 'rsud',
+      device: 'ptp-scc',
+      metric: 'snr_db',
+      from: T - 1,
+      to: T + 5000,
+    });
+    expect(h[0]!.points).toEqual([
+      [T, 30],
+      [T + 1000, 30],
+    ]);
+  });
+
+  it('keeps one value per reading time, the one written last, before and after the store settles it', async () => {
+    const at = (seq: number, value: number): TelemetryPayload => ({
+      v: 1,
+      seq,
+      device: 'ptp-scc',
+      backfill: false,
+      readings: [{ ts: T, values: { rx_power_dbm: value } }],
+    });
+    const q = { site: 'rsud', device: 'ptp-scc', metric: 'rx_power_dbm' as const, from: T - 1, to: T + 1 };
+    await store.ingestTelemetry('rsud', at(1, -60), T + 1);
+    // Closed and opened again: SQLite has moved its recent samples (closing moves them).
+    await store.close();
+    store = await kind.another();
+    expect((await store.history(q))[0]!.points).toEqual([[T, -60]]);
+    await store.ingestTelemetry('rsud', at(2, -70), T + 2);
+    await store.ingestTelemetry('rsud', at(3, -80), T + 3);
+    expect((await store.history(q))[0]!.points).toEqual([[T, -80]]);
+    expect((await store.history({ ...q, maxPoints: 1 }))[0]!.points).toEqual([[T, -80]]);
+    await store.close();
+    store = await kind.another();
+    expect((await store.history(q))[0]!.points).toEqual([[T, -80]]);
   });
 
   it('keeps labelled series apart and averages into buckets', async () => {

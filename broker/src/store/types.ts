@@ -50,6 +50,11 @@ export interface IngestResult {
   samples: number;
 }
 
+/** A telemetry payload the store refused to keep, and why (ingestTelemetryText). */
+export interface MalformedTelemetry {
+  malformed: string;
+}
+
 /** The central's telemetry store: embedded SQLite by default, InfluxDB when configured. */
 /** The latest picture of a camera. */
 export interface ThumbnailRecord {
@@ -88,13 +93,17 @@ export interface SequenceClash {
 
 export interface Store {
   readonly kind: string;
-  /** `json`: the payload as it came, when the caller has it (a store in another thread sends it on as it is). */
-  ingestTelemetry(
+  ingestTelemetry(site: string, payload: TelemetryPayload, receivedAt: number): Promise<IngestResult>;
+  /**
+   * Checks (telemetry-check.ts) and stores a telemetry payload as it came off the wire, where the
+   * store can do both off the broker's event loop (its writer thread); absent: the caller checks.
+   */
+  ingestTelemetryText?(
     site: string,
-    payload: TelemetryPayload,
+    device: string,
+    json: Buffer,
     receivedAt: number,
-    json?: Buffer,
-  ): Promise<IngestResult>;
+  ): Promise<IngestResult | MalformedTelemetry>;
   /** Keeps a site box's state; from a birth, its skipped numbers, and says when its numbers clash. */
   putGatewayState(
     site: string,
