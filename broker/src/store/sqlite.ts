@@ -483,12 +483,12 @@ export class SqliteStore implements Store {
 
   /** Highest sequence number received from a site box (telemetry or event), 0 for none. */
   private maxSeq(site: string): number {
-    // The runs hold every number of batches and events; the in-memory newest run may be ahead.
-    const tail = this.seqTails.get(site);
+    // The runs hold every number of batches and events (a run extended in memory is written at
+    // the end of its commit, so none is pending here).
     const row = this.prep('SELECT MAX(b) AS m FROM seq_runs WHERE site = ?').get(site) as {
       m: number | null;
     };
-    return Math.max(row.m ?? 0, tail?.b ?? 0);
+    return row.m ?? 0;
   }
 
   async sequenceReport(site: string): Promise<SequenceReport> {
