@@ -5,7 +5,8 @@
 //  1. saturation: BENCH_BROKER_PUBLISHERS (4) processes, each with BENCH_BROKER_CONNS (25) site-box
 //     connections publishing telemetry-sized QoS 1 messages on their own site's topics, closed loop
 //     with BENCH_BROKER_WINDOW (16) unacknowledged messages per connection, plus one reader subscribed
-//     to pantau/v1/# at QoS 1: acknowledged messages/s, delivered messages/s, latency;
+//     to pantau/v1/# at QoS 1: acknowledged messages/s, delivered messages/s, latency; the brokers
+//     one after the other, BENCH_BROKER_REPEAT (2) times;
 //  2. latency at equal load: open loop at half the slower broker's saturation rate, p50/p99 delivery
 //     latency (publisher's clock to subscriber's clock, both on this machine);
 //  3. memory: BENCH_BROKER_IDLE (10,000) site-box connections (persistent session, last will, their
@@ -35,6 +36,8 @@ export interface BrokerBenchOptions {
   warmupS: number;
   durationS: number;
   idle: number;
+  /** Saturation rounds of each broker, interleaved: the machine's speed drifts between rounds. */
+  repeat: number;
 }
 
 export function brokerBenchOptionsFromEnv(): BrokerBenchOptions | null {
@@ -46,6 +49,7 @@ export function brokerBenchOptionsFromEnv(): BrokerBenchOptions | null {
     warmupS: envWhole('BENCH_BROKER_WARMUP_S', 3),
     durationS: envWhole('BENCH_BROKER_DURATION_S', 10),
     idle: envWhole('BENCH_BROKER_IDLE', 10_000),
+    repeat: Math.max(1, envWhole('BENCH_BROKER_REPEAT', 2)),
   };
 }
 
@@ -324,20 +328,33 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<void> {
     const mosq = await startMosquitto(dir, 'load');
     brokers.push(mosq);
 
-    log(
-      `saturation: ${o.publishers} processes x ${o.connsPerPublisher} connections, window ${o.window}, ${o.durationS} s ...`,
-    );
-    const satP = await round(pantau, o, accounts, reader, 0);
-    const satM = await round(mosq, o, accounts, reader, 0);
-    // Mosquitto as configured above keeps at most 100 unacknowledged messages per subscriber and
-    // drops what a slow one cannot take; Pantau delivers every message. The same guarantee asked
-    // of mosquitto: no limit on either (mosquitto.conf: 0 = no maximum).
-    log('saturation of mosquitto with nothing dropped for the reader ...');
-    const mosqAll = await startMosquitto(dir, 'all', 'max_queued_messages 0\nmax_inflight_messages 0\n');
-    brokers.push(mosqAll);
-    const satA = await round(mosqAll, o, accounts, reader, 0);
-    await mosqAll.stop();
-    brokers.splice(brokers.indexOf(mosqAll), 1);
+    // The machine's speed drifts (a shared host): each repetition runs the three brokers back to
+    // back, its ratios compare like with like, and the repetition with the median ratio is reported.
+    const reps: Array<{ p: Round; m: Round; a: Round }> = [];
+    for (let r = 1; r <= o.repeat; r++) {
+      log(
+        `saturation ${r}/${o.repeat}: ${o.publishers} processes x ${o.connsPerPublisher} connections, window ${o.window}, ${o.durationS} s ...`,
+      );
+      const p = await round(pantau, o, accounts, reader, 0);
+      const m = await round(mosq, o, accounts, reader, 0);
+      // Mosquitto as configured above keeps at most 100 unacknowledged messages per subscriber and
+      // drops what a slow one cannot take; Pantau delivers every message. The same guarantee asked
+      // of mosquitto: no limit on either (mosquitto.conf: 0 = no maximum).
+      log('saturation of mosquitto with nothing dropped for the reader ...');
+      const mosqAll = await startMosquitto(
+        dir,
+        `all-${r}`,
+        'max_queued_messages 0\nmax_inflight_messages 0\n',
+      );
+      brokers.push(mosqAll);
+      const a = await round(mosqAll, o, accounts, reader, 0);
+      await mosqAll.stop();
+      brokers.splice(brokers.indexOf(mosqAll), 1);
+      reps.push({ p, m, a });
+    }
+    const ratioOf = (x: { p: Round; m: Round }) => x.p.ackedPerS / x.m.ackedPerS;
+    const byRatio = [...reps].sort((x, y) => ratioOf(x) - ratioOf(y));
+    const { p: satP, m: satM, a: satA } = byRatio[Math.floor((byRatio.length - 1) / 2)]!;
     const rate = Math.min(satP.ackedPerS, satM.ackedPerS) / 2;
     log(`latency at ${f(rate)} messages/s ...`);
     const latP = await round(pantau, o, accounts, reader, rate / sites);
@@ -384,6 +401,16 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<void> {
       f(satM.ackedPerS),
       ratio(satP.ackedPerS, satM.ackedPerS),
     );
+    if (reps.length > 1) {
+      const each = (f: (x: (typeof reps)[number]) => number) => reps.map((x) => f(x).toFixed(2)).join(' ');
+      row('saturation ratio in each repetition', '', '', each(ratioOf));
+      row(
+        'delivering-all ratio in each repetition',
+        '',
+        '',
+        each((x) => x.p.ackedPerS / x.a.ackedPerS),
+      );
+    }
     row(
       'saturation: delivered to the reader /s',
       f(satP.deliveredPerS),
@@ -457,7 +484,7 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<void> {
       );
     }
     process.stdout.write(
-      `\nratio = pantau / mosquitto (goal for throughput: >= 0.70). Pantau also stored every acknowledged batch in SQLite (${f(stored)} batches in all rounds); mosquitto only carried them.
+      `\nratio = pantau / mosquitto (goal for throughput: >= 0.70); with ${o.repeat} repetitions the rows are those of the repetition with the median saturation ratio. Pantau also stored every acknowledged batch in SQLite (${f(stored)} batches in all rounds); mosquitto only carried them.
 Saturation is closed loop (${o.window} unacknowledged messages per connection); latency is measured open loop at half the slower broker's saturation rate, from the send time in the payload to its arrival at the reader.
 ${satP.behind + satM.behind + latP.behind + latM.behind > 0 ? `open-loop messages not sent because a window was full: pantau ${f(latP.behind)}, mosquitto ${f(latM.behind)}\n` : ''}`,
     );
