@@ -644,7 +644,11 @@ ${list}
     expect(h.polls.ok).toBeGreaterThan(0);
     const rows = central('full');
     const dropEvent = rows.find((r) => r.type === 'outbox_dropped');
-    expect(dropEvent?.data).toMatchObject({ reason: 'disk_full' });
+    // On failure: what the site box said, and what the central holds (CI has seen this fail twice).
+    expect(
+      dropEvent?.data,
+      `no drop event at the central (${rows.length} rows; outbox ${h.outbox.depth})\n${out.slice(-3000)}`,
+    ).toMatchObject({ reason: 'disk_full' });
     expect(dropEvent!.data!.count as number).toBeGreaterThan(0);
     // Every reading is at the central, waiting, or counted as dropped: the oldest went.
     const seqs = rows.map((r) => r.seq);
