@@ -10,11 +10,12 @@ import { CentralEngine } from './backbone/engine.js';
 import { openCluster } from './cluster/index.js';
 import type { BrokerConfig } from './config.js';
 import { Authenticator, loadCredentials } from './credentials.js';
+import { FastLane } from './fast-lane.js';
 import { Guard } from './guard.js';
-import { createIngest, createObserverFeed, type IngestStats } from './ingest.js';
+import { createIngest, createObserverFeed } from './ingest.js';
 import { startListeners } from './listeners.js';
 import { startNotifier } from './notify/start.js';
-import { observeBroker } from './observe.js';
+import { type BrokerFigures, observeBroker } from './observe.js';
 import { openStore } from './store/index.js';
 
 /** A payload as a Buffer without copying one that already is (Buffer.from copies). */
@@ -29,7 +30,7 @@ export interface RunningBroker {
   aedes: Aedes;
   /** The link judgement, when central.yaml names a backbone. */
   engine: CentralEngine | null;
-  stats(): IngestStats & { clients: number; authFailures: number; denied: number; limitHits: number };
+  stats(): BrokerFigures;
   close(): Promise<void>;
 }
 
@@ -168,11 +169,21 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     log.debug({ client: client.id, err: err.message }, 'client error'),
   );
 
-  const listeners = await startListeners(cfg, aedes, guard, log);
+  const lane =
+    cfg.mqtt.fast_lane === false
+      ? null
+      : new FastLane(aedes, guard, (topic, payload) => ingest.ingest(topic, payload), log);
+  const listeners = await startListeners(cfg, aedes, guard, log, lane);
   const { port, wsPort, tlsPort, wssPort } = listeners;
   process.on('SIGHUP', listeners.reloadTls);
+  const figures = (): BrokerFigures => ({
+    ...ingest.stats,
+    clients: aedes.connectedClients,
+    ...guard.stats,
+    fastLaneMessages: lane?.stats.fastLaneMessages ?? 0,
+  });
   const observer = await observeBroker({
-    figures: () => ({ ...ingest.stats, clients: aedes.connectedClients, ...guard.stats }),
+    figures,
     listen: cfg.metrics?.enabled ? { host: cfg.metrics.host, port: cfg.metrics.port } : null,
     log,
     ...(store.healthy ? { store: () => store.healthy!() } : {}),
@@ -196,7 +207,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     wssPort,
     aedes,
     engine,
-    stats: () => ({ ...ingest.stats, clients: aedes.connectedClients, ...guard.stats }),
+    stats: figures,
     close: async () => {
       process.off('SIGHUP', reload);
       clearInterval(evaluator);

@@ -99,6 +99,11 @@ export const BrokerConfigSchema = Type.Object(
         ws_port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
         /** A client that sends a bigger MQTT packet (any kind) is disconnected. */
         max_packet_bytes: Type.Integer({ minimum: 1024, maximum: 268435455, default: 262144 }),
+        /**
+         * Site boxes' QoS 1 telemetry stored and acknowledged before aedes parses it (fast-lane.ts);
+         * false leaves every packet to aedes.
+         */
+        fast_lane: Type.Optional(Type.Boolean({ default: true })),
         /** The unencrypted listeners (port, ws_port); false leaves only TLS. */
         plain: Type.Optional(Type.Boolean({ default: true })),
         tls: Type.Optional(TlsSchema),

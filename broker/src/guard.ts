@@ -189,6 +189,35 @@ export class Guard {
     this.throttle(client, account!, packet.topic, done);
   }
 
+  /** The largest payload a client may publish (the packet cap; mayPublish checks it the same way). */
+  get maxPayloadBytes(): number {
+    return this.cfg.mqtt.max_packet_bytes;
+  }
+
+  /**
+   * For the fast lane (fast-lane.ts): may this client publish on this topic, not retained? No audit
+   * here: a refused packet goes on to authorizePublish, which refuses it again and records why.
+   */
+  mayPublishTelemetry(client: Client, topic: string): boolean {
+    const account = this.accounts.get(client);
+    return account !== undefined && mayPublish(account, topic, false, 0, this.cfg.mqtt.max_packet_bytes).ok;
+  }
+
+  /** For the fast lane: a rate token if one is free now; false leaves the packet to throttle(). */
+  tryTakeToken(client: Client): boolean {
+    const account = this.accounts.get(client);
+    return account !== undefined && this.bucketOf(account.username).tryTake();
+  }
+
+  private bucketOf(username: string): TokenBucket {
+    let bucket = this.buckets.get(username);
+    if (!bucket) {
+      bucket = new TokenBucket(this.limits.publish_rate_per_s, this.limits.publish_burst);
+      this.buckets.set(username, bucket);
+    }
+    return bucket;
+  }
+
   /** The publish rate (limits.ts TokenBucket): go, wait for a token, or be cut off. */
   private throttle(
     client: Client,
@@ -196,12 +225,7 @@ export class Guard {
     topic: string,
     done: (err?: Error | null) => void,
   ): void {
-    let bucket = this.buckets.get(account.username);
-    if (!bucket) {
-      bucket = new TokenBucket(this.limits.publish_rate_per_s, this.limits.publish_burst);
-      this.buckets.set(account.username, bucket);
-    }
-    const wait = bucket.take();
+    const wait = this.bucketOf(account.username).take();
     if (wait === 0) {
       done(null);
       return;

@@ -66,14 +66,26 @@ export class TokenBucket {
     this.tokens = burst;
   }
 
-  /** 0: go now; >0: wait this many ms; -1: over the limit for good. */
-  take(): number {
+  private refill(): void {
     const now = performance.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1000) * this.ratePerS);
     this.at = now;
+  }
+
+  /** 0: go now; >0: wait this many ms; -1: over the limit for good. */
+  take(): number {
+    this.refill();
     if (this.tokens - 1 < -this.burst) return -1;
     this.tokens -= 1;
     return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.ratePerS) * 1000);
+  }
+
+  /** Takes a token only if one is free now (take() would answer 0); otherwise changes nothing. */
+  tryTake(): boolean {
+    this.refill();
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
   }
 }
 

@@ -18,6 +18,7 @@ import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { BrokerConfig, TlsConfig } from './config.js';
+import type { FastLane } from './fast-lane.js';
 import type { Guard } from './guard.js';
 
 export interface Listeners {
@@ -90,12 +91,19 @@ export async function startListeners(
   aedes: Aedes,
   guard: Guard,
   log: Logger,
+  lane: FastLane | null = null,
 ): Promise<Listeners> {
   const host = cfg.mqtt.host;
   const servers: Server[] = [];
   const wsServers: WebSocketServer[] = [];
   const handle = (stream: Duplex, req?: Parameters<Aedes['handle']>[1]) =>
     guard.meter(stream, aedes.handle(stream, req));
+  // Site boxes come over TCP or TLS; WebSocket clients (browsers, tools) stay with aedes alone.
+  const handleSocket = (socket: Socket) => {
+    const client = aedes.handle(coalesceWrites(socket));
+    guard.meter(socket, client);
+    lane?.attach(socket, client);
+  };
   const webSocket = (server: Server) => {
     const wss = new WebSocketServer({
       server: server as HttpsServer,
@@ -108,7 +116,7 @@ export async function startListeners(
   let port = 0;
   let wsPort: number | null = null;
   if (cfg.mqtt.plain !== false) {
-    const tcp = createServer((socket) => handle(coalesceWrites(socket)));
+    const tcp = createServer(handleSocket);
     servers.push(tcp);
     port = await listen(tcp, cfg.mqtt.port, host);
     if (cfg.mqtt.ws_port !== undefined) {
@@ -152,7 +160,7 @@ export async function startListeners(
 
     const mqtts = createTlsServer(options);
     mqtts.on('secureConnection', (socket: TLSSocket) => {
-      if (check(socket)) handle(coalesceWrites(socket));
+      if (check(socket)) handleSocket(socket);
     });
     mqtts.on('tlsClientError', onTlsError);
     servers.push(mqtts);

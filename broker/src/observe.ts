@@ -19,6 +19,8 @@ export interface BrokerFigures extends IngestStats {
   authFailures: number;
   denied: number;
   limitHits: number;
+  /** Telemetry messages the fast lane (fast-lane.ts) stored and acknowledged, not aedes. */
+  fastLaneMessages: number;
 }
 
 export interface BrokerObserver {
@@ -63,6 +65,12 @@ export async function observeBroker(o: {
     'Site box runs that started numbering among numbers already stored for their site',
     [],
     (c) => c.inc(o.figures().seqClashes),
+  );
+  counter(
+    'pantau_broker_fast_lane_messages_total',
+    'Telemetry messages acknowledged by the fast lane rather than aedes (part of ingested_total)',
+    [],
+    (c) => c.inc(o.figures().fastLaneMessages),
   );
   counter('pantau_broker_ingest_rejected_total', 'Malformed messages set aside', [], (c) =>
     c.inc(o.figures().rejected),

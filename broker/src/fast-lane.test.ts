@@ -1,0 +1,335 @@
+// The telemetry fast lane against a real broker and real sockets: packets written by hand, so that
+// the test decides how they fall into TCP segments (several in one write, one split over many).
+
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { Aedes } from 'aedes';
+import mqtt from 'mqtt';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectPacket, publishPacket, wireTopic } from '../../test/bench/src/mqtt-lean.js';
+import { tempDir, waitFor } from '../../test/support/procs.js';
+import { type RunningBroker, startBroker } from './broker.js';
+import type { BrokerConfig } from './config.js';
+import { Authenticator, addGateway, addReader, loadCredentials } from './credentials.js';
+import { FastLane } from './fast-lane.js';
+import { Guard } from './guard.js';
+import { startListeners } from './listeners.js';
+
+const silent = pino({ level: 'silent' });
+
+/** A site box speaking MQTT byte by byte: what it is sent back, packet by packet. */
+class RawBox {
+  readonly acks: number[] = [];
+  closed = false;
+  private pending = Buffer.alloc(0);
+  private constructor(readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.pending = Buffer.concat([this.pending, chunk]);
+      // Everything the broker sends here fits a one-byte remaining length.
+      while (this.pending.length >= 2 && this.pending.length >= 2 + this.pending[1]!) {
+        const type = this.pending[0]! >> 4;
+        if (type === 4) this.acks.push(this.pending.readUInt16BE(2));
+        if (type === 2) this.onConnack(this.pending[3]!);
+        this.pending = this.pending.subarray(2 + this.pending[1]!);
+      }
+    });
+    socket.on('close', () => {
+      this.closed = true;
+    });
+    socket.on('error', () => {});
+  }
+  private onConnack: (rc: number) => void = () => {};
+
+  static connect(port: number, username: string, password: string, keepaliveS = 0): Promise<RawBox> {
+    return new Promise((resolve, reject) => {
+      const box = new RawBox(connect({ port, host: '127.0.0.1' }));
+      box.onConnack = (rc) => (rc === 0 ? resolve(box) : reject(new Error(`CONNACK ${rc}`)));
+      box.socket.once('close', () => reject(new Error('closed before CONNACK')));
+      box.socket.write(
+        connectPacket({
+          clientId: `raw-${username}-${Math.random()}`,
+          username,
+          password,
+          clean: true,
+          keepaliveS,
+        }),
+      );
+    });
+  }
+
+  write(...packets: Buffer[]): void {
+    this.socket.write(Buffer.concat(packets));
+  }
+}
+
+const telemetry = (seq: number, device = 'ptp-1') =>
+  Buffer.from(
+    JSON.stringify({
+      v: 1,
+      seq,
+      device,
+      backfill: false,
+      readings: [{ ts: Date.now(), values: { snr_db: 30 + seq } }],
+    }),
+  );
+const publish = (
+  topic: string,
+  id: number,
+  payload: Buffer,
+  opts: { qos?: 0 | 1; retain?: boolean } = {},
+) => {
+  const p = publishPacket(wireTopic(topic), id, payload, opts.retain ?? false);
+  if (opts.qos !== 0) return p;
+  // QoS 0 carries no packet id: the flags say 0 and the two id bytes go (the remaining length is
+  // kept below 16384 here: two bytes of 7 bits).
+  const body = Buffer.concat([wireTopic(topic), payload]);
+  return Buffer.concat([Buffer.from([0x30, (body.length & 0x7f) | 0x80, body.length >> 7]), body]);
+};
+const TOPIC = 'pantau/v1/psc/ptp-1/telemetry';
+
+async function credentials(dir: string): Promise<string> {
+  const cred = join(dir, 'credentials.yaml');
+  await addGateway(cred, 'psc', 'gw-psc', 'gw-psc-pass');
+  await addReader(cred, 'reader', 'reader-pass');
+  return cred;
+}
+
+/** A reader subscribed to everything at QoS 1: the seq numbers it got, by topic, in order. */
+async function reader(port: number) {
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+    username: 'reader',
+    password: 'reader-pass',
+    reconnectPeriod: 0,
+  });
+  const got = new Map<string, number[]>();
+  c.on('message', (topic, payload) => {
+    const list = got.get(topic) ?? [];
+    got.set(topic, list);
+    list.push((JSON.parse(payload.toString()) as { seq: number }).seq);
+  });
+  await c.subscribeAsync('pantau/v1/#', { qos: 1 });
+  return { c, got };
+}
+
+describe('telemetry fast lane', () => {
+  const dir = tempDir('fast-lane');
+  let broker: RunningBroker;
+  let read: Awaited<ReturnType<typeof reader>>;
+  let seq = 0;
+  beforeAll(async () => {
+    broker = await startBroker(
+      {
+        mqtt: { host: '127.0.0.1', port: 0, max_packet_bytes: 65536, fast_lane: true },
+        credentials_file: await credentials(dir.path),
+        store: { kind: 'sqlite', path: join(dir.path, 'c.db') },
+        log_level: 'fatal',
+      },
+      { logger: silent },
+    );
+    read = await reader(broker.port);
+  });
+  afterAll(async () => {
+    await read?.c.endAsync();
+    await broker?.close();
+    dir.remove();
+  });
+
+  it('acknowledges, stores and delivers in order the telemetry packets of one TCP write', async () => {
+    const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+    const before = broker.stats();
+    const seqs = [++seq, ++seq, ++seq];
+    box.write(...seqs.map((s, k) => publish(TOPIC, 100 + k, telemetry(s))));
+    await waitFor('three acknowledgements', () => box.acks.length === 3, 5000);
+    expect(box.acks).toEqual([100, 101, 102]);
+    expect(broker.stats().fastLaneMessages - before.fastLaneMessages).toBe(3);
+    expect(broker.stats().batches - before.batches).toBe(3);
+    await waitFor('delivered', () => (read.got.get(TOPIC) ?? []).length >= 3, 5000);
+    expect(read.got.get(TOPIC)).toEqual(seqs);
+    box.socket.destroy();
+  });
+
+  it('leaves other packets to aedes, in order, and the rest of their write with them', async () => {
+    const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+    const before = broker.stats();
+    const [a, b, c] = [++seq, ++seq, ++seq];
+    const event = Buffer.from(JSON.stringify({ v: 1, seq: ++seq, ts: Date.now(), type: 'door_open' }));
+    box.write(
+      publish(TOPIC, 1, telemetry(a)),
+      publish('pantau/v1/psc/events', 2, event),
+      publish(TOPIC, 3, telemetry(b)),
+      publish(TOPIC, 4, telemetry(c)),
+    );
+    await waitFor('four acknowledgements', () => box.acks.length === 4, 5000);
+    expect(box.acks.sort()).toEqual([1, 2, 3, 4]);
+    await waitFor('all stored', () => broker.stats().batches - before.batches === 3, 5000);
+    expect(broker.stats().events - before.events).toBe(1);
+    // The first went by the lane; the event and what followed it in the same write by aedes.
+    expect(broker.stats().fastLaneMessages - before.fastLaneMessages).toBe(1);
+    await waitFor('delivered', () => read.got.get(TOPIC)?.includes(c), 5000);
+    expect(read.got.get(TOPIC)!.slice(-3)).toEqual([a, b, c]);
+
+    // QoS 0 (nothing to acknowledge) is aedes's too.
+    box.write(publish(TOPIC, 0, telemetry(++seq), { qos: 0 }));
+    await waitFor('stored', () => broker.stats().batches - before.batches === 4, 5000);
+    expect(broker.stats().fastLaneMessages - before.fastLaneMessages).toBe(1);
+    box.socket.destroy();
+  });
+
+  it('puts together a packet that arrives a few bytes at a time', async () => {
+    const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+    const before = broker.stats();
+    const s = ++seq;
+    const bytes = Buffer.concat([publish(TOPIC, 7, telemetry(s)), publish(TOPIC, 8, telemetry(++seq))]);
+    for (let at = 0; at < bytes.length; at += 13) {
+      box.write(bytes.subarray(at, at + 13));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await waitFor('acknowledged', () => box.acks.length === 2, 5000);
+    expect(box.acks).toEqual([7, 8]);
+    expect(broker.stats().fastLaneMessages - before.fastLaneMessages).toBe(2);
+    expect(broker.stats().batches - before.batches).toBe(2);
+    box.socket.destroy();
+  });
+
+  it("refuses (and audits) another site's topic and retained telemetry, as aedes's path does", async () => {
+    for (const [topic, retain] of [
+      ['pantau/v1/damkar/ptp-1/telemetry', false],
+      [TOPIC, true],
+    ] as const) {
+      const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+      const before = broker.stats();
+      box.write(publish(topic, 5, telemetry(++seq), { retain }));
+      await waitFor('connection closed', () => box.closed, 5000);
+      expect(box.acks).toEqual([]);
+      expect(broker.stats().denied - before.denied).toBe(1);
+      expect(broker.stats().batches).toBe(before.batches);
+      expect(broker.stats().fastLaneMessages).toBe(before.fastLaneMessages);
+    }
+  });
+
+  it('keeps a box alive by its telemetry alone (the keep-alive aedes no longer sees)', async () => {
+    const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass', 1);
+    const before = broker.stats();
+    // aedes closes a client silent for 1.5 keep-alives (1.5 s here).
+    for (let k = 0; k < 8; k++) {
+      box.write(publish(TOPIC, 20 + k, telemetry(++seq)));
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    expect(box.closed).toBe(false);
+    expect(box.acks).toHaveLength(8);
+    expect(broker.stats().fastLaneMessages - before.fastLaneMessages).toBe(8);
+    box.socket.destroy();
+  });
+
+  it('leaves a malformed packet length to aedes, which closes the connection', async () => {
+    const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+    box.write(Buffer.from([0x32, 0xff, 0xff, 0xff, 0xff, 0x01]));
+    await waitFor('connection closed', () => box.closed, 5000);
+  });
+});
+
+describe('telemetry fast lane at the rate limit', () => {
+  const dir = tempDir('fast-lane-rate');
+  let broker: RunningBroker;
+  beforeAll(async () => {
+    broker = await startBroker(
+      {
+        mqtt: { host: '127.0.0.1', port: 0, max_packet_bytes: 65536, fast_lane: true },
+        credentials_file: await credentials(dir.path),
+        store: { kind: 'sqlite', path: join(dir.path, 'c.db') },
+        limits: { publish_rate_per_s: 20, publish_burst: 4 },
+        log_level: 'fatal',
+      } as BrokerConfig,
+      { logger: silent },
+    );
+  });
+  afterAll(async () => {
+    await broker?.close();
+    dir.remove();
+  });
+
+  it('takes what the tokens allow and leaves the rest to be held by aedes, in order', async () => {
+    const read = await reader(broker.port);
+    const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+    const seqs = Array.from({ length: 8 }, (_, k) => k + 1);
+    box.write(...seqs.map((s) => publish(TOPIC, s, telemetry(s))));
+    await waitFor('all acknowledged', () => box.acks.length === 8, 5000);
+    expect(box.acks.sort((x, y) => x - y)).toEqual(seqs);
+    expect(broker.stats().fastLaneMessages).toBe(4);
+    expect(broker.stats().limitHits).toBeGreaterThanOrEqual(1);
+    expect(broker.stats().batches).toBe(8);
+    await waitFor('delivered', () => (read.got.get(TOPIC) ?? []).length === 8, 5000);
+    expect(read.got.get(TOPIC)).toEqual(seqs);
+    expect(box.closed).toBe(false);
+    box.socket.destroy();
+    await read.c.endAsync();
+  });
+});
+
+describe('telemetry fast lane switched off', () => {
+  const dir = tempDir('fast-lane-off');
+  let broker: RunningBroker;
+  beforeAll(async () => {
+    broker = await startBroker(
+      {
+        mqtt: { host: '127.0.0.1', port: 0, max_packet_bytes: 65536, fast_lane: false },
+        credentials_file: await credentials(dir.path),
+        store: { kind: 'sqlite', path: join(dir.path, 'c.db') },
+        log_level: 'fatal',
+      },
+      { logger: silent },
+    );
+  });
+  afterAll(async () => {
+    await broker?.close();
+    dir.remove();
+  });
+
+  it('leaves every packet to aedes', async () => {
+    const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+    box.write(publish(TOPIC, 1, telemetry(1)), publish(TOPIC, 2, telemetry(2)));
+    await waitFor('acknowledged', () => box.acks.length === 2, 5000);
+    expect(broker.stats().batches).toBe(2);
+    expect(broker.stats().fastLaneMessages).toBe(0);
+    box.socket.destroy();
+  });
+});
+
+describe('telemetry fast lane with a store that fails', () => {
+  const dir = tempDir('fast-lane-fail');
+  let aedes: Aedes;
+  let close: () => Promise<void>;
+  let port: number;
+  beforeAll(async () => {
+    const cfg = {
+      mqtt: { host: '127.0.0.1', port: 0, max_packet_bytes: 65536, fast_lane: true },
+      credentials_file: await credentials(dir.path),
+      store: { kind: 'sqlite', path: join(dir.path, 'c.db') },
+      log_level: 'fatal',
+    } as BrokerConfig;
+    const guard = new Guard(cfg, new Authenticator(loadCredentials(cfg.credentials_file)), silent);
+    aedes = await Aedes.createBroker({
+      authenticate: (client, username, password, done) =>
+        guard.authenticate(client, username, password, done),
+    });
+    const lane = new FastLane(aedes, guard, () => Promise.reject(new Error('disk full')), silent);
+    const listeners = await startListeners(cfg, aedes, guard, silent, lane);
+    port = listeners.port;
+    close = async () => {
+      await new Promise<void>((r) => aedes.close(() => r()));
+      await listeners.close();
+    };
+  });
+  afterAll(async () => {
+    await close?.();
+    dir.remove();
+  });
+
+  it('acknowledges nothing and closes the connection, so the site box resends', async () => {
+    const box = await RawBox.connect(port, 'gw-psc', 'gw-psc-pass');
+    box.write(publish(TOPIC, 1, telemetry(1)));
+    await waitFor('connection closed', () => box.closed, 5000);
+    expect(box.acks).toEqual([]);
+  });
+});

@@ -1,0 +1,227 @@
+// The telemetry fast lane: most of what a central hears is site boxes' QoS 1 telemetry, and aedes
+// spends more on each such packet (its parser, its handler chain, an encoder for the PUBACK, a
+// write per acknowledgement) than our ingest does. The lane reads the socket's bytes before aedes
+// does, takes out the PUBLISH packets it can answer alone — QoS 1, not retained, a telemetry
+// topic the client's account may publish on, a rate token free — stores them, acknowledges them
+// (one write per connection per turn of the event loop) and hands them to aedes to deliver. Every
+// other packet goes to aedes unchanged and in order; so does a telemetry packet the lane is unsure
+// of, and aedes then checks it, refuses it and audits the refusal as before.
+
+import type { Socket } from 'node:net';
+import { parseTopic } from '@pantau/contract';
+import type { Aedes, Client, PublishPacket } from 'aedes';
+import type { Logger } from 'pino';
+import type { Guard } from './guard.js';
+
+/** What aedes keeps on a client that the lane reads (aedes 1.x, lib/client.js, handlers/connect.js). */
+interface AedesClientState {
+  connackSent: boolean;
+  connected: boolean;
+  version: number | null;
+  _keepaliveInterval: number;
+  _keepaliveTimer: NodeJS.Timeout | null;
+}
+
+/** aedes.publish as aedes calls it for a client's message: the client is told to subscribers' hooks. */
+type PublishAs = (packet: PublishPacket, client: Client, done: (err?: Error) => void) => void;
+
+/**
+ * A connection's messages stored but not yet acknowledged, at most: an honest site box keeps 20 in
+ * flight. Past this the lane leaves the connection's packets to aedes, which reads no further until
+ * it has handled them, so TCP slows the client down.
+ */
+const MAX_OUTSTANDING = 1024;
+
+const PUBACK = 0x40;
+
+export interface FastLaneStats {
+  /** Telemetry messages the lane stored and acknowledged. */
+  fastLaneMessages: number;
+}
+
+export class FastLane {
+  readonly stats: FastLaneStats = { fastLaneMessages: 0 };
+
+  constructor(
+    private readonly aedes: Aedes,
+    private readonly guard: Guard,
+    private readonly ingest: (topic: string, payload: Buffer) => Promise<void>,
+    private readonly log: Logger,
+  ) {}
+
+  /** Puts the lane in front of aedes on one connection, right after aedes.handle(socket). */
+  attach(socket: Socket, client: Client): void {
+    new Connection(this, socket, client);
+  }
+
+  /** Stores one message; then acknowledges it and hands it to aedes for its subscribers. */
+  take(conn: Connection, topic: string, id: number, payload: Buffer): void {
+    conn.outstanding++;
+    this.ingest(topic, payload).then(
+      () => {
+        conn.outstanding--;
+        this.stats.fastLaneMessages++;
+        conn.acknowledge(id);
+        const packet = {
+          cmd: 'publish',
+          topic,
+          payload,
+          qos: 1,
+          retain: false,
+          dup: false,
+        } as PublishPacket;
+        (this.aedes.publish as unknown as PublishAs)(packet, conn.client, (err) => {
+          if (err) this.log.warn({ topic, err: err.message }, 'stored message not delivered to subscribers');
+        });
+      },
+      (e: Error) => {
+        conn.outstanding--;
+        // As on aedes's path: nothing acknowledged, the connection closed, the site box resends.
+        this.log.error({ topic, err: e.message }, 'store failed; message refused, the site box will resend');
+        conn.socket.destroy();
+      },
+    );
+  }
+
+  /**
+   * Whether the client may publish this topic now: the guard's ACL (its answer remembered per topic:
+   * an account keeps its rights for the life of a connection, as in Guard), the size cap, a rate token.
+   */
+  admits(conn: Connection, topic: string, payloadBytes: number): boolean {
+    let ok = conn.topics.get(topic);
+    if (ok === undefined) {
+      ok =
+        parseTopic(topic)?.kind === 'device-telemetry' && this.guard.mayPublishTelemetry(conn.client, topic);
+      if (conn.topics.size < 256) conn.topics.set(topic, ok);
+    }
+    return ok && payloadBytes <= this.guard.maxPayloadBytes && this.guard.tryTakeToken(conn.client);
+  }
+}
+
+/** One connection's side of the lane: the bytes it holds back and the acknowledgements it owes. */
+class Connection {
+  /** Bytes of a packet not yet whole. */
+  private held: Buffer | null = null;
+  private acks: number[] = [];
+  outstanding = 0;
+  /** Per topic: whether the lane may take this client's messages on it. */
+  readonly topics = new Map<string, boolean>();
+  private readonly state: AedesClientState;
+
+  constructor(
+    private readonly lane: FastLane,
+    readonly socket: Socket,
+    readonly client: Client,
+  ) {
+    this.state = client as unknown as AedesClientState;
+    const read = socket.read.bind(socket) as (n?: number | null) => Buffer | string | null;
+    // aedes reads with read(null) when it is ready for more; stream internals call read(0), which
+    // returns nothing and is passed on as is.
+    socket.read = ((n?: number | null) => {
+      if (n !== null && n !== undefined) return read(n);
+      for (;;) {
+        const chunk = read() as Buffer | null;
+        if (chunk === null) return null;
+        const rest = this.sift(chunk);
+        // Everything taken: read on (aedes would wait for the next 'readable' otherwise, and the
+        // stream's buffer is empty now, so read returns null and the next bytes wake aedes again).
+        if (rest !== null) return rest;
+      }
+    }) as Socket['read'];
+  }
+
+  /** Takes the lane's packets out of a chunk; returns the bytes for aedes (whole packets), or null. */
+  private sift(chunk: Buffer): Buffer | null {
+    let buf = chunk;
+    if (this.held) {
+      buf = Buffer.concat([this.held, chunk]);
+      this.held = null;
+    }
+    const s = this.state;
+    // Until aedes has accepted the CONNECT (and for MQTT 5, whose PUBLISH carries properties), every
+    // byte is aedes's.
+    const open = s.connackSent && s.connected && (s.version === 4 || s.version === 3);
+    let at = 0;
+    let passFrom = -1;
+    let took = false;
+    while (at < buf.length) {
+      const start = at;
+      // The fixed header: the type and flags, then the remaining length in 1–4 bytes of 7 bits.
+      if (buf.length - at < 2) break;
+      let len = 0;
+      let mul = 1;
+      let i = at + 1;
+      let whole = false;
+      for (; i < buf.length && i < at + 5; i++) {
+        const b = buf[i]!;
+        len += (b & 0x7f) * mul;
+        mul *= 128;
+        if ((b & 0x80) === 0) {
+          whole = true;
+          i++;
+          break;
+        }
+      }
+      if (!whole) {
+        // A length of 5 bytes is malformed: aedes refuses it and closes the connection. A length
+        // not yet complete waits for the next bytes.
+        if (i >= at + 5) {
+          if (passFrom < 0) passFrom = start;
+          at = buf.length;
+        }
+        break;
+      }
+      const end = i + len;
+      if (end > buf.length) break;
+      at = end;
+      // Once one packet went to aedes, the rest of the chunk follows it: aedes handles them in order.
+      if (passFrom >= 0) continue;
+      // PUBLISH, QoS 1, not retained (DUP may be either: a resend is told apart by its number).
+      if (!open || (buf[start]! & 0xf7) !== 0x32 || this.outstanding >= MAX_OUTSTANDING || len < 4) {
+        passFrom = start;
+        continue;
+      }
+      const topicLen = buf.readUInt16BE(i);
+      const idAt = i + 2 + topicLen;
+      if (idAt + 2 > end) {
+        passFrom = start;
+        continue;
+      }
+      const id = buf.readUInt16BE(idAt);
+      const topic = buf.toString('latin1', i + 2, idAt);
+      const payloadAt = idAt + 2;
+      if (id === 0 || !this.lane.admits(this, topic, end - payloadAt)) {
+        passFrom = start;
+        continue;
+      }
+      // A copy: a slice would keep the whole socket chunk alive as long as any subscriber's queue
+      // holds the message.
+      this.lane.take(this, topic, id, Buffer.from(buf.subarray(payloadAt, end)));
+      took = true;
+    }
+    if (took && s._keepaliveInterval > 0) s._keepaliveTimer?.refresh();
+    if (at < buf.length) this.held = buf.subarray(at);
+    if (passFrom < 0) return null;
+    return buf.subarray(passFrom, at);
+  }
+
+  /** Acknowledgements go out together, once this turn's stored messages have all been answered. */
+  acknowledge(id: number): void {
+    this.acks.push(id);
+    if (this.acks.length === 1) setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    const ids = this.acks;
+    this.acks = [];
+    if (this.socket.destroyed || !this.socket.writable) return;
+    const out = Buffer.allocUnsafe(ids.length * 4);
+    for (let k = 0; k < ids.length; k++) {
+      const o = k * 4;
+      out[o] = PUBACK;
+      out[o + 1] = 2;
+      out.writeUInt16BE(ids[k]!, o + 2);
+    }
+    this.socket.write(out);
+  };
+}
