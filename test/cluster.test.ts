@@ -314,7 +314,11 @@ ${devices}
     expect(res[0]!.accepted + res[1]!.accepted).toBe(count);
     expect(res[0]!.duplicates + res[1]!.duplicates).toBe(count);
     expect(query<{ n: number }>(file, 'SELECT COUNT(*) AS n FROM batches')[0]!.n).toBe(count);
-    expect(query<{ n: number }>(file, 'SELECT COUNT(*) AS n FROM samples')[0]!.n).toBe(count * 3 * 2);
+    // Each batch: 3 readings of 2 values, a row per reading (its values a JSON object).
+    expect(query<{ n: number }>(file, 'SELECT COUNT(*) AS n FROM readings')[0]!.n).toBe(count * 3);
+    expect(
+      query<{ n: number }>(file, 'SELECT COUNT(*) AS n FROM readings, json_each(readings.vals)')[0]!.n,
+    ).toBe(count * 3 * 2);
     process.stdout.write(`shared store: writers accepted ${res[0]!.accepted} + ${res[1]!.accepted}\n`);
   }, 60_000);
 

@@ -229,6 +229,59 @@ describe('telemetry fast lane', () => {
   });
 });
 
+describe('telemetry fast lane and a reader that does not read', () => {
+  const dir = tempDir('fast-lane-slow');
+  let broker: RunningBroker;
+  beforeAll(async () => {
+    broker = await startBroker(
+      {
+        mqtt: { host: '127.0.0.1', port: 0, max_packet_bytes: 65536, fast_lane: true },
+        credentials_file: await credentials(dir.path),
+        store: { kind: 'sqlite', path: join(dir.path, 'c.db') },
+        limits: { publish_rate_per_s: 100_000, publish_burst: 100_000 },
+        log_level: 'fatal',
+      } as BrokerConfig,
+      { logger: silent },
+    );
+  });
+  afterAll(async () => {
+    await broker?.close();
+    dir.remove();
+  });
+
+  it('stops reading a box while its messages wait for a reader that does not read, and loses nothing', async () => {
+    const slow = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
+      username: 'reader',
+      password: 'reader-pass',
+      reconnectPeriod: 0,
+      keepalive: 0,
+    });
+    const got: number[] = [];
+    slow.on('message', (_t, payload) => got.push((JSON.parse(payload.toString()) as { seq: number }).seq));
+    await slow.subscribeAsync('pantau/v1/psc/pump-1/telemetry', { qos: 0 });
+    slow.stream.pause();
+    const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+    const topic = 'pantau/v1/psc/pump-1/telemetry';
+    // 40 MB in all, more than the loopback's socket buffers hold between the broker and the reader.
+    const n = 8000;
+    const pad = 'x'.repeat(5000);
+    const seqs = Array.from({ length: n }, (_, k) => k + 1);
+    const payload = (s: number) =>
+      Buffer.from(telemetry(s, 'pump-1').toString().replace('{', `{"pad":"${pad}",`));
+    box.write(...seqs.map((s) => publish(topic, s, payload(s))));
+    await new Promise((r) => setTimeout(r, 3000));
+    // Held back: the deliveries wait for the reader, and the box's bytes wait in its socket.
+    expect(box.acks.length).toBeLessThan(n);
+    expect(box.closed).toBe(false);
+    slow.stream.resume();
+    await waitFor('all acknowledged', () => box.acks.length === n, 60_000);
+    await waitFor('all delivered', () => got.length === n, 60_000);
+    expect(got).toEqual(seqs);
+    box.socket.destroy();
+    await slow.endAsync();
+  }, 90_000);
+});
+
 describe('telemetry fast lane at the rate limit', () => {
   const dir = tempDir('fast-lane-rate');
   let broker: RunningBroker;

@@ -26,13 +26,22 @@ interface AedesClientState {
 type PublishAs = (packet: PublishPacket, client: Client, done: (err?: Error) => void) => void;
 
 /**
- * A connection's messages stored but not yet acknowledged, at most: an honest site box keeps 20 in
- * flight. Past this the lane leaves the connection's packets to aedes, which reads no further until
- * it has handled them, so TCP slows the client down.
+ * A connection's messages taken but not yet handed on to subscribers, at most (an honest site box
+ * keeps 20 in flight, and is acknowledged before its messages are delivered). At this many the lane
+ * reads no further from the connection until half have gone: its bytes wait in the socket, and TCP
+ * slows the client down, as aedes does by not reading until it has handled a chunk.
  */
-const MAX_OUTSTANDING = 1024;
+const MAX_OUTSTANDING = 64;
+
+/**
+ * The lane's messages being delivered by aedes at once, at most: below aedes's emitter concurrency
+ * (100), past which the emitter queues messages and, when deliveries finish at once, drains its
+ * queue by recursion, deep enough to overflow the stack (seen at saturation). The rest wait here.
+ */
+const MAX_PUBLISHING = 64;
 
 const PUBACK = 0x40;
+const EMPTY = Buffer.alloc(0);
 
 export interface FastLaneStats {
   /** Telemetry messages the lane stored and acknowledged. */
@@ -41,6 +50,11 @@ export interface FastLaneStats {
 
 export class FastLane {
   readonly stats: FastLaneStats = { fastLaneMessages: 0 };
+  /** Stored and acknowledged messages waiting for a place in aedes's emitter, oldest first. */
+  private queue: Array<{ conn: Connection; packet: PublishPacket }> = [];
+  private queueHead = 0;
+  private publishing = 0;
+  private pumping = false;
 
   constructor(
     private readonly aedes: Aedes,
@@ -59,28 +73,45 @@ export class FastLane {
     conn.outstanding++;
     this.ingest(topic, payload).then(
       () => {
-        conn.outstanding--;
         this.stats.fastLaneMessages++;
         conn.acknowledge(id);
-        const packet = {
-          cmd: 'publish',
-          topic,
-          payload,
-          qos: 1,
-          retain: false,
-          dup: false,
-        } as PublishPacket;
-        (this.aedes.publish as unknown as PublishAs)(packet, conn.client, (err) => {
-          if (err) this.log.warn({ topic, err: err.message }, 'stored message not delivered to subscribers');
-        });
+        const packet = { cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false } as PublishPacket;
+        this.queue.push({ conn, packet });
+        this.pump();
       },
       (e: Error) => {
-        conn.outstanding--;
+        conn.done();
         // As on aedes's path: nothing acknowledged, the connection closed, the site box resends.
         this.log.error({ topic, err: e.message }, 'store failed; message refused, the site box will resend');
         conn.socket.destroy();
       },
     );
+  }
+
+  /** Hands waiting messages to aedes, in order, as places free; a loop, so a delivery finished at once does not recurse. */
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    while (this.publishing < MAX_PUBLISHING && this.queueHead < this.queue.length) {
+      const { conn, packet } = this.queue[this.queueHead]!;
+      this.queue[this.queueHead++] = undefined as never;
+      this.publishing++;
+      (this.aedes.publish as unknown as PublishAs)(packet, conn.client, (err) => {
+        if (err)
+          this.log.warn(
+            { topic: packet.topic, err: err.message },
+            'stored message not delivered to subscribers',
+          );
+        this.publishing--;
+        conn.done();
+        this.pump();
+      });
+    }
+    if (this.queueHead === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+    }
+    this.pumping = false;
   }
 
   /**
@@ -120,23 +151,47 @@ class Connection {
     socket.read = ((n?: number | null) => {
       if (n !== null && n !== undefined) return read(n);
       for (;;) {
+        if (this.outstanding >= MAX_OUTSTANDING) {
+          this.starved = true;
+          return null;
+        }
         const chunk = read() as Buffer | null;
-        if (chunk === null) return null;
-        const rest = this.sift(chunk);
+        // Packets held back at the limit are sifted again once there is room, new bytes or not.
+        if (chunk === null && !this.stalled) return null;
+        const rest = this.sift(chunk ?? EMPTY);
         // Everything taken: read on (aedes would wait for the next 'readable' otherwise, and the
         // stream's buffer is empty now, so read returns null and the next bytes wake aedes again).
         if (rest !== null) return rest;
+        if (chunk === null && !this.stalled) return null;
       }
     }) as Socket['read'];
+  }
+
+  /** Whether reading stopped at the limit and waits for room. */
+  private starved = false;
+  /** Whether `held` has whole packets not yet sifted (reading stopped at the limit among them). */
+  private stalled = false;
+
+  /** One of this connection's messages handed on (or refused): reading resumes once half have gone. */
+  done(): void {
+    this.outstanding--;
+    if (this.starved && this.outstanding <= MAX_OUTSTANDING / 2) {
+      this.starved = false;
+      // aedes reads on 'readable'; the bytes waiting in the socket (or held here) are read now.
+      setImmediate(() => {
+        if (!this.socket.destroyed) this.socket.emit('readable');
+      });
+    }
   }
 
   /** Takes the lane's packets out of a chunk; returns the bytes for aedes (whole packets), or null. */
   private sift(chunk: Buffer): Buffer | null {
     let buf = chunk;
     if (this.held) {
-      buf = Buffer.concat([this.held, chunk]);
+      buf = chunk.length > 0 ? Buffer.concat([this.held, chunk]) : this.held;
       this.held = null;
     }
+    this.stalled = false;
     const s = this.state;
     // Until aedes has accepted the CONNECT (and for MQTT 5, whose PUBLISH carries properties), every
     // byte is aedes's.
@@ -176,8 +231,15 @@ class Connection {
       at = end;
       // Once one packet went to aedes, the rest of the chunk follows it: aedes handles them in order.
       if (passFrom >= 0) continue;
+      // At the limit: the rest waits, in order, until there is room (done()).
+      if (this.outstanding >= MAX_OUTSTANDING) {
+        at = start;
+        this.stalled = true;
+        this.starved = true;
+        break;
+      }
       // PUBLISH, QoS 1, not retained (DUP may be either: a resend is told apart by its number).
-      if (!open || (buf[start]! & 0xf7) !== 0x32 || this.outstanding >= MAX_OUTSTANDING || len < 4) {
+      if (!open || (buf[start]! & 0xf7) !== 0x32 || len < 4) {
         passFrom = start;
         continue;
       }

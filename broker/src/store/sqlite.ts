@@ -1,5 +1,5 @@
-// The embedded default store: one SQLite file in WAL mode, zero setup. Samples are keyed by a small
-// series table so the per-sample row stays three numbers, which matters on an SD card.
+// The embedded default store: one SQLite file in WAL mode, zero setup. A reading (one device's values
+// at one time) is one row whose values are a JSON object; the series table names every metric seen.
 
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -26,7 +26,7 @@ import type {
   ThumbnailRecord,
 } from './types.js';
 
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 /**
  * The batches received, in arrival order, without a key: the runs of numbers (seq_runs) tell a
@@ -43,12 +43,16 @@ CREATE TABLE IF NOT EXISTS series (
   site TEXT NOT NULL, device TEXT NOT NULL, metric TEXT NOT NULL, labels TEXT NOT NULL,
   UNIQUE (site, device, metric, labels)
 );
-CREATE TABLE IF NOT EXISTS samples (
-  series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
-  PRIMARY KEY (series_id, ts)
+CREATE TABLE IF NOT EXISTS reading_groups (
+  id INTEGER PRIMARY KEY, site TEXT NOT NULL, device TEXT NOT NULL, labels TEXT NOT NULL,
+  UNIQUE (site, device, labels)
+);
+CREATE TABLE IF NOT EXISTS readings (
+  group_id INTEGER NOT NULL, ts INTEGER NOT NULL, vals TEXT NOT NULL,
+  PRIMARY KEY (group_id, ts)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS samples_recent (
-  series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL
+CREATE TABLE IF NOT EXISTS readings_recent (
+  group_id INTEGER NOT NULL, ts INTEGER NOT NULL, vals TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS batches (${BATCHES_COLUMNS});
 CREATE TABLE IF NOT EXISTS sites (
@@ -73,7 +77,6 @@ CREATE TABLE IF NOT EXISTS seq_births (
 CREATE TABLE IF NOT EXISTS seq_runs (
   site TEXT NOT NULL, a INTEGER NOT NULL, b INTEGER NOT NULL, PRIMARY KEY (site, a)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS seq_runs_end ON seq_runs (site, b);
 CREATE TABLE IF NOT EXISTS seq_stats (
   site TEXT PRIMARY KEY, received INTEGER NOT NULL DEFAULT 0, backfilled INTEGER NOT NULL DEFAULT 0,
   clock_suspect INTEGER NOT NULL DEFAULT 0
@@ -90,18 +93,22 @@ export { EARLIEST_PLAUSIBLE_TS };
 /** How far ahead of the central a site box's clock may run before its readings are suspect. */
 const FUTURE_SLACK_MS = 10 * 60_000;
 
-/** Samples per INSERT statement (a radio's batch is 9–20 values; 3 parameters each). */
-const SAMPLE_ROWS_PER_INSERT = 64;
-
 /**
- * Samples are appended to samples_recent (no index: each commit writes its last page or two) and
- * moved into samples, clustered by series, at most this often or once this many wait. Written
- * straight into samples, each commit rewrote one page per series it touched (900 for 100 radios):
- * 23 page writes a batch and 110 µs of CPU at 50 batches a commit, against 40 µs this way (measured
- * on the bench machine). Queries read both tables, so a reading is in history once committed.
+ * Readings are appended to readings_recent (no index: each commit writes its last page or two) and
+ * moved into readings, clustered by device, at most this often or once this many wait. Written
+ * straight into the indexed table, each commit rewrote one page per series it touched. Queries read
+ * both tables, so a reading is in history once committed.
+ *
+ * A row per reading rather than per value: with a row per value, inserting and moving the 9 rows
+ * of a radio's reading cost 44 µs of the writer's CPU per batch, against 22 µs this way (100 sites,
+ * 150 batches a commit, synchronous = FULL, measured on the bench machine); the row is about as
+ * big as the 9 value rows were.
  */
 const MERGE_EVERY_MS = 1000;
-const MERGE_AT_ROWS = 50_000;
+const MERGE_AT_ROWS = 20_000;
+
+/** The JSON path of a metric in a reading's values. */
+const metricPath = (metric: string) => `$."${metric.replaceAll('"', '')}"`;
 
 export function plausibleTs(ts: number, receivedAt: number): boolean {
   return ts >= EARLIEST_PLAUSIBLE_TS && ts <= receivedAt + FUTURE_SLACK_MS;
@@ -159,10 +166,11 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
-  private readonly seriesIds = new Map<string, Map<string, number>>();
+  /** Reading groups by site, device and labels; a transaction that rolls back forgets them (below). */
+  private readonly groups = new Map<string, { id: number; metrics: Set<string> }>();
   private readonly stmts = new Map<string, Database.Statement>();
   private keptRuns: boolean | undefined;
-  private hasRecent = false;
+  private hasReadings = false;
 
   constructor(opts: SqliteStoreOptions) {
     if (!opts.readonly) mkdirSync(dirname(opts.path), { recursive: true });
@@ -225,8 +233,8 @@ export class SqliteStore implements Store {
       version = 3;
     }
     if (version < 4) {
-      // 4: samples arrive in samples_recent (created with the schema) and move to samples in bulk
-      // (an older Pantau would not see what waits there); batches becomes a log without a key.
+      // 4: samples arrive in samples_recent and move to samples in bulk (an older Pantau would not
+      // see what waits there); batches becomes a log without a key.
       this.db.exec(`CREATE TABLE batches_v4 (${BATCHES_COLUMNS});
         INSERT INTO batches_v4 SELECT site, seq, device, received_at, backfill, samples, clock_suspect
           FROM batches ORDER BY received_at;
@@ -234,34 +242,75 @@ export class SqliteStore implements Store {
         ALTER TABLE batches_v4 RENAME TO batches;`);
       version = 4;
     }
+    if (version < 5) {
+      // 5: a row per reading (its values a JSON object) in readings and readings_recent, created
+      // with the schema; the rows per value of samples and samples_recent move there, the later
+      // value winning at one (series, time) as before. The index of runs by their end goes: it was
+      // read only for a site's highest number, and kept up on every commit's extension of a run.
+      this.db.exec('DROP INDEX IF EXISTS seq_runs_end');
+      const tables = new Set(
+        (
+          this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{
+            name: string;
+          }>
+        ).map((t) => t.name),
+      );
+      if (tables.has('samples')) {
+        if (tables.has('samples_recent'))
+          this.db.exec(`INSERT OR REPLACE INTO samples (series_id, ts, value)
+            SELECT series_id, ts, value FROM samples_recent ORDER BY series_id, ts, rowid;
+            DROP TABLE samples_recent;`);
+        this.db.exec(`INSERT OR IGNORE INTO reading_groups (site, device, labels)
+            SELECT DISTINCT site, device, labels FROM series;
+          INSERT INTO readings (group_id, ts, vals)
+            SELECT g.id, s.ts, json_group_object(se.metric, s.value)
+            FROM samples s JOIN series se ON se.id = s.series_id
+            JOIN reading_groups g ON g.site = se.site AND g.device = se.device AND g.labels = se.labels
+            GROUP BY g.id, s.ts;
+          DROP TABLE samples;`);
+      }
+      version = 5;
+    }
     this.db
       .prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)')
       .run('schema_version', String(version));
   }
 
-  /** The series ids of one (site, device, labels), by metric: one key built per reading, not per value. */
-  private seriesOf(site: string, device: string, labels: string): Map<string, number> {
+  /** The reading group of one (site, device, labels): its id and the metrics known to have a series. */
+  private groupOf(site: string, device: string, labels: string): { id: number; metrics: Set<string> } {
     const key = `${site}\u0000${device}\u0000${labels}`;
-    let m = this.seriesIds.get(key);
-    if (!m) {
-      m = new Map();
-      this.seriesIds.set(key, m);
-    }
-    return m;
+    let g = this.groups.get(key);
+    if (g) return g;
+    this.prep('INSERT OR IGNORE INTO reading_groups (site, device, labels) VALUES (?, ?, ?)').run(
+      site,
+      device,
+      labels,
+    );
+    const row = this.prep('SELECT id FROM reading_groups WHERE site = ? AND device = ? AND labels = ?').get(
+      site,
+      device,
+      labels,
+    ) as { id: number };
+    g = { id: row.id, metrics: new Set() };
+    this.groups.set(key, g);
+    return g;
   }
 
-  private seriesId(site: string, device: string, metric: string, labels: string): number {
-    const ids = this.seriesOf(site, device, labels);
-    const hit = ids.get(metric);
-    if (hit !== undefined) return hit;
-    this.db
-      .prepare('INSERT OR IGNORE INTO series (site, device, metric, labels) VALUES (?, ?, ?, ?)')
-      .run(site, device, metric, labels);
-    const row = this.db
-      .prepare('SELECT id FROM series WHERE site = ? AND device = ? AND metric = ? AND labels = ?')
-      .get(site, device, metric, labels) as { id: number };
-    ids.set(metric, row.id);
-    return row.id;
+  /** Names a metric of a group in the series table (history and listings look metrics up there). */
+  private seriesId(
+    site: string,
+    device: string,
+    metric: string,
+    labels: string,
+    group: { metrics: Set<string> },
+  ): void {
+    this.prep('INSERT OR IGNORE INTO series (site, device, metric, labels) VALUES (?, ?, ?, ?)').run(
+      site,
+      device,
+      metric,
+      labels,
+    );
+    group.metrics.add(metric);
   }
 
   /** Prepared once: preparing costs more than the insert itself at thousands of batches a second. */
@@ -350,23 +399,27 @@ export class SqliteStore implements Store {
     this.prep(
       'INSERT INTO batches (site, seq, device, received_at, backfill, samples, clock_suspect) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ).run(site, p.seq, p.device, receivedAt, p.backfill ? 1 : 0, n, suspect);
-    const rows: number[] = [];
+    let samples = 0;
     for (const r of p.readings) {
       if (!plausibleTs(r.ts, receivedAt)) continue;
       const lk = labelsKey(r.labels);
-      const ids = this.seriesOf(site, p.device, lk);
+      const group = this.groupOf(site, p.device, lk);
+      // The values as a JSON object, the numbers only (a direct caller may pass anything).
+      let vals = '';
       for (const metric in r.values) {
         const value = (r.values as Record<string, unknown>)[metric];
         if (typeof value !== 'number' || !Number.isFinite(value)) continue;
-        rows.push(ids.get(metric) ?? this.seriesId(site, p.device, metric, lk), r.ts, value);
+        if (!group.metrics.has(metric)) this.seriesId(site, p.device, metric, lk, group);
+        vals += `${vals ? ',' : '{'}${JSON.stringify(metric)}:${value}`;
+        samples++;
       }
-    }
-    const samples = rows.length / 3;
-    this.recentRows += samples;
-    const step = 3 * SAMPLE_ROWS_PER_INSERT;
-    for (let at = 0; at < rows.length; at += step) {
-      const part = rows.length <= step ? rows : rows.slice(at, at + step);
-      this.insertSamples(part.length / 3).run(part);
+      if (!vals) continue;
+      this.prep('INSERT INTO readings_recent (group_id, ts, vals) VALUES (?, ?, ?)').run(
+        group.id,
+        r.ts,
+        `${vals}}`,
+      );
+      this.recentRows++;
     }
     return { accepted: true, samples };
   }
@@ -459,6 +512,8 @@ export class SqliteStore implements Store {
 
   /** After a rollback. */
   private forgetSeqWrites(): void {
+    // A group created in the rolled-back transaction is gone with it.
+    this.groups.clear();
     this.seqTails.clear();
     this.seqStats.clear();
   }
@@ -468,27 +523,15 @@ export class SqliteStore implements Store {
     tail.dirty = false;
   }
 
-  private readonly sampleInserts: Database.Statement[] = [];
-  /** Several samples in one statement: one call into SQLite per batch instead of one per value. */
-  private insertSamples(rows: number): Database.Statement {
-    let st = this.sampleInserts[rows];
-    if (!st) {
-      st = this.db.prepare(
-        `INSERT INTO samples_recent (series_id, ts, value) VALUES ${Array(rows).fill('(?, ?, ?)').join(', ')}`,
-      );
-      this.sampleInserts[rows] = st;
-    }
-    return st;
-  }
-
   /** Highest sequence number received from a site box (telemetry or event), 0 for none. */
   private maxSeq(site: string): number {
     // The runs hold every number of batches and events (a run extended in memory is written at
-    // the end of its commit, so none is pending here).
-    const row = this.prep('SELECT MAX(b) AS m FROM seq_runs WHERE site = ?').get(site) as {
-      m: number | null;
-    };
-    return row.m ?? 0;
+    // the end of its commit, so none is pending here). Runs do not overlap: the one that starts
+    // highest ends highest.
+    const row = this.prep('SELECT b FROM seq_runs WHERE site = ? ORDER BY a DESC LIMIT 1').get(site) as
+      | { b: number }
+      | undefined;
+    return row?.b ?? 0;
   }
 
   async sequenceReport(site: string): Promise<SequenceReport> {
@@ -684,40 +727,32 @@ export class SqliteStore implements Store {
     const wanted = q.labels ? labelsKey(q.labels) : undefined;
     const out: HistorySeries[] = [];
     const maxPoints = q.maxPoints ?? 0;
-    // Both tables: what was committed in the last second may not have moved to samples yet. One
-    // value per time, the latest written (as the move keeps): a recent one over a moved one, and
-    // of two recent ones the later row (SQLite takes the bare column from the max() row).
     // A reader (the dashboard) may open a file that no broker of this version has migrated yet.
-    this.hasRecent ||=
-      this.db
-        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'samples_recent'")
-        .get() !== undefined;
-    const both = `WITH r (ts, value, k) AS (
-        SELECT ts, value, max(rowid) FROM ${this.hasRecent ? 'samples_recent' : '(SELECT 0 AS series_id, 0 AS ts, 0 AS value, 0 AS rowid WHERE 0)'}
-        WHERE series_id = @id AND ts BETWEEN @from AND @to GROUP BY ts),
-      s (ts, value) AS (
-        SELECT ts, value FROM samples
-        WHERE series_id = @id AND ts BETWEEN @from AND @to AND ts NOT IN (SELECT ts FROM r)
-        UNION ALL SELECT ts, value FROM r)`;
-    const count = this.db.prepare(`${both} SELECT count(*) AS n FROM s`);
-    const raw = this.db.prepare(`${both} SELECT ts, value FROM s ORDER BY ts`);
+    this.hasReadings ||=
+      this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'readings'").get() !==
+      undefined;
+    const values = this.hasReadings ? this.readingValues() : this.legacyValues();
+    const count = this.db.prepare(`${values} SELECT count(*) AS n FROM s`);
+    const raw = this.db.prepare(`${values} SELECT ts, value FROM s ORDER BY ts`);
     const bucketed = this.db.prepare(
-      `${both} SELECT min(ts) AS ts, avg(value) AS value FROM s
+      `${values} SELECT min(ts) AS ts, avg(value) AS value FROM s
        GROUP BY CAST((ts - @from) / @width AS INTEGER) ORDER BY 1`,
     );
     for (const s of series) {
       if (wanted !== undefined && s.labels !== wanted) continue;
-      const at = { id: s.id, from: q.from, to: q.to };
+      const key = this.hasReadings
+        ? (this.db
+            .prepare('SELECT id FROM reading_groups WHERE site = ? AND device = ? AND labels = ?')
+            .pluck()
+            .get(q.site, q.device, s.labels) as number | undefined)
+        : s.id;
+      if (key === undefined) continue;
+      const at = { id: key, path: metricPath(q.metric), from: q.from, to: q.to };
       const { n } = count.get(at) as { n: number };
       if (n === 0) continue;
       const rows = (
         maxPoints > 0 && n > maxPoints
-          ? bucketed.all({
-              id: s.id,
-              from: q.from,
-              to: q.to,
-              width: Math.ceil((q.to - q.from + 1) / maxPoints),
-            })
+          ? bucketed.all({ ...at, width: Math.ceil((q.to - q.from + 1) / maxPoints) })
           : raw.all(at)
       ) as Array<{ ts: number; value: number }>;
       out.push({ labels: parseLabels(s.labels), points: rows.map((r) => [r.ts, r.value]) });
@@ -725,11 +760,44 @@ export class SqliteStore implements Store {
     return out;
   }
 
+  /**
+   * One metric's values of a reading group (@id, @path) in a time range, as `s (ts, value)`. Both
+   * tables: what was committed in the last second may not have moved yet. One value per time, the
+   * latest written (as the move keeps): a recent one over a moved one, and of two recent ones the
+   * later row (SQLite takes the bare column from the max() row).
+   */
+  private readingValues(): string {
+    return `WITH r (ts, value, k) AS (
+        SELECT ts, json_extract(vals, @path), max(rowid) FROM readings_recent
+        WHERE group_id = @id AND ts BETWEEN @from AND @to AND json_extract(vals, @path) IS NOT NULL
+        GROUP BY ts),
+      s (ts, value) AS (
+        SELECT ts, json_extract(vals, @path) FROM readings
+        WHERE group_id = @id AND ts BETWEEN @from AND @to AND json_extract(vals, @path) IS NOT NULL
+          AND ts NOT IN (SELECT ts FROM r)
+        UNION ALL SELECT ts, value FROM r)`;
+  }
+
+  /** The same from a file of schema 3 or 4 (a row per value), which a reader cannot migrate. */
+  private legacyValues(): string {
+    const hasRecent =
+      this.db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'samples_recent'")
+        .get() !== undefined;
+    return `WITH r (ts, value, k) AS (
+        SELECT ts, value, max(rowid) FROM ${hasRecent ? 'samples_recent' : '(SELECT 0 AS series_id, 0 AS ts, 0 AS value, 0 AS rowid WHERE 0)'}
+        WHERE series_id = @id AND ts BETWEEN @from AND @to AND @path IS NOT NULL GROUP BY ts),
+      s (ts, value) AS (
+        SELECT ts, value FROM samples
+        WHERE series_id = @id AND ts BETWEEN @from AND @to AND ts NOT IN (SELECT ts FROM r)
+        UNION ALL SELECT ts, value FROM r)`;
+  }
+
   async close(): Promise<void> {
     this.closeNow();
   }
 
-  /** Commits what waits for the next group commit and moves recent samples, then closes the file. */
+  /** Commits what waits for the next group commit and moves recent readings, then closes the file. */
   closeNow(): void {
     this.flush();
     if (!this.db.readonly) this.mergeRecent();
@@ -737,12 +805,12 @@ export class SqliteStore implements Store {
     this.db.close();
   }
 
-  /** Samples this connection added to samples_recent since its last move. */
+  /** Readings this connection added to readings_recent since its last move. */
   private recentRows = 0;
   private mergedAt = performance.now();
   private mergeTimer: NodeJS.Timeout | undefined;
 
-  /** Moves recent samples now if enough wait or long enough passed, else arms a timer to. */
+  /** Moves recent readings now if enough wait or long enough passed, else arms a timer to. */
   private mergeSoon(): void {
     if (this.recentRows === 0) return;
     if (this.recentRows >= MERGE_AT_ROWS || performance.now() - this.mergedAt >= MERGE_EVERY_MS) {
@@ -756,9 +824,10 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * samples_recent into samples in one transaction, sorted so that each series' pages are written
-   * once; rowid last so that of two values at one (series, time) the later is kept, as before. A
-   * failure (a full disk) leaves them where they are, still read by queries: the next move retries.
+   * readings_recent into readings in one transaction, sorted so that each device's pages are written
+   * once; rowid last so that of two readings at one (group, time) the later one's values win, metric
+   * by metric (json_patch), as before. A failure (a full disk) leaves them where they are, still read
+   * by queries: the next move retries.
    */
   private mergeRecent(): void {
     this.mergedAt = performance.now();
@@ -766,17 +835,21 @@ export class SqliteStore implements Store {
     clearTimeout(this.mergeTimer);
     this.mergeTimer = undefined;
     try {
-      this.mergeTx ??= this.db.transaction(() => {
-        this.prep(
-          `INSERT OR REPLACE INTO samples (series_id, ts, value)
-           SELECT series_id, ts, value FROM samples_recent ORDER BY series_id, ts, rowid`,
-        ).run();
-        this.prep('DELETE FROM samples_recent').run();
-      });
+      this.mergeTx ??= this.db.transaction(() => this.moveRecent());
       this.mergeTx.immediate();
     } catch {
-      // kept in samples_recent
+      // kept in readings_recent
     }
+  }
+
+  private moveRecent(): void {
+    // "WHERE true": without it SQLite would read ON CONFLICT as part of the SELECT's join.
+    this.prep(
+      `INSERT INTO readings (group_id, ts, vals)
+       SELECT group_id, ts, vals FROM readings_recent WHERE true ORDER BY group_id, ts, rowid
+       ON CONFLICT (group_id, ts) DO UPDATE SET vals = json_patch(readings.vals, excluded.vals)`,
+    ).run();
+    this.prep('DELETE FROM readings_recent').run();
   }
   private mergeTx?: Database.Transaction<() => void>;
 }

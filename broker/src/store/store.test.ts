@@ -28,7 +28,7 @@ describe('store: sqlite schema upgrade', () => {
     await store.close();
     const check = new Database(path, { readonly: true });
     expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
-      value: '4',
+      value: '5',
     });
     check.close();
     rmSync(dir, { recursive: true, force: true });
@@ -85,8 +85,72 @@ describe('store: sqlite schema upgrade', () => {
       { site: 'rsud', seq: 8 },
     ]);
     expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
-      value: '4',
+      value: '5',
     });
+    check.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('store: sqlite schema 4 to 5', () => {
+  it('moves the rows per value into rows per reading, the later value winning, and a reader that opened the file first follows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pantau-store-v4-'));
+    const path = join(dir, 'central.db');
+    const ts = Date.now() - 60_000;
+    const old = new Database(path);
+    old.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO meta VALUES ('schema_version', '4');
+      CREATE TABLE series (id INTEGER PRIMARY KEY, site TEXT NOT NULL, device TEXT NOT NULL,
+        metric TEXT NOT NULL, labels TEXT NOT NULL, UNIQUE (site, device, metric, labels));
+      INSERT INTO series VALUES (1, 'rsud', 'ptp-scc', 'snr_db', ''), (2, 'rsud', 'ptp-scc', 'rx_power_dbm', ''),
+        (3, 'rsud', 'r1', 'if_in_bps', 'iface=eth0');
+      CREATE TABLE samples (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
+        PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
+      INSERT INTO samples VALUES (1, ${ts}, 31), (2, ${ts}, -60), (1, ${ts + 1000}, 32), (3, ${ts}, 5);
+      CREATE TABLE samples_recent (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL);
+      INSERT INTO samples_recent VALUES (2, ${ts}, -61), (2, ${ts}, -62), (1, ${ts + 2000}, 33);
+      CREATE TABLE batches (site TEXT NOT NULL, seq INTEGER NOT NULL, device TEXT NOT NULL,
+        received_at INTEGER NOT NULL, backfill INTEGER NOT NULL, samples INTEGER NOT NULL,
+        clock_suspect INTEGER NOT NULL DEFAULT 0);
+      INSERT INTO batches VALUES ('rsud', 7, 'ptp-scc', ${ts}, 0, 2, 0);
+      CREATE TABLE seq_runs (site TEXT NOT NULL, a INTEGER NOT NULL, b INTEGER NOT NULL,
+        PRIMARY KEY (site, a)) WITHOUT ROWID;
+      INSERT INTO seq_runs VALUES ('rsud', 7, 7);
+      CREATE TABLE seq_stats (site TEXT PRIMARY KEY, received INTEGER NOT NULL DEFAULT 0,
+        backfilled INTEGER NOT NULL DEFAULT 0, clock_suspect INTEGER NOT NULL DEFAULT 0);
+      INSERT INTO seq_stats VALUES ('rsud', 1, 0, 0);`);
+    old.close();
+    const q = { site: 'rsud', device: 'ptp-scc', from: ts - 1, to: ts + 5000 };
+    const points = async (s: Store) => ({
+      snr: (await s.history({ ...q, metric: 'snr_db' }))[0]!.points,
+      rx: (await s.history({ ...q, metric: 'rx_power_dbm' }))[0]!.points,
+      eth: (await s.history({ ...q, device: 'r1', metric: 'if_in_bps', labels: { iface: 'eth0' } }))[0]!
+        .points,
+    });
+    const want = {
+      snr: [
+        [ts, 31],
+        [ts + 1000, 32],
+        [ts + 2000, 33],
+      ],
+      rx: [[ts, -62]],
+      eth: [[ts, 5]],
+    };
+    const reader = openStore({ kind: 'sqlite', path }, { readonly: true });
+    expect(await points(reader)).toEqual(want);
+    const store = openStore({ kind: 'sqlite', path });
+    expect(await points(store)).toEqual(want);
+    expect(await points(reader)).toEqual(want);
+    expect(await store.sequenceReport('rsud')).toMatchObject({ first: 7, last: 7, received: 1 });
+    await store.close();
+    await reader.close();
+    const check = new Database(path, { readonly: true });
+    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
+      value: '5',
+    });
+    expect(
+      check.prepare("SELECT name FROM sqlite_master WHERE name IN ('samples', 'samples_recent')").all(),
+    ).toEqual([]);
     check.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -605,9 +669,19 @@ describe.each(Object.keys(kinds) as Array<keyof typeof kinds>)('store: %s', (kin
     await store.ingestTelemetry('rsud', at(3, -80), T + 3);
     expect((await store.history(q))[0]!.points).toEqual([[T, -80]]);
     expect((await store.history({ ...q, maxPoints: 1 }))[0]!.points).toEqual([[T, -80]]);
+    // Metric by metric: a later reading at the same time with another metric leaves this one be.
+    await store.ingestTelemetry(
+      'rsud',
+      { ...at(4, 0), readings: [{ ts: T, values: { snr_db: 31 } }] },
+      T + 4,
+    );
+    const snr = { ...q, metric: 'snr_db' as const };
+    expect((await store.history(q))[0]!.points).toEqual([[T, -80]]);
+    expect((await store.history(snr))[0]!.points).toEqual([[T, 31]]);
     await store.close();
     store = await kind.another();
     expect((await store.history(q))[0]!.points).toEqual([[T, -80]]);
+    expect((await store.history(snr))[0]!.points).toEqual([[T, 31]]);
   });
 
   it('keeps labelled series apart and averages into buckets', async () => {
