@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPacket, publishPacket, wireTopic } from '../../test/bench/src/mqtt-lean.js';
 import { tempDir, waitFor } from '../../test/support/procs.js';
 import { type RunningBroker, startBroker } from './broker.js';
-import type { BrokerConfig } from './config.js';
+import type { BrokerConfig, Limits } from './config.js';
 import { Authenticator, addGateway, addReader, loadCredentials } from './credentials.js';
 import { FastLane } from './fast-lane.js';
 import { Guard } from './guard.js';
@@ -95,6 +95,20 @@ async function credentials(dir: string): Promise<string> {
   return cred;
 }
 
+/** A broker with the fast lane on or off, its accounts and store in `dir`. */
+async function laneBroker(dir: string, fastLane: boolean, limits?: Partial<Limits>) {
+  return startBroker(
+    {
+      mqtt: { host: '127.0.0.1', port: 0, max_packet_bytes: 65536, fast_lane: fastLane },
+      credentials_file: await credentials(dir),
+      store: { kind: 'sqlite', path: join(dir, 'c.db') },
+      ...(limits ? { limits } : {}),
+      log_level: 'fatal',
+    } as BrokerConfig,
+    { logger: silent },
+  );
+}
+
 /** A reader subscribed to everything at QoS 1: the seq numbers it got, by topic, in order. */
 async function reader(port: number) {
   const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
@@ -118,15 +132,7 @@ describe('telemetry fast lane', () => {
   let read: Awaited<ReturnType<typeof reader>>;
   let seq = 0;
   beforeAll(async () => {
-    broker = await startBroker(
-      {
-        mqtt: { host: '127.0.0.1', port: 0, max_packet_bytes: 65536, fast_lane: true },
-        credentials_file: await credentials(dir.path),
-        store: { kind: 'sqlite', path: join(dir.path, 'c.db') },
-        log_level: 'fatal',
-      },
-      { logger: silent },
-    );
+    broker = await laneBroker(dir.path, true);
     read = await reader(broker.port);
   });
   afterAll(async () => {
@@ -233,16 +239,7 @@ describe('telemetry fast lane and a reader that does not read', () => {
   const dir = tempDir('fast-lane-slow');
   let broker: RunningBroker;
   beforeAll(async () => {
-    broker = await startBroker(
-      {
-        mqtt: { host: '127.0.0.1', port: 0, max_packet_bytes: 65536, fast_lane: true },
-        credentials_file: await credentials(dir.path),
-        store: { kind: 'sqlite', path: join(dir.path, 'c.db') },
-        limits: { publish_rate_per_s: 100_000, publish_burst: 100_000 },
-        log_level: 'fatal',
-      } as BrokerConfig,
-      { logger: silent },
-    );
+    broker = await laneBroker(dir.path, true, { publish_rate_per_s: 100_000, publish_burst: 100_000 });
   });
   afterAll(async () => {
     await broker?.close();
@@ -286,16 +283,7 @@ describe('telemetry fast lane at the rate limit', () => {
   const dir = tempDir('fast-lane-rate');
   let broker: RunningBroker;
   beforeAll(async () => {
-    broker = await startBroker(
-      {
-        mqtt: { host: '127.0.0.1', port: 0, max_packet_bytes: 65536, fast_lane: true },
-        credentials_file: await credentials(dir.path),
-        store: { kind: 'sqlite', path: join(dir.path, 'c.db') },
-        limits: { publish_rate_per_s: 20, publish_burst: 4 },
-        log_level: 'fatal',
-      } as BrokerConfig,
-      { logger: silent },
-    );
+    broker = await laneBroker(dir.path, true, { publish_rate_per_s: 20, publish_burst: 4 });
   });
   afterAll(async () => {
     await broker?.close();
@@ -324,15 +312,7 @@ describe('telemetry fast lane switched off', () => {
   const dir = tempDir('fast-lane-off');
   let broker: RunningBroker;
   beforeAll(async () => {
-    broker = await startBroker(
-      {
-        mqtt: { host: '127.0.0.1', port: 0, max_packet_bytes: 65536, fast_lane: false },
-        credentials_file: await credentials(dir.path),
-        store: { kind: 'sqlite', path: join(dir.path, 'c.db') },
-        log_level: 'fatal',
-      },
-      { logger: silent },
-    );
+    broker = await laneBroker(dir.path, false);
   });
   afterAll(async () => {
     await broker?.close();

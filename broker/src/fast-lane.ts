@@ -162,7 +162,9 @@ class Connection {
         // Everything taken: read on (aedes would wait for the next 'readable' otherwise, and the
         // stream's buffer is empty now, so read returns null and the next bytes wake aedes again).
         if (rest !== null) return rest;
-        if (chunk === null && !this.stalled) return null;
+        // Held packets sifted and none for aedes: nothing more to read now (if they stalled again,
+        // the connection is at its limit and done() wakes it).
+        if (chunk === null) return null;
       }
     }) as Socket['read'];
   }

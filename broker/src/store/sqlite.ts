@@ -107,6 +107,22 @@ const FUTURE_SLACK_MS = 10 * 60_000;
 const MERGE_EVERY_MS = 1000;
 const MERGE_AT_ROWS = 20_000;
 
+/**
+ * One metric's values of a reading group (@id, @path) in a time range, as `s (ts, value)`. Both
+ * tables: what was committed in the last second may not have moved yet. One value per time, the
+ * latest written (as the move keeps): a recent one over a moved one, and of two recent ones the
+ * later row (SQLite takes the bare column from the max() row).
+ */
+const READING_VALUES = `WITH r (ts, value, k) AS (
+        SELECT ts, json_extract(vals, @path), max(rowid) FROM readings_recent
+        WHERE group_id = @id AND ts BETWEEN @from AND @to AND json_extract(vals, @path) IS NOT NULL
+        GROUP BY ts),
+      s (ts, value) AS (
+        SELECT ts, json_extract(vals, @path) FROM readings
+        WHERE group_id = @id AND ts BETWEEN @from AND @to AND json_extract(vals, @path) IS NOT NULL
+          AND ts NOT IN (SELECT ts FROM r)
+        UNION ALL SELECT ts, value FROM r)`;
+
 /** The JSON path of a metric in a reading's values. */
 const metricPath = (metric: string) => `$."${metric.replaceAll('"', '')}"`;
 
@@ -297,7 +313,7 @@ export class SqliteStore implements Store {
   }
 
   /** Names a metric of a group in the series table (history and listings look metrics up there). */
-  private seriesId(
+  private nameMetric(
     site: string,
     device: string,
     metric: string,
@@ -409,7 +425,7 @@ export class SqliteStore implements Store {
       for (const metric in r.values) {
         const value = (r.values as Record<string, unknown>)[metric];
         if (typeof value !== 'number' || !Number.isFinite(value)) continue;
-        if (!group.metrics.has(metric)) this.seriesId(site, p.device, metric, lk, group);
+        if (!group.metrics.has(metric)) this.nameMetric(site, p.device, metric, lk, group);
         vals += `${vals ? ',' : '{'}${JSON.stringify(metric)}:${value}`;
         samples++;
       }
@@ -721,17 +737,24 @@ export class SqliteStore implements Store {
   }
 
   async history(q: HistoryQuery): Promise<HistorySeries[]> {
-    const series = this.db
-      .prepare('SELECT id, labels FROM series WHERE site = ? AND device = ? AND metric = ?')
-      .all(q.site, q.device, q.metric) as Array<{ id: number; labels: string }>;
-    const wanted = q.labels ? labelsKey(q.labels) : undefined;
-    const out: HistorySeries[] = [];
-    const maxPoints = q.maxPoints ?? 0;
     // A reader (the dashboard) may open a file that no broker of this version has migrated yet.
     this.hasReadings ||=
       this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'readings'").get() !==
       undefined;
-    const values = this.hasReadings ? this.readingValues() : this.legacyValues();
+    // The key of each series' values: its reading group, or in an older file the series itself.
+    const series = this.db
+      .prepare(
+        this.hasReadings
+          ? `SELECT g.id, s.labels FROM series s JOIN reading_groups g
+               ON g.site = s.site AND g.device = s.device AND g.labels = s.labels
+             WHERE s.site = ? AND s.device = ? AND s.metric = ?`
+          : 'SELECT id, labels FROM series WHERE site = ? AND device = ? AND metric = ?',
+      )
+      .all(q.site, q.device, q.metric) as Array<{ id: number; labels: string }>;
+    const wanted = q.labels ? labelsKey(q.labels) : undefined;
+    const out: HistorySeries[] = [];
+    const maxPoints = q.maxPoints ?? 0;
+    const values = this.hasReadings ? READING_VALUES : this.legacyValues();
     const count = this.db.prepare(`${values} SELECT count(*) AS n FROM s`);
     const raw = this.db.prepare(`${values} SELECT ts, value FROM s ORDER BY ts`);
     const bucketed = this.db.prepare(
@@ -740,14 +763,7 @@ export class SqliteStore implements Store {
     );
     for (const s of series) {
       if (wanted !== undefined && s.labels !== wanted) continue;
-      const key = this.hasReadings
-        ? (this.db
-            .prepare('SELECT id FROM reading_groups WHERE site = ? AND device = ? AND labels = ?')
-            .pluck()
-            .get(q.site, q.device, s.labels) as number | undefined)
-        : s.id;
-      if (key === undefined) continue;
-      const at = { id: key, path: metricPath(q.metric), from: q.from, to: q.to };
+      const at = { id: s.id, path: metricPath(q.metric), from: q.from, to: q.to };
       const { n } = count.get(at) as { n: number };
       if (n === 0) continue;
       const rows = (
@@ -758,24 +774,6 @@ export class SqliteStore implements Store {
       out.push({ labels: parseLabels(s.labels), points: rows.map((r) => [r.ts, r.value]) });
     }
     return out;
-  }
-
-  /**
-   * One metric's values of a reading group (@id, @path) in a time range, as `s (ts, value)`. Both
-   * tables: what was committed in the last second may not have moved yet. One value per time, the
-   * latest written (as the move keeps): a recent one over a moved one, and of two recent ones the
-   * later row (SQLite takes the bare column from the max() row).
-   */
-  private readingValues(): string {
-    return `WITH r (ts, value, k) AS (
-        SELECT ts, json_extract(vals, @path), max(rowid) FROM readings_recent
-        WHERE group_id = @id AND ts BETWEEN @from AND @to AND json_extract(vals, @path) IS NOT NULL
-        GROUP BY ts),
-      s (ts, value) AS (
-        SELECT ts, json_extract(vals, @path) FROM readings
-        WHERE group_id = @id AND ts BETWEEN @from AND @to AND json_extract(vals, @path) IS NOT NULL
-          AND ts NOT IN (SELECT ts FROM r)
-        UNION ALL SELECT ts, value FROM r)`;
   }
 
   /** The same from a file of schema 3 or 4 (a row per value), which a reader cannot migrate. */

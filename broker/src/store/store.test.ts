@@ -7,6 +7,18 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { type Influxd, startInfluxd } from '../../../test/support/influxd.js';
 import { INFLUX_DEFAULTS, openStore, type Store } from './index.js';
 
+/** The tables schemas 3 and 4 share, empty, as an older Pantau created them (batches differ). */
+const OLD_TABLES = (version: number) => `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  INSERT INTO meta VALUES ('schema_version', '${version}');
+  CREATE TABLE series (id INTEGER PRIMARY KEY, site TEXT NOT NULL, device TEXT NOT NULL,
+    metric TEXT NOT NULL, labels TEXT NOT NULL, UNIQUE (site, device, metric, labels));
+  CREATE TABLE samples (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
+    PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
+  CREATE TABLE seq_runs (site TEXT NOT NULL, a INTEGER NOT NULL, b INTEGER NOT NULL,
+    PRIMARY KEY (site, a)) WITHOUT ROWID;
+  CREATE TABLE seq_stats (site TEXT PRIMARY KEY, received INTEGER NOT NULL DEFAULT 0,
+    backfilled INTEGER NOT NULL DEFAULT 0, clock_suspect INTEGER NOT NULL DEFAULT 0);`;
+
 describe('store: sqlite schema upgrade', () => {
   it('brings a version 1 store up to date without losing what it holds', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pantau-store-v1-'));
@@ -39,23 +51,14 @@ describe('store: sqlite schema upgrade', () => {
     const path = join(dir, 'central.db');
     const ts = Date.now() - 60_000;
     const old = new Database(path);
-    old.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      INSERT INTO meta VALUES ('schema_version', '3');
-      CREATE TABLE series (id INTEGER PRIMARY KEY, site TEXT NOT NULL, device TEXT NOT NULL,
-        metric TEXT NOT NULL, labels TEXT NOT NULL, UNIQUE (site, device, metric, labels));
+    old.exec(`${OLD_TABLES(3)}
       INSERT INTO series VALUES (1, 'rsud', 'ptp-scc', 'snr_db', '');
-      CREATE TABLE samples (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
-        PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
       INSERT INTO samples VALUES (1, ${ts}, 31);
       CREATE TABLE batches (site TEXT NOT NULL, seq INTEGER NOT NULL, device TEXT NOT NULL,
         received_at INTEGER NOT NULL, backfill INTEGER NOT NULL, samples INTEGER NOT NULL,
         clock_suspect INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (site, seq)) WITHOUT ROWID;
       INSERT INTO batches VALUES ('rsud', 7, 'ptp-scc', ${ts}, 0, 1, 0);
-      CREATE TABLE seq_runs (site TEXT NOT NULL, a INTEGER NOT NULL, b INTEGER NOT NULL,
-        PRIMARY KEY (site, a)) WITHOUT ROWID;
       INSERT INTO seq_runs VALUES ('rsud', 7, 7);
-      CREATE TABLE seq_stats (site TEXT PRIMARY KEY, received INTEGER NOT NULL DEFAULT 0,
-        backfilled INTEGER NOT NULL DEFAULT 0, clock_suspect INTEGER NOT NULL DEFAULT 0);
       INSERT INTO seq_stats VALUES ('rsud', 1, 0, 0);`);
     old.close();
     const q = { site: 'rsud', device: 'ptp-scc', metric: 'snr_db' as const, from: ts - 1, to: ts + 1 };
@@ -98,14 +101,9 @@ describe('store: sqlite schema 4 to 5', () => {
     const path = join(dir, 'central.db');
     const ts = Date.now() - 60_000;
     const old = new Database(path);
-    old.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      INSERT INTO meta VALUES ('schema_version', '4');
-      CREATE TABLE series (id INTEGER PRIMARY KEY, site TEXT NOT NULL, device TEXT NOT NULL,
-        metric TEXT NOT NULL, labels TEXT NOT NULL, UNIQUE (site, device, metric, labels));
+    old.exec(`${OLD_TABLES(4)}
       INSERT INTO series VALUES (1, 'rsud', 'ptp-scc', 'snr_db', ''), (2, 'rsud', 'ptp-scc', 'rx_power_dbm', ''),
         (3, 'rsud', 'r1', 'if_in_bps', 'iface=eth0');
-      CREATE TABLE samples (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
-        PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
       INSERT INTO samples VALUES (1, ${ts}, 31), (2, ${ts}, -60), (1, ${ts + 1000}, 32), (3, ${ts}, 5);
       CREATE TABLE samples_recent (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL);
       INSERT INTO samples_recent VALUES (2, ${ts}, -61), (2, ${ts}, -62), (1, ${ts + 2000}, 33);
@@ -113,11 +111,7 @@ describe('store: sqlite schema 4 to 5', () => {
         received_at INTEGER NOT NULL, backfill INTEGER NOT NULL, samples INTEGER NOT NULL,
         clock_suspect INTEGER NOT NULL DEFAULT 0);
       INSERT INTO batches VALUES ('rsud', 7, 'ptp-scc', ${ts}, 0, 2, 0);
-      CREATE TABLE seq_runs (site TEXT NOT NULL, a INTEGER NOT NULL, b INTEGER NOT NULL,
-        PRIMARY KEY (site, a)) WITHOUT ROWID;
       INSERT INTO seq_runs VALUES ('rsud', 7, 7);
-      CREATE TABLE seq_stats (site TEXT PRIMARY KEY, received INTEGER NOT NULL DEFAULT 0,
-        backfilled INTEGER NOT NULL DEFAULT 0, clock_suspect INTEGER NOT NULL DEFAULT 0);
       INSERT INTO seq_stats VALUES ('rsud', 1, 0, 0);`);
     old.close();
     const q = { site: 'rsud', device: 'ptp-scc', from: ts - 1, to: ts + 5000 };
