@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { TelemetryPayload } from '@pantau/contract';
 import { decodeTelemetry, Malformed } from '../telemetry-check.js';
-import { SqliteStore } from './sqlite.js';
+import { type IngestDone, SqliteStore } from './sqlite.js';
 import type { WriteCall, WriteReply } from './sqlite-thread.js';
 import type { ThumbnailRecord } from './types.js';
 
@@ -26,7 +26,15 @@ const reply = (r: WriteReply) => {
     });
 };
 
-function run(method: WriteCall[1], a: unknown[]): Promise<unknown> {
+/** A committed (or failed) telemetry batch answered by its call's id: one callback for them all. */
+const answer: IngestDone = (id, result, error) =>
+  reply(
+    result
+      ? [id as number, 1, result]
+      : [id as number, 0, error instanceof Error ? error.message : String(error)],
+  );
+
+function run(method: Exclude<WriteCall[1], 'ingestTelemetryText'>, a: unknown[]): Promise<unknown> {
   switch (method) {
     case 'ingestTelemetry':
       return store.ingestTelemetry(
@@ -34,17 +42,6 @@ function run(method: WriteCall[1], a: unknown[]): Promise<unknown> {
         JSON.parse(a[1] as string) as TelemetryPayload,
         a[2] as number,
       );
-    case 'ingestTelemetryText': {
-      let p: TelemetryPayload;
-      try {
-        p = decodeTelemetry(a[2] as string, a[1] as string);
-      } catch (e) {
-        // Answered, not failed: a failed write closes the site box's connection to be resent.
-        if (e instanceof Malformed) return Promise.resolve({ malformed: e.message });
-        throw e;
-      }
-      return store.ingestTelemetry(a[0] as string, p, a[3] as number);
-    }
     case 'putThumbnail': {
       // A Buffer arrives as a plain Uint8Array; SQLite binds a Buffer as a blob.
       const t = a[1] as ThumbnailRecord;
@@ -62,6 +59,20 @@ port.on('message', (m: WriteCall[] | 'close') => {
     return;
   }
   for (const [id, method, args] of m) {
+    // Most of what the writer hears: decoded and queued for the next commit without a promise.
+    if (method === 'ingestTelemetryText') {
+      let p: TelemetryPayload;
+      try {
+        p = decodeTelemetry(args[2] as string, args[1] as string);
+      } catch (e) {
+        // Answered, not failed: a failed write closes the site box's connection to be resent.
+        if (e instanceof Malformed) reply([id, 1, { malformed: e.message }]);
+        else reply([id, 0, e instanceof Error ? e.message : String(e)]);
+        continue;
+      }
+      store.queueTelemetry(args[0] as string, p, args[3] as number, id, answer);
+      continue;
+    }
     let p: Promise<unknown>;
     try {
       p = run(method, args);

@@ -26,7 +26,7 @@ import type {
   ThumbnailRecord,
 } from './types.js';
 
-const SCHEMA_VERSION = 5;
+const SCHEMA_VERSION = 6;
 
 /**
  * The batches received, in arrival order, without a key: the runs of numbers (seq_runs) tell a
@@ -78,8 +78,7 @@ CREATE TABLE IF NOT EXISTS seq_runs (
   site TEXT NOT NULL, a INTEGER NOT NULL, b INTEGER NOT NULL, PRIMARY KEY (site, a)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS seq_stats (
-  site TEXT PRIMARY KEY, received INTEGER NOT NULL DEFAULT 0, backfilled INTEGER NOT NULL DEFAULT 0,
-  clock_suspect INTEGER NOT NULL DEFAULT 0
+  site TEXT PRIMARY KEY, backfilled INTEGER NOT NULL DEFAULT 0, clock_suspect INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS thumbnails (
   site TEXT NOT NULL, device TEXT NOT NULL, ts INTEGER NOT NULL, mime TEXT NOT NULL,
@@ -168,6 +167,15 @@ function parseLabels(key: string): Record<string, string> {
   return out;
 }
 
+/** Called once a queued batch is committed (a result) or has failed (an error). */
+export type IngestDone = (token: unknown, result: IngestResult | null, error?: unknown) => void;
+
+/** A (site, device, labels) whose readings share rows: its id, and per metric named so far its JSON key. */
+interface ReadingGroup {
+  id: number;
+  metrics: Map<string, string>;
+}
+
 export interface SqliteStoreOptions {
   path: string;
   readonly?: boolean;
@@ -183,7 +191,7 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
   /** Reading groups by site, device and labels; a transaction that rolls back forgets them (below). */
-  private readonly groups = new Map<string, { id: number; metrics: Set<string> }>();
+  private readonly groups = new Map<string, ReadingGroup>();
   private readonly stmts = new Map<string, Database.Statement>();
   private keptRuns: boolean | undefined;
   private hasReadings = false;
@@ -239,12 +247,9 @@ export class SqliteStore implements Store {
       const insertRun = this.db.prepare('INSERT INTO seq_runs (site, a, b) VALUES (?, ?, ?)');
       for (const { site } of sites) for (const r of this.islands(site)) insertRun.run(site, r.a, r.b);
       this.db.exec(
-        `INSERT INTO seq_stats (site, received, backfilled, clock_suspect)
-         SELECT site, COUNT(*), 0, 0 FROM (SELECT site, seq FROM batches UNION SELECT site, seq FROM events)
-         GROUP BY site;
-         UPDATE seq_stats SET
-           backfilled = (SELECT COUNT(*) FROM batches b WHERE b.site = seq_stats.site AND b.backfill = 1),
-           clock_suspect = (SELECT COALESCE(SUM(clock_suspect), 0) FROM batches b WHERE b.site = seq_stats.site);`,
+        `INSERT INTO seq_stats (site, backfilled, clock_suspect)
+         SELECT site, COUNT(*) FILTER (WHERE backfill = 1), COALESCE(SUM(clock_suspect), 0) FROM batches
+         GROUP BY site HAVING COUNT(*) FILTER (WHERE backfill = 1) > 0 OR SUM(clock_suspect) > 0;`,
       );
       version = 3;
     }
@@ -287,13 +292,21 @@ export class SqliteStore implements Store {
       }
       version = 5;
     }
+    if (version < 6) {
+      // 6: the count of numbers received is the length of the runs, no longer a column kept up per
+      // site on every commit (half the statements of a commit at 100 sites); seq_stats keeps only
+      // what the runs cannot tell, written when it changes.
+      if (columns('seq_stats').includes('received'))
+        this.db.exec('ALTER TABLE seq_stats DROP COLUMN received');
+      version = 6;
+    }
     this.db
       .prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)')
       .run('schema_version', String(version));
   }
 
   /** The reading group of one (site, device, labels): its id and the metrics known to have a series. */
-  private groupOf(site: string, device: string, labels: string): { id: number; metrics: Set<string> } {
+  private groupOf(site: string, device: string, labels: string): ReadingGroup {
     const key = `${site}\u0000${device}\u0000${labels}`;
     let g = this.groups.get(key);
     if (g) return g;
@@ -307,26 +320,31 @@ export class SqliteStore implements Store {
       device,
       labels,
     ) as { id: number };
-    g = { id: row.id, metrics: new Set() };
+    g = { id: row.id, metrics: new Map() };
     this.groups.set(key, g);
     return g;
   }
 
-  /** Names a metric of a group in the series table (history and listings look metrics up there). */
+  /**
+   * Names a metric of a group in the series table (history and listings look metrics up there);
+   * returns its key in a reading's JSON values.
+   */
   private nameMetric(
     site: string,
     device: string,
     metric: string,
     labels: string,
-    group: { metrics: Set<string> },
-  ): void {
+    group: ReadingGroup,
+  ): string {
     this.prep('INSERT OR IGNORE INTO series (site, device, metric, labels) VALUES (?, ?, ?, ?)').run(
       site,
       device,
       metric,
       labels,
     );
-    group.metrics.add(metric);
+    const key = `${JSON.stringify(metric)}:`;
+    group.metrics.set(metric, key);
+    return key;
   }
 
   /** Prepared once: preparing costs more than the insert itself at thousands of batches a second. */
@@ -344,8 +362,8 @@ export class SqliteStore implements Store {
     site: string;
     p: TelemetryPayload;
     receivedAt: number;
-    resolve: (r: IngestResult) => void;
-    reject: (e: unknown) => void;
+    token: unknown;
+    done: IngestDone;
   }> = [];
   private seqTx?: Database.Transaction<(write: () => unknown) => unknown>;
 
@@ -375,31 +393,51 @@ export class SqliteStore implements Store {
    * cost more than the inserts themselves at thousands of batches a second.
    */
   ingestTelemetry(site: string, p: TelemetryPayload, receivedAt: number): Promise<IngestResult> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ site, p, receivedAt, resolve, reject });
-      if (this.pending.length === 1) setImmediate(() => this.flush());
-    });
+    return new Promise((resolve, reject) =>
+      this.queueTelemetry(site, p, receivedAt, null, (_, r, e) => (r ? resolve(r) : reject(e))),
+    );
   }
 
-  private flush(): void {
+  /**
+   * As ingestTelemetry, answered by calling `done(token, …)` after the commit: the writer thread
+   * answers thousands of batches a second, and a promise and closures for each cost it more than
+   * the callback it shares.
+   */
+  queueTelemetry(
+    site: string,
+    p: TelemetryPayload,
+    receivedAt: number,
+    token: unknown,
+    done: IngestDone,
+  ): void {
+    this.pending.push({ site, p, receivedAt, token, done });
+    if (this.pending.length === 1) setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
     const items = this.pending;
     this.pending = [];
     if (items.length === 0) return;
+    let results: IngestResult[];
     try {
-      const results = this.writeWithSeq(() => items.map((i) => this.ingestOne(i.site, i.p, i.receivedAt)));
-      for (let n = 0; n < items.length; n++) items[n]!.resolve(results[n]!);
-      this.mergeSoon();
+      results = this.writeWithSeq(() => items.map((i) => this.ingestOne(i.site, i.p, i.receivedAt)));
     } catch {
       // One failing batch must not fail the others: retry them one commit each.
       for (const i of items) {
+        let r: IngestResult;
         try {
-          i.resolve(this.writeWithSeq(() => this.ingestOne(i.site, i.p, i.receivedAt)));
+          r = this.writeWithSeq(() => this.ingestOne(i.site, i.p, i.receivedAt));
         } catch (e) {
-          i.reject(e);
+          i.done(i.token, null, e);
+          continue;
         }
+        i.done(i.token, r);
       }
+      return;
     }
-  }
+    for (let n = 0; n < items.length; n++) items[n]!.done(items[n]!.token, results[n]!);
+    this.mergeSoon();
+  };
 
   private ingestOne(site: string, p: TelemetryPayload, receivedAt: number): IngestResult {
     let n = 0;
@@ -407,7 +445,7 @@ export class SqliteStore implements Store {
     // A box without a real-time clock stamps readings in 1970 (or at its last saved time) until
     // NTP sets it; such readings would land far from their hour. Kept out of history, counted.
     for (const r of p.readings) {
-      n += Object.keys(r.values).length;
+      for (const _ in r.values) n++;
       if (!plausibleTs(r.ts, receivedAt)) suspect++;
     }
     // A number the site's runs already hold is a replay (or a clash, warned of at the birth).
@@ -425,8 +463,8 @@ export class SqliteStore implements Store {
       for (const metric in r.values) {
         const value = (r.values as Record<string, unknown>)[metric];
         if (typeof value !== 'number' || !Number.isFinite(value)) continue;
-        if (!group.metrics.has(metric)) this.nameMetric(site, p.device, metric, lk, group);
-        vals += `${vals ? ',' : '{'}${JSON.stringify(metric)}:${value}`;
+        const key = group.metrics.get(metric) ?? this.nameMetric(site, p.device, metric, lk, group);
+        vals += vals ? `,${key}${value}` : `{${key}${value}`;
         samples++;
       }
       if (!vals) continue;
@@ -457,12 +495,13 @@ export class SqliteStore implements Store {
    * already hold it (nothing changes then). Usually it extends the newest run by one, in memory.
    */
   private noteSeq(site: string, seq: number, backfill: boolean, suspect: number): boolean {
-    const stats = this.seqStats.get(site) ?? { received: 0, backfilled: 0, suspect: 0 };
-    this.seqStats.set(site, stats);
     const count = () => {
-      stats.received++;
-      stats.backfilled += backfill ? 1 : 0;
-      stats.suspect += suspect;
+      if (!backfill && suspect === 0) return true;
+      const stats = this.seqStats.get(site);
+      if (stats) {
+        stats.backfilled += backfill ? 1 : 0;
+        stats.suspect += suspect;
+      } else this.seqStats.set(site, { backfilled: backfill ? 1 : 0, suspect });
       return true;
     };
     // Usually the number after the newest run: extended in memory, written once per commit.
@@ -500,8 +539,8 @@ export class SqliteStore implements Store {
 
   /** Per site, the newest run of received numbers as kept here (null: none yet); `dirty` until written. */
   private readonly seqTails = new Map<string, { a: number; b: number; dirty: boolean } | null>();
-  /** Per site, the counts added in the transaction under way. */
-  private readonly seqStats = new Map<string, { received: number; backfilled: number; suspect: number }>();
+  /** Per site, the backfilled batches and suspect readings added in the transaction under way. */
+  private readonly seqStats = new Map<string, { backfilled: number; suspect: number }>();
   private dataVersion = -1;
 
   /**
@@ -519,10 +558,10 @@ export class SqliteStore implements Store {
     for (const [site, tail] of this.seqTails) if (tail?.dirty) this.writeTail(site, tail);
     for (const [site, c] of this.seqStats)
       this.prep(
-        `INSERT INTO seq_stats (site, received, backfilled, clock_suspect) VALUES (?, ?, ?, ?)
-         ON CONFLICT (site) DO UPDATE SET received = received + excluded.received,
+        `INSERT INTO seq_stats (site, backfilled, clock_suspect) VALUES (?, ?, ?)
+         ON CONFLICT (site) DO UPDATE SET
            backfilled = backfilled + excluded.backfilled, clock_suspect = clock_suspect + excluded.clock_suspect`,
-      ).run(site, c.received, c.backfilled, c.suspect);
+      ).run(site, c.backfilled, c.suspect);
     this.seqStats.clear();
   }
 
@@ -561,17 +600,16 @@ export class SqliteStore implements Store {
           b: number;
         }>)
       : this.islands(site);
-    const counts = this.keptRuns
-      ? (this.prep('SELECT received, backfilled, clock_suspect FROM seq_stats WHERE site = ?').get(site) as
-          | { received: number; backfilled: number; clock_suspect: number }
-          | undefined)
-      : (this.db
-          .prepare(
-            `SELECT (SELECT COUNT(*) FROM (SELECT seq FROM batches WHERE site = @site UNION SELECT seq FROM events WHERE site = @site)) AS received,
-               COUNT(*) FILTER (WHERE backfill = 1) AS backfilled, COALESCE(SUM(clock_suspect), 0) AS clock_suspect
-             FROM batches WHERE site = @site`,
-          )
-          .get({ site }) as { received: number; backfilled: number; clock_suspect: number });
+    const counts = (
+      this.keptRuns
+        ? this.prep('SELECT backfilled, clock_suspect FROM seq_stats WHERE site = ?').get(site)
+        : this.db
+            .prepare(
+              `SELECT COUNT(*) FILTER (WHERE backfill = 1) AS backfilled, COALESCE(SUM(clock_suspect), 0) AS clock_suspect
+               FROM batches WHERE site = ?`,
+            )
+            .get(site)
+    ) as { backfilled: number; clock_suspect: number } | undefined;
     const skips = (
       this.db
         .prepare('SELECT from_seq AS a, to_seq AS b FROM seq_skips WHERE site = ? ORDER BY from_seq')
@@ -587,7 +625,8 @@ export class SqliteStore implements Store {
       site,
       first: islands[0]?.a ?? null,
       last: islands.at(-1)?.b ?? null,
-      received: counts?.received ?? 0,
+      // Every number received is in exactly one run.
+      received: islands.reduce((n, r) => n + r.b - r.a + 1, 0),
       backfilled_batches: counts?.backfilled ?? 0,
       clock_suspect_readings: counts?.clock_suspect ?? 0,
       missing,

@@ -40,7 +40,7 @@ describe('store: sqlite schema upgrade', () => {
     await store.close();
     const check = new Database(path, { readonly: true });
     expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
-      value: '5',
+      value: '6',
     });
     check.close();
     rmSync(dir, { recursive: true, force: true });
@@ -88,14 +88,14 @@ describe('store: sqlite schema upgrade', () => {
       { site: 'rsud', seq: 8 },
     ]);
     expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
-      value: '5',
+      value: '6',
     });
     check.close();
     rmSync(dir, { recursive: true, force: true });
   });
 });
 
-describe('store: sqlite schema 4 to 5', () => {
+describe('store: sqlite schema 4 to 6', () => {
   it('moves the rows per value into rows per reading, the later value winning, and a reader that opened the file first follows', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pantau-store-v4-'));
     const path = join(dir, 'central.db');
@@ -140,11 +140,15 @@ describe('store: sqlite schema 4 to 5', () => {
     await reader.close();
     const check = new Database(path, { readonly: true });
     expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
-      value: '5',
+      value: '6',
     });
     expect(
       check.prepare("SELECT name FROM sqlite_master WHERE name IN ('samples', 'samples_recent')").all(),
     ).toEqual([]);
+    // Schema 6: the count received is the runs' length, no longer a column.
+    expect(
+      (check.prepare('PRAGMA table_info(seq_stats)').all() as Array<{ name: string }>).map((c) => c.name),
+    ).toEqual(['site', 'backfilled', 'clock_suspect']);
     check.close();
     rmSync(dir, { recursive: true, force: true });
   });
