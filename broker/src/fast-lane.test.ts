@@ -228,6 +228,52 @@ describe('telemetry fast lane', () => {
     box.socket.destroy();
   });
 
+  it("takes a clean reader's acknowledgements (aedes keeps nothing to clear for it) and leaves a persistent reader's to aedes", async () => {
+    const acked = new Map<string, number>();
+    const onAck = (_packet: unknown, client: { id: string }) =>
+      acked.set(client.id, (acked.get(client.id) ?? 0) + 1);
+    broker.aedes.on('ack', onAck);
+    const persistent = () => {
+      const got: number[] = [];
+      const c = mqtt.connect(`mqtt://127.0.0.1:${broker.port}`, {
+        username: 'reader',
+        password: 'reader-pass',
+        clientId: 'keeper',
+        clean: false,
+        reconnectPeriod: 0,
+      });
+      c.on('message', (_t, payload) => got.push((JSON.parse(payload.toString()) as { seq: number }).seq));
+      return { c, got, up: new Promise((r) => c.once('connect', r)) };
+    };
+    const keeper = persistent();
+    await keeper.up;
+    await keeper.c.subscribeAsync(TOPIC, { qos: 1 });
+    const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+    const first = [++seq, ++seq, ++seq];
+    box.write(...first.map((s, k) => publish(TOPIC, 40 + k, telemetry(s))));
+    await waitFor(
+      'delivered to both readers',
+      () => keeper.got.length === 3 && read.got.get(TOPIC)?.includes(first[2]!),
+      5000,
+    );
+    await waitFor("the persistent reader's acknowledgements at aedes", () => acked.get('keeper') === 3, 5000);
+    expect(acked.get(read.c.options.clientId!)).toBeUndefined();
+
+    // What the persistent reader acknowledged is gone from its session: after a reconnect it gets
+    // only what came while it was away.
+    await keeper.c.endAsync();
+    const away = [++seq, ++seq];
+    box.write(...away.map((s, k) => publish(TOPIC, 50 + k, telemetry(s))));
+    await waitFor('acknowledged to the box', () => box.acks.length === 5, 5000);
+    const back = persistent();
+    await waitFor('the queued messages', () => back.got.length === 2, 5000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(back.got).toEqual(away);
+    broker.aedes.off('ack', onAck);
+    await back.c.endAsync();
+    box.socket.destroy();
+  });
+
   it('leaves a malformed packet length to aedes, which closes the connection', async () => {
     const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
     box.write(Buffer.from([0x32, 0xff, 0xff, 0xff, 0xff, 0x01]));
