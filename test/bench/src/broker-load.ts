@@ -78,8 +78,12 @@ function waitGo(): Promise<number> {
   });
 }
 
-function telemetry(seq: number, sent: number): Buffer {
-  const ts = Math.floor(sent);
+/**
+ * `ts`: the reading's time. A site box reads a device once per poll interval, so two of its batches
+ * never carry one device's readings at the same millisecond; the load keeps them apart too (a window
+ * of messages leaves within one millisecond), or the central would merge them as late corrections.
+ */
+function telemetry(seq: number, sent: number, ts: number): Buffer {
   return Buffer.from(
     `{"v":1,"seq":${seq},"device":"radio","backfill":false,"sent":${sent},"readings":[{"ts":${ts},"values":{"rx_power_dbm":-61,"snr_db":29,"noise_floor_dbm":-92,"ccq_pct":97,"capacity_tx_bps":150000000,"capacity_rx_bps":140000000,"rate_tx_bps":2310000,"rate_rx_bps":8120000,"uptime_s":${2592000 + seq}}}]}`,
   );
@@ -97,6 +101,7 @@ async function pub(c: Extract<LoadConfig, { role: 'pub' }>): Promise<void> {
   const conns = c.accounts.map((a) => {
     const conn = {
       seq: 0,
+      ts: 0,
       nextId: 1,
       inflight: 0,
       sentAt: new Float64Array(65536),
@@ -108,7 +113,8 @@ async function pub(c: Extract<LoadConfig, { role: 'pub' }>): Promise<void> {
         const t = now();
         conn.sentAt[id] = t;
         conn.inflight++;
-        socket.write(publishPacket(conn.topic, id, telemetry(++conn.seq, t)));
+        conn.ts = Math.max(Math.floor(t), conn.ts + 1);
+        socket.write(publishPacket(conn.topic, id, telemetry(++conn.seq, t, conn.ts)));
       },
     };
     let onReady: () => void = () => {};
