@@ -181,6 +181,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     clients: aedes.connectedClients,
     ...guard.stats,
     fastLaneMessages: lane?.stats.fastLaneMessages ?? 0,
+    fastDeliveries: lane?.stats.fastDeliveries ?? 0,
   });
   const observer = await observeBroker({
     figures,

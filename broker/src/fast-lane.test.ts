@@ -5,6 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
+import mqttPacket from 'mqtt-packet';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPacket, publishPacket, wireTopic } from '../../test/bench/src/mqtt-lean.js';
@@ -12,6 +13,7 @@ import { tempDir, waitFor } from '../../test/support/procs.js';
 import { type RunningBroker, startBroker } from './broker.js';
 import type { BrokerConfig, Limits } from './config.js';
 import { Authenticator, addGateway, addReader, loadCredentials } from './credentials.js';
+import { encodePublish } from './fast-delivery.js';
 import { FastLane } from './fast-lane.js';
 import { Guard } from './guard.js';
 import { startListeners } from './listeners.js';
@@ -249,6 +251,7 @@ describe('telemetry fast lane', () => {
     await keeper.up;
     await keeper.c.subscribeAsync(TOPIC, { qos: 1 });
     const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+    const fast = broker.stats().fastDeliveries;
     const first = [++seq, ++seq, ++seq];
     box.write(...first.map((s, k) => publish(TOPIC, 40 + k, telemetry(s))));
     await waitFor(
@@ -258,6 +261,8 @@ describe('telemetry fast lane', () => {
     );
     await waitFor("the persistent reader's acknowledgements at aedes", () => acked.get('keeper') === 3, 5000);
     expect(acked.get(read.c.options.clientId!)).toBeUndefined();
+    // Written in one buffer for the clean reader only; aedes wrote the persistent reader's.
+    expect(broker.stats().fastDeliveries - fast).toBe(3);
 
     // What the persistent reader acknowledged is gone from its session: after a reconnect it gets
     // only what came while it was away.
@@ -271,6 +276,47 @@ describe('telemetry fast lane', () => {
     expect(back.got).toEqual(away);
     broker.aedes.off('ack', onAck);
     await back.c.endAsync();
+    box.socket.destroy();
+  });
+
+  it("writes a clean QoS 1 reader's deliveries itself, a retained one with its flag; QoS 0 stays aedes's", async () => {
+    const before = broker.stats();
+    const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+    const s = ++seq;
+    box.write(publish(TOPIC, 60, telemetry(s)));
+    await waitFor('delivered', () => read.got.get(TOPIC)?.includes(s), 5000);
+    expect(broker.stats().fastDeliveries - before.fastDeliveries).toBe(1);
+
+    // A retained state, delivered when a new clean reader subscribes: retained on the wire.
+    const state = 'pantau/v1/psc/gateway/state';
+    const body = Buffer.from(JSON.stringify({ v: 1, state: 'online', ts: Date.now(), site: 'psc' }));
+    box.write(publish(state, 61, body, { retain: true }));
+    await waitFor('acknowledged', () => box.acks.includes(61), 5000);
+    const late = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
+      username: 'reader',
+      password: 'reader-pass',
+      reconnectPeriod: 0,
+    });
+    const retained = new Promise<mqttPacket.IPublishPacket>((r) =>
+      late.once('message', (_t, _p, pk) => r(pk)),
+    );
+    const fast = broker.stats().fastDeliveries;
+    await late.subscribeAsync(state, { qos: 1 });
+    const pk = await retained;
+    expect(pk).toMatchObject({ retain: true, qos: 1, topic: state });
+    expect(pk.payload.toString()).toBe(body.toString());
+    expect(broker.stats().fastDeliveries - fast).toBe(1);
+
+    // QoS 0 from aedes's path (an event at QoS 0) is aedes's delivery; the readers still get it.
+    const ev = 'pantau/v1/psc/events';
+    const evBody = Buffer.from(JSON.stringify({ v: 1, seq: ++seq, ts: Date.now(), type: 'door_open' }));
+    const got = new Promise<mqttPacket.IPublishPacket>((r) => late.once('message', (_t, _p, p) => r(p)));
+    await late.subscribeAsync(ev, { qos: 1 });
+    const fast0 = broker.stats().fastDeliveries;
+    box.write(publish(ev, 0, evBody, { qos: 0 }));
+    expect(await got).toMatchObject({ qos: 0, topic: ev });
+    expect(broker.stats().fastDeliveries).toBe(fast0);
+    await late.endAsync();
     box.socket.destroy();
   });
 
@@ -292,37 +338,41 @@ describe('telemetry fast lane and a reader that does not read', () => {
     dir.remove();
   });
 
-  it('stops reading a box while its messages wait for a reader that does not read, and loses nothing', async () => {
-    const slow = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
-      username: 'reader',
-      password: 'reader-pass',
-      reconnectPeriod: 0,
-      keepalive: 0,
-    });
-    const got: number[] = [];
-    slow.on('message', (_t, payload) => got.push((JSON.parse(payload.toString()) as { seq: number }).seq));
-    await slow.subscribeAsync('pantau/v1/psc/pump-1/telemetry', { qos: 0 });
-    slow.stream.pause();
-    const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
-    const topic = 'pantau/v1/psc/pump-1/telemetry';
-    // 40 MB in all, more than the loopback's socket buffers hold between the broker and the reader.
-    const n = 8000;
-    const pad = 'x'.repeat(5000);
-    const seqs = Array.from({ length: n }, (_, k) => k + 1);
-    const payload = (s: number) =>
-      Buffer.from(telemetry(s, 'pump-1').toString().replace('{', `{"pad":"${pad}",`));
-    box.write(...seqs.map((s) => publish(topic, s, payload(s))));
-    await new Promise((r) => setTimeout(r, 3000));
-    // Held back: the deliveries wait for the reader, and the box's bytes wait in its socket.
-    expect(box.acks.length).toBeLessThan(n);
-    expect(box.closed).toBe(false);
-    slow.stream.resume();
-    await waitFor('all acknowledged', () => box.acks.length === n, 60_000);
-    await waitFor('all delivered', () => got.length === n, 60_000);
-    expect(got).toEqual(seqs);
-    box.socket.destroy();
-    await slow.endAsync();
-  }, 90_000);
+  it.each([0, 1] as const)(
+    'stops reading a box while its messages wait for a reader that does not read (QoS %i), and loses nothing',
+    async (qos) => {
+      const slow = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
+        username: 'reader',
+        password: 'reader-pass',
+        reconnectPeriod: 0,
+        keepalive: 0,
+      });
+      const got: number[] = [];
+      slow.on('message', (_t, payload) => got.push((JSON.parse(payload.toString()) as { seq: number }).seq));
+      await slow.subscribeAsync('pantau/v1/psc/pump-1/telemetry', { qos });
+      slow.stream.pause();
+      const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+      const topic = 'pantau/v1/psc/pump-1/telemetry';
+      // 40 MB in all, more than the loopback's socket buffers hold between the broker and the reader.
+      const n = 8000;
+      const pad = 'x'.repeat(5000);
+      const seqs = Array.from({ length: n }, (_, k) => k + 1);
+      const payload = (s: number) =>
+        Buffer.from(telemetry(s, 'pump-1').toString().replace('{', `{"pad":"${pad}",`));
+      box.write(...seqs.map((s) => publish(topic, s, payload(s))));
+      await new Promise((r) => setTimeout(r, 3000));
+      // Held back: the deliveries wait for the reader, and the box's bytes wait in its socket.
+      expect(box.acks.length).toBeLessThan(n);
+      expect(box.closed).toBe(false);
+      slow.stream.resume();
+      await waitFor('all acknowledged', () => box.acks.length === n, 60_000);
+      await waitFor('all delivered', () => got.length === n, 60_000);
+      expect(got).toEqual(seqs);
+      box.socket.destroy();
+      await slow.endAsync();
+    },
+    90_000,
+  );
 });
 
 describe('telemetry fast lane at the rate limit', () => {
@@ -410,5 +460,28 @@ describe('telemetry fast lane with a store that fails', () => {
     box.write(publish(TOPIC, 1, telemetry(1)));
     await waitFor('connection closed', () => box.closed, 5000);
     expect(box.acks).toEqual([]);
+  });
+});
+
+describe('a delivery written in one buffer', () => {
+  it('is byte for byte what mqtt-packet writes for MQTT 3.1.1', () => {
+    const cases = [
+      { topic: 'pantau/v1/psc/ptp-1/telemetry', payload: telemetry(1), qos: 1, retain: false, dup: false },
+      { topic: 'pantau/v1/psc/gateway/state', payload: Buffer.from('{}'), qos: 1, retain: true, dup: false },
+      { topic: 'a/ünïcödé/ß', payload: Buffer.alloc(0), qos: 1, retain: false, dup: true },
+      { topic: 't', payload: Buffer.alloc(200, 1), qos: 0, retain: false, dup: false },
+      // Remaining lengths of two, three and four bytes.
+      { topic: 't', payload: Buffer.alloc(16_400, 2), qos: 1, retain: false, dup: false },
+      { topic: 't', payload: Buffer.alloc(2_097_200, 3), qos: 1, retain: false, dup: false },
+      { topic: 't', payload: 'text payload', qos: 1, retain: false, dup: false },
+    ];
+    for (const c of cases) {
+      const want = mqttPacket.generate({
+        cmd: 'publish',
+        messageId: 4242,
+        ...c,
+      } as mqttPacket.IPublishPacket);
+      expect(encodePublish(c, c.qos, 4242)!.equals(want)).toBe(true);
+    }
   });
 });

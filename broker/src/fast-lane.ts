@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import { parseTopic } from '@pantau/contract';
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
+import { deliverInOneBuffer } from './fast-delivery.js';
 import type { Guard } from './guard.js';
 
 /** What aedes keeps on a client that the lane reads (aedes 1.x, lib/client.js, handlers/connect.js). */
@@ -47,10 +48,12 @@ const EMPTY = Buffer.alloc(0);
 export interface FastLaneStats {
   /** Telemetry messages the lane stored and acknowledged. */
   fastLaneMessages: number;
+  /** QoS 1 deliveries to clean MQTT 3.1.1 sessions written in one buffer (fast-delivery.ts). */
+  fastDeliveries: number;
 }
 
 export class FastLane {
-  readonly stats: FastLaneStats = { fastLaneMessages: 0 };
+  readonly stats: FastLaneStats = { fastLaneMessages: 0, fastDeliveries: 0 };
   /** Stored and acknowledged messages waiting for a place in aedes's emitter, oldest first. */
   private queue: Array<{ conn: Connection; packet: PublishPacket }> = [];
   private queueHead = 0;
@@ -67,6 +70,7 @@ export class FastLane {
   /** Puts the lane in front of aedes on one connection, right after aedes.handle(socket). */
   attach(socket: Socket, client: Client): void {
     new Connection(this, socket, client);
+    deliverInOneBuffer(client, this.stats);
   }
 
   /** Stores one message; then acknowledges it and hands it to aedes for its subscribers. */

@@ -21,6 +21,7 @@ export interface BrokerFigures extends IngestStats {
   limitHits: number;
   /** Telemetry messages the fast lane (fast-lane.ts) stored and acknowledged, not aedes. */
   fastLaneMessages: number;
+  fastDeliveries: number;
 }
 
 export interface BrokerObserver {
@@ -71,6 +72,12 @@ export async function observeBroker(o: {
     'Telemetry messages acknowledged by the fast lane rather than aedes (part of ingested_total)',
     [],
     (c) => c.inc(o.figures().fastLaneMessages),
+  );
+  counter(
+    'pantau_broker_fast_deliveries_total',
+    'QoS 1 deliveries to clean MQTT 3.1.1 sessions written by the fast lane rather than aedes',
+    [],
+    (c) => c.inc(o.figures().fastDeliveries),
   );
   counter('pantau_broker_ingest_rejected_total', 'Malformed messages set aside', [], (c) =>
     c.inc(o.figures().rejected),
