@@ -6,7 +6,7 @@
 //     connections publishing telemetry-sized QoS 1 messages on their own site's topics, closed loop
 //     with BENCH_BROKER_WINDOW (16) unacknowledged messages per connection, plus one reader subscribed
 //     to pantau/v1/# at QoS 1: acknowledged messages/s, delivered messages/s, latency; the brokers
-//     one after the other, BENCH_BROKER_REPEAT (2) times;
+//     one after the other, BENCH_BROKER_REPEAT (3) times (the machine drifts; the median counts);
 //  2. latency at equal load: open loop at half the slower broker's saturation rate, p50/p99 delivery
 //     latency (publisher's clock to subscriber's clock, both on this machine);
 //  3. memory: BENCH_BROKER_IDLE (10,000) site-box connections (persistent session, last will, their
@@ -49,7 +49,7 @@ export function brokerBenchOptionsFromEnv(): BrokerBenchOptions | null {
     warmupS: envWhole('BENCH_BROKER_WARMUP_S', 3),
     durationS: envWhole('BENCH_BROKER_DURATION_S', 10),
     idle: envWhole('BENCH_BROKER_IDLE', 10_000),
-    repeat: Math.max(1, envWhole('BENCH_BROKER_REPEAT', 2)),
+    repeat: Math.max(1, envWhole('BENCH_BROKER_REPEAT', 3)),
   };
 }
 
