@@ -111,6 +111,20 @@ async function laneBroker(dir: string, fastLane: boolean, limits?: Partial<Limit
   );
 }
 
+/** A lane broker for the tests of one describe block: started before them, closed and removed after. */
+function laneBrokerFor(name: string, fastLane: boolean, limits?: Partial<Limits>): { broker: RunningBroker } {
+  const dir = tempDir(name);
+  const held = {} as { broker: RunningBroker };
+  beforeAll(async () => {
+    held.broker = await laneBroker(dir.path, fastLane, limits);
+  });
+  afterAll(async () => {
+    await held.broker?.close();
+    dir.remove();
+  });
+  return held;
+}
+
 /** A reader subscribed to everything at QoS 1: the seq numbers it got, by topic, in order. */
 async function reader(port: number) {
   const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
@@ -328,20 +342,12 @@ describe('telemetry fast lane', () => {
 });
 
 describe('telemetry fast lane and a reader that does not read', () => {
-  const dir = tempDir('fast-lane-slow');
-  let broker: RunningBroker;
-  beforeAll(async () => {
-    broker = await laneBroker(dir.path, true, { publish_rate_per_s: 100_000, publish_burst: 100_000 });
-  });
-  afterAll(async () => {
-    await broker?.close();
-    dir.remove();
-  });
+  const lane = laneBrokerFor('fast-lane-slow', true, { publish_rate_per_s: 100_000, publish_burst: 100_000 });
 
   it.each([0, 1] as const)(
     'stops reading a box while its messages wait for a reader that does not read (QoS %i), and loses nothing',
     async (qos) => {
-      const slow = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
+      const slow = await mqtt.connectAsync(`mqtt://127.0.0.1:${lane.broker.port}`, {
         username: 'reader',
         password: 'reader-pass',
         reconnectPeriod: 0,
@@ -351,7 +357,7 @@ describe('telemetry fast lane and a reader that does not read', () => {
       slow.on('message', (_t, payload) => got.push((JSON.parse(payload.toString()) as { seq: number }).seq));
       await slow.subscribeAsync('pantau/v1/psc/pump-1/telemetry', { qos });
       slow.stream.pause();
-      const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+      const box = await RawBox.connect(lane.broker.port, 'gw-psc', 'gw-psc-pass');
       const topic = 'pantau/v1/psc/pump-1/telemetry';
       // 40 MB in all, more than the loopback's socket buffers hold between the broker and the reader.
       const n = 8000;
@@ -376,26 +382,18 @@ describe('telemetry fast lane and a reader that does not read', () => {
 });
 
 describe('telemetry fast lane at the rate limit', () => {
-  const dir = tempDir('fast-lane-rate');
-  let broker: RunningBroker;
-  beforeAll(async () => {
-    broker = await laneBroker(dir.path, true, { publish_rate_per_s: 20, publish_burst: 4 });
-  });
-  afterAll(async () => {
-    await broker?.close();
-    dir.remove();
-  });
+  const lane = laneBrokerFor('fast-lane-rate', true, { publish_rate_per_s: 20, publish_burst: 4 });
 
   it('takes what the tokens allow and leaves the rest to be held by aedes, in order', async () => {
-    const read = await reader(broker.port);
-    const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+    const read = await reader(lane.broker.port);
+    const box = await RawBox.connect(lane.broker.port, 'gw-psc', 'gw-psc-pass');
     const seqs = Array.from({ length: 8 }, (_, k) => k + 1);
     box.write(...seqs.map((s) => publish(TOPIC, s, telemetry(s))));
     await waitFor('all acknowledged', () => box.acks.length === 8, 5000);
     expect(box.acks.sort((x, y) => x - y)).toEqual(seqs);
-    expect(broker.stats().fastLaneMessages).toBe(4);
-    expect(broker.stats().limitHits).toBeGreaterThanOrEqual(1);
-    expect(broker.stats().batches).toBe(8);
+    expect(lane.broker.stats().fastLaneMessages).toBe(4);
+    expect(lane.broker.stats().limitHits).toBeGreaterThanOrEqual(1);
+    expect(lane.broker.stats().batches).toBe(8);
     await waitFor('delivered', () => (read.got.get(TOPIC) ?? []).length === 8, 5000);
     expect(read.got.get(TOPIC)).toEqual(seqs);
     expect(box.closed).toBe(false);
@@ -405,22 +403,14 @@ describe('telemetry fast lane at the rate limit', () => {
 });
 
 describe('telemetry fast lane switched off', () => {
-  const dir = tempDir('fast-lane-off');
-  let broker: RunningBroker;
-  beforeAll(async () => {
-    broker = await laneBroker(dir.path, false);
-  });
-  afterAll(async () => {
-    await broker?.close();
-    dir.remove();
-  });
+  const lane = laneBrokerFor('fast-lane-off', false);
 
   it('leaves every packet to aedes', async () => {
-    const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+    const box = await RawBox.connect(lane.broker.port, 'gw-psc', 'gw-psc-pass');
     box.write(publish(TOPIC, 1, telemetry(1)), publish(TOPIC, 2, telemetry(2)));
     await waitFor('acknowledged', () => box.acks.length === 2, 5000);
-    expect(broker.stats().batches).toBe(2);
-    expect(broker.stats().fastLaneMessages).toBe(0);
+    expect(lane.broker.stats().batches).toBe(2);
+    expect(lane.broker.stats().fastLaneMessages).toBe(0);
     box.socket.destroy();
   });
 });

@@ -200,7 +200,7 @@ export class Guard {
    */
   mayPublishTelemetry(client: Client, topic: string): boolean {
     const account = this.accounts.get(client);
-    return account !== undefined && mayPublish(account, topic, false, 0, this.cfg.mqtt.max_packet_bytes).ok;
+    return account !== undefined && mayPublish(account, topic, false, 0, this.maxPayloadBytes).ok;
   }
 
   /** For the fast lane: a rate token if one is free now; false leaves the packet to throttle(). */

@@ -26,13 +26,12 @@ const reply = (r: WriteReply) => {
     });
 };
 
+/** A write that failed, answered with the error's message. */
+const failed = (id: number, e: unknown): WriteReply => [id, 0, e instanceof Error ? e.message : String(e)];
+
 /** A committed (or failed) telemetry batch answered by its call's id: one callback for them all. */
 const answer: IngestDone = (id, result, error) =>
-  reply(
-    result
-      ? [id as number, 1, result]
-      : [id as number, 0, error instanceof Error ? error.message : String(error)],
-  );
+  reply(result ? [id as number, 1, result] : failed(id as number, error));
 
 function run(method: Exclude<WriteCall[1], 'ingestTelemetryText'>, a: unknown[]): Promise<unknown> {
   switch (method) {
@@ -67,7 +66,7 @@ port.on('message', (m: WriteCall[] | 'close') => {
       } catch (e) {
         // Answered, not failed: a failed write closes the site box's connection to be resent.
         if (e instanceof Malformed) reply([id, 1, { malformed: e.message }]);
-        else reply([id, 0, e instanceof Error ? e.message : String(e)]);
+        else reply(failed(id, e));
         continue;
       }
       store.queueTelemetry(args[0] as string, p, args[3] as number, id, answer);
@@ -81,7 +80,7 @@ port.on('message', (m: WriteCall[] | 'close') => {
     }
     p.then(
       (v) => reply([id, 1, v]),
-      (e: unknown) => reply([id, 0, e instanceof Error ? e.message : String(e)]),
+      (e: unknown) => reply(failed(id, e)),
     );
   }
 });

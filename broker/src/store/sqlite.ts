@@ -495,28 +495,17 @@ export class SqliteStore implements Store {
    * already hold it (nothing changes then). Usually it extends the newest run by one, in memory.
    */
   private noteSeq(site: string, seq: number, backfill: boolean, suspect: number): boolean {
-    const count = () => {
-      if (!backfill && suspect === 0) return true;
-      const stats = this.seqStats.get(site);
-      if (stats) {
-        stats.backfilled += backfill ? 1 : 0;
-        stats.suspect += suspect;
-      } else this.seqStats.set(site, { backfilled: backfill ? 1 : 0, suspect });
-      return true;
-    };
     // Usually the number after the newest run: extended in memory, written once per commit.
     let tail = this.seqTails.get(site);
     if (tail === undefined) {
-      const row = this.prep('SELECT a, b FROM seq_runs WHERE site = ? ORDER BY a DESC LIMIT 1').get(site) as
-        | { a: number; b: number }
-        | undefined;
+      const row = this.newestRun(site);
       tail = row ? { a: row.a, b: row.b, dirty: false } : null;
       this.seqTails.set(site, tail);
     }
     if (tail && seq === tail.b + 1) {
       tail.b = seq;
       tail.dirty = true;
-      return count();
+      return this.countSeq(site, backfill, suspect);
     }
     if (tail?.dirty) this.writeTail(site, tail);
     this.seqTails.delete(site);
@@ -534,7 +523,28 @@ export class SqliteStore implements Store {
     } else if (below) this.prep('UPDATE seq_runs SET b = ? WHERE site = ? AND a = ?').run(seq, site, below.a);
     else if (above) this.prep('UPDATE seq_runs SET a = ? WHERE site = ? AND a = ?').run(seq, site, seq + 1);
     else this.prep('INSERT INTO seq_runs (site, a, b) VALUES (?, ?, ?)').run(site, seq, seq);
-    return count();
+    return this.countSeq(site, backfill, suspect);
+  }
+
+  /** Counts a new number's backfill and suspect readings for the commit under way; true. */
+  private countSeq(site: string, backfill: boolean, suspect: number): true {
+    if (!backfill && suspect === 0) return true;
+    const stats = this.seqStats.get(site);
+    if (stats) {
+      stats.backfilled += backfill ? 1 : 0;
+      stats.suspect += suspect;
+    } else this.seqStats.set(site, { backfilled: backfill ? 1 : 0, suspect });
+    return true;
+  }
+
+  /**
+   * A site's run of received numbers that starts highest, as written (a run extended in memory is
+   * written at the end of its commit). Runs do not overlap: it also ends highest.
+   */
+  private newestRun(site: string): { a: number; b: number } | undefined {
+    return this.prep('SELECT a, b FROM seq_runs WHERE site = ? ORDER BY a DESC LIMIT 1').get(site) as
+      | { a: number; b: number }
+      | undefined;
   }
 
   /** Per site, the newest run of received numbers as kept here (null: none yet); `dirty` until written. */
@@ -580,13 +590,8 @@ export class SqliteStore implements Store {
 
   /** Highest sequence number received from a site box (telemetry or event), 0 for none. */
   private maxSeq(site: string): number {
-    // The runs hold every number of batches and events (a run extended in memory is written at
-    // the end of its commit, so none is pending here). Runs do not overlap: the one that starts
-    // highest ends highest.
-    const row = this.prep('SELECT b FROM seq_runs WHERE site = ? ORDER BY a DESC LIMIT 1').get(site) as
-      | { b: number }
-      | undefined;
-    return row?.b ?? 0;
+    // The runs hold every number of batches and events; none is pending in memory here.
+    return this.newestRun(site)?.b ?? 0;
   }
 
   async sequenceReport(site: string): Promise<SequenceReport> {
