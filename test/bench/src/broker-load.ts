@@ -32,6 +32,11 @@ export type LoadConfig =
       window: number;
       /** Messages per second per connection; 0 = closed loop. */
       ratePerConn: number;
+      /**
+       * Each connection's sequence numbers follow this one. A broker keeps its store across rounds:
+       * numbers it already holds would be replays, refused without being written.
+       */
+      seqAfter: number;
       warmupMs: number;
       durationMs: number;
     }
@@ -100,7 +105,7 @@ async function pub(c: Extract<LoadConfig, { role: 'pub' }>): Promise<void> {
   const rtt = new Samples();
   const conns = c.accounts.map((a) => {
     const conn = {
-      seq: 0,
+      seq: c.seqAfter,
       ts: 0,
       nextId: 1,
       inflight: 0,
@@ -162,10 +167,10 @@ async function pub(c: Extract<LoadConfig, { role: 'pub' }>): Promise<void> {
       const due = Math.floor(((t - t0) * c.ratePerConn) / 1000);
       for (const { conn } of conns) {
         if (!conn.ready) continue;
-        while (conn.seq < due) {
+        while (conn.seq - c.seqAfter < due) {
           if (conn.inflight >= c.window) {
-            behind += due - conn.seq;
-            conn.seq = due; // its sequence numbers move on: the skipped ones are simply never sent
+            behind += due - (conn.seq - c.seqAfter);
+            conn.seq = c.seqAfter + due; // its numbers move on: the skipped ones are simply never sent
             break;
           }
           conn.send();
