@@ -172,7 +172,10 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
   const lane =
     cfg.mqtt.fast_lane === false
       ? null
-      : new FastLane(aedes, guard, (topic, payload) => ingest.ingest(topic, payload), log);
+      : new FastLane(aedes, guard, (topic, payload) => ingest.ingest(topic, payload), log, {
+          maxInflight: cfg.mqtt.max_inflight ?? 100,
+          maxQueued: cfg.mqtt.max_queued ?? 100_000,
+        });
   const listeners = await startListeners(cfg, aedes, guard, log, lane);
   const { port, wsPort, tlsPort, wssPort } = listeners;
   process.on('SIGHUP', listeners.reloadTls);
@@ -182,6 +185,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
     ...guard.stats,
     fastLaneMessages: lane?.stats.fastLaneMessages ?? 0,
     fastDeliveries: lane?.stats.fastDeliveries ?? 0,
+    droppedDeliveries: lane?.stats.droppedDeliveries ?? 0,
   });
   const observer = await observeBroker({
     figures,

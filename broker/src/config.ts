@@ -104,6 +104,14 @@ export const BrokerConfigSchema = Type.Object(
          * false leaves every packet to aedes.
          */
         fast_lane: Type.Optional(Type.Boolean({ default: true })),
+        /**
+         * Per reader (a clean MQTT 3.1.1 session on the fast lane's listeners), as Mosquitto's
+         * max_inflight_messages and max_queued_messages: QoS 1 messages sent and not yet
+         * acknowledged, then waiting; past both, the reader's new messages are dropped and counted.
+         * max_queued 0 is no limit. The defaults are those of `pantau-broker mosquitto-config`.
+         */
+        max_inflight: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, default: 100 })),
+        max_queued: Type.Optional(Type.Integer({ minimum: 0, default: 100_000 })),
         /** The unencrypted listeners (port, ws_port); false leaves only TLS. */
         plain: Type.Optional(Type.Boolean({ default: true })),
         tls: Type.Optional(TlsSchema),

@@ -4,8 +4,16 @@
 // all telemetry that cost a tenth of the broker's event loop at saturation (CPU profile of the
 // broker bench). Everything else aedes decides stays aedes's: which subscriptions match, its
 // per-client dedupe, authorizeForward, the downgrade to the subscription's QoS, the packet
-// identifiers it hands out, waiting for a full socket to drain. A persistent session (aedes keeps
-// its deliveries until acknowledged), MQTT 5 and QoS 0 go through aedes's own delivery.
+// identifiers it hands out. A persistent session (aedes keeps its deliveries until acknowledged),
+// MQTT 5 and WebSocket clients go through aedes's own delivery.
+//
+// Such a session also gets Mosquitto's flow control (max_inflight_messages, max_queued_messages):
+// at most `maxInflight` QoS 1 deliveries unacknowledged, then up to `maxQueued` waiting here, then
+// the reader's new messages are dropped and counted; its QoS 0 messages are dropped once its socket
+// holds QOS0_BACKLOG_BYTES unsent. aedes instead waits for a reader's full socket to drain before
+// it delivers the next message to anyone: one reader that stopped reading held back every site
+// box's telemetry (the lane acknowledges a message once stored, but reads no further from a box
+// while 64 of its messages wait for delivery) for up to aedes's drain timeout (60 s).
 
 import type { Client } from 'aedes';
 
@@ -20,10 +28,10 @@ interface AedesDeliveryState {
   duplicates: Record<string, number>;
   subscriptions: Record<string, { qos?: number } | undefined>;
   _nextId: number;
-  conn: { write(chunk: Buffer): boolean };
+  conn: { write(chunk: Buffer): boolean; readonly writableLength: number };
   broker: { authorizeForward(client: Client, packet: DeliveredPacket): DeliveredPacket | null | undefined };
   deliverQoS: Deliver;
-  waitForDrain(done: (err?: Error | null) => void): void;
+  deliver0: Deliver;
   emit(event: 'error', err: Error): boolean;
 }
 
@@ -49,29 +57,151 @@ const MAX_REMAINING = 268_435_455;
 export interface FastDeliveryStats {
   /** Deliveries written here rather than by aedes's writer. */
   fastDeliveries: number;
+  /** Deliveries dropped because their reader's queue was full. */
+  droppedDeliveries: number;
+}
+
+/** Mosquitto's max_inflight_messages and max_queued_messages, per reader; a maxQueued of 0 is no limit. */
+export interface DeliveryLimits {
+  maxInflight: number;
+  maxQueued: number;
+  /** Told of a reader whose queue is full, once each time it fills. */
+  onFull?: (clientId: string, limits: DeliveryLimits) => void;
+}
+
+/** One reader's deliveries: unacknowledged (counted, not named: see acknowledged) and waiting. */
+class DeliveryWindow {
+  inflight = 0;
+  private waiting: DeliveredPacket[] = [];
+  private head = 0;
+  private full = false;
+
+  constructor(
+    private readonly c: AedesDeliveryState,
+    private readonly limits: DeliveryLimits,
+    private readonly stats: FastDeliveryStats,
+  ) {}
+
+  /** Sends now, or queues, or drops; never waits, so a slow reader holds back no one else. */
+  offer(packet: DeliveredPacket): void {
+    const { maxInflight, maxQueued } = this.limits;
+    if (this.head === this.waiting.length && this.inflight < maxInflight) {
+      this.send(packet);
+      return;
+    }
+    if (maxQueued > 0 && this.waiting.length - this.head >= maxQueued) this.drop();
+    else this.waiting.push(packet);
+  }
+
+  private drop(): void {
+    this.stats.droppedDeliveries++;
+    if (this.full) return;
+    this.full = true;
+    this.limits.onFull?.(this.c.id, this.limits);
+  }
+
+  /**
+   * A QoS 0 delivery: nothing acknowledges it, so it is held to the bytes the reader's socket has not
+   * yet sent rather than to a window; past QOS0_BACKLOG_BYTES it is dropped (at most once, as QoS 0
+   * promises) and counted.
+   */
+  offer0(packet: DeliveredPacket): void {
+    if (this.c.conn.writableLength > QOS0_BACKLOG_BYTES) {
+      this.drop();
+      return;
+    }
+    if (this.head === this.waiting.length) this.full = false;
+    this.send(packet, 0);
+  }
+
+  /**
+   * A PUBACK from the reader. Counted rather than matched to its identifier: aedes does not check a
+   * clean session's acknowledgements either, and a reader that sends extra ones only lets more of
+   * its own messages in.
+   */
+  acknowledged(): void {
+    if (this.inflight > 0) this.inflight--;
+    while (this.head < this.waiting.length && this.inflight < this.limits.maxInflight) {
+      const next = this.waiting[this.head]!;
+      this.waiting[this.head++] = undefined as never;
+      this.send(next);
+    }
+    if (this.head === this.waiting.length && this.head > 0) {
+      this.waiting = [];
+      this.head = 0;
+      this.full = false;
+    }
+  }
+
+  private send(packet: DeliveredPacket, asQos?: 0): void {
+    const c = this.c;
+    if (c.errored || (!c.connecting && !c.connected)) return;
+    const qos = asQos ?? deliveredQos(c, packet);
+    const bytes = encodePublish(packet, qos, qos > 0 ? nextMessageId(c, packet) : 0);
+    if (!bytes) {
+      c.emit('error', new Error('packet received not valid'));
+      return;
+    }
+    if (qos > 0) this.inflight++;
+    this.stats.fastDeliveries++;
+    c.conn.write(bytes);
+  }
+}
+
+/**
+ * Unsent bytes a reader's socket may hold before its QoS 0 messages are dropped: a few seconds of a
+ * busy central's whole telemetry for a reader on the LAN (the dashboard's live feed), so a pause of
+ * the reader loses nothing, while one that stopped reading holds a bounded amount.
+ */
+const QOS0_BACKLOG_BYTES = 8 * 1024 * 1024;
+
+/** The windows of the clients that have one, for the acknowledgements aedes handles (see acknowledgedBy). */
+const windows = new WeakMap<object, DeliveryWindow>();
+
+/** A PUBACK from a client reached aedes rather than the lane: its window (if any) moves on. */
+export function acknowledgedBy(client: Client): void {
+  windows.get(client)?.acknowledged();
 }
 
 /**
  * Takes over the client's QoS 1 deliveries while its session is clean and MQTT 3.1.1; call right
  * after aedes.handle, before its CONNECT is read: a subscription takes the client's delivery
- * function when it is made.
+ * function when it is made. Returns the window that the client's acknowledgements move on.
  */
-export function deliverInOneBuffer(client: Client, stats: FastDeliveryStats): void {
+export function deliverInOneBuffer(
+  client: Client,
+  stats: FastDeliveryStats,
+  limits: DeliveryLimits,
+): DeliveryWindow {
   const c = client as unknown as AedesDeliveryState;
+  const window = new DeliveryWindow(c, limits, stats);
+  windows.set(client, window);
+  const ours = () => c.clean && (c.version === 4 || c.version === 3) && !c.errored;
+  // aedes's getToForwardPacket: no-local, its dedupe by broker counter, authorizeForward.
+  const toForward = (packet: DeliveredPacket) =>
+    packet.clientId === c.id && packet.nl
+      ? undefined
+      : firstDelivery(c, packet) && c.broker.authorizeForward(client, packet);
   const aedesDeliver = c.deliverQoS;
   c.deliverQoS = (packet, done) => {
-    if (packet.qos === 0 || !c.clean || (c.version !== 4 && c.version !== 3) || c.errored)
-      return aedesDeliver(packet, done);
-    // aedes's getToForwardPacket: no-local, its dedupe by broker counter, authorizeForward.
-    const forward =
-      packet.clientId === c.id && packet.nl
-        ? undefined
-        : firstDelivery(c, packet) && c.broker.authorizeForward(client, packet);
+    // A QoS 0 message to a QoS 1 subscription: aedes's deliverQoS hands it to deliver0 (below).
+    if (packet.qos === 0 || !ours()) return aedesDeliver(packet, done);
+    const forward = toForward(packet);
+    if (forward) window.offer(forward);
     // As aedes: a later turn, so that a burst of deliveries does not deepen the stack.
-    if (!forward) return void setImmediate(done);
-    setImmediate(() => write(c, forward, done, stats));
+    setImmediate(done);
   };
+  const aedesDeliver0 = c.deliver0;
+  c.deliver0 = (packet, done) => {
+    if (!ours()) return aedesDeliver0(packet, done);
+    const forward = toForward(packet);
+    if (forward) window.offer0(forward);
+    setImmediate(done);
+  };
+  return window;
 }
+
+export type { DeliveryWindow };
 
 function firstDelivery(c: AedesDeliveryState, packet: DeliveredPacket): boolean {
   const id = packet.brokerId;
@@ -82,32 +212,18 @@ function firstDelivery(c: AedesDeliveryState, packet: DeliveredPacket): boolean 
   return true;
 }
 
-function write(
-  c: AedesDeliveryState,
-  packet: DeliveredPacket,
-  done: () => void,
-  stats: FastDeliveryStats,
-): void {
-  // aedes's QoSPacket: an identifier from the client's counter unless the packet has one, and the
-  // QoS of a subscription to this very topic if lower.
-  let messageId = packet.messageId;
-  if (!messageId) {
-    messageId = c._nextId;
-    c._nextId = c._nextId >= 65535 ? 1 : c._nextId + 1;
-  }
-  let qos = packet.qos;
+/** aedes's QoSPacket: the QoS of a subscription to this very topic if lower. */
+function deliveredQos(c: AedesDeliveryState, packet: DeliveredPacket): number {
   const sub = c.subscriptions[packet.topic];
-  if (sub && (sub.qos ?? 0) < qos) qos = sub.qos ?? 0;
-  const finish = (err?: Error | null) => {
-    if (err) c.emit('error', err);
-    done();
-  };
-  if (!c.connecting && !c.connected) return void setImmediate(finish, new Error('connection closed'));
-  const bytes = encodePublish(packet, qos, messageId);
-  if (!bytes) return void setImmediate(finish, new Error('packet received not valid'));
-  stats.fastDeliveries++;
-  if (!c.conn.write(bytes) && !c.errored) c.waitForDrain(finish);
-  else setImmediate(finish);
+  return sub && (sub.qos ?? 0) < packet.qos ? (sub.qos ?? 0) : packet.qos;
+}
+
+/** aedes's QoSPacket: an identifier from the client's counter unless the packet has one. */
+function nextMessageId(c: AedesDeliveryState, packet: DeliveredPacket): number {
+  if (packet.messageId) return packet.messageId;
+  const id = c._nextId;
+  c._nextId = c._nextId >= 65535 ? 1 : c._nextId + 1;
+  return id;
 }
 
 /** A PUBLISH of MQTT 3.1.1, whole; null if too long to say. */

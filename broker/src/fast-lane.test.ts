@@ -98,10 +98,15 @@ async function credentials(dir: string): Promise<string> {
 }
 
 /** A broker with the fast lane on or off, its accounts and store in `dir`. */
-async function laneBroker(dir: string, fastLane: boolean, limits?: Partial<Limits>) {
+async function laneBroker(
+  dir: string,
+  fastLane: boolean,
+  limits?: Partial<Limits>,
+  flow?: Pick<BrokerConfig['mqtt'], 'max_inflight' | 'max_queued'>,
+) {
   return startBroker(
     {
-      mqtt: { host: '127.0.0.1', port: 0, max_packet_bytes: 65536, fast_lane: fastLane },
+      mqtt: { host: '127.0.0.1', port: 0, max_packet_bytes: 65536, fast_lane: fastLane, ...flow },
       credentials_file: await credentials(dir),
       store: { kind: 'sqlite', path: join(dir, 'c.db') },
       ...(limits ? { limits } : {}),
@@ -112,11 +117,16 @@ async function laneBroker(dir: string, fastLane: boolean, limits?: Partial<Limit
 }
 
 /** A lane broker for the tests of one describe block: started before them, closed and removed after. */
-function laneBrokerFor(name: string, fastLane: boolean, limits?: Partial<Limits>): { broker: RunningBroker } {
+function laneBrokerFor(
+  name: string,
+  fastLane: boolean,
+  limits?: Partial<Limits>,
+  flow?: Pick<BrokerConfig['mqtt'], 'max_inflight' | 'max_queued'>,
+): { broker: RunningBroker } {
   const dir = tempDir(name);
   const held = {} as { broker: RunningBroker };
   beforeAll(async () => {
-    held.broker = await laneBroker(dir.path, fastLane, limits);
+    held.broker = await laneBroker(dir.path, fastLane, limits, flow);
   });
   afterAll(async () => {
     await held.broker?.close();
@@ -293,7 +303,7 @@ describe('telemetry fast lane', () => {
     box.socket.destroy();
   });
 
-  it("writes a clean QoS 1 reader's deliveries itself, a retained one with its flag; QoS 0 stays aedes's", async () => {
+  it("writes a clean reader's deliveries itself: a retained one with its flag, a QoS 0 one at QoS 0", async () => {
     const before = broker.stats();
     const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
     const s = ++seq;
@@ -321,7 +331,7 @@ describe('telemetry fast lane', () => {
     expect(pk.payload.toString()).toBe(body.toString());
     expect(broker.stats().fastDeliveries - fast).toBe(1);
 
-    // QoS 0 from aedes's path (an event at QoS 0) is aedes's delivery; the readers still get it.
+    // A QoS 0 message (an event, taken by aedes) goes to both clean readers at QoS 0, written here.
     const ev = 'pantau/v1/psc/events';
     const evBody = Buffer.from(JSON.stringify({ v: 1, seq: ++seq, ts: Date.now(), type: 'door_open' }));
     const got = new Promise<mqttPacket.IPublishPacket>((r) => late.once('message', (_t, _p, p) => r(p)));
@@ -329,7 +339,7 @@ describe('telemetry fast lane', () => {
     const fast0 = broker.stats().fastDeliveries;
     box.write(publish(ev, 0, evBody, { qos: 0 }));
     expect(await got).toMatchObject({ qos: 0, topic: ev });
-    expect(broker.stats().fastDeliveries).toBe(fast0);
+    await waitFor('both readers', () => broker.stats().fastDeliveries - fast0 === 2, 5000);
     await late.endAsync();
     box.socket.destroy();
   });
@@ -341,44 +351,141 @@ describe('telemetry fast lane', () => {
   });
 });
 
-describe('telemetry fast lane and a reader that does not read', () => {
-  const lane = laneBrokerFor('fast-lane-slow', true, { publish_rate_per_s: 100_000, publish_burst: 100_000 });
+/** A reader that subscribes to TOPIC and then stops reading its socket: what it got once it reads again. */
+async function stalledReader(port: number, qos: 0 | 1) {
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+    username: 'reader',
+    password: 'reader-pass',
+    reconnectPeriod: 0,
+    keepalive: 0,
+  });
+  const got: number[] = [];
+  c.on('message', (_t, payload) => got.push((JSON.parse(payload.toString()) as { seq: number }).seq));
+  await c.subscribeAsync(TOPIC, { qos });
+  c.stream.pause();
+  return { c, got };
+}
 
-  it.each([0, 1] as const)(
-    'stops reading a box while its messages wait for a reader that does not read (QoS %i), and loses nothing',
-    async (qos) => {
-      const slow = await mqtt.connectAsync(`mqtt://127.0.0.1:${lane.broker.port}`, {
-        username: 'reader',
-        password: 'reader-pass',
-        reconnectPeriod: 0,
-        keepalive: 0,
-      });
-      const got: number[] = [];
-      slow.on('message', (_t, payload) => got.push((JSON.parse(payload.toString()) as { seq: number }).seq));
-      await slow.subscribeAsync('pantau/v1/psc/pump-1/telemetry', { qos });
-      slow.stream.pause();
-      const box = await RawBox.connect(lane.broker.port, 'gw-psc', 'gw-psc-pass');
-      const topic = 'pantau/v1/psc/pump-1/telemetry';
-      // 40 MB in all, more than the loopback's socket buffers hold between the broker and the reader.
-      const n = 8000;
-      const pad = 'x'.repeat(5000);
-      const seqs = Array.from({ length: n }, (_, k) => k + 1);
-      const payload = (s: number) =>
-        Buffer.from(telemetry(s, 'pump-1').toString().replace('{', `{"pad":"${pad}",`));
-      box.write(...seqs.map((s) => publish(topic, s, payload(s))));
-      await new Promise((r) => setTimeout(r, 3000));
-      // Held back: the deliveries wait for the reader, and the box's bytes wait in its socket.
-      expect(box.acks.length).toBeLessThan(n);
-      expect(box.closed).toBe(false);
-      slow.stream.resume();
-      await waitFor('all acknowledged', () => box.acks.length === n, 60_000);
-      await waitFor('all delivered', () => got.length === n, 60_000);
-      expect(got).toEqual(seqs);
-      box.socket.destroy();
-      await slow.endAsync();
-    },
-    90_000,
+describe('a reader that does not read, with a window of 10 and a queue of 50', () => {
+  const lane = laneBrokerFor(
+    'fast-lane-slow',
+    true,
+    { publish_rate_per_s: 100_000, publish_burst: 100_000 },
+    { max_inflight: 10, max_queued: 50 },
   );
+
+  it('holds back no site box; gets the 10 sent and the 50 queued, in order; the rest is dropped and counted', async () => {
+    const { broker } = lane;
+    const read = await stalledReader(broker.port, 1);
+    const dropped0 = broker.stats().droppedDeliveries;
+    const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+    const n = 300;
+    const seqs = Array.from({ length: n }, (_, k) => k + 1);
+    box.write(...seqs.map((s) => publish(TOPIC, s, telemetry(s))));
+    // Stored and acknowledged although the reader takes nothing (aedes held the box back).
+    await waitFor('all acknowledged', () => box.acks.length === n, 10_000);
+    expect(broker.stats().droppedDeliveries - dropped0).toBe(n - 60);
+    read.c.stream.resume();
+    await waitFor('the window and the queue delivered', () => read.got.length === 60, 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(read.got).toEqual(seqs.slice(0, 60));
+    // Caught up: the next message goes through.
+    box.write(publish(TOPIC, 1, telemetry(n + 1)));
+    await waitFor('delivered after catching up', () => read.got.length === 61, 5000);
+    expect(read.got[60]).toBe(n + 1);
+    expect(box.closed).toBe(false);
+    box.socket.destroy();
+    await read.c.endAsync();
+  });
+
+  it('moves its window on for acknowledgements that reach aedes behind another packet', async () => {
+    const { broker } = lane;
+    // A raw reader: its PUBACKs follow a PINGREQ in one write, so the lane leaves them to aedes.
+    const sock = connect({ port: broker.port, host: '127.0.0.1' });
+    const ids: number[] = [];
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    parser.on('packet', (p) => {
+      if (p.cmd === 'publish') ids.push(p.messageId!);
+    });
+    sock.on('data', (chunk: Buffer) => parser.parse(chunk));
+    const w = (p: mqttPacket.Packet) => sock.write(mqttPacket.generate(p));
+    w({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clean: true,
+      clientId: 'raw-reader',
+      keepalive: 0,
+      username: 'reader',
+      password: Buffer.from('reader-pass'),
+    });
+    w({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: TOPIC, qos: 1 }] });
+    await new Promise((r) => setTimeout(r, 300));
+    const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+    box.write(...Array.from({ length: 15 }, (_, k) => publish(TOPIC, k + 1, telemetry(1000 + k))));
+    await waitFor('the window of 10', () => ids.length === 10, 5000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ids.length).toBe(10);
+    const acks = ids.slice(0, 5).map((id) => mqttPacket.generate({ cmd: 'puback', messageId: id }));
+    sock.write(Buffer.concat([mqttPacket.generate({ cmd: 'pingreq' }), ...acks]));
+    await waitFor('five more', () => ids.length === 15, 5000);
+    box.socket.destroy();
+    sock.destroy();
+  });
+});
+
+describe('a reader that does not read, with no queue limit', () => {
+  const lane = laneBrokerFor(
+    'fast-lane-unbounded',
+    true,
+    { publish_rate_per_s: 100_000, publish_burst: 100_000 },
+    { max_inflight: 10, max_queued: 0 },
+  );
+
+  it('holds back no site box and, once it reads, gets every message in order', async () => {
+    const { broker } = lane;
+    const read = await stalledReader(broker.port, 1);
+    const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+    const n = 2000;
+    const seqs = Array.from({ length: n }, (_, k) => k + 1);
+    box.write(...seqs.map((s) => publish(TOPIC, s, telemetry(s))));
+    await waitFor('all acknowledged', () => box.acks.length === n, 10_000);
+    read.c.stream.resume();
+    await waitFor('all delivered', () => read.got.length === n, 30_000);
+    expect(read.got).toEqual(seqs);
+    expect(broker.stats().droppedDeliveries).toBe(0);
+    box.socket.destroy();
+    await read.c.endAsync();
+  });
+});
+
+describe('a QoS 0 reader that does not read', () => {
+  const lane = laneBrokerFor('fast-lane-slow0', true, {
+    publish_rate_per_s: 100_000,
+    publish_burst: 100_000,
+  });
+
+  it('holds back no site box; what it gets is in order, and what it missed is counted as dropped', async () => {
+    const { broker } = lane;
+    const read = await stalledReader(broker.port, 0);
+    const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+    // 40 MB in all: more than the loopback's socket buffers and the 8 MiB a reader's socket may hold.
+    const n = 8000;
+    const pad = 'x'.repeat(5000);
+    const seqs = Array.from({ length: n }, (_, k) => k + 1);
+    const payload = (s: number) => Buffer.from(telemetry(s).toString().replace('{', `{"pad":"${pad}",`));
+    box.write(...seqs.map((s) => publish(TOPIC, s, payload(s))));
+    await waitFor('all acknowledged', () => box.acks.length === n, 30_000);
+    const dropped = broker.stats().droppedDeliveries;
+    expect(dropped).toBeGreaterThan(0);
+    read.c.stream.resume();
+    await waitFor('what was sent delivered', () => read.got.length === n - dropped, 30_000);
+    expect(read.got).toEqual([...read.got].sort((a, b) => a - b));
+    expect(read.got[0]).toBe(1);
+    expect(box.closed).toBe(false);
+    box.socket.destroy();
+    await read.c.endAsync();
+  }, 90_000);
 });
 
 describe('telemetry fast lane at the rate limit', () => {
@@ -432,7 +539,10 @@ describe('telemetry fast lane with a store that fails', () => {
       authenticate: (client, username, password, done) =>
         guard.authenticate(client, username, password, done),
     });
-    const lane = new FastLane(aedes, guard, () => Promise.reject(new Error('disk full')), silent);
+    const lane = new FastLane(aedes, guard, () => Promise.reject(new Error('disk full')), silent, {
+      maxInflight: 100,
+      maxQueued: 100_000,
+    });
     const listeners = await startListeners(cfg, aedes, guard, silent, lane);
     port = listeners.port;
     close = async () => {

@@ -11,7 +11,12 @@ import type { Socket } from 'node:net';
 import { parseTopic } from '@pantau/contract';
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
-import { deliverInOneBuffer } from './fast-delivery.js';
+import {
+  acknowledgedBy,
+  type DeliveryLimits,
+  type DeliveryWindow,
+  deliverInOneBuffer,
+} from './fast-delivery.js';
 import type { Guard } from './guard.js';
 
 /** What aedes keeps on a client that the lane reads (aedes 1.x, lib/client.js, handlers/connect.js). */
@@ -50,10 +55,13 @@ export interface FastLaneStats {
   fastLaneMessages: number;
   /** QoS 1 deliveries to clean MQTT 3.1.1 sessions written in one buffer (fast-delivery.ts). */
   fastDeliveries: number;
+  /** Deliveries to such sessions dropped because the reader's queue was full. */
+  droppedDeliveries: number;
 }
 
 export class FastLane {
-  readonly stats: FastLaneStats = { fastLaneMessages: 0, fastDeliveries: 0 };
+  readonly stats: FastLaneStats = { fastLaneMessages: 0, fastDeliveries: 0, droppedDeliveries: 0 };
+  private readonly limits: DeliveryLimits;
   /** Stored and acknowledged messages waiting for a place in aedes's emitter, oldest first. */
   private queue: Array<{ conn: Connection; packet: PublishPacket }> = [];
   private queueHead = 0;
@@ -65,12 +73,23 @@ export class FastLane {
     private readonly guard: Guard,
     private readonly ingest: (topic: string, payload: Buffer) => Promise<void>,
     private readonly log: Logger,
-  ) {}
+    limits: { maxInflight: number; maxQueued: number },
+  ) {
+    this.limits = {
+      ...limits,
+      onFull: (client, l) =>
+        log.warn(
+          { client, max_inflight: l.maxInflight, max_queued: l.maxQueued },
+          'a reader does not keep up: its queue is full, and its new messages are dropped until it catches up',
+        ),
+    };
+    // Acknowledgements that reach aedes (those behind another packet in a chunk the lane passed on).
+    aedes.on('ack', (_packet, client) => acknowledgedBy(client));
+  }
 
   /** Puts the lane in front of aedes on one connection, right after aedes.handle(socket). */
   attach(socket: Socket, client: Client): void {
-    new Connection(this, socket, client);
-    deliverInOneBuffer(client, this.stats);
+    new Connection(this, socket, client, deliverInOneBuffer(client, this.stats, this.limits));
   }
 
   /** Stores one message; then acknowledges it and hands it to aedes for its subscribers. */
@@ -148,6 +167,7 @@ class Connection {
     private readonly lane: FastLane,
     readonly socket: Socket,
     readonly client: Client,
+    private readonly deliveries: DeliveryWindow,
   ) {
     this.state = client as unknown as AedesClientState;
     const read = socket.read.bind(socket) as (n?: number | null) => Buffer | string | null;
@@ -250,6 +270,7 @@ class Connection {
         break;
       }
       if (acksMoot && buf[start] === PUBACK && len === 2) {
+        this.deliveries.acknowledged();
         took = true;
         continue;
       }

@@ -22,6 +22,8 @@ export interface BrokerFigures extends IngestStats {
   /** Telemetry messages the fast lane (fast-lane.ts) stored and acknowledged, not aedes. */
   fastLaneMessages: number;
   fastDeliveries: number;
+  /** Deliveries dropped because a reader's queue was full (mqtt.max_queued). */
+  droppedDeliveries: number;
 }
 
 export interface BrokerObserver {
@@ -78,6 +80,12 @@ export async function observeBroker(o: {
     'QoS 1 deliveries to clean MQTT 3.1.1 sessions written by the fast lane rather than aedes',
     [],
     (c) => c.inc(o.figures().fastDeliveries),
+  );
+  counter(
+    'pantau_broker_dropped_deliveries_total',
+    'QoS 1 deliveries dropped because a reader did not keep up and its queue was full (mqtt.max_queued)',
+    [],
+    (c) => c.inc(o.figures().droppedDeliveries),
   );
   counter('pantau_broker_ingest_rejected_total', 'Malformed messages set aside', [], (c) =>
     c.inc(o.figures().rejected),
