@@ -172,7 +172,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
   const lane =
     cfg.mqtt.fast_lane === false
       ? null
-      : new FastLane(aedes, guard, (topic, payload) => ingest.ingest(topic, payload), log, {
+      : new FastLane(aedes, guard, ingest.ingestThen, log, {
           maxInflight: cfg.mqtt.max_inflight ?? 100,
           maxQueued: cfg.mqtt.max_queued ?? 100_000,
         });

@@ -539,7 +539,7 @@ describe('telemetry fast lane with a store that fails', () => {
       authenticate: (client, username, password, done) =>
         guard.authenticate(client, username, password, done),
     });
-    const lane = new FastLane(aedes, guard, () => Promise.reject(new Error('disk full')), silent, {
+    const lane = new FastLane(aedes, guard, (_t, _p, done) => done(new Error('disk full')), silent, {
       maxInflight: 100,
       maxQueued: 100_000,
     });

@@ -71,7 +71,8 @@ export class FastLane {
   constructor(
     private readonly aedes: Aedes,
     private readonly guard: Guard,
-    private readonly ingest: (topic: string, payload: Buffer) => Promise<void>,
+    /** Stores a message; `done` is called once it is stored (or with why not). */
+    private readonly ingest: (topic: string, payload: Buffer, done: (err: Error | null) => void) => void,
     private readonly log: Logger,
     limits: { maxInflight: number; maxQueued: number },
   ) {
@@ -95,21 +96,20 @@ export class FastLane {
   /** Stores one message; then acknowledges it and hands it to aedes for its subscribers. */
   take(conn: Connection, topic: string, id: number, payload: Buffer): void {
     conn.outstanding++;
-    this.ingest(topic, payload).then(
-      () => {
-        this.stats.fastLaneMessages++;
-        conn.acknowledge(id);
-        const packet = { cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false } as PublishPacket;
-        this.queue.push({ conn, packet });
-        this.pump();
-      },
-      (e: Error) => {
+    this.ingest(topic, payload, (e) => {
+      if (e) {
         conn.done();
         // As on aedes's path: nothing acknowledged, the connection closed, the site box resends.
         this.log.error({ topic, err: e.message }, 'store failed; message refused, the site box will resend');
         conn.socket.destroy();
-      },
-    );
+        return;
+      }
+      this.stats.fastLaneMessages++;
+      conn.acknowledge(id);
+      const packet = { cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false } as PublishPacket;
+      this.queue.push({ conn, packet });
+      this.pump();
+    });
   }
 
   /** Hands waiting messages to aedes, in order, as places free; a loop, so a delivery finished at once does not recurse. */

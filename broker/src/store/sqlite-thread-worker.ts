@@ -7,7 +7,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { TelemetryPayload } from '@pantau/contract';
 import { decodeTelemetry, Malformed } from '../telemetry-check.js';
 import { type IngestDone, SqliteStore } from './sqlite.js';
-import type { WriteCall, WriteReply } from './sqlite-thread.js';
+import type { FromWriter, ToWriter, WriteCall, WriteReply } from './sqlite-thread.js';
+import { readFrames, TelemetryAnswers } from './telemetry-frames.js';
 import type { ThumbnailRecord } from './types.js';
 
 const port = parentPort;
@@ -16,24 +17,50 @@ if (!port) throw new Error('sqlite-thread-worker.js runs as a worker thread of t
 const store = new SqliteStore({ path: (workerData as { path: string }).path, synchronous: 'full' });
 
 let replies: WriteReply[] = [];
+const answers = new TelemetryAnswers();
+let answerSoon = false;
+/** The answers of a turn go back in one message. */
+const answerLater = () => {
+  if (answerSoon) return;
+  answerSoon = true;
+  setImmediate(() => {
+    answerSoon = false;
+    const telemetry = answers.empty ? null : answers.take();
+    const m: FromWriter = [replies.length > 0 ? replies : null, telemetry];
+    replies = [];
+    port.postMessage(m, telemetry ? [telemetry[0].buffer as ArrayBuffer] : []);
+  });
+};
 const reply = (r: WriteReply) => {
   replies.push(r);
-  if (replies.length === 1)
-    setImmediate(() => {
-      const out = replies;
-      replies = [];
-      port.postMessage(out);
-    });
+  answerLater();
 };
 
-/** A write that failed, answered with the error's message. */
-const failed = (id: number, e: unknown): WriteReply => [id, 0, e instanceof Error ? e.message : String(e)];
+const why = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
-/** A committed (or failed) telemetry batch answered by its call's id: one callback for them all. */
-const answer: IngestDone = (id, result, error) =>
-  reply(result ? [id as number, 1, result] : failed(id as number, error));
+/** A committed (or failed) telemetry batch answered by its frame's id: one callback for them all. */
+const answer: IngestDone = (id, result, error) => {
+  if (result) answers.stored(id as number, result);
+  else answers.failed(id as number, why(error));
+  answerLater();
+};
 
-function run(method: Exclude<WriteCall[1], 'ingestTelemetryText'>, a: unknown[]): Promise<unknown> {
+/** A telemetry frame: decoded and queued for the next commit without a promise. */
+function telemetry(id: number, receivedAt: number, site: string, device: string, json: string): void {
+  let p: TelemetryPayload;
+  try {
+    p = decodeTelemetry(json, device);
+  } catch (e) {
+    // Answered, not failed: a failed write closes the site box's connection to be resent.
+    if (e instanceof Malformed) answers.malformed(id, e.message);
+    else answers.failed(id, why(e));
+    answerLater();
+    return;
+  }
+  store.queueTelemetry(site, p, receivedAt, id, answer);
+}
+
+function run(method: WriteCall[1], a: unknown[]): Promise<unknown> {
   switch (method) {
     case 'ingestTelemetry':
       return store.ingestTelemetry(
@@ -52,26 +79,13 @@ function run(method: Exclude<WriteCall[1], 'ingestTelemetryText'>, a: unknown[])
   }
 }
 
-port.on('message', (m: WriteCall[] | 'close') => {
+port.on('message', (m: ToWriter) => {
   if (m === 'close') {
     void store.close().finally(() => port.close());
     return;
   }
-  for (const [id, method, args] of m) {
-    // Most of what the writer hears: decoded and queued for the next commit without a promise.
-    if (method === 'ingestTelemetryText') {
-      let p: TelemetryPayload;
-      try {
-        p = decodeTelemetry(args[2] as string, args[1] as string);
-      } catch (e) {
-        // Answered, not failed: a failed write closes the site box's connection to be resent.
-        if (e instanceof Malformed) reply([id, 1, { malformed: e.message }]);
-        else reply(failed(id, e));
-        continue;
-      }
-      store.queueTelemetry(args[0] as string, p, args[3] as number, id, answer);
-      continue;
-    }
+  const [calls, frames] = m;
+  for (const [id, method, args] of calls ?? []) {
     let p: Promise<unknown>;
     try {
       p = run(method, args);
@@ -80,7 +94,8 @@ port.on('message', (m: WriteCall[] | 'close') => {
     }
     p.then(
       (v) => reply([id, 1, v]),
-      (e: unknown) => reply(failed(id, e)),
+      (e: unknown) => reply([id, 0, why(e)]),
     );
   }
+  if (frames) readFrames(frames, telemetry);
 });

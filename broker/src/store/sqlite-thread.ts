@@ -15,6 +15,7 @@ import type {
   TelemetryPayload,
 } from '@pantau/contract';
 import { SqliteStore } from './sqlite.js';
+import { readAnswers, type TelemetryAnswerBatch, TelemetryFrames } from './telemetry-frames.js';
 import type {
   HistoryQuery,
   IngestResult,
@@ -27,7 +28,6 @@ import type {
 
 export const WRITES = [
   'ingestTelemetry',
-  'ingestTelemetryText',
   'putGatewayState',
   'putGatewayHealth',
   'putDeviceState',
@@ -40,6 +40,10 @@ export type WriteMethod = (typeof WRITES)[number];
 export type WriteCall = [id: number, method: WriteMethod, args: unknown[]];
 /** The worker's answer: ok with the method's result, or the error's message. */
 export type WriteReply = [id: number, ok: 1, value: unknown] | [id: number, ok: 0, error: string];
+/** A turn's writes to the worker: calls, and telemetry as it came off the wire (telemetry-frames.ts). */
+export type ToWriter = [calls: WriteCall[] | null, telemetry: Uint8Array | null] | 'close';
+/** A turn's answers from the worker. */
+export type FromWriter = [replies: WriteReply[] | null, telemetry: TelemetryAnswerBatch | null];
 
 /** The worker's compiled file, also when this module runs from its TypeScript source (tests). */
 function workerFile(): string {
@@ -55,16 +59,21 @@ function workerFile(): string {
  */
 const STUCK_MS = 30_000;
 
+/** A write sent to the worker and not yet answered. */
+interface Waiter {
+  done: (err: Error | null, value?: unknown) => void;
+  at: number;
+}
+
 export class ThreadedSqliteStore implements Store {
   readonly kind = 'sqlite';
   private readonly reader: SqliteStore;
   private worker: Worker | null = null;
   private nextId = 1;
-  private readonly waiting = new Map<
-    number,
-    { resolve: (v: unknown) => void; reject: (e: Error) => void; at: number }
-  >();
+  private readonly waiting = new Map<number, Waiter>();
   private queue: WriteCall[] = [];
+  private frames = new TelemetryFrames();
+  private sendSoon = false;
   private closed = false;
   /** Why the last write failed; null once one succeeds again. */
   private lastError: string | null = null;
@@ -79,15 +88,12 @@ export class ThreadedSqliteStore implements Store {
 
   private spawn(): Worker {
     const w = new Worker(workerFile(), { workerData: { path: this.path } });
-    w.on('message', (replies: WriteReply[]) => {
-      for (const r of replies) {
-        const p = this.waiting.get(r[0]);
-        if (!p) continue;
-        this.waiting.delete(r[0]);
-        this.lastError = r[1] === 1 ? null : r[2];
-        if (r[1] === 1) p.resolve(r[2]);
-        else p.reject(new Error(r[2]));
-      }
+    w.on('message', ([replies, telemetry]: FromWriter) => {
+      if (replies)
+        for (const r of replies)
+          if (r[1] === 1) this.answer(r[0], null, r[2]);
+          else this.answer(r[0], r[2]);
+      if (telemetry) readAnswers(telemetry, (id, result, error) => this.answer(id, error, result));
     });
     // A writer that died took its unanswered writes with it: they fail (the broker then refuses
     // those messages, which the site boxes resend) and the next write starts a new one.
@@ -96,7 +102,7 @@ export class ThreadedSqliteStore implements Store {
       this.worker = null;
       const e = new Error(`store writer thread ${why}`);
       if (this.waiting.size > 0) this.lastError = e.message;
-      for (const p of this.waiting.values()) p.reject(e);
+      for (const p of this.waiting.values()) p.done(e);
       this.waiting.clear();
     };
     // A SqliteError arrives from the thread as a plain object: its code, no message.
@@ -106,21 +112,56 @@ export class ThreadedSqliteStore implements Store {
     return w;
   }
 
+  private answer(id: number, error: string | null, value?: unknown): void {
+    const p = this.waiting.get(id);
+    if (!p) return;
+    this.waiting.delete(id);
+    this.lastError = error;
+    if (error === null) p.done(null, value);
+    else p.done(new Error(error));
+  }
+
   private call<T>(method: WriteMethod, args: unknown[]): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('store closed'));
+    return new Promise<T>((resolve, reject) =>
+      this.post(method, args, (e, v) => (e ? reject(e) : resolve(v as T))),
+    );
+  }
+
+  /** Queues a write for the worker; `done` is called with its answer. */
+  private post(method: WriteMethod, args: unknown[], done: Waiter['done']): void {
+    const id = this.expect(done);
+    if (id === 0) return;
+    this.queue.push([id, method, args]);
+    this.sendLater();
+  }
+
+  /** An id for a write whose answer goes to `done`; 0 (and `done` told) once the store is closed. */
+  private expect(done: Waiter['done']): number {
+    if (this.closed) {
+      // Never from within the caller's call, as a promise would not be.
+      queueMicrotask(() => done(new Error('store closed')));
+      return 0;
+    }
     const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject, at: performance.now() });
-      this.queue.push([id, method, args]);
-      // One message to the worker per turn of the event loop, carrying every write of that turn.
-      if (this.queue.length === 1) setImmediate(this.send);
-    });
+    this.waiting.set(id, { done, at: performance.now() });
+    return id;
+  }
+
+  /** One message to the worker per turn of the event loop, carrying every write of that turn. */
+  private sendLater(): void {
+    if (this.sendSoon) return;
+    this.sendSoon = true;
+    setImmediate(this.send);
   }
 
   private readonly send = (): void => {
-    const q = this.queue;
+    this.sendSoon = false;
+    const calls = this.queue.length > 0 ? this.queue : null;
     this.queue = [];
-    if (q.length > 0) (this.worker ?? this.spawn()).postMessage(q);
+    const telemetry = this.frames.empty ? null : this.frames.take();
+    if (!calls && !telemetry) return;
+    const m: ToWriter = [calls, telemetry];
+    (this.worker ?? this.spawn()).postMessage(m, telemetry ? [telemetry.buffer as ArrayBuffer] : []);
   };
 
   ingestTelemetry(site: string, payload: TelemetryPayload, receivedAt: number): Promise<IngestResult> {
@@ -134,8 +175,21 @@ export class ThreadedSqliteStore implements Store {
     json: Buffer,
     receivedAt: number,
   ): Promise<IngestResult | MalformedTelemetry> {
-    // A string, not the Buffer: a Buffer is cloned with the whole socket chunk it is a slice of.
-    return this.call('ingestTelemetryText', [site, device, json.toString(), receivedAt]);
+    return new Promise((resolve, reject) =>
+      this.queueTelemetryText(site, device, json, receivedAt, (e, r) => (e ? reject(e) : resolve(r!))),
+    );
+  }
+  queueTelemetryText(
+    site: string,
+    device: string,
+    json: Buffer,
+    receivedAt: number,
+    done: (err: Error | null, result?: IngestResult | MalformedTelemetry) => void,
+  ): void {
+    const id = this.expect(done as Waiter['done']);
+    if (id === 0) return;
+    this.frames.add(id, receivedAt, site, device, json);
+    this.sendLater();
   }
   putGatewayState(
     site: string,
@@ -196,15 +250,11 @@ export class ThreadedSqliteStore implements Store {
       await Promise.allSettled(
         [...this.waiting.values()].map(
           (p) =>
-            new Promise<void>((done) => {
-              const { resolve, reject } = p;
-              p.resolve = (v) => {
-                resolve(v);
-                done();
-              };
-              p.reject = (e) => {
-                reject(e);
-                done();
+            new Promise<void>((settled) => {
+              const { done } = p;
+              p.done = (e, v) => {
+                done(e, v);
+                settled();
               };
             }),
         ),
