@@ -107,6 +107,7 @@ export interface Store {
   /**
    * As ingestTelemetryText, answered through `done`: the broker's fast lane stores thousands of
    * batches a second, and a promise per batch (with the async functions around it) cost it more.
+   * `site` and `device` are the topic's slugs (parseTopic).
    */
   queueTelemetryText?(
     site: string,
