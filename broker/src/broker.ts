@@ -175,6 +175,7 @@ export async function startBroker(cfg: BrokerConfig, opts: { logger?: Logger } =
       : new FastLane(aedes, guard, ingest.ingestThen, log, {
           maxInflight: cfg.mqtt.max_inflight ?? 100,
           maxQueued: cfg.mqtt.max_queued ?? 100_000,
+          rememberSubscriptions: !cluster,
         });
   const listeners = await startListeners(cfg, aedes, guard, log, lane);
   const { port, wsPort, tlsPort, wssPort } = listeners;

@@ -17,6 +17,7 @@ import {
   type DeliveryWindow,
   deliverInOneBuffer,
 } from './fast-delivery.js';
+import { StoredPublisher } from './fast-publish.js';
 import type { Guard } from './guard.js';
 
 /** What aedes keeps on a client that the lane reads (aedes 1.x, lib/client.js, handlers/connect.js). */
@@ -28,9 +29,6 @@ interface AedesClientState {
   _keepaliveInterval: number;
   _keepaliveTimer: NodeJS.Timeout | null;
 }
-
-/** aedes.publish as aedes calls it for a client's message: the client is told to subscribers' hooks. */
-type PublishAs = (packet: PublishPacket, client: Client, done: (err?: Error) => void) => void;
 
 /**
  * A connection's messages taken but not yet handed on to subscribers, at most (an honest site box
@@ -62,6 +60,7 @@ export interface FastLaneStats {
 export class FastLane {
   readonly stats: FastLaneStats = { fastLaneMessages: 0, fastDeliveries: 0, droppedDeliveries: 0 };
   private readonly limits: DeliveryLimits;
+  private readonly publisher: StoredPublisher;
   /** Stored and acknowledged messages waiting for a place in aedes's emitter, oldest first. */
   private queue: Array<{ conn: Connection; packet: PublishPacket }> = [];
   private queueHead = 0;
@@ -69,15 +68,22 @@ export class FastLane {
   private pumping = false;
 
   constructor(
-    private readonly aedes: Aedes,
+    aedes: Aedes,
     private readonly guard: Guard,
     /** Stores a message; `done` is called once it is stored (or with why not). */
     private readonly ingest: (topic: string, payload: Buffer, done: (err: Error | null) => void) => void,
     private readonly log: Logger,
-    limits: { maxInflight: number; maxQueued: number },
+    opts: {
+      maxInflight: number;
+      maxQueued: number;
+      /** No cluster: this broker alone changes its persistence's subscriptions (fast-publish.ts). */
+      rememberSubscriptions?: boolean;
+    },
   ) {
+    this.publisher = new StoredPublisher(aedes, opts.rememberSubscriptions ?? false);
     this.limits = {
-      ...limits,
+      maxInflight: opts.maxInflight,
+      maxQueued: opts.maxQueued,
       onFull: (client, l) =>
         log.warn(
           { client, max_inflight: l.maxInflight, max_queued: l.maxQueued },
@@ -120,7 +126,7 @@ export class FastLane {
       const { conn, packet } = this.queue[this.queueHead]!;
       this.queue[this.queueHead++] = undefined as never;
       this.publishing++;
-      (this.aedes.publish as unknown as PublishAs)(packet, conn.client, (err) => {
+      this.publisher.publish(packet, conn.client, (err) => {
         if (err)
           this.log.warn(
             { topic: packet.topic, err: err.message },
