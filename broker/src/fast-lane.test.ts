@@ -346,6 +346,30 @@ describe('telemetry fast lane', () => {
     box.socket.destroy();
   });
 
+  it('stops delivering to a reader once it unsubscribes (the topic matched before, and remembered)', async () => {
+    const r = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
+      username: 'reader',
+      password: 'reader-pass',
+      reconnectPeriod: 0,
+    });
+    const got: number[] = [];
+    r.on('message', (_t, payload) => got.push((JSON.parse(payload.toString()) as { seq: number }).seq));
+    await r.subscribeAsync(TOPIC, { qos: 1 });
+    const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
+    const s1 = ++seq;
+    box.write(publish(TOPIC, 70, telemetry(s1)));
+    await waitFor('delivered while subscribed', () => got.includes(s1), 5000);
+    await r.unsubscribeAsync(TOPIC);
+    const s2 = ++seq;
+    box.write(publish(TOPIC, 71, telemetry(s2)));
+    // The other reader (subscribed to everything) gets it; this one must not.
+    await waitFor('delivered to the other reader', () => read.got.get(TOPIC)?.includes(s2), 5000);
+    await new Promise((res) => setTimeout(res, 200));
+    expect(got).toEqual([s1]);
+    await r.endAsync();
+    box.socket.destroy();
+  });
+
   it('leaves a malformed packet length to aedes, which closes the connection', async () => {
     const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
     box.write(Buffer.from([0x32, 0xff, 0xff, 0xff, 0xff, 0x01]));
