@@ -1,4 +1,4 @@
-// QoS 1 deliveries to a clean MQTT 3.1.1 session, written as aedes writes them but in one buffer.
+// Deliveries to a clean MQTT 3.1.1 session, written as aedes writes them but in one buffer.
 // aedes builds each delivery as a packet object and hands it to mqtt-packet's stream writer, which
 // writes it in five pieces, corks the socket and uncorks it on the next tick; with one reader of
 // all telemetry that cost a tenth of the broker's event loop at saturation (CPU profile of the
@@ -164,9 +164,9 @@ export function acknowledgedBy(client: Client): void {
 }
 
 /**
- * Takes over the client's QoS 1 deliveries while its session is clean and MQTT 3.1.1; call right
- * after aedes.handle, before its CONNECT is read: a subscription takes the client's delivery
- * function when it is made. Returns the window that the client's acknowledgements move on.
+ * Takes over the client's deliveries (QoS 1 and QoS 0) while its session is clean and MQTT 3.1.1;
+ * call right after aedes.handle, before its CONNECT is read: a subscription takes the client's
+ * delivery function when it is made. Returns the window that the client's acknowledgements move on.
  */
 export function deliverInOneBuffer(
   client: Client,

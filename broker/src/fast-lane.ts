@@ -51,7 +51,7 @@ const EMPTY = Buffer.alloc(0);
 export interface FastLaneStats {
   /** Telemetry messages the lane stored and acknowledged. */
   fastLaneMessages: number;
-  /** QoS 1 deliveries to clean MQTT 3.1.1 sessions written in one buffer (fast-delivery.ts). */
+  /** Deliveries (QoS 1 and 0) to clean MQTT 3.1.1 sessions written in one buffer (fast-delivery.ts). */
   fastDeliveries: number;
   /** Deliveries to such sessions dropped because the reader's queue was full. */
   droppedDeliveries: number;

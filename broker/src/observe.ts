@@ -77,7 +77,7 @@ export async function observeBroker(o: {
   );
   counter(
     'pantau_broker_fast_deliveries_total',
-    'QoS 1 deliveries to clean MQTT 3.1.1 sessions written by the fast lane rather than aedes',
+    'Deliveries to clean MQTT 3.1.1 sessions written by the fast lane rather than aedes',
     [],
     (c) => c.inc(o.figures().fastDeliveries),
   );
