@@ -377,6 +377,16 @@ describe('telemetry fast lane', () => {
   });
 });
 
+/** Limits no test below reaches: a box may send its whole burst at once. */
+const UNTHROTTLED: Partial<Limits> = { publish_rate_per_s: 100_000, publish_burst: 100_000 };
+
+/** Sends sequence numbers 1…n on TOPIC in one write; returns them. */
+function flood(box: RawBox, n: number, payload: (seq: number) => Buffer = telemetry): number[] {
+  const seqs = Array.from({ length: n }, (_, k) => k + 1);
+  box.write(...seqs.map((s) => publish(TOPIC, s, payload(s))));
+  return seqs;
+}
+
 /** A reader that subscribes to TOPIC and then stops reading its socket: what it got once it reads again. */
 async function stalledReader(port: number, qos: 0 | 1) {
   const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
@@ -393,12 +403,7 @@ async function stalledReader(port: number, qos: 0 | 1) {
 }
 
 describe('a reader that does not read, with a window of 10 and a queue of 50', () => {
-  const lane = laneBrokerFor(
-    'fast-lane-slow',
-    true,
-    { publish_rate_per_s: 100_000, publish_burst: 100_000 },
-    { max_inflight: 10, max_queued: 50 },
-  );
+  const lane = laneBrokerFor('fast-lane-slow', true, UNTHROTTLED, { max_inflight: 10, max_queued: 50 });
 
   it('holds back no site box; gets the 10 sent and the 50 queued, in order; the rest is dropped and counted', async () => {
     const { broker } = lane;
@@ -406,9 +411,8 @@ describe('a reader that does not read, with a window of 10 and a queue of 50', (
     const dropped0 = broker.stats().droppedDeliveries;
     const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
     const n = 300;
-    const seqs = Array.from({ length: n }, (_, k) => k + 1);
-    box.write(...seqs.map((s) => publish(TOPIC, s, telemetry(s))));
-    // Stored and acknowledged although the reader takes nothing (aedes held the box back).
+    const seqs = flood(box, n);
+    // Stored and acknowledged although the reader takes nothing (aedes would have held the box back).
     await waitFor('all acknowledged', () => box.acks.length === n, 10_000);
     expect(broker.stats().droppedDeliveries - dropped0).toBe(n - 60);
     read.c.stream.resume();
@@ -461,20 +465,14 @@ describe('a reader that does not read, with a window of 10 and a queue of 50', (
 });
 
 describe('a reader that does not read, with no queue limit', () => {
-  const lane = laneBrokerFor(
-    'fast-lane-unbounded',
-    true,
-    { publish_rate_per_s: 100_000, publish_burst: 100_000 },
-    { max_inflight: 10, max_queued: 0 },
-  );
+  const lane = laneBrokerFor('fast-lane-unbounded', true, UNTHROTTLED, { max_inflight: 10, max_queued: 0 });
 
   it('holds back no site box and, once it reads, gets every message in order', async () => {
     const { broker } = lane;
     const read = await stalledReader(broker.port, 1);
     const box = await RawBox.connect(broker.port, 'gw-psc', 'gw-psc-pass');
     const n = 2000;
-    const seqs = Array.from({ length: n }, (_, k) => k + 1);
-    box.write(...seqs.map((s) => publish(TOPIC, s, telemetry(s))));
+    const seqs = flood(box, n);
     await waitFor('all acknowledged', () => box.acks.length === n, 10_000);
     read.c.stream.resume();
     await waitFor('all delivered', () => read.got.length === n, 30_000);
@@ -486,10 +484,7 @@ describe('a reader that does not read, with no queue limit', () => {
 });
 
 describe('a QoS 0 reader that does not read', () => {
-  const lane = laneBrokerFor('fast-lane-slow0', true, {
-    publish_rate_per_s: 100_000,
-    publish_burst: 100_000,
-  });
+  const lane = laneBrokerFor('fast-lane-slow0', true, UNTHROTTLED);
 
   it('holds back no site box; what it gets is in order, and what it missed is counted as dropped', async () => {
     const { broker } = lane;
@@ -498,9 +493,7 @@ describe('a QoS 0 reader that does not read', () => {
     // 40 MB in all: more than the loopback's socket buffers and the 8 MiB a reader's socket may hold.
     const n = 8000;
     const pad = 'x'.repeat(5000);
-    const seqs = Array.from({ length: n }, (_, k) => k + 1);
-    const payload = (s: number) => Buffer.from(telemetry(s).toString().replace('{', `{"pad":"${pad}",`));
-    box.write(...seqs.map((s) => publish(TOPIC, s, payload(s))));
+    flood(box, n, (s) => Buffer.from(telemetry(s).toString().replace('{', `{"pad":"${pad}",`)));
     await waitFor('all acknowledged', () => box.acks.length === n, 30_000);
     const dropped = broker.stats().droppedDeliveries;
     expect(dropped).toBeGreaterThan(0);

@@ -16,7 +16,7 @@ import { BaselineError, computeBaseline } from './backbone/baseline.js';
 import type { CentralDb } from './backbone/central-db.js';
 import type { Backbone } from './backbone/description.js';
 import { checkCommissioning } from './commissioning.js';
-import type { IngestResult, Store, ThumbnailRecord } from './store/index.js';
+import type { IngestResult, MalformedTelemetry, Store, ThumbnailRecord } from './store/index.js';
 import { checkTelemetry, isObj, isTs, Malformed, need } from './telemetry-check.js';
 
 export interface IngestStats {
@@ -217,9 +217,25 @@ export function createIngest(
     payload: Buffer,
     receivedAt: number,
   ) {
-    const res = await store.ingestTelemetryText!(site, device, payload, receivedAt);
-    if ('malformed' in res) return rejected(topic, res.malformed);
-    if (counted(res) && observer)
+    textSettled(
+      topic,
+      site,
+      payload,
+      receivedAt,
+      await store.ingestTelemetryText!(site, device, payload, receivedAt),
+    );
+  }
+
+  /** What the store said of telemetry it checked itself: set aside as malformed, or counted and observed. */
+  function textSettled(
+    topic: string,
+    site: string,
+    payload: Buffer,
+    receivedAt: number,
+    res: IngestResult | MalformedTelemetry,
+  ): void {
+    if ('malformed' in res) rejected(topic, res.malformed);
+    else if (counted(res) && observer)
       observer.onTelemetry(site, decode(payload) as unknown as TelemetryPayload, receivedAt);
   }
 
@@ -237,9 +253,7 @@ export function createIngest(
     store.queueTelemetryText!(t.site, t.device, payload, receivedAt, (err, res) => {
       if (err) return done(err);
       try {
-        if ('malformed' in res!) rejected(topic, res.malformed);
-        else if (counted(res!) && observer)
-          observer.onTelemetry(t.site, decode(payload) as unknown as TelemetryPayload, receivedAt);
+        textSettled(topic, t.site, payload, receivedAt, res!);
       } catch (e) {
         return done(e as Error);
       }

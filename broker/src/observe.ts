@@ -21,6 +21,7 @@ export interface BrokerFigures extends IngestStats {
   limitHits: number;
   /** Telemetry messages the fast lane (fast-lane.ts) stored and acknowledged, not aedes. */
   fastLaneMessages: number;
+  /** Deliveries to clean MQTT 3.1.1 readers the fast lane wrote (fast-delivery.ts), not aedes. */
   fastDeliveries: number;
   /** Deliveries dropped because a reader's queue was full (mqtt.max_queued). */
   droppedDeliveries: number;
@@ -83,7 +84,7 @@ export async function observeBroker(o: {
   );
   counter(
     'pantau_broker_dropped_deliveries_total',
-    'QoS 1 deliveries dropped because a reader did not keep up and its queue was full (mqtt.max_queued)',
+    'Deliveries dropped because a reader did not keep up: its queue full (mqtt.max_queued), or 8 MiB of QoS 0 unsent',
     [],
     (c) => c.inc(o.figures().droppedDeliveries),
   );

@@ -46,7 +46,7 @@ const answer: IngestDone = (id, result, error) => {
 };
 
 /** A telemetry frame: decoded and queued for the next commit without a promise. */
-function telemetry(id: number, receivedAt: number, site: string, device: string, json: string): void {
+function ingestFrame(id: number, receivedAt: number, site: string, device: string, json: string): void {
   let p: TelemetryPayload;
   try {
     p = decodeTelemetry(json, device);
@@ -97,5 +97,5 @@ port.on('message', (m: ToWriter) => {
       (e: unknown) => reply([id, 0, why(e)]),
     );
   }
-  if (frames) readFrames(frames, telemetry);
+  if (frames) readFrames(frames, ingestFrame);
 });

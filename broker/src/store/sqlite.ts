@@ -358,12 +358,12 @@ export class SqliteStore implements Store {
   }
 
   /** The rows of a transaction's batches and readings, written together at its end (RowsToWrite). */
-  private readonly batchRows = new RowsToWrite(
+  private readonly batchInserts = new RowsToWrite(
     'batches (site, seq, device, received_at, backfill, samples, clock_suspect)',
     7,
     (sql) => this.prep(sql),
   );
-  private readonly recentRowsToWrite = new RowsToWrite('readings_recent (group_id, ts, vals)', 3, (sql) =>
+  private readonly readingInserts = new RowsToWrite('readings_recent (group_id, ts, vals)', 3, (sql) =>
     this.prep(sql),
   );
 
@@ -387,8 +387,8 @@ export class SqliteStore implements Store {
     this.seqTx ??= this.db.transaction((w: () => unknown) => {
       this.beginSeqWrites();
       const result = w();
-      this.batchRows.write();
-      this.recentRowsToWrite.write();
+      this.batchInserts.write();
+      this.readingInserts.write();
       this.endSeqWrites();
       return result;
     });
@@ -462,7 +462,7 @@ export class SqliteStore implements Store {
     }
     // A number the site's runs already hold is a replay (or a clash, warned of at the birth).
     if (!this.noteSeq(site, p.seq, p.backfill, suspect)) return { accepted: false, samples: 0 };
-    this.batchRows.add(site, p.seq, p.device, receivedAt, p.backfill ? 1 : 0, n, suspect);
+    this.batchInserts.add(site, p.seq, p.device, receivedAt, p.backfill ? 1 : 0, n, suspect);
     let samples = 0;
     for (const r of p.readings) {
       if (!plausibleTs(r.ts, receivedAt)) continue;
@@ -478,7 +478,7 @@ export class SqliteStore implements Store {
         samples++;
       }
       if (!vals) continue;
-      this.recentRowsToWrite.add(group.id, r.ts, `${vals}}`);
+      this.readingInserts.add(group.id, r.ts, `${vals}}`);
       this.recentRows++;
     }
     return { accepted: true, samples };
@@ -583,8 +583,8 @@ export class SqliteStore implements Store {
 
   /** After a rollback. */
   private forgetSeqWrites(): void {
-    this.batchRows.clear();
-    this.recentRowsToWrite.clear();
+    this.batchInserts.clear();
+    this.readingInserts.clear();
     // A group created in the rolled-back transaction is gone with it.
     this.groups.clear();
     this.seqTails.clear();
