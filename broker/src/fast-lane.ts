@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import { parseTopic } from '@pantau/contract';
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
+import { writeNow } from './coalesce-writes.js';
 import {
   acknowledgedBy,
   type DeliveryLimits,
@@ -111,12 +112,33 @@ export class FastLane {
         return;
       }
       this.stats.fastLaneMessages++;
-      conn.acknowledge(id);
+      if (conn.acknowledge(id)) this.acking.push(conn);
       const packet = { cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false } as PublishPacket;
       this.queue.push({ conn, packet });
-      this.pump();
+      if (!this.answering) {
+        this.answering = true;
+        setImmediate(this.afterStored);
+      }
     });
   }
+
+  /** Connections owed acknowledgements, written by afterStored. */
+  private acking: Connection[] = [];
+  private answering = false;
+
+  /**
+   * Once the store's answers of this turn are all in (one commit answers hundreds of messages at
+   * once): every acknowledgement first, then the deliveries. Delivered first, a commit's messages
+   * held back the site boxes' acknowledgements by the time delivering them took, and a box sends
+   * its next messages only once acknowledged.
+   */
+  private readonly afterStored = (): void => {
+    this.answering = false;
+    const conns = this.acking;
+    this.acking = [];
+    for (const conn of conns) conn.flushAcks();
+    this.pump();
+  };
 
   /** Hands waiting messages to aedes, in order, as places free; a loop, so a delivery finished at once does not recurse. */
   private pump(): void {
@@ -309,13 +331,14 @@ class Connection {
     return buf.subarray(passFrom, at);
   }
 
-  /** Acknowledgements go out together, once this turn's stored messages have all been answered. */
-  acknowledge(id: number): void {
+  /** Owes an acknowledgement; true for the first one since the last were written (flushAcks). */
+  acknowledge(id: number): boolean {
     this.acks.push(id);
-    if (this.acks.length === 1) setImmediate(this.flush);
+    return this.acks.length === 1;
   }
 
-  private readonly flush = (): void => {
+  /** The acknowledgements owed, in one write. */
+  flushAcks(): void {
     const ids = this.acks;
     this.acks = [];
     if (this.socket.destroyed || !this.socket.writable) return;
@@ -327,5 +350,7 @@ class Connection {
       out.writeUInt16BE(ids[k]!, o + 2);
     }
     this.socket.write(out);
-  };
+    // Now, not at the end of the turn: the site box sends its next messages only once it has these.
+    writeNow(this.socket);
+  }
 }

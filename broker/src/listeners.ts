@@ -17,6 +17,7 @@ import {
 import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
+import { coalesceWrites } from './coalesce-writes.js';
 import type { BrokerConfig, TlsConfig } from './config.js';
 import type { FastLane } from './fast-lane.js';
 import type { Guard } from './guard.js';
@@ -62,66 +63,6 @@ function listen(server: Server, port: number, host: string): Promise<number> {
       resolve((server.address() as { port: number }).port);
     });
   });
-}
-
-/**
- * aedes writes a packet in pieces (header, length, topic, id, payload) and each delivery in its own
- * turn of the event loop; node's writev pays per piece. Gathered until the end of this turn and
- * copied into one buffer, the packets for one socket leave in one write of one buffer.
- */
-function coalesceWrites(socket: Socket): Socket {
-  type Done = (err?: Error | null) => void;
-  const write = socket.write.bind(socket) as (chunk: Buffer, done?: Done) => boolean;
-  const end = socket.end.bind(socket) as (...a: unknown[]) => Socket;
-  let pieces: Buffer[] = [];
-  let bytes = 0;
-  let callbacks: Done[] = [];
-  /** A writer was told the socket is full: it waits for 'drain', which must come. */
-  let toldFull = false;
-  const release = () => {
-    if (pieces.length === 0) return;
-    const out = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, bytes);
-    const dones = callbacks;
-    pieces = [];
-    bytes = 0;
-    callbacks = [];
-    const ok = write(
-      out,
-      dones.length === 0
-        ? undefined
-        : (err) => {
-            for (const d of dones) d(err);
-          },
-    );
-    // Had the socket itself said full, it would emit 'drain' once written out; it did not.
-    if (toldFull && ok) process.nextTick(() => socket.emit('drain'));
-    toldFull = false;
-  };
-  socket.write = ((chunk: Buffer | string | Uint8Array, encoding?: BufferEncoding | Done, done?: Done) => {
-    if (typeof encoding === 'function') {
-      done = encoding;
-      encoding = undefined;
-    }
-    const buf =
-      typeof chunk === 'string'
-        ? Buffer.from(chunk, encoding)
-        : Buffer.isBuffer(chunk)
-          ? chunk
-          : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    if (pieces.length === 0) setImmediate(release);
-    pieces.push(buf);
-    bytes += buf.length;
-    if (done) callbacks.push(done);
-    if (socket.writableLength + bytes < socket.writableHighWaterMark) return true;
-    toldFull = true;
-    return false;
-  }) as Socket['write'];
-  // What is gathered goes out before the end.
-  socket.end = ((...args: unknown[]) => {
-    release();
-    return end(...args);
-  }) as Socket['end'];
-  return socket;
 }
 
 export async function startListeners(

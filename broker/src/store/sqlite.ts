@@ -26,7 +26,7 @@ import type {
   ThumbnailRecord,
 } from './types.js';
 
-const SCHEMA_VERSION = 6;
+const SCHEMA_VERSION = 7;
 
 /**
  * The batches received, in arrival order, without a key: the runs of numbers (seq_runs) tell a
@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS series (
   id INTEGER PRIMARY KEY,
   site TEXT NOT NULL, device TEXT NOT NULL, metric TEXT NOT NULL, labels TEXT NOT NULL,
+  vkey TEXT,
   UNIQUE (site, device, metric, labels)
 );
 CREATE TABLE IF NOT EXISTS reading_groups (
@@ -195,6 +196,8 @@ export class SqliteStore implements Store {
   private readonly stmts = new Map<string, Database.Statement>();
   private keptRuns: boolean | undefined;
   private hasReadings = false;
+  /** Whether the series table has short keys (schema 7), as hasReadings. */
+  private keyedSeries = false;
 
   constructor(opts: SqliteStoreOptions) {
     if (!opts.readonly) mkdirSync(dirname(opts.path), { recursive: true });
@@ -300,6 +303,12 @@ export class SqliteStore implements Store {
         this.db.exec('ALTER TABLE seq_stats DROP COLUMN received');
       version = 6;
     }
+    if (version < 7) {
+      // 7: a metric named from now on has a short key in its readings' values (vkey); those named
+      // before keep their name as the key, in the rows already written and in those to come.
+      if (!columns('series').includes('vkey')) this.db.exec('ALTER TABLE series ADD COLUMN vkey TEXT');
+      version = 7;
+    }
     this.db
       .prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)')
       .run('schema_version', String(version));
@@ -327,7 +336,9 @@ export class SqliteStore implements Store {
 
   /**
    * Names a metric of a group in the series table (history and listings look metrics up there);
-   * returns its key in a reading's JSON values.
+   * returns its key in a reading's JSON values, with the colon: a new metric gets the next short
+   * key of its group (`#0`, `#1`, …: a metric name never starts with #), one named before schema 7
+   * keeps its name.
    */
   private nameMetric(
     site: string,
@@ -336,13 +347,15 @@ export class SqliteStore implements Store {
     labels: string,
     group: ReadingGroup,
   ): string {
-    this.prep('INSERT OR IGNORE INTO series (site, device, metric, labels) VALUES (?, ?, ?, ?)').run(
-      site,
-      device,
-      metric,
-      labels,
-    );
-    const key = `${JSON.stringify(metric)}:`;
+    this.prep(
+      `INSERT OR IGNORE INTO series (site, device, metric, labels, vkey) VALUES (@site, @device, @metric, @labels,
+         (SELECT '#' || count(*) FROM series
+          WHERE site = @site AND device = @device AND labels = @labels AND vkey IS NOT NULL))`,
+    ).run({ site, device, metric, labels });
+    const { vkey } = this.prep(
+      'SELECT vkey FROM series WHERE site = ? AND device = ? AND metric = ? AND labels = ?',
+    ).get(site, device, metric, labels) as { vkey: string | null };
+    const key = `${JSON.stringify(vkey ?? metric)}:`;
     group.metrics.set(metric, key);
     return key;
   }
@@ -448,8 +461,12 @@ export class SqliteStore implements Store {
       return;
     }
     for (let n = 0; n < items.length; n++) items[n]!.done(items[n]!.token, results[n]!);
-    this.mergeSoon();
+    // After this turn, once the answers are on their way: a move takes 60–160 ms at thousands of
+    // batches a second, and answered only after it, every site box waited for it before sending more.
+    setImmediate(this.mergeLater);
   };
+
+  private readonly mergeLater = (): void => this.mergeSoon();
 
   private ingestOne(site: string, p: TelemetryPayload, receivedAt: number): IngestResult {
     let n = 0;
@@ -793,16 +810,20 @@ export class SqliteStore implements Store {
     this.hasReadings ||=
       this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'readings'").get() !==
       undefined;
+    this.keyedSeries ||= (this.db.prepare('PRAGMA table_info(series)').all() as Array<{ name: string }>).some(
+      (c) => c.name === 'vkey',
+    );
+    const vkey = this.keyedSeries ? 's.vkey' : 'NULL AS vkey';
     // The key of each series' values: its reading group, or in an older file the series itself.
     const series = this.db
       .prepare(
         this.hasReadings
-          ? `SELECT g.id, s.labels FROM series s JOIN reading_groups g
+          ? `SELECT g.id, s.labels, ${vkey} FROM series s JOIN reading_groups g
                ON g.site = s.site AND g.device = s.device AND g.labels = s.labels
              WHERE s.site = ? AND s.device = ? AND s.metric = ?`
-          : 'SELECT id, labels FROM series WHERE site = ? AND device = ? AND metric = ?',
+          : `SELECT s.id, s.labels, ${vkey} FROM series s WHERE s.site = ? AND s.device = ? AND s.metric = ?`,
       )
-      .all(q.site, q.device, q.metric) as Array<{ id: number; labels: string }>;
+      .all(q.site, q.device, q.metric) as Array<{ id: number; labels: string; vkey: string | null }>;
     const wanted = q.labels ? labelsKey(q.labels) : undefined;
     const out: HistorySeries[] = [];
     const maxPoints = q.maxPoints ?? 0;
@@ -815,7 +836,7 @@ export class SqliteStore implements Store {
     );
     for (const s of series) {
       if (wanted !== undefined && s.labels !== wanted) continue;
-      const at = { id: s.id, path: metricPath(q.metric), from: q.from, to: q.to };
+      const at = { id: s.id, path: metricPath(s.vkey ?? q.metric), from: q.from, to: q.to };
       const { n } = count.get(at) as { n: number };
       if (n === 0) continue;
       const rows = (

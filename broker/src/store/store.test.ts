@@ -40,7 +40,7 @@ describe('store: sqlite schema upgrade', () => {
     await store.close();
     const check = new Database(path, { readonly: true });
     expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
-      value: '6',
+      value: '7',
     });
     check.close();
     rmSync(dir, { recursive: true, force: true });
@@ -88,14 +88,14 @@ describe('store: sqlite schema upgrade', () => {
       { site: 'rsud', seq: 8 },
     ]);
     expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
-      value: '6',
+      value: '7',
     });
     check.close();
     rmSync(dir, { recursive: true, force: true });
   });
 });
 
-describe('store: sqlite schema 4 to 6', () => {
+describe('store: sqlite schema 4 to 7', () => {
   it('moves the rows per value into rows per reading, the later value winning, and a reader that opened the file first follows', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pantau-store-v4-'));
     const path = join(dir, 'central.db');
@@ -136,11 +136,45 @@ describe('store: sqlite schema 4 to 6', () => {
     expect(await points(store)).toEqual(want);
     expect(await points(reader)).toEqual(want);
     expect(await store.sequenceReport('rsud')).toMatchObject({ first: 7, last: 7, received: 1 });
+    // Schema 7: a metric named from now on gets its group's next short key; one named before keeps
+    // its name as the key, in the same row, and a later reading at one time still wins per metric.
+    const later = (seq: number, values: Record<string, number>): TelemetryPayload => ({
+      v: 1,
+      seq,
+      device: 'ptp-scc',
+      backfill: false,
+      readings: [{ ts: ts + 3000, values }],
+    });
+    expect(
+      await store.ingestTelemetry('rsud', later(8, { snr_db: 34, noise_floor_dbm: -90 }), ts + 3000),
+    ).toEqual({ accepted: true, samples: 2 });
+    expect(await store.ingestTelemetry('rsud', later(9, { noise_floor_dbm: -91 }), ts + 3000)).toEqual({
+      accepted: true,
+      samples: 1,
+    });
+    const newer = { ...want, snr: [...want.snr, [ts + 3000, 34]] };
+    expect(await points(store)).toEqual(newer);
+    expect(await points(reader)).toEqual(newer);
+    for (const s of [store, reader])
+      expect((await s.history({ ...q, metric: 'noise_floor_dbm' }))[0]!.points).toEqual([[ts + 3000, -91]]);
     await store.close();
     await reader.close();
     const check = new Database(path, { readonly: true });
+    expect(
+      check.prepare("SELECT metric, vkey FROM series WHERE device = 'ptp-scc' ORDER BY metric").all(),
+    ).toEqual([
+      { metric: 'noise_floor_dbm', vkey: '#0' },
+      { metric: 'rx_power_dbm', vkey: null },
+      { metric: 'snr_db', vkey: null },
+    ]);
+    expect(
+      check
+        .prepare('SELECT vals FROM readings WHERE ts = ?')
+        .pluck()
+        .get(ts + 3000),
+    ).toBe('{"snr_db":34,"#0":-91}');
     expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
-      value: '6',
+      value: '7',
     });
     expect(
       check.prepare("SELECT name FROM sqlite_master WHERE name IN ('samples', 'samples_recent')").all(),
