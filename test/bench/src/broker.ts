@@ -15,7 +15,7 @@
 // cheaper than the brokers; they still share the machine's cores with them (see the printed note).
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -62,6 +62,15 @@ interface Broker {
   stop(): Promise<void>;
 }
 
+/** Node's flags in the broker's systemd unit (systemd/pantau-broker.service): the broker runs as installed. */
+const UNIT_NODE_FLAGS = unitNodeFlags(join(ROOT, 'systemd/pantau-broker.service'));
+
+function unitNodeFlags(unit: string): string[] {
+  const m = /^ExecStart=\S*node((?: --\S+)*) \S*cli\.js/m.exec(readFileSync(unit, 'utf8'));
+  if (!m) throw new Error(`${unit}: no ExecStart line running node …/cli.js`);
+  return m[1]!.trim().split(' ').filter(Boolean);
+}
+
 /** BENCH_BROKER_PROFILE=DIR: the Pantau broker writes a V8 CPU profile there (node --cpu-prof). */
 const PROFILE = process.env.BENCH_BROKER_PROFILE;
 
@@ -85,7 +94,7 @@ async function startPantau(dir: string, tag: string): Promise<Broker> {
     `mqtt: { host: 127.0.0.1, port: ${port} }\ncredentials_file: credentials.yaml\nstore: { kind: sqlite, path: central-${tag}.db }\nlimits: { gateway_connections: 1000, reader_connections: 1000, publish_rate_per_s: 100000, publish_burst: 1000000 }\nlog_level: error\n`,
   );
   const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROFILE)}`] : [];
-  const proc = spawn(process.execPath, [...prof, CLI, '--config', yaml], {
+  const proc = spawn(process.execPath, [...UNIT_NODE_FLAGS, ...prof, CLI, '--config', yaml], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   await waitPort(port, `the Pantau broker did not start on port ${port}`);
