@@ -26,7 +26,7 @@ import type {
   ThumbnailRecord,
 } from './types.js';
 
-const SCHEMA_VERSION = 8;
+const SCHEMA_VERSION = 7;
 
 /**
  * The batches received, in arrival order, without a key: the runs of numbers (seq_runs) tell a
@@ -35,17 +35,6 @@ const SCHEMA_VERSION = 8;
 const BATCHES_COLUMNS = `site TEXT NOT NULL, seq INTEGER NOT NULL, device TEXT NOT NULL,
   received_at INTEGER NOT NULL, backfill INTEGER NOT NULL, samples INTEGER NOT NULL,
   clock_suspect INTEGER NOT NULL DEFAULT 0`;
-
-/** Recent readings wait in this many tables, a reading group's by its id (see MERGE_EVERY_MS). */
-const RECENT_TABLES = 8;
-
-/** The recent tables' names, readings_recent_0 … _7. */
-function recentTables(): string[] {
-  return Array.from({ length: RECENT_TABLES }, (_, k) => `readings_recent_${k}`);
-}
-
-/** The recent table of a reading group. */
-const recentTableOf = (group: number) => `readings_recent_${group % RECENT_TABLES}`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -63,12 +52,9 @@ CREATE TABLE IF NOT EXISTS readings (
   group_id INTEGER NOT NULL, ts INTEGER NOT NULL, vals TEXT NOT NULL,
   PRIMARY KEY (group_id, ts)
 ) WITHOUT ROWID;
-${recentTables()
-  .map(
-    (t) =>
-      `CREATE TABLE IF NOT EXISTS ${t} (group_id INTEGER NOT NULL, ts INTEGER NOT NULL, vals TEXT NOT NULL);`,
-  )
-  .join('\n')}
+CREATE TABLE IF NOT EXISTS readings_recent (
+  group_id INTEGER NOT NULL, ts INTEGER NOT NULL, vals TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS batches (${BATCHES_COLUMNS});
 CREATE TABLE IF NOT EXISTS sites (
   site TEXT PRIMARY KEY, state TEXT, health TEXT, last_heard INTEGER
@@ -108,15 +94,10 @@ export { EARLIEST_PLAUSIBLE_TS };
 const FUTURE_SLACK_MS = 10 * 60_000;
 
 /**
- * Readings are appended to a recent table (no index: each commit writes its last page or two) and
+ * Readings are appended to readings_recent (no index: each commit writes its last page or two) and
  * moved into readings, clustered by device, at most this often or once this many wait. Written
  * straight into the indexed table, each commit rewrote one page per series it touched. Queries read
  * both tables, so a reading is in history once committed.
- *
- * A reading group's recent table is one of RECENT_TABLES (by its id), moved one at a time in turn:
- * a move holds every commit back, and one of all readings took 60–160 ms at saturation (the broker
- * bench). Each table still gathers a second of its groups' readings, so a move writes each
- * device's pages once, as before.
  *
  * A row per reading rather than per value: with a row per value, inserting and moving the 9 rows
  * of a radio's reading cost 44 µs of the writer's CPU per batch, against 22 µs this way (100 sites,
@@ -127,13 +108,13 @@ const MERGE_EVERY_MS = 1000;
 const MERGE_AT_ROWS = 20_000;
 
 /**
- * One metric's values of a reading group (@id, @path) in a time range, as `s (ts, value)`, from
- * readings and the group's recent table: what was committed in the last second may not have moved yet. One value per time, the
+ * One metric's values of a reading group (@id, @path) in a time range, as `s (ts, value)`. Both
+ * tables: what was committed in the last second may not have moved yet. One value per time, the
  * latest written (as the move keeps): a recent one over a moved one, and of two recent ones the
  * later row (SQLite takes the bare column from the max() row).
  */
-const readingValues = (recent: string) => `WITH r (ts, value, k) AS (
-        SELECT ts, json_extract(vals, @path), max(rowid) FROM ${recent}
+const READING_VALUES = `WITH r (ts, value, k) AS (
+        SELECT ts, json_extract(vals, @path), max(rowid) FROM readings_recent
         WHERE group_id = @id AND ts BETWEEN @from AND @to AND json_extract(vals, @path) IS NOT NULL
         GROUP BY ts),
       s (ts, value) AS (
@@ -217,8 +198,6 @@ export class SqliteStore implements Store {
   private hasReadings = false;
   /** Whether the series table has short keys (schema 7), as hasReadings. */
   private keyedSeries = false;
-  /** Whether recent readings are kept per group in RECENT_TABLES (schema 8), as hasReadings. */
-  private recentByGroup = false;
 
   constructor(opts: SqliteStoreOptions) {
     if (!opts.readonly) mkdirSync(dirname(opts.path), { recursive: true });
@@ -330,17 +309,6 @@ export class SqliteStore implements Store {
       if (!columns('series').includes('vkey')) this.db.exec('ALTER TABLE series ADD COLUMN vkey TEXT');
       version = 7;
     }
-    if (version < 8) {
-      // 8: the one recent table becomes RECENT_TABLES, moved in turn; what waited in it is moved now.
-      const old = this.db
-        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'readings_recent'")
-        .get();
-      if (old) {
-        this.moveRecent('readings_recent');
-        this.db.exec('DROP TABLE readings_recent');
-      }
-      version = 8;
-    }
     this.db
       .prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)')
       .run('schema_version', String(version));
@@ -408,8 +376,8 @@ export class SqliteStore implements Store {
     7,
     (sql) => this.prep(sql),
   );
-  private readonly readingInserts = recentTables().map(
-    (t) => new RowsToWrite(`${t} (group_id, ts, vals)`, 3, (sql) => this.prep(sql)),
+  private readonly readingInserts = new RowsToWrite('readings_recent (group_id, ts, vals)', 3, (sql) =>
+    this.prep(sql),
   );
 
   /** Batches waiting for the next group commit. */
@@ -433,7 +401,7 @@ export class SqliteStore implements Store {
       this.beginSeqWrites();
       const result = w();
       this.batchInserts.write();
-      for (const rows of this.readingInserts) rows.write();
+      this.readingInserts.write();
       this.endSeqWrites();
       return result;
     });
@@ -527,9 +495,8 @@ export class SqliteStore implements Store {
         samples++;
       }
       if (!vals) continue;
-      const k = group.id % RECENT_TABLES;
-      this.readingInserts[k]!.add(group.id, r.ts, `${vals}}`);
-      this.recentRows[k]!++;
+      this.readingInserts.add(group.id, r.ts, `${vals}}`);
+      this.recentRows++;
     }
     return { accepted: true, samples };
   }
@@ -634,7 +601,7 @@ export class SqliteStore implements Store {
   /** After a rollback. */
   private forgetSeqWrites(): void {
     this.batchInserts.clear();
-    for (const rows of this.readingInserts) rows.clear();
+    this.readingInserts.clear();
     // A group created in the rolled-back transaction is gone with it.
     this.groups.clear();
     this.seqTails.clear();
@@ -860,37 +827,15 @@ export class SqliteStore implements Store {
     const wanted = q.labels ? labelsKey(q.labels) : undefined;
     const out: HistorySeries[] = [];
     const maxPoints = q.maxPoints ?? 0;
-    // Until a broker of schema 8 has opened the file, its recent readings wait in one table.
-    this.recentByGroup ||=
-      this.db
-        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'readings_recent_0'")
-        .get() !== undefined;
-    const queries = new Map<
-      string,
-      { count: Database.Statement; raw: Database.Statement; bucketed: Database.Statement }
-    >();
-    const queriesOf = (values: string) => {
-      let qs = queries.get(values);
-      if (!qs) {
-        qs = {
-          count: this.db.prepare(`${values} SELECT count(*) AS n FROM s`),
-          raw: this.db.prepare(`${values} SELECT ts, value FROM s ORDER BY ts`),
-          bucketed: this.db.prepare(
-            `${values} SELECT min(ts) AS ts, avg(value) AS value FROM s
-             GROUP BY CAST((ts - @from) / @width AS INTEGER) ORDER BY 1`,
-          ),
-        };
-        queries.set(values, qs);
-      }
-      return qs;
-    };
+    const values = this.hasReadings ? READING_VALUES : this.legacyValues();
+    const count = this.db.prepare(`${values} SELECT count(*) AS n FROM s`);
+    const raw = this.db.prepare(`${values} SELECT ts, value FROM s ORDER BY ts`);
+    const bucketed = this.db.prepare(
+      `${values} SELECT min(ts) AS ts, avg(value) AS value FROM s
+       GROUP BY CAST((ts - @from) / @width AS INTEGER) ORDER BY 1`,
+    );
     for (const s of series) {
       if (wanted !== undefined && s.labels !== wanted) continue;
-      const { count, raw, bucketed } = queriesOf(
-        this.hasReadings
-          ? readingValues(this.recentByGroup ? recentTableOf(s.id) : 'readings_recent')
-          : this.legacyValues(),
-      );
       const at = { id: s.id, path: metricPath(s.vkey ?? q.metric), from: q.from, to: q.to };
       const { n } = count.get(at) as { n: number };
       if (n === 0) continue;
@@ -926,81 +871,58 @@ export class SqliteStore implements Store {
   /** Commits what waits for the next group commit and moves recent readings, then closes the file. */
   closeNow(): void {
     this.flush();
-    if (!this.db.readonly) for (let k = 0; k < RECENT_TABLES; k++) this.mergeRecent(k);
+    if (!this.db.readonly) this.mergeRecent();
     clearTimeout(this.mergeTimer);
     this.db.close();
   }
 
-  /** Per recent table, the readings this connection added since its last move. */
-  private readonly recentRows = new Array<number>(RECENT_TABLES).fill(0);
-  /** The recent table moved next, in turn. */
-  private nextMove = 0;
-  private movedAt = performance.now();
+  /** Readings this connection added to readings_recent since its last move. */
+  private recentRows = 0;
+  private mergedAt = performance.now();
   private mergeTimer: NodeJS.Timeout | undefined;
 
-  /**
-   * Moves the next recent table in turn if its time has come (each at most a second after its
-   * readings were committed), or at once a table that holds its share of MERGE_AT_ROWS; else arms a
-   * timer to.
-   */
+  /** Moves recent readings now if enough wait or long enough passed, else arms a timer to. */
   private mergeSoon(): void {
-    for (let k = 0; k < RECENT_TABLES; k++)
-      if (this.recentRows[k]! >= MERGE_AT_ROWS / RECENT_TABLES) this.mergeRecent(k);
-    if (!this.recentRows.some((n) => n > 0)) return;
-    if (performance.now() - this.movedAt >= MERGE_EVERY_MS / RECENT_TABLES) {
-      this.moveNext();
+    if (this.recentRows === 0) return;
+    if (this.recentRows >= MERGE_AT_ROWS || performance.now() - this.mergedAt >= MERGE_EVERY_MS) {
+      this.mergeRecent();
       return;
     }
-    this.mergeTimer ??= setTimeout(this.moveLater, MERGE_EVERY_MS / RECENT_TABLES).unref();
-  }
-
-  private readonly moveLater = (): void => {
-    this.mergeTimer = undefined;
-    this.moveNext();
-    if (this.recentRows.some((n) => n > 0)) this.mergeSoon();
-  };
-
-  /** The next table in turn that this connection wrote to (another broker's rows it moves too). */
-  private moveNext(): void {
-    this.movedAt = performance.now();
-    for (let i = 0; i < RECENT_TABLES; i++) {
-      const k = this.nextMove;
-      this.nextMove = (k + 1) % RECENT_TABLES;
-      if (this.recentRows[k]! > 0) {
-        this.mergeRecent(k);
-        return;
-      }
-    }
+    this.mergeTimer ??= setTimeout(() => {
+      this.mergeTimer = undefined;
+      this.mergeRecent();
+    }, MERGE_EVERY_MS).unref();
   }
 
   /**
-   * A recent table into readings in one transaction, sorted so that each device's pages are written
+   * readings_recent into readings in one transaction, sorted so that each device's pages are written
    * once; rowid last so that of two readings at one (group, time) the later one's values win, metric
    * by metric (json_patch), as before. A failure (a full disk) leaves them where they are, still read
    * by queries: the next move retries.
    */
-  private mergeRecent(k: number): void {
-    this.recentRows[k] = 0;
+  private mergeRecent(): void {
+    this.mergedAt = performance.now();
+    this.recentRows = 0;
     clearTimeout(this.mergeTimer);
     this.mergeTimer = undefined;
     try {
-      this.mergeTx ??= this.db.transaction((table: string) => this.moveRecent(table));
-      this.mergeTx.immediate(recentTables()[k]!);
+      this.mergeTx ??= this.db.transaction(() => this.moveRecent());
+      this.mergeTx.immediate();
     } catch {
-      // kept in the recent table
+      // kept in readings_recent
     }
   }
 
-  private moveRecent(table: string): void {
+  private moveRecent(): void {
     // "WHERE true": without it SQLite would read ON CONFLICT as part of the SELECT's join.
     this.prep(
       `INSERT INTO readings (group_id, ts, vals)
-       SELECT group_id, ts, vals FROM ${table} WHERE true ORDER BY group_id, ts, rowid
+       SELECT group_id, ts, vals FROM readings_recent WHERE true ORDER BY group_id, ts, rowid
        ON CONFLICT (group_id, ts) DO UPDATE SET vals = json_patch(readings.vals, excluded.vals)`,
     ).run();
-    this.prep(`DELETE FROM ${table}`).run();
+    this.prep('DELETE FROM readings_recent').run();
   }
-  private mergeTx?: Database.Transaction<(table: string) => void>;
+  private mergeTx?: Database.Transaction<() => void>;
 }
 
 /**

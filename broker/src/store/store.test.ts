@@ -40,7 +40,7 @@ describe('store: sqlite schema upgrade', () => {
     await store.close();
     const check = new Database(path, { readonly: true });
     expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
-      value: '8',
+      value: '7',
     });
     check.close();
     rmSync(dir, { recursive: true, force: true });
@@ -88,14 +88,14 @@ describe('store: sqlite schema upgrade', () => {
       { site: 'rsud', seq: 8 },
     ]);
     expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
-      value: '8',
+      value: '7',
     });
     check.close();
     rmSync(dir, { recursive: true, force: true });
   });
 });
 
-describe('store: sqlite schema 4 to 8', () => {
+describe('store: sqlite schema 4 to 7', () => {
   it('moves the rows per value into rows per reading, the later value winning, and a reader that opened the file first follows', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pantau-store-v4-'));
     const path = join(dir, 'central.db');
@@ -174,7 +174,7 @@ describe('store: sqlite schema 4 to 8', () => {
         .get(ts + 3000),
     ).toBe('{"snr_db":34,"#0":-91}');
     expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({
-      value: '8',
+      value: '7',
     });
     expect(
       check.prepare("SELECT name FROM sqlite_master WHERE name IN ('samples', 'samples_recent')").all(),
@@ -184,119 +184,6 @@ describe('store: sqlite schema 4 to 8', () => {
       (check.prepare('PRAGMA table_info(seq_stats)').all() as Array<{ name: string }>).map((c) => c.name),
     ).toEqual(['site', 'backfilled', 'clock_suspect']);
     check.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-});
-
-describe('store: sqlite recent readings in turns', () => {
-  const radio = (
-    seq: number,
-    device: string,
-    ts: number,
-    values: Record<string, number>,
-  ): TelemetryPayload => ({
-    v: 1,
-    seq,
-    device,
-    backfill: false,
-    readings: [{ ts, values }],
-  });
-
-  it('schema 7 to 8: what waited in the one recent table is moved, the later value winning, and a reader that opened the file first follows', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pantau-store-v7-'));
-    const path = join(dir, 'central.db');
-    const ts = Date.now() - 60_000;
-    // A schema 7 file: a reading moved into readings, and two more at the same time still waiting.
-    const first = openStore({ kind: 'sqlite', path });
-    await first.ingestTelemetry('rsud', radio(1, 'ptp-scc', ts, { snr_db: 30, rx_power_dbm: -60 }), ts);
-    await first.close();
-    const old = new Database(path);
-    const keys = Object.fromEntries(
-      (old.prepare('SELECT metric, vkey FROM series').all() as Array<{ metric: string; vkey: string }>).map(
-        (r) => [r.metric, r.vkey],
-      ),
-    );
-    const g = old.prepare('SELECT id FROM reading_groups').pluck().get() as number;
-    old.exec(`CREATE TABLE readings_recent (group_id INTEGER NOT NULL, ts INTEGER NOT NULL, vals TEXT NOT NULL);
-      ${Array.from({ length: 8 }, (_, k) => `DROP TABLE readings_recent_${k};`).join('\n')}
-      UPDATE meta SET value = '7' WHERE key = 'schema_version';`);
-    const waiting = old.prepare('INSERT INTO readings_recent VALUES (?, ?, ?)');
-    waiting.run(g, ts, `{"${keys.snr_db}":31}`);
-    waiting.run(g, ts, `{"${keys.snr_db}":32}`);
-    waiting.run(g, ts + 1000, `{"${keys.rx_power_dbm}":-61}`);
-    old.close();
-    const q = { site: 'rsud', device: 'ptp-scc', from: ts - 1, to: ts + 5000 };
-    const points = async (s: Store) => ({
-      snr: (await s.history({ ...q, metric: 'snr_db' }))[0]!.points,
-      rx: (await s.history({ ...q, metric: 'rx_power_dbm' }))[0]!.points,
-    });
-    const want = {
-      snr: [[ts, 32]],
-      rx: [
-        [ts, -60],
-        [ts + 1000, -61],
-      ],
-    };
-    const reader = openStore({ kind: 'sqlite', path }, { readonly: true });
-    expect(await points(reader)).toEqual(want);
-    const store = openStore({ kind: 'sqlite', path });
-    expect(await points(store)).toEqual(want);
-    expect(await points(reader)).toEqual(want);
-    await store.close();
-    await reader.close();
-    const check = new Database(path, { readonly: true });
-    expect(check.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get()).toBe('8');
-    expect(
-      check
-        .prepare("SELECT name FROM sqlite_master WHERE name LIKE 'readings_recent%' ORDER BY name")
-        .pluck()
-        .all(),
-    ).toEqual(Array.from({ length: 8 }, (_, k) => `readings_recent_${k}`));
-    expect(check.prepare('SELECT ts, vals FROM readings ORDER BY ts').all()).toEqual([
-      { ts, vals: `{"${keys.snr_db}":32,"${keys.rx_power_dbm}":-60}` },
-      { ts: ts + 1000, vals: `{"${keys.rx_power_dbm}":-61}` },
-    ]);
-    check.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  it('devices spread over the recent tables are moved one table at a time, all within a second or so, and history reads them wherever they are', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pantau-store-turns-'));
-    const path = join(dir, 'central.db');
-    const ts = Date.now() - 60_000;
-    const store = openStore({ kind: 'sqlite', path });
-    const devices = Array.from({ length: 20 }, (_, i) => `r${i}`);
-    let seq = 0;
-    for (const [i, d] of devices.entries())
-      await store.ingestTelemetry('rsud', radio(++seq, d, ts, { snr_db: i }), ts);
-    const look = new Database(path, { readonly: true });
-    const waiting = () =>
-      Array.from(
-        { length: 8 },
-        (_, k) => look.prepare(`SELECT count(*) FROM readings_recent_${k}`).pluck().get() as number,
-      );
-    const history = async () =>
-      Promise.all(
-        devices.map(
-          async (d) =>
-            (await store.history({ site: 'rsud', device: d, metric: 'snr_db', from: ts, to: ts }))[0]!.points,
-        ),
-      );
-    const want = devices.map((_, i) => [[ts, i]]);
-    // Twenty groups over all eight tables, moved one table every 125 ms at most: while some tables
-    // are empty and others not yet, and once all are, history is the same.
-    const seen = new Set<number>([waiting().filter((n) => n > 0).length]);
-    expect(await history()).toEqual(want);
-    for (let i = 0; i < 40 && waiting().some((n) => n > 0); i++) {
-      seen.add(waiting().filter((n) => n > 0).length);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(waiting()).toEqual(new Array(8).fill(0));
-    expect([...seen].some((n) => n > 0 && n < 8)).toBe(true);
-    expect(look.prepare('SELECT count(*) FROM readings').pluck().get()).toBe(20);
-    expect(await history()).toEqual(want);
-    look.close();
-    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
 });
