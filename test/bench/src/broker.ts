@@ -11,6 +11,8 @@
 //     latency (publisher's clock to subscriber's clock, both on this machine);
 //  3. memory: BENCH_BROKER_IDLE (10,000) site-box connections (persistent session, last will, their
 //     request subscription) over 4 processes and 4 loopback source addresses: RSS growth / connection.
+//  BENCH_BROKER_COMPARE=<another checkout>/broker/dist/cli.js: instead, this build's broker against
+//     that build's, saturation rounds interleaved (compareBuilds), for a change of a few percent.
 // The load processes speak MQTT with a minimal hand-written codec (mqtt-lean.ts) so that they stay
 // cheaper than the brokers; they still share the machine's cores with them (see the printed note).
 
@@ -38,6 +40,11 @@ export interface BrokerBenchOptions {
   idle: number;
   /** Saturation rounds of each broker, interleaved: the machine's speed drifts between rounds. */
   repeat: number;
+  /**
+   * BENCH_BROKER_COMPARE=…/broker/dist/cli.js: instead of the comparison with mosquitto, this build's
+   * broker against that one (another checkout, built), saturation rounds only.
+   */
+  compareWith?: string;
 }
 
 export function brokerBenchOptionsFromEnv(): BrokerBenchOptions | null {
@@ -50,6 +57,7 @@ export function brokerBenchOptionsFromEnv(): BrokerBenchOptions | null {
     durationS: envWhole('BENCH_BROKER_DURATION_S', 10),
     idle: envWhole('BENCH_BROKER_IDLE', 10_000),
     repeat: Math.max(1, envWhole('BENCH_BROKER_REPEAT', 3)),
+    compareWith: process.env.BENCH_BROKER_COMPARE || undefined,
   };
 }
 
@@ -84,7 +92,7 @@ function stopper(proc: ChildProcess, graceful = false): () => Promise<void> {
     });
 }
 
-async function startPantau(dir: string, tag: string): Promise<Broker> {
+async function startPantau(dir: string, tag: string, cli = CLI): Promise<Broker> {
   const port = await freePort();
   const yaml = join(dir, `central-${tag}.yaml`);
   writeFileSync(
@@ -94,7 +102,7 @@ async function startPantau(dir: string, tag: string): Promise<Broker> {
     `mqtt: { host: 127.0.0.1, port: ${port} }\ncredentials_file: credentials.yaml\nstore: { kind: sqlite, path: central-${tag}.db }\nlimits: { gateway_connections: 1000, reader_connections: 1000, publish_rate_per_s: 100000, publish_burst: 1000000 }\nlog_level: error\n`,
   );
   const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROFILE)}`] : [];
-  const proc = spawn(process.execPath, [...UNIT_NODE_FLAGS, ...prof, CLI, '--config', yaml], {
+  const proc = spawn(process.execPath, [...UNIT_NODE_FLAGS, ...prof, cli, '--config', yaml], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   await waitPort(port, `the Pantau broker did not start on port ${port}`);
@@ -191,6 +199,58 @@ interface Round {
   ingestCpuPct: number;
   brokerCpuPct: number;
   cpuUsPerMsg: number;
+}
+
+/**
+ * Two builds of Pantau's broker under the same load, rounds interleaved A B, B A, … so that the
+ * machine's drift (±10% between rounds here) falls on both: a change of a few percent shows in the
+ * ratio of each pair of rounds, where one round of each could not tell it from noise.
+ */
+async function compareBuilds(
+  o: BrokerBenchOptions,
+  otherCli: string,
+  dir: string,
+  accounts: Account[],
+  reader: Account,
+  brokers: Broker[],
+): Promise<void> {
+  if (!existsSync(otherCli))
+    throw new Error(`BENCH_BROKER_COMPARE: ${otherCli} is missing (build that checkout)`);
+  const a = await startPantau(dir, 'this', CLI);
+  brokers.push(a);
+  const b = await startPantau(dir, 'other', otherCli);
+  brokers.push(b);
+  const rounds: Array<{ a: Round; b: Round }> = [];
+  for (let r = 1; r <= o.repeat; r++) {
+    log(`comparison ${r}/${o.repeat}: this build and ${otherCli} ...`);
+    const pair =
+      r % 2 === 1
+        ? { a: await round(a, o, accounts, reader, 0), b: await round(b, o, accounts, reader, 0) }
+        : { b: await round(b, o, accounts, reader, 0), a: await round(a, o, accounts, reader, 0) };
+    rounds.push(pair);
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)]!;
+  const each = (pick: (r: Round) => number, digits = 0) =>
+    [median(rounds.map((x) => pick(x.a))), median(rounds.map((x) => pick(x.b)))].map((v) => f(v, digits));
+  const row = (label: string, [x, y]: string[], ratio = '') =>
+    process.stdout.write(`${label.padEnd(46)}${x!.padStart(14)}${y!.padStart(14)}${ratio.padStart(26)}\n`);
+  process.stdout.write(
+    `\nBroker builds compared: ${o.repeat} saturation rounds each, interleaved (medians)\n`,
+  );
+  row('', ['this build', 'other build'], 'this / other per round');
+  row(
+    'saturation: acknowledged messages/s',
+    each((r) => r.ackedPerS),
+    rounds.map((x) => (x.a.ackedPerS / x.b.ackedPerS).toFixed(2)).join(' '),
+  );
+  row(
+    'saturation: broker CPU per message (µs)',
+    each((r) => r.cpuUsPerMsg, 1),
+  );
+  row(
+    'saturation: delivery latency p99 (ms)',
+    each((r) => r.latency.p99, 1),
+  );
 }
 
 async function round(
@@ -340,6 +400,10 @@ export async function runBrokerBench(o: BrokerBenchOptions): Promise<void> {
   await addReader(cred, 'pantau-ingest', 'bench-ingest-pass');
   const brokers: Broker[] = [];
   try {
+    if (o.compareWith) {
+      await compareBuilds(o, o.compareWith, dir, accounts, reader, brokers);
+      return;
+    }
     const pantau = await startPantau(dir, 'load');
     brokers.push(pantau);
     const mosq = await startMosquitto(dir, 'load');
