@@ -231,11 +231,9 @@ export class SqliteStore implements Store {
       throw new Error(
         `store schema ${version} is newer than this Pantau (${SCHEMA_VERSION}): upgrade Pantau`,
       );
-    const columns = (table: string) =>
-      (this.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name);
     if (version < 2) {
       // 2: readings stamped before the site box's clock was set are counted per batch.
-      if (!columns('batches').includes('clock_suspect'))
+      if (!this.columns('batches').includes('clock_suspect'))
         this.db.exec('ALTER TABLE batches ADD COLUMN clock_suspect INTEGER NOT NULL DEFAULT 0');
       version = 2;
     }
@@ -299,19 +297,26 @@ export class SqliteStore implements Store {
       // 6: the count of numbers received is the length of the runs, no longer a column kept up per
       // site on every commit (half the statements of a commit at 100 sites); seq_stats keeps only
       // what the runs cannot tell, written when it changes.
-      if (columns('seq_stats').includes('received'))
+      if (this.columns('seq_stats').includes('received'))
         this.db.exec('ALTER TABLE seq_stats DROP COLUMN received');
       version = 6;
     }
     if (version < 7) {
       // 7: a metric named from now on has a short key in its readings' values (vkey); those named
       // before keep their name as the key, in the rows already written and in those to come.
-      if (!columns('series').includes('vkey')) this.db.exec('ALTER TABLE series ADD COLUMN vkey TEXT');
+      if (!this.columns('series').includes('vkey')) this.db.exec('ALTER TABLE series ADD COLUMN vkey TEXT');
       version = 7;
     }
     this.db
       .prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)')
       .run('schema_version', String(version));
+  }
+
+  /** A table's column names. */
+  private columns(table: string): string[] {
+    return (this.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map(
+      (c) => c.name,
+    );
   }
 
   /** The reading group of one (site, device, labels): its id and the metrics known to have a series. */
@@ -463,10 +468,8 @@ export class SqliteStore implements Store {
     for (let n = 0; n < items.length; n++) items[n]!.done(items[n]!.token, results[n]!);
     // After this turn, once the answers are on their way: a move takes 60–160 ms at thousands of
     // batches a second, and answered only after it, every site box waited for it before sending more.
-    setImmediate(this.mergeLater);
+    setImmediate(this.mergeSoon);
   };
-
-  private readonly mergeLater = (): void => this.mergeSoon();
 
   private ingestOne(site: string, p: TelemetryPayload, receivedAt: number): IngestResult {
     let n = 0;
@@ -810,9 +813,7 @@ export class SqliteStore implements Store {
     this.hasReadings ||=
       this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'readings'").get() !==
       undefined;
-    this.keyedSeries ||= (this.db.prepare('PRAGMA table_info(series)').all() as Array<{ name: string }>).some(
-      (c) => c.name === 'vkey',
-    );
+    this.keyedSeries ||= this.columns('series').includes('vkey');
     const vkey = this.keyedSeries ? 's.vkey' : 'NULL AS vkey';
     // The key of each series' values: its reading group, or in an older file the series itself.
     const series = this.db
@@ -882,7 +883,7 @@ export class SqliteStore implements Store {
   private mergeTimer: NodeJS.Timeout | undefined;
 
   /** Moves recent readings now if enough wait or long enough passed, else arms a timer to. */
-  private mergeSoon(): void {
+  private readonly mergeSoon = (): void => {
     if (this.recentRows === 0) return;
     if (this.recentRows >= MERGE_AT_ROWS || performance.now() - this.mergedAt >= MERGE_EVERY_MS) {
       this.mergeRecent();
@@ -892,7 +893,7 @@ export class SqliteStore implements Store {
       this.mergeTimer = undefined;
       this.mergeRecent();
     }, MERGE_EVERY_MS).unref();
-  }
+  };
 
   /**
    * readings_recent into readings in one transaction, sorted so that each device's pages are written
