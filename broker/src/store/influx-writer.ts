@@ -38,6 +38,40 @@ function lost(q: Queued, why: string): void {
   }
 }
 
+/**
+ * A field InfluxDB must store as an integer. node-influx writes a field without a schema as
+ * `String(value)`, which makes every number a float; its schemas cannot be used here because they
+ * fix a measurement's tags, and ours carry each reading's labels. So the writer gives the value in
+ * line protocol's own integer form.
+ */
+export class IntegerField {
+  constructor(readonly value: number) {}
+  toString(): string {
+    return `${Math.trunc(this.value)}i`;
+  }
+}
+
+/**
+ * InfluxDB fixes a field's type per shard. A shard in which an older Pantau wrote the field as a
+ * float refuses it as an integer, and only that shard: such points are written again as floats.
+ * Matched loosely: node-influx hands on InfluxDB's JSON answer, quotes escaped.
+ */
+export const FLOAT_SHARD = /field type conflict: .* is type integer, already exists as type float/;
+/** The other way round: what is written again as a float meets a shard that holds integers. */
+export const INTEGER_SHARD = /field type conflict: .* is type float, already exists as type integer/;
+
+function withFloats(points: IPoint[]): IPoint[] | null {
+  let changed = false;
+  const out = points.map((p) => {
+    if (!p.fields || !Object.values(p.fields).some((v) => v instanceof IntegerField)) return p;
+    changed = true;
+    const fields: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(p.fields)) fields[k] = v instanceof IntegerField ? v.value : v;
+    return { ...p, fields };
+  });
+  return changed ? out : null;
+}
+
 export interface WriterOptions {
   database: string;
   maxPoints: number;
@@ -224,11 +258,7 @@ export class PointWriter {
     }
     for (const g of groups.values()) {
       try {
-        await this.influx.writePoints(g.points, {
-          database: this.o.database,
-          retentionPolicy: g.target.rp,
-          precision: g.target.precision,
-        });
+        await this.writeGroup(g.target, g.points);
         this.st.written += g.points.length;
       } catch (e) {
         if (!isRejection(e)) throw e;
@@ -242,6 +272,26 @@ export class PointWriter {
         const mine = q.target.rp === g.target.rp && q.target.precision === g.target.precision;
         if (mine) written(q);
         return !mine;
+      });
+    }
+  }
+
+  private async writeGroup(target: Target, points: IPoint[]): Promise<void> {
+    const write = (p: IPoint[]) =>
+      this.influx.writePoints(p, {
+        database: this.o.database,
+        retentionPolicy: target.rp,
+        precision: target.precision,
+      });
+    try {
+      await write(points);
+    } catch (e) {
+      const floats = FLOAT_SHARD.test((e as Error).message) ? withFloats(points) : null;
+      if (!floats) throw e;
+      // The partial write stored all but the refused points. Written again as floats, those are
+      // stored; the rest are refused this time by the shards holding integers, which have them.
+      await write(floats).catch((again: Error) => {
+        if (!INTEGER_SHARD.test(again.message)) throw again;
       });
     }
   }

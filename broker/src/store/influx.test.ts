@@ -262,6 +262,58 @@ describe('store: influx only', () => {
       `SELECT "value", "min", "max", "n" FROM "rollup"."rx_power_dbm" WHERE time = ${late}ms`,
     );
     expect(rows.map((r) => [r.value, r.min, r.max, r.n])).toEqual([[-55, -60, -50, 2]]);
+    // `n` has one type whichever way a rollup point was written: the continuous query's count() is
+    // an integer, so a float from the direct path would make InfluxDB refuse one or the other in a
+    // shard holding both (the two points above share one on some days of the week, not others).
+    const keys = await admin.query<{ fieldKey: string; fieldType: string }>(
+      'SHOW FIELD KEYS FROM "rollup"."rx_power_dbm"',
+    );
+    expect(keys.map((k) => [k.fieldKey, k.fieldType])).toEqual([
+      ['max', 'float'],
+      ['min', 'float'],
+      ['n', 'integer'],
+      ['value', 'float'],
+    ]);
+    await store.close();
+  });
+
+  it('rolls up into shards where an older version wrote the count as a float', async () => {
+    const cfg = config({ retention: { raw_days: 1, rollup_days: 30, rollup_every: '5m' } });
+    const errors: string[] = [];
+    const store = new InfluxStore({ cfg, onWriteError: (e) => errors.push(e.message) });
+    await store.listSites(); // waits for the set-up
+    const admin = new InfluxDB({ host: '127.0.0.1', port: influxd.port, database: cfg.database });
+    const now = Date.now();
+    const old = now - 3 * DAY - (now % 300_000);
+    const late = now - 2 * 3600_000 - (now % 300_000);
+    // What an older version left: `n` as a float in the rollup shards of both times.
+    await admin.writePoints(
+      [old - 300_000, late - 300_000].map((t) => ({
+        measurement: 'rx_power_dbm',
+        tags: { site: 'rsud', device: 'ptp-scc' },
+        fields: { value: -70, min: -70, max: -70, n: 1.5 },
+        timestamp: String(t),
+      })),
+      { retentionPolicy: 'rollup', precision: 'ms' },
+    );
+    await store.ingestTelemetry('rsud', batch(1, [old, old + 60_000]), now);
+    await store.ingestTelemetry(
+      'rsud',
+      { ...batch(2, [late, late + 1000], (i) => -50 - 10 * i), backfill: true },
+      now,
+    );
+    await store.rollupLate();
+    const rows = await admin.query<{ time: { getTime(): number }; value: number; n: number }>(
+      'SELECT "value", "n" FROM "rollup"."rx_power_dbm"',
+    );
+    expect(rows.map((r) => [r.time.getTime(), r.value, r.n])).toEqual([
+      [old - 300_000, -70, 1.5],
+      [old, -60.5, 2],
+      [late - 300_000, -70, 1.5],
+      [late, -55, 2],
+    ]);
+    expect(store.stats().rejected).toBe(0);
+    expect(errors).toEqual([]);
     await store.close();
   });
 

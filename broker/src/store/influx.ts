@@ -16,7 +16,14 @@ import type {
 import { InfluxDB, type IPoint, escape as influxEscape } from 'influx';
 import { birthSkips, clashOf } from './births.js';
 import type { InfluxStoreConfig } from './config.js';
-import { PointWriter, type Target, type WriterStats } from './influx-writer.js';
+import {
+  FLOAT_SHARD,
+  INTEGER_SHARD,
+  IntegerField,
+  PointWriter,
+  type Target,
+  type WriterStats,
+} from './influx-writer.js';
 import { RangeSet } from './ranges.js';
 import { plausibleTs, subtractRanges } from './sqlite.js';
 import type {
@@ -80,9 +87,13 @@ function durationMs(d: string): number {
   return d.endsWith('h') ? n * 3600_000 : n * 60_000;
 }
 
-/** The SELECT of the rollup continuous query; with a time range it recomputes that range by hand. */
-export function rollupSelect(database: string, every: string, where = ''): string {
-  return `SELECT mean("value") AS "value", min("value") AS "min", max("value") AS "max", count("value") AS "n" INTO ${q(database)}.${q(RP.rollup)}.:MEASUREMENT FROM ${q(database)}.${q(RP.raw)}./.*/${where ? ` WHERE ${where}` : ''} GROUP BY time(${every}), *`;
+/**
+ * The SELECT of the rollup continuous query; with a time range it recomputes that range by hand.
+ * `n` is an integer, as count() gives it and as the store writes it; `floatN` is for shards where an
+ * older Pantau wrote it as a float (InfluxDB fixes a field's type per shard).
+ */
+export function rollupSelect(database: string, every: string, where = '', floatN = false): string {
+  return `SELECT mean("value") AS "value", min("value") AS "min", max("value") AS "max", count("value")${floatN ? ' * 1.0' : ''} AS "n" INTO ${q(database)}.${q(RP.rollup)}.:MEASUREMENT FROM ${q(database)}.${q(RP.raw)}./.*/${where ? ` WHERE ${where}` : ''} GROUP BY time(${every}), *`;
 }
 
 interface RawSeries {
@@ -122,9 +133,11 @@ export class InfluxStore implements Store {
   private late = new Map<string, [number, number]>();
   private lateTimer: NodeJS.Timeout | null = null;
   private readonly everyMs: number;
+  private readonly onWriteError: InfluxStoreOptions['onWriteError'];
 
   constructor(o: InfluxStoreOptions) {
     this.cfg = o.cfg;
+    this.onWriteError = o.onWriteError;
     this.readonly = o.readonly ?? false;
     const url = new URL(o.cfg.url);
     this.influx = new InfluxDB({
@@ -385,7 +398,7 @@ export class InfluxStore implements Store {
         ROLLUP_MS,
         [...old.values()].map((a) => ({
           ...a.point,
-          fields: { value: a.sum / a.n, min: a.min, max: a.max, n: a.n },
+          fields: { value: a.sum / a.n, min: a.min, max: a.max, n: new IntegerField(a.n) },
         })),
       ),
     ]);
@@ -422,19 +435,34 @@ export class InfluxStore implements Store {
     if (this.late.size === 0 || this.writer.failing) return;
     const late = this.late;
     this.late = new Map();
-    const stmts = [...late].map(([site, [a, b]]) => {
-      const from = a - (a % this.everyMs);
-      const to = b - (b % this.everyMs) + this.everyMs;
-      return rollupSelect(
-        this.cfg.database,
-        this.cfg.retention.rollup_every,
-        `"site" = ${lit(site)} AND time >= ${from}ms AND time < ${to}ms`,
-      );
-    });
+    const stmts = (floatN: boolean) =>
+      [...late].map(([site, [a, b]]) => {
+        const from = a - (a % this.everyMs);
+        const to = b - (b % this.everyMs) + this.everyMs;
+        return rollupSelect(
+          this.cfg.database,
+          this.cfg.retention.rollup_every,
+          `"site" = ${lit(site)} AND time >= ${from}ms AND time < ${to}ms`,
+          floatN,
+        );
+      });
     try {
-      await this.select(stmts);
-    } catch {
-      for (const [site, r] of late) if (!this.late.has(site)) this.late.set(site, r);
+      try {
+        await this.select(stmts(false));
+      } catch (e) {
+        if (!FLOAT_SHARD.test((e as Error).message)) throw e;
+        // A shard where an older Pantau wrote `n` as a float refused these; the others stored them.
+        await this.select(stmts(true)).catch((again: Error) => {
+          if (!INTEGER_SHARD.test(again.message)) throw again;
+        });
+      }
+    } catch (e) {
+      const err = e as Error;
+      // Refused for good (4xx-like answers of the statement) is told and dropped: queuing it again
+      // would be refused again every 10 s. Anything else (InfluxDB unreachable) is tried again.
+      const refused = /^InfluxDB: /.test(err.message) && !/timeout|not executed/i.test(err.message);
+      this.onWriteError?.(new Error(`rolling up late readings: ${err.message}`), !refused);
+      if (!refused) for (const [site, r] of late) if (!this.late.has(site)) this.late.set(site, r);
     }
   }
 
