@@ -51,25 +51,34 @@ export class IntegerField {
   }
 }
 
-/**
- * InfluxDB fixes a field's type per shard. A shard in which an older Pantau wrote the field as a
- * float refuses it as an integer, and only that shard: such points are written again as floats.
- * Matched loosely: node-influx hands on InfluxDB's JSON answer, quotes escaped.
- */
-export const FLOAT_SHARD = /field type conflict: .* is type integer, already exists as type float/;
-/** The other way round: what is written again as a float meets a shard that holds integers. */
-export const INTEGER_SHARD = /field type conflict: .* is type float, already exists as type integer/;
+// InfluxDB fixes a field's type per shard. Matched loosely: node-influx hands on InfluxDB's JSON
+// answer, quotes escaped.
+const FLOAT_SHARD = /field type conflict: .* is type integer, already exists as type float/;
+const INTEGER_SHARD = /field type conflict: .* is type float, already exists as type integer/;
 
-function withFloats(points: IPoint[]): IPoint[] | null {
-  let changed = false;
-  const out = points.map((p) => {
+/**
+ * Runs a write of integer fields, and again with them as floats where a shard in which an older
+ * Pantau wrote the field as a float refused them. The partial write stored all but the refused
+ * points; the second is refused only by the shards holding integers, which have them already.
+ */
+export async function intoShardsOfEitherType(write: (asFloats: boolean) => Promise<unknown>): Promise<void> {
+  try {
+    await write(false);
+  } catch (e) {
+    if (!FLOAT_SHARD.test((e as Error).message)) throw e;
+    await write(true).catch((again: Error) => {
+      if (!INTEGER_SHARD.test(again.message)) throw again;
+    });
+  }
+}
+
+function withFloats(points: IPoint[]): IPoint[] {
+  return points.map((p) => {
     if (!p.fields || !Object.values(p.fields).some((v) => v instanceof IntegerField)) return p;
-    changed = true;
     const fields: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(p.fields)) fields[k] = v instanceof IntegerField ? v.value : v;
     return { ...p, fields };
   });
-  return changed ? out : null;
 }
 
 export interface WriterOptions {
@@ -276,24 +285,14 @@ export class PointWriter {
     }
   }
 
-  private async writeGroup(target: Target, points: IPoint[]): Promise<void> {
-    const write = (p: IPoint[]) =>
-      this.influx.writePoints(p, {
+  private writeGroup(target: Target, points: IPoint[]): Promise<void> {
+    return intoShardsOfEitherType((asFloats) =>
+      this.influx.writePoints(asFloats ? withFloats(points) : points, {
         database: this.o.database,
         retentionPolicy: target.rp,
         precision: target.precision,
-      });
-    try {
-      await write(points);
-    } catch (e) {
-      const floats = FLOAT_SHARD.test((e as Error).message) ? withFloats(points) : null;
-      if (!floats) throw e;
-      // The partial write stored all but the refused points. Written again as floats, those are
-      // stored; the rest are refused this time by the shards holding integers, which have them.
-      await write(floats).catch((again: Error) => {
-        if (!INTEGER_SHARD.test(again.message)) throw again;
-      });
-    }
+      }),
+    );
   }
 
   /**

@@ -17,9 +17,8 @@ import { InfluxDB, type IPoint, escape as influxEscape } from 'influx';
 import { birthSkips, clashOf } from './births.js';
 import type { InfluxStoreConfig } from './config.js';
 import {
-  FLOAT_SHARD,
-  INTEGER_SHARD,
   IntegerField,
+  intoShardsOfEitherType,
   PointWriter,
   type Target,
   type WriterStats,
@@ -447,15 +446,8 @@ export class InfluxStore implements Store {
         );
       });
     try {
-      try {
-        await this.select(stmts(false));
-      } catch (e) {
-        if (!FLOAT_SHARD.test((e as Error).message)) throw e;
-        // A shard where an older Pantau wrote `n` as a float refused these; the others stored them.
-        await this.select(stmts(true)).catch((again: Error) => {
-          if (!INTEGER_SHARD.test(again.message)) throw again;
-        });
-      }
+      // A shard where an older Pantau wrote `n` as a float takes the recomputation as floats.
+      await intoShardsOfEitherType((floatN) => this.select(stmts(floatN)));
     } catch (e) {
       const err = e as Error;
       // Refused for good (4xx-like answers of the statement) is told and dropped: queuing it again

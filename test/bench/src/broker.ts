@@ -24,7 +24,7 @@ import { createInterface } from 'node:readline';
 import { addGateway, addReader } from '@pantau/broker';
 import Database from 'better-sqlite3';
 import type { Account, LoadConfig } from './broker-load.js';
-import { envWhole, fmt as f, freePort, procStat, sleep, waitPort } from './util.js';
+import { envWhole, fmt as f, freePort, median, procStat, sleep, waitPort } from './util.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const CLI = join(ROOT, 'broker/dist/cli.js');
@@ -229,7 +229,6 @@ async function compareBuilds(
         : { b: await round(b, o, accounts, reader, 0), a: await round(a, o, accounts, reader, 0) };
     rounds.push(pair);
   }
-  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)]!;
   const each = (pick: (r: Round) => number, digits = 0) =>
     [median(rounds.map((x) => pick(x.a))), median(rounds.map((x) => pick(x.b)))].map((v) => f(v, digits));
   const row = (label: string, [x, y]: string[], ratio = '') =>

@@ -26,7 +26,7 @@ import { openStore } from '@pantau/broker/store';
 import { chromium } from 'playwright-core';
 import type { ClientsConfig, ClientsReport, View } from './dashboard-clients.js';
 import type { FeedConfig, FeedSite } from './dashboard-feed.js';
-import { envWhole, fmt as f, freePort, procStat, sleep, waitPort } from './util.js';
+import { envWhole, fmt as f, freePort, median, procStat, sleep, waitPort } from './util.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const CHROMIUM = '/usr/bin/chromium';
@@ -70,12 +70,6 @@ const log = (s: string) => process.stderr.write(`[dashboard] ${s}\n`);
 function quantile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : Number.NaN;
 }
-
-const median = (xs: number[]) =>
-  quantile(
-    [...xs].sort((a, b) => a - b),
-    0.5,
-  );
 
 // ---------------------------------------------------------------------------------------------------
 // The backbone: a tree of radio links from the command center (four links down from each site),

@@ -21,6 +21,7 @@ import {
   type WriterStats,
 } from '../../../broker/dist/store/index.js';
 import { startInfluxd } from './influxd.js';
+import { median } from './util.js';
 
 export interface IngestBenchOptions {
   devices: number;
@@ -148,7 +149,6 @@ async function countPoints(url: string, db: string): Promise<number> {
 }
 
 /** Median of the runs: the machine is shared, a single run can be slowed by anything. */
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function sqliteRun(
   dir: string,

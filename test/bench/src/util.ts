@@ -87,3 +87,9 @@ export const fmt = (x: number, d = 0) =>
   Number.isFinite(x)
     ? x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
     : 'n/a';
+
+/** The middle value (the upper of the two middle ones for an even count); NaN for none. */
+export function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted.length ? sorted[sorted.length >> 1]! : Number.NaN;
+}
